@@ -1,0 +1,27 @@
+"""heedful: make a business customer-focused in practice.
+
+import heedful as hf
+store = hf.connect("duckdb:///heedful.duckdb")
+orders = store.table("orders")          # an Ibis table
+hf.value.BetaGeo().fit(summary)         # domain packages load on first use
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from heedful.errors import HeedfulError
+from heedful.store import Store, connect
+
+__version__ = "0.1.0"
+__all__ = ["HeedfulError", "Store", "__version__", "connect"]
+
+_SUBPACKAGES = {"ingest", "value", "listen", "surveys", "retain", "advocacy", "journey", "report"}
+
+
+def __getattr__(name: str) -> Any:
+    # Domain packages import heavy libraries (torch, lightgbm); load them only when used.
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"heedful.{name}")
+    raise AttributeError(f"module 'heedful' has no attribute {name!r}")

@@ -1,0 +1,32 @@
+"""The `heedful` command: one Typer app with one sub-command group per area."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from heedful.cli import db
+from heedful.cli.common import err_console
+from heedful.errors import HeedfulError
+
+app = typer.Typer(
+    name="heedful",
+    help="heedful: know your customers, hear them, keep them. Every analysis command takes --json.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    """Console entry point: user mistakes print a message and exit 2, without a traceback."""
+    try:
+        app()
+    except HeedfulError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Store: the one object that talks to a database (DuckDB file, PostgreSQL server) through Ibis."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from heedful.errors import ConfigError, HeedfulError
+from heedful.store.schema import TABLES_BY_NAME, Table
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed `--db` URL."""
+
+    dialect: str  # "duckdb" | "postgres"
+    path: str | None = None  # duckdb file, or ":memory:"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str | None = None
+    password: str | None = None
+    database: str = "test"
+    schema: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        if url.startswith("duckdb:"):
+            rest = url[len("duckdb:") :]
+            rest = rest[2:] if rest.startswith("//") else rest
+            if rest.startswith("/"):
+                rest = rest[1:]  # duckdb:///rel.duckdb -> rel.duckdb; duckdb:////abs -> /abs
+            return cls("duckdb", path=rest or ":memory:")
+        parsed = urlparse(url)
+        if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+            query = parse_qs(parsed.query)
+            schema = query.get("schema", [None])[0]
+            if schema is not None and not _IDENT.match(schema):
+                raise ConfigError(f"Schema name {schema!r} in the database URL must be a plain identifier.")
+            return cls(
+                "postgres",
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 5432,
+                user=unquote(parsed.username) if parsed.username else None,
+                password=unquote(parsed.password) if parsed.password else None,
+                database=(parsed.path or "/").lstrip("/") or "postgres",
+                schema=schema,
+            )
+        if parsed.scheme == "spark":
+            raise ConfigError("Spark URLs are for analytics over large data; use DuckDB or PostgreSQL as the store.")
+        raise ConfigError(
+            f"Unsupported database URL {url!r}. Use duckdb:///path/to/file.duckdb or "
+            "postgresql://user@host:5432/dbname[?schema=name]."
+        )
+
+
+class Store:
+    """A connection to heedful's store.
+
+    `table(name)` gives an Ibis table for analyses; `insert_new` / `upsert` / `execute` write.
+    Writes run in the caller's transaction when inside `with store.transaction():`.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.location = DatabaseURL.parse(url)
+        self.dialect = self.location.dialect
+        self._lock = threading.RLock()
+        self._in_tx = 0
+        self.ibis: Any = self._connect()
+        if migrate:
+            from heedful.store.migrations import migrate as run_migrations
+
+            run_migrations(self)
+
+    # ---------------------------------------------------------------- connection
+    def _connect(self) -> Any:
+        loc = self.location
+        if loc.dialect == "duckdb":
+            assert loc.path is not None
+            if loc.path != ":memory:":
+                parent = Path(loc.path).expanduser().resolve().parent
+                if not parent.is_dir():
+                    raise ConfigError(f"Folder {parent} for the DuckDB file does not exist.")
+            try:
+                return ibis.duckdb.connect(loc.path)
+            except Exception as exc:  # duckdb.IOException: file locked by another process, etc.
+                raise ConfigError(f"Cannot open DuckDB file {loc.path}: {exc}") from exc
+        try:
+            con = ibis.postgres.connect(
+                host=loc.host,
+                port=loc.port,
+                user=loc.user or "postgres",
+                password=loc.password,
+                database=loc.database,
+            )
+        except Exception as exc:
+            raise ConfigError(
+                f"Cannot connect to PostgreSQL at {loc.host}:{loc.port}/{loc.database}: {exc}".strip()
+            ) from exc
+        raw = con.con
+        raw.autocommit = True
+        if loc.schema:
+            with raw.cursor() as cur:
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{loc.schema}"')
+                cur.execute(f'SET search_path TO "{loc.schema}"')
+        return con
+
+    @property
+    def raw(self) -> Any:
+        """The DB-API connection below Ibis (duckdb or psycopg)."""
+        return self.ibis.con
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(Exception):  # closing twice is harmless
+                self.ibis.disconnect()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- reading
+    def table(self, name: str) -> ibis.Table:
+        """An Ibis table expression over a stored table."""
+        if name not in self.list_tables():
+            raise HeedfulError(f"Table {name!r} does not exist; run `heedful db migrate` first.")
+        if self.dialect == "postgres" and self.location.schema:
+            return self.ibis.table(name, database=self.location.schema)
+        return self.ibis.table(name)
+
+    def list_tables(self) -> list[str]:
+        if self.dialect == "postgres":
+            rows = self.fetchall(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            )
+            return sorted(r[0] for r in rows)
+        rows = self.fetchall("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
+        return sorted(r[0] for r in rows)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run SQL (with `?` placeholders) and return a DataFrame."""
+        with self._lock:
+            if self.dialect == "duckdb":
+                return self.raw.execute(sql, params or []).df()
+            with self.raw.cursor() as cur:
+                cur.execute(_pg_params(sql), params or None)
+                if cur.description is None:
+                    return pd.DataFrame()
+                cols = [d.name for d in cur.description]
+                return pd.DataFrame(cur.fetchall(), columns=cols)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self.dialect == "duckdb":
+                return list(self.raw.execute(sql, params or []).fetchall())
+            with self.raw.cursor() as cur:
+                cur.execute(_pg_params(sql), params or None)
+                return list(cur.fetchall()) if cur.description is not None else []
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run one statement; returns the number of rows changed where the backend reports it."""
+        with self._lock:
+            if self.dialect == "duckdb":
+                cur = self.raw.execute(sql, params or [])
+                try:
+                    row = cur.fetchone()
+                except Exception:
+                    return -1
+                return int(row[0]) if row and isinstance(row[0], int) else -1
+            with self.raw.cursor() as cur:
+                cur.execute(_pg_params(sql), params or None)
+                return int(cur.rowcount)
+
+    # ---------------------------------------------------------------- writing
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All writes inside commit together or not at all (nested uses join the outer one)."""
+        with self._lock:
+            if self._in_tx:
+                self._in_tx += 1
+                try:
+                    yield self
+                finally:
+                    self._in_tx -= 1
+                return
+            self._begin()
+            self._in_tx = 1
+            try:
+                yield self
+            except BaseException:
+                self._in_tx = 0
+                self._rollback()
+                raise
+            self._in_tx = 0
+            self._commit()
+
+    def _begin(self) -> None:
+        if self.dialect == "duckdb":
+            self.raw.execute("BEGIN TRANSACTION")
+        else:
+            self.raw.autocommit = False
+
+    def _commit(self) -> None:
+        if self.dialect == "duckdb":
+            self.raw.execute("COMMIT")
+        else:
+            self.raw.commit()
+            self.raw.autocommit = True
+
+    def _rollback(self) -> None:
+        if self.dialect == "duckdb":
+            self.raw.execute("ROLLBACK")
+        else:
+            self.raw.rollback()
+            self.raw.autocommit = True
+
+    def insert_new(self, table: str, rows: pd.DataFrame | pa.Table) -> int:
+        """Insert rows whose primary key is not stored yet; returns how many were inserted.
+
+        Rows whose key (or a unique column) is already present are skipped: this is what makes
+        re-imports and retried submissions idempotent.
+        """
+        return self._bulk_write(table, rows, on_conflict="nothing")
+
+    def upsert(self, table: str, rows: pd.DataFrame | pa.Table) -> int:
+        """Insert rows, replacing stored rows with the same primary key."""
+        return self._bulk_write(table, rows, on_conflict="update")
+
+    def replace_all(self, table: str, rows: pd.DataFrame | pa.Table) -> int:
+        """Replace the whole content of a derived table in one transaction."""
+        with self.transaction():
+            self.execute(f"DELETE FROM {table}")
+            return self._bulk_write(table, rows, on_conflict="update")
+
+    def _bulk_write(self, table: str, rows: pd.DataFrame | pa.Table, on_conflict: str) -> int:
+        spec = _table_spec(self, table)
+        arrow = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+        if arrow.num_rows == 0:
+            return 0
+        cols = [c for c in arrow.column_names if c in spec]
+        unknown = set(arrow.column_names) - set(spec)
+        if unknown:
+            raise HeedfulError(f"Columns {sorted(unknown)} are not in table {table!r}.")
+        arrow = arrow.select(cols)
+        pk = TABLES_BY_NAME[table].primary_key if table in TABLES_BY_NAME else ()
+        conflict = _conflict_clause(on_conflict, pk, cols)
+        col_list = ", ".join(_quote(c) for c in cols)
+        with self._lock:
+            if self.dialect == "duckdb":
+                view = f"_hf_stage_{uuid.uuid4().hex}"
+                self.raw.register(view, arrow)
+                try:
+                    cur = self.raw.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {view} {conflict}")
+                    row = cur.fetchone()
+                finally:
+                    self.raw.unregister(view)
+                return int(row[0]) if row else 0
+            return self._pg_copy_insert(table, arrow, cols, col_list, conflict)
+
+    def _pg_copy_insert(self, table: str, arrow: pa.Table, cols: list[str], col_list: str, conflict: str) -> int:
+        stage = f"_hf_stage_{uuid.uuid4().hex}"
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for record in arrow.to_pylist():
+            writer.writerow([_pg_csv_value(record[c]) for c in cols])
+        buf.seek(0)
+        own_tx = not self._in_tx
+        if own_tx:
+            self._begin()
+        try:
+            with self.raw.cursor() as cur:
+                cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+                with cur.copy(f"COPY {stage} ({col_list}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+                    while chunk := buf.read(1 << 20):
+                        copy.write(chunk)
+                cur.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {stage} {conflict}")
+                inserted = int(cur.rowcount)
+                if not own_tx:
+                    cur.execute(f"DROP TABLE {stage}")
+        except BaseException:
+            if own_tx:
+                self._rollback()
+            raise
+        if own_tx:
+            self._commit()
+        return inserted
+
+    def count(self, table: str) -> int:
+        return int(self.fetchall(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+
+def _table_spec(store: Store, table: str) -> list[str]:
+    if not _IDENT.match(table):
+        raise HeedfulError(f"Invalid table name {table!r}.")
+    if table in TABLES_BY_NAME:
+        known: Table = TABLES_BY_NAME[table]
+        return known.column_names + _extra_columns(store, table, known)
+    return _db_columns(store, table)
+
+
+def _extra_columns(store: Store, table: str, known: Table) -> list[str]:
+    return [c for c in _db_columns(store, table) if c not in known.column_names]
+
+
+def _db_columns(store: Store, table: str) -> list[str]:
+    schema_filter = "current_schema()" if store.dialect == "postgres" else "'main'"
+    rows = store.fetchall(
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_name = ? AND table_schema = {schema_filter} ORDER BY ordinal_position",
+        [table],
+    )
+    return [r[0] for r in rows]
+
+
+def _conflict_clause(on_conflict: str, pk: Sequence[str], cols: Sequence[str]) -> str:
+    if on_conflict == "nothing":
+        return "ON CONFLICT DO NOTHING"
+    if not pk:
+        raise HeedfulError("upsert needs a table with a primary key")
+    updates = [c for c in cols if c not in pk]
+    if not updates:
+        return "ON CONFLICT DO NOTHING"
+    sets = ", ".join(f"{_quote(c)} = EXCLUDED.{_quote(c)}" for c in updates)
+    return f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {sets}"
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'
+
+
+def _pg_params(sql: str) -> str:
+    """Portable `?` placeholders -> psycopg `%s` (literal % doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _pg_csv_value(value: Any) -> Any:
+    if value is None:
+        return "\\N"
+    if isinstance(value, float) and value != value:  # NaN
+        return "\\N"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def connect(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open heedful's store. `url` defaults to HEEDFUL_DB, heedful.toml, then `duckdb:///heedful.duckdb`."""
+    from heedful.config import resolve_db_url
+
+    return Store(resolve_db_url(url), migrate=migrate)

@@ -1,0 +1,77 @@
+"""Schema migrations: numbered, applied once each, recorded in `schema_migrations`.
+
+Version ranges by area keep parallel work apart: 1-99 store/ingest, 300s value, 400s listen,
+500s web, 600s surveys, 700s retain, 800s advocacy, 900s journey. Every migration must be
+idempotent (CREATE … IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) because migration 1 creates the
+tables as `schema.py` defines them today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from heedful.store.schema import TABLES, TABLES_BY_NAME
+
+if TYPE_CHECKING:
+    from heedful.store.backend import Store
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Store], None]
+
+
+def ensure_tables(store: Store, names: list[str] | None = None) -> None:
+    """Create the named canonical tables (all when None) if they do not exist."""
+    for table in TABLES if names is None else [TABLES_BY_NAME[n] for n in names]:
+        store.execute(table.ddl(store.dialect))
+
+
+def add_column(store: Store, table: str, column: str) -> None:
+    """Add one column of a canonical table (as `schema.py` defines it) if it is missing."""
+    col = next(c for c in TABLES_BY_NAME[table].columns if c.name == column)
+    store.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col.ddl(store.dialect)}")
+
+
+def _initial(store: Store) -> None:
+    ensure_tables(store)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "canonical schema: customers, orders, feedback, surveys, … quarantine", _initial),
+]
+
+
+def applied_versions(store: Store) -> set[int]:
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    return {int(r[0]) for r in store.fetchall("SELECT version FROM schema_migrations")}
+
+
+def migrate(store: Store) -> list[int]:
+    """Apply every migration not applied yet, in version order; returns the versions applied now."""
+    done = applied_versions(store)
+    applied: list[int] = []
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        with store.transaction():
+            migration.apply(store)
+            store.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [migration.version, migration.description, datetime.now(UTC).replace(tzinfo=None)],
+            )
+        applied.append(migration.version)
+    return applied
+
+
+def current_version(store: Store) -> int:
+    versions = applied_versions(store)
+    return max(versions) if versions else 0

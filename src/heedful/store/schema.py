@@ -1,0 +1,412 @@
+"""The canonical schema: every table heedful stores, with its columns and what they mean.
+
+The schema is data, not DDL strings, so the same definition creates tables on DuckDB and
+PostgreSQL and writes `docs/data-model.md`. Later changes are migrations (`store/migrations.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Portable column types -> (DuckDB, PostgreSQL) SQL types.
+SQL_TYPES: dict[str, tuple[str, str]] = {
+    "text": ("VARCHAR", "TEXT"),
+    "int": ("BIGINT", "BIGINT"),
+    "float": ("DOUBLE", "DOUBLE PRECISION"),
+    "bool": ("BOOLEAN", "BOOLEAN"),
+    "timestamp": ("TIMESTAMP", "TIMESTAMP"),
+    "date": ("DATE", "DATE"),
+    "json": ("VARCHAR", "TEXT"),  # JSON documents stored as text: portable across every backend
+}
+
+CUSTOMER_KINDS = ("customer", "prospect", "staff", "partner")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    doc: str
+    nullable: bool = True
+
+    def ddl(self, dialect: str) -> str:
+        sql_type = SQL_TYPES[self.type][0 if dialect == "duckdb" else 1]
+        return f"{self.name} {sql_type}{'' if self.nullable else ' NOT NULL'}"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    unique: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def ddl(self, dialect: str, schema: str | None = None) -> str:
+        qualified = f"{schema}.{self.name}" if schema else self.name
+        parts = [c.ddl(dialect) for c in self.columns]
+        parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        parts.extend(f"UNIQUE ({', '.join(u)})" for u in self.unique)
+        body = ",\n  ".join(parts)
+        return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {body}\n)"
+
+
+def C(name: str, type_: str, doc: str, nullable: bool = True) -> Column:
+    return Column(name, type_, doc, nullable)
+
+
+def _provenance() -> tuple[Column, ...]:
+    """Every row records where it came from."""
+    return (
+        C("source", "text", "system or preset the row came from (e.g. online-retail, trustpilot, web)"),
+        C("source_file", "text", "file name the row was imported from, if any"),
+        C("source_line", "int", "1-based line (or record number) in that file"),
+        C("import_id", "text", "the import that created the row (imports.import_id)"),
+    )
+
+
+CUSTOMERS = Table(
+    "customers",
+    "People and organisations heedful knows: customers, prospects, staff and partners.",
+    (
+        C("customer_id", "text", "stable id, from the source system where it has one", False),
+        C("kind", "text", "customer | prospect | staff | partner", False),
+        C("name", "text", "display name"),
+        C("email", "text", "e-mail address (personal data)"),
+        C("phone", "text", "phone number (personal data)"),
+        C("company", "text", "organisation, for B2B customers and partners"),
+        C("country", "text", "country"),
+        C("city", "text", "city"),
+        C("attributes", "json", "other attributes from the source, as a JSON object"),
+        C("first_seen_at", "timestamp", "first order, answer or feedback seen"),
+        C("created_at", "timestamp", "when heedful first stored the row", False),
+        *_provenance(),
+    ),
+    ("customer_id",),
+)
+
+ORDERS = Table(
+    "orders",
+    "Order lines. Returns and cancellations are kept, flagged with `is_return`, and excluded from revenue.",
+    (
+        C(
+            "order_line_id",
+            "text",
+            "unique id of the line: source id, else a hash of source + content",
+            False,
+        ),
+        C("order_id", "text", "order / invoice number", False),
+        C("customer_id", "text", "customer (customers.customer_id); empty for guest orders"),
+        C("ordered_at", "timestamp", "order time", False),
+        C("product_id", "text", "product / SKU"),
+        C("product_name", "text", "product description"),
+        C("quantity", "float", "units; negative on returns", False),
+        C("unit_price", "float", "price per unit", False),
+        C("amount", "float", "quantity × unit_price (negative on returns)", False),
+        C("currency", "text", "ISO currency code"),
+        C("country", "text", "shipping / billing country"),
+        C(
+            "is_return",
+            "bool",
+            "true for returns and cancellations (e.g. Online Retail invoices 'C…')",
+            False,
+        ),
+        C("status", "text", "source status (paid, refunded, cancelled…)"),
+        *_provenance(),
+    ),
+    ("order_line_id",),
+)
+
+FEEDBACK = Table(
+    "feedback",
+    "Any text from any source: reviews, tickets, social posts, call notes, survey comments.",
+    (
+        C("feedback_id", "text", "unique id: source + external id, else a content hash", False),
+        C("external_id", "text", "id in the source system"),
+        C("channel", "text", "review | ticket | social | call_note | survey | other", False),
+        C("customer_id", "text", "customer if known"),
+        C("author_kind", "text", "customer | prospect | staff | partner (staff reviews stay apart)", False),
+        C("author", "text", "author name or handle (personal data)"),
+        C("title", "text", "title or subject"),
+        C("text", "text", "the text itself", False),
+        C("rating", "float", "star rating or score given with the text, if any"),
+        C("rating_scale", "float", "maximum of the rating scale (5 for stars)"),
+        C("created_at", "timestamp", "when the text was written", False),
+        C("language", "text", "language code, if known"),
+        C("product_id", "text", "product the text is about, if known"),
+        C("url", "text", "link to the original"),
+        C("attributes", "json", "other fields from the source, as a JSON object"),
+        *_provenance(),
+    ),
+    ("feedback_id",),
+)
+
+FEEDBACK_ENRICHED = Table(
+    "feedback_enriched",
+    "Listening results per feedback item (written by `heedful listen classify --db`).",
+    (
+        C("feedback_id", "text", "feedback.feedback_id", False),
+        C("text_hash", "text", "hash of the text classified; a changed text is classified again", False),
+        C("sentiment", "text", "positive | negative | neutral | mixed", False),
+        C("sentiment_score", "float", "in [-1, 1]", False),
+        C("themes", "text", "taxonomy theme ids joined by ';'"),
+        C("theme_sentiments", "json", "JSON object theme id -> positive | negative | neutral"),
+        C("department", "text", "department owning the main theme"),
+        C("journey_stage", "text", "journey stage of the main theme"),
+        C("redacted_text", "text", "the text with personal data redacted, for display"),
+        C("model_version", "text", "classifier and taxonomy version", False),
+        C("processed_at", "timestamp", "when it was classified", False),
+    ),
+    ("feedback_id",),
+)
+
+SURVEYS = Table(
+    "surveys",
+    "Survey definitions, versioned: each `heedful survey create` of a changed file adds a version.",
+    (
+        C("survey_id", "text", "slug + version", False),
+        C("slug", "text", "public slug used in /s/<slug>", False),
+        C("version", "int", "definition version, 1, 2, …", False),
+        C("title", "text", "title", False),
+        C("audience", "text", "customer | prospect | staff | partner | anonymous"),
+        C("status", "text", "draft | open | closed", False),
+        C("definition", "json", "the validated definition (YAML parsed to JSON)", False),
+        C("created_at", "timestamp", "when this version was stored", False),
+    ),
+    ("survey_id",),
+    (("slug", "version"),),
+)
+
+INVITATIONS = Table(
+    "invitations",
+    "Per-recipient survey links with unguessable tokens (only a hash of the token is stored).",
+    (
+        C("token_hash", "text", "SHA-256 of the invitation token", False),
+        C("slug", "text", "survey slug", False),
+        C("customer_id", "text", "recipient"),
+        C("created_at", "timestamp", "when issued", False),
+        C("used_at", "timestamp", "when the survey was completed with it"),
+    ),
+    ("token_hash",),
+)
+
+RESPONSES = Table(
+    "responses",
+    "One row per respondent and survey (partial until `completed_at` is set).",
+    (
+        C("response_id", "text", "id", False),
+        C("survey_id", "text", "surveys.survey_id answered", False),
+        C("slug", "text", "survey slug", False),
+        C("customer_id", "text", "respondent, if known (invitation or import)"),
+        C("token_hash", "text", "invitation used, if any"),
+        C("started_at", "timestamp", "first page saved", False),
+        C("completed_at", "timestamp", "last page saved"),
+        C("current_page", "int", "page to resume at"),
+        C("wave", "text", "collection wave / period label"),
+        *_provenance(),
+    ),
+    ("response_id",),
+)
+
+ANSWERS = Table(
+    "answers",
+    "One row per answered field (long format), whatever tool collected it.",
+    (
+        C("response_id", "text", "responses.response_id", False),
+        C("question_id", "text", "question id in the definition", False),
+        C(
+            "field",
+            "text",
+            "sub-field: '' for simple questions, row id for matrices, task id for choice",
+            False,
+        ),
+        C("value", "text", "answer as text", False),
+        C("value_num", "float", "numeric value where the answer is a number"),
+        C("idempotency_key", "text", "key of the page submission that wrote it", False),
+        C("answered_at", "timestamp", "when saved", False),
+    ),
+    ("response_id", "question_id", "field"),
+)
+
+REFERRALS = Table(
+    "referrals",
+    "Referral codes of advocates and the people they referred.",
+    (
+        C("referral_id", "text", "id", False),
+        C("code", "text", "advocate's referral code", False),
+        C("advocate_id", "text", "customers.customer_id of the advocate", False),
+        C("referred_customer_id", "text", "the referred customer, once known"),
+        C("referred_email", "text", "e-mail given at landing (personal data)"),
+        C("status", "text", "landed | signed_up | converted", False),
+        C("flags", "text", "self_referral; duplicate_account; …"),
+        C("created_at", "timestamp", "landing / attribution time", False),
+        C("converted_at", "timestamp", "first qualifying order"),
+        C("order_id", "text", "first qualifying order id"),
+    ),
+    ("referral_id",),
+)
+
+REWARDS = Table(
+    "rewards",
+    "Append-only rewards ledger; `idempotency_key` makes every payout exactly-once.",
+    (
+        C("reward_id", "text", "id", False),
+        C("idempotency_key", "text", "rule + referral + order: a retry cannot pay twice", False),
+        C("advocate_id", "text", "who earns it", False),
+        C("referral_id", "text", "referrals.referral_id"),
+        C("amount", "float", "credit amount", False),
+        C("currency", "text", "currency"),
+        C("entry", "text", "earned | paid | reversed", False),
+        C("created_at", "timestamp", "ledger time", False),
+    ),
+    ("reward_id",),
+    (("idempotency_key",),),
+)
+
+PEER_MATCHES = Table(
+    "peer_matches",
+    "Introductions of new or wavering customers to experienced advocates, and their outcome.",
+    (
+        C("match_id", "text", "id", False),
+        C("customer_id", "text", "customer helped", False),
+        C("advocate_id", "text", "advocate introduced", False),
+        C("score", "float", "similarity score of the match"),
+        C("reasons", "json", "why they were matched"),
+        C("status", "text", "proposed | introduced | declined | completed", False),
+        C("outcome", "text", "retained | churned | unknown"),
+        C("created_at", "timestamp", "when proposed", False),
+    ),
+    ("match_id",),
+)
+
+DEPARTMENTS = Table(
+    "departments",
+    "Departments that own needs and themes (marketing, sales, delivery, services, support, product…).",
+    (
+        C("department_id", "text", "id", False),
+        C("name", "text", "display name", False),
+        C("email", "text", "where its alerts go"),
+    ),
+    ("department_id",),
+)
+
+JOURNEY_STAGES = Table(
+    "journey_stages",
+    "Stages of the customer journey, in order.",
+    (
+        C("stage_id", "text", "id", False),
+        C("name", "text", "display name", False),
+        C("position", "int", "order along the journey", False),
+    ),
+    ("stage_id",),
+)
+
+NEEDS = Table(
+    "needs",
+    "Customer needs per journey stage, owned by a department and measured by metrics with targets.",
+    (
+        C("need_id", "text", "id", False),
+        C("label", "text", "the need in the customer's words", False),
+        C("stage_id", "text", "journey_stages.stage_id", False),
+        C("department_id", "text", "departments.department_id", False),
+        C("metrics", "json", "metric definitions and targets (JSON list)", False),
+    ),
+    ("need_id",),
+)
+
+USERS = Table(
+    "users",
+    "People who sign in to the web app.",
+    (
+        C("user_id", "text", "id", False),
+        C("email", "text", "sign-in e-mail", False),
+        C("password_hash", "text", "argon2 hash", False),
+        C("role", "text", "admin | analyst | viewer", False),
+        C("active", "bool", "can sign in", False),
+        C("created_at", "timestamp", "created", False),
+    ),
+    ("user_id",),
+    (("email",),),
+)
+
+IMPORTS = Table(
+    "imports",
+    "One row per import run, with its counts.",
+    (
+        C("import_id", "text", "id", False),
+        C("entity", "text", "orders | customers | feedback | responses", False),
+        C("preset", "text", "preset used", False),
+        C("source_file", "text", "file name", False),
+        C("file_hash", "text", "SHA-256 of the file"),
+        C("started_at", "timestamp", "start", False),
+        C("finished_at", "timestamp", "end"),
+        C("accepted", "int", "rows stored"),
+        C("rejected", "int", "rows quarantined"),
+        C("duplicates", "int", "rows already stored (skipped)"),
+        C("status", "text", "running | done | failed", False),
+    ),
+    ("import_id",),
+)
+
+QUARANTINE = Table(
+    "quarantine",
+    "Rows an import could not accept, with the reason and their raw content, for fixing and re-import.",
+    (
+        C("import_id", "text", "imports.import_id", False),
+        C("source_file", "text", "file", False),
+        C("line", "int", "1-based line in the file (the header is line 1 for CSV)", False),
+        C("error", "text", "why the row was refused", False),
+        C("raw", "text", "the raw row as JSON", False),
+        C("created_at", "timestamp", "when quarantined", False),
+    ),
+    ("import_id", "line"),
+)
+
+CUSTOMER_VALUE = Table(
+    "customer_value",
+    "Per-customer value results (written by `heedful value clv` / `heedful value rfm` and the demo).",
+    (
+        C("customer_id", "text", "customers.customer_id", False),
+        C("model", "text", "model used for the predictions", False),
+        C("frequency", "float", "repeat transactions in the observation window"),
+        C("recency", "float", "time of last transaction since the first, in time units"),
+        C("T", "float", "age: time since the first transaction, in time units"),
+        C("monetary_value", "float", "mean value of repeat transactions"),
+        C("p_alive", "float", "probability the customer is still active"),
+        C("expected_purchases", "float", "expected transactions over the horizon"),
+        C("expected_spend", "float", "expected mean spend per transaction"),
+        C("clv", "float", "discounted customer lifetime value over the horizon"),
+        C("rfm_score", "text", "R, F and M scores, e.g. '545'"),
+        C("segment", "text", "RFM segment name (champions, at risk, …)"),
+        C("churn_risk", "float", "probability of churn (from retain), if computed"),
+        C("computed_at", "timestamp", "when computed", False),
+    ),
+    ("customer_id",),
+)
+
+TABLES: tuple[Table, ...] = (
+    CUSTOMERS,
+    ORDERS,
+    FEEDBACK,
+    FEEDBACK_ENRICHED,
+    SURVEYS,
+    INVITATIONS,
+    RESPONSES,
+    ANSWERS,
+    REFERRALS,
+    REWARDS,
+    PEER_MATCHES,
+    DEPARTMENTS,
+    JOURNEY_STAGES,
+    NEEDS,
+    USERS,
+    IMPORTS,
+    QUARANTINE,
+    CUSTOMER_VALUE,
+)
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
