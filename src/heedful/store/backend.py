@@ -127,9 +127,8 @@ class Store:
         return self.ibis.con
 
     def close(self) -> None:
-        with self._lock:
-            with contextlib.suppress(Exception):  # closing twice is harmless
-                self.ibis.disconnect()
+        with self._lock, contextlib.suppress(Exception):  # closing twice is harmless
+            self.ibis.disconnect()
 
     def __enter__(self) -> Store:
         return self
