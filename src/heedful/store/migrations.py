@@ -44,6 +44,7 @@ def _initial(store: Store) -> None:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical schema: customers, orders, feedback, surveys, … quarantine", _initial),
+    Migration(900, "journey: operations, metric_values, alerts", lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"])),
 ]
 
 

@@ -388,6 +388,64 @@ CUSTOMER_VALUE = Table(
     ("customer_id",),
 )
 
+OPERATIONS = Table(
+    "operations",
+    "Imported operations metrics per period (on-time deliveries, first-contact resolution…), as counts or values.",
+    (
+        C("metric", "text", "metric name, e.g. on_time_delivery", False),
+        C("period_start", "date", "first day of the period the figure covers", False),
+        C("segment", "text", "segment / site / region the figure covers ('' for all)", False),
+        C("numerator", "float", "count of successes (e.g. orders delivered on time)"),
+        C("denominator", "float", "count of cases (e.g. orders delivered)"),
+        C("value", "float", "the figure itself where it is not a ratio of counts"),
+        C("department_id", "text", "department reporting it"),
+        *_provenance(),
+    ),
+    ("metric", "period_start", "segment"),
+)
+
+METRIC_VALUES = Table(
+    "metric_values",
+    "History of journey metric values per period (written by scorecards and reports), for trends and alerts.",
+    (
+        C("need_id", "text", "needs.need_id, or '_headline' for report headline figures", False),
+        C("metric_id", "text", "metric id within the need", False),
+        C("period", "text", "period label, e.g. 2026-10", False),
+        C("audience", "text", "external | staff | partner", False),
+        C("value", "float", "measured value"),
+        C("low", "float", "lower bound of the 95% interval"),
+        C("high", "float", "upper bound of the 95% interval"),
+        C("n", "int", "sample size"),
+        C("target", "float", "target at the time"),
+        C("status", "text", "met | at_risk | missed | no_data"),
+        C("computed_at", "timestamp", "when computed", False),
+    ),
+    ("need_id", "metric_id", "period", "audience"),
+)
+
+ALERTS = Table(
+    "alerts",
+    "Journey alerts: worsening needs, emerging negative themes, NPS drops of valuable segments, at-risk value spikes.",
+    (
+        C("alert_id", "text", "stable id: kind + subject + period (re-running finds the same alert)", False),
+        C("kind", "text", "need_worsened | emerging_negative_theme | segment_nps_drop | at_risk_value_spike", False),
+        C("severity", "text", "high | medium", False),
+        C("audience", "text", "external | staff | partner", False),
+        C("subject", "text", "what the alert is about: need/metric id, theme id, segment", False),
+        C("need_id", "text", "need concerned, if any"),
+        C("department_id", "text", "department that owns it, if known"),
+        C("period", "text", "period where the change was seen", False),
+        C("title", "text", "one-line summary", False),
+        C("detail", "text", "the figures behind it"),
+        C("value_before", "float", "value in the comparison period"),
+        C("value_after", "float", "value in the period"),
+        C("p_value", "float", "p-value of the test (after the multiple-testing correction)"),
+        C("created_at", "timestamp", "when raised", False),
+        C("sent_at", "timestamp", "when delivered by e-mail / webhook"),
+    ),
+    ("alert_id",),
+)
+
 TABLES: tuple[Table, ...] = (
     CUSTOMERS,
     ORDERS,
@@ -407,6 +465,9 @@ TABLES: tuple[Table, ...] = (
     IMPORTS,
     QUARANTINE,
     CUSTOMER_VALUE,
+    OPERATIONS,
+    METRIC_VALUES,
+    ALERTS,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
