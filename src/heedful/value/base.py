@@ -1,0 +1,351 @@
+"""Shared maximum-likelihood machinery for the customer-value models (fit, standard errors, intervals, summary).
+
+A model declares its parameter names, a vectorised per-row log-likelihood and (optionally) its
+per-row gradient; everything else — compressing identical customers, multi-start optimisation on
+log-parameters, Hessian standard errors, delta-method intervals and the `converged` verdict — is here.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from heedful.errors import InputError, NotFittedError
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+Z95 = 1.959963984540054
+LOG_BOUND = 12.0  # log-parameters live in [-12, 12]: a parameter reaching it is not identified by the data
+
+
+@dataclass
+class FitData:
+    """Model inputs with identical rows merged; `weight` counts how many customers each row stands for.
+
+    `x_unique` / `x_index` let models evaluate special functions that depend on x alone once per
+    distinct x instead of once per customer (the expensive part of every BTYD likelihood).
+    """
+
+    columns: dict[str, Array]
+    weight: Array
+    x_unique: Array = field(default_factory=lambda: np.zeros(0))
+    x_index: np.ndarray[Any, np.dtype[np.intp]] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+
+    def __getitem__(self, name: str) -> Array:
+        return self.columns[name]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.weight)
+
+    @property
+    def n_customers(self) -> float:
+        return float(self.weight.sum())
+
+    @classmethod
+    def from_arrays(cls, columns: dict[str, Array], weight: Array | None = None, x_name: str = "x") -> FitData:
+        """Merge identical rows (exact float equality) and index the distinct values of `x_name`."""
+        names = list(columns)
+        stacked = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names])
+        w = np.ones(len(stacked)) if weight is None else np.asarray(weight, dtype=np.float64)
+        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        merged_w = np.bincount(inverse.ravel(), weights=w, minlength=len(unique)).astype(np.float64)
+        cols = {n: np.ascontiguousarray(unique[:, i]) for i, n in enumerate(names)}
+        x_unique, x_index = np.unique(cols[x_name], return_inverse=True)
+        return cls(cols, merged_w, x_unique.astype(np.float64), x_index.ravel())
+
+    def per_x(self, values_on_unique_x: Array) -> Array:
+        """Spread values computed on `x_unique` back to the rows."""
+        return values_on_unique_x[self.x_index]
+
+
+@dataclass(frozen=True)
+class FitDiagnostics:
+    converged: bool
+    reason: str
+    n_starts: int
+    iterations: int
+    gradient_norm: float
+
+
+class ValueModel:
+    """Base class: subclasses set `param_names`, `data_columns`, and implement `_loglik_rows` (+ `_gradient_rows`)."""
+
+    param_names: ClassVar[tuple[str, ...]] = ()
+    #: summary columns the model reads, in the order `_prepare` expects them
+    data_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    #: starting points (natural scale) tried in addition to the data-driven one
+    default_starts: ClassVar[tuple[tuple[float, ...], ...]] = ()
+
+    params_: pd.Series
+    log_likelihood_: float
+    converged_: bool
+    convergence_reason_: str
+    n_customers_: int
+    covariance_: pd.DataFrame  # of the log-parameters
+
+    def __init__(self, max_iter: int = 500, tol: float = 1e-9, n_starts: int = 3) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_starts = n_starts
+
+    # ------------------------------------------------------------------ model-specific
+    def _prepare(self, summary: pd.DataFrame) -> FitData:
+        cols = {"x": summary["frequency"], "t_x": summary["recency"], "T": summary["T"]}
+        return FitData.from_arrays({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
+
+    def _check_data(self, data: FitData) -> str | None:
+        """A reason the model cannot be identified from this data, or None."""
+        return None
+
+    def _loglik_rows(self, params: Array, data: FitData) -> Array:
+        raise NotImplementedError
+
+    def _gradient_rows(self, params: Array, data: FitData) -> Array | None:
+        """d loglik_row / d param, shape (n_params, n_rows); None means finite differences."""
+        return None
+
+    def _data_start(self, data: FitData) -> tuple[float, ...] | None:
+        return None
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, summary: pd.DataFrame) -> ValueModel:
+        """Maximum-likelihood fit on a customer summary (`transaction_summary` output or alike)."""
+        missing = [c for c in self.data_columns if c not in summary.columns]
+        if missing:
+            raise InputError(f"The summary lacks column(s) {missing}; build it with heedful.value.transaction_summary.")
+        if len(summary) == 0:
+            raise InputError("No customers to fit the model on.")
+        data = self._prepare(summary)
+        self.n_customers_ = round(data.n_customers)
+        degenerate = self._check_data(data)
+        starts = self._starts(data)
+        best: optimize.OptimizeResult | None = None
+        for start in starts[: max(1, self.n_starts)]:
+            res = self._optimise(np.log(np.asarray(start, dtype=np.float64)), data)
+            if best is None or (np.isfinite(res.fun) and res.fun < best.fun):
+                best = res
+        assert best is not None
+        log_theta = np.asarray(best.x, dtype=np.float64)
+        theta = np.exp(log_theta)
+        self.params_ = pd.Series(theta, index=list(self.param_names), dtype=np.float64)
+        self.log_likelihood_ = float(-best.fun * data.n_customers)
+        cov = self._log_covariance(log_theta, data)
+        self.covariance_ = pd.DataFrame(cov, index=list(self.param_names), columns=list(self.param_names))
+        grad = self._total_gradient(theta, data) * theta
+        diag = self._verdict(best, log_theta, cov, grad, degenerate)
+        self.converged_ = diag.converged
+        self.convergence_reason_ = diag.reason
+        self.diagnostics_ = diag
+        return self
+
+    def _starts(self, data: FitData) -> list[tuple[float, ...]]:
+        starts: list[tuple[float, ...]] = []
+        data_start = self._data_start(data)
+        if data_start is not None and all(np.isfinite(data_start)) and all(v > 0 for v in data_start):
+            starts.append(tuple(float(v) for v in data_start))
+        starts.extend(self.default_starts)
+        return starts or [tuple(1.0 for _ in self.param_names)]
+
+    def _mean_negloglik(self, log_theta: Array, data: FitData) -> float:
+        theta = np.exp(log_theta)
+        with np.errstate(all="ignore"):
+            ll = self._loglik_rows(theta, data)
+            value = -float(np.dot(data.weight, ll)) / data.n_customers
+        return value if math.isfinite(value) else 1e300
+
+    def _total_gradient(self, theta: Array, data: FitData) -> Array:
+        """Gradient of the total log-likelihood with respect to the natural parameters."""
+        with np.errstate(all="ignore"):
+            rows = self._gradient_rows(theta, data)
+        if rows is not None:
+            return np.asarray(rows @ data.weight, dtype=np.float64)
+        return self._fd_gradient(theta, data)
+
+    def _fd_gradient(self, theta: Array, data: FitData) -> Array:
+        """Central differences in log-parameter space (relative steps keep them scale-free)."""
+        log_theta = np.log(theta)
+        grad = np.empty(len(theta))
+        for i in range(len(theta)):
+            h = 1e-5
+            up, down = log_theta.copy(), log_theta.copy()
+            up[i] += h
+            down[i] -= h
+            f_up = -self._mean_negloglik(up, data) * data.n_customers
+            f_down = -self._mean_negloglik(down, data) * data.n_customers
+            grad[i] = (f_up - f_down) / (2 * h) / theta[i]
+        return grad
+
+    def _optimise(self, log_start: Array, data: FitData) -> optimize.OptimizeResult:
+        n = data.n_customers
+
+        def objective(log_theta: Array) -> tuple[float, Array]:
+            value = self._mean_negloglik(log_theta, data)
+            theta = np.exp(log_theta)
+            grad = -self._total_gradient(theta, data) * theta / n
+            if not np.all(np.isfinite(grad)):
+                grad = np.zeros_like(grad)
+            return value, grad
+
+        bounds = [(-LOG_BOUND, LOG_BOUND)] * len(log_start)
+        start = np.clip(log_start, -LOG_BOUND + 1, LOG_BOUND - 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optimize.minimize(
+                objective,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": self.max_iter, "ftol": 1e-14, "gtol": self.tol},
+            )
+
+    def _log_covariance(self, log_theta: Array, data: FitData) -> Array:
+        """Inverse of the observed information of the log-parameters (Hessian by differencing the gradient)."""
+        k = len(log_theta)
+
+        def grad_log(lt: Array) -> Array:
+            theta = np.exp(lt)
+            return self._total_gradient(theta, data) * theta
+
+        hess = np.empty((k, k))
+        for i in range(k):
+            h = 1e-4
+            up, down = log_theta.copy(), log_theta.copy()
+            up[i] += h
+            down[i] -= h
+            hess[:, i] = (grad_log(up) - grad_log(down)) / (2 * h)
+        hess = (hess + hess.T) / 2
+        info = -hess
+        try:
+            eig = np.linalg.eigvalsh(info)
+            if not np.all(np.isfinite(eig)) or eig.min() <= 0:
+                return np.full((k, k), np.nan)
+            return np.asarray(np.linalg.inv(info), dtype=np.float64)
+        except np.linalg.LinAlgError:
+            return np.full((k, k), np.nan)
+
+    def _verdict(
+        self,
+        res: optimize.OptimizeResult,
+        log_theta: Array,
+        cov: Array,
+        grad_log: Array,
+        degenerate: str | None,
+    ) -> FitDiagnostics:
+        gnorm = float(np.max(np.abs(grad_log))) if np.all(np.isfinite(grad_log)) else math.inf
+        iters = int(getattr(res, "nit", 0))
+        starts = max(1, self.n_starts)
+        if degenerate:
+            return FitDiagnostics(False, degenerate, starts, iters, gnorm)
+        at_bound = [name for name, v in zip(self.param_names, log_theta, strict=True) if abs(v) > LOG_BOUND - 1e-3]
+        if at_bound:
+            return FitDiagnostics(
+                False,
+                f"parameter(s) {', '.join(at_bound)} ran to the edge of the parameter space: "
+                "the data do not identify them (too few repeat purchases?)",
+                starts,
+                iters,
+                gnorm,
+            )
+        if not np.isfinite(res.fun) or res.fun >= 1e299:
+            return FitDiagnostics(False, "the log-likelihood is not finite at the estimate", starts, iters, gnorm)
+        # the gradient of the total log-likelihood must vanish relative to the sample size
+        if gnorm > 1e-3 * max(1.0, math.sqrt(self.n_customers_)):
+            return FitDiagnostics(
+                False, f"optimizer stopped with gradient {gnorm:.3g} ({res.message})", starts, iters, gnorm
+            )
+        if not np.all(np.isfinite(cov)):
+            return FitDiagnostics(
+                False,
+                "the Hessian at the estimate is not negative definite: the maximum is not unique",
+                starts,
+                iters,
+                gnorm,
+            )
+        return FitDiagnostics(True, "ok", starts, iters, gnorm)
+
+    # ------------------------------------------------------------------ results
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call .fit(summary) first.")
+
+    @property
+    def standard_errors_(self) -> pd.Series:
+        """Delta method: se(theta) = theta * se(log theta)."""
+        self._check_fitted()
+        se_log = np.sqrt(np.diag(self.covariance_.to_numpy()))
+        return pd.Series(self.params_.to_numpy() * se_log, index=self.params_.index)
+
+    @property
+    def confidence_intervals_(self) -> pd.DataFrame:
+        """95% intervals built on the log scale (so they stay positive), mapped back by exp."""
+        self._check_fitted()
+        se_log = np.sqrt(np.diag(self.covariance_.to_numpy()))
+        theta = self.params_.to_numpy()
+        return pd.DataFrame(
+            {"lower 95%": theta * np.exp(-Z95 * se_log), "upper 95%": theta * np.exp(Z95 * se_log)},
+            index=self.params_.index,
+        )
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Estimates, standard errors and 95% intervals, one row per parameter."""
+        self._check_fitted()
+        out = pd.DataFrame({"coef": self.params_, "se(coef)": self.standard_errors_})
+        return out.join(self.confidence_intervals_)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fit as plain values (the CLI `--json` shape, minus model-independent fields)."""
+        self._check_fitted()
+        ci = self.confidence_intervals_
+        return {
+            "n_customers": self.n_customers_,
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "stderr": {k: float(v) for k, v in self.standard_errors_.items()},
+            "ci95": {k: [float(ci.loc[k, "lower 95%"]), float(ci.loc[k, "upper 95%"])] for k in self.param_names},
+            "log_likelihood": self.log_likelihood_,
+            "converged": self.converged_,
+            "convergence_reason": self.convergence_reason_,
+        }
+
+    @classmethod
+    def from_params(cls, **params: float) -> ValueModel:
+        """A model with given parameters (e.g. published estimates), ready to predict."""
+        missing = set(cls.param_names) - set(params)
+        if missing:
+            raise InputError(f"{cls.__name__} needs parameter(s) {sorted(missing)}.")
+        model = cls()
+        model.params_ = pd.Series([float(params[n]) for n in cls.param_names], index=list(cls.param_names))
+        k = len(cls.param_names)
+        model.covariance_ = pd.DataFrame(
+            np.full((k, k), np.nan), index=model.params_.index, columns=model.params_.index
+        )
+        model.log_likelihood_ = math.nan
+        model.converged_ = True
+        model.convergence_reason_ = "parameters given, not fitted"
+        model.n_customers_ = 0
+        return model
+
+    def log_likelihood(self, summary: pd.DataFrame) -> float:
+        """Total log-likelihood of `summary` at the model's parameters."""
+        self._check_fitted()
+        data = self._prepare(summary)
+        with np.errstate(all="ignore"):
+            return float(np.dot(data.weight, self._loglik_rows(self.params_.to_numpy(), data)))
+
+    def _p(self) -> tuple[float, ...]:
+        self._check_fitted()
+        return tuple(float(v) for v in self.params_.to_numpy())
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"<heedful.value.{type(self).__name__}: not fitted>"
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<heedful.value.{type(self).__name__}: {params}, fitted on {self.n_customers_} customers>"

@@ -1,0 +1,77 @@
+"""Shared prediction interface of the buy-till-you-die transaction models (BG/NBD, MBG/NBD, Pareto/NBD)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.value._special import Array, as_array
+from heedful.value.base import ValueModel
+
+
+class TransactionModel(ValueModel):
+    """A fitted model of repeat purchases that can say who is alive and how much they will buy."""
+
+    def fit(self, summary: pd.DataFrame) -> TransactionModel:
+        super().fit(summary)
+        self._summary = summary[list(self.data_columns)].copy()
+        return self
+
+    # subclasses implement these three on plain arrays
+    def _p_alive(self, x: Array, t_x: Array, T: Array) -> Array:
+        raise NotImplementedError
+
+    def _conditional_purchases(self, t: float, x: Array, t_x: Array, T: Array) -> Array:
+        raise NotImplementedError
+
+    def expected_purchases_new_customer(self, t: Array | float) -> Array:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public, per customer
+    def _arrays(self, summary: pd.DataFrame | None) -> tuple[pd.Index, Array, Array, Array]:
+        self._check_fitted()
+        if summary is None:
+            if not hasattr(self, "_summary"):
+                raise InputError("Pass a customer summary: this model was not fitted on one.")
+            summary = self._summary
+        for col in ("frequency", "recency", "T"):
+            if col not in summary.columns:
+                raise InputError(f"The summary lacks column {col!r}.")
+        return (
+            summary.index,
+            as_array(summary["frequency"]),
+            as_array(summary["recency"]),
+            as_array(summary["T"]),
+        )
+
+    def p_alive(self, summary: pd.DataFrame | None = None) -> pd.Series:
+        """Probability each customer is still active at the end of their observation period."""
+        index, x, t_x, T = self._arrays(summary)
+        return pd.Series(self._p_alive(x, t_x, T), index=index, name="p_alive")
+
+    def predict_purchases(self, t: float, summary: pd.DataFrame | None = None) -> pd.Series:
+        """Expected repeat purchases of each customer in the next `t` time units, given their history."""
+        index, x, t_x, T = self._arrays(summary)
+        return pd.Series(self._conditional_purchases(float(t), x, t_x, T), index=index, name="expected_purchases")
+
+    def expected_clv(
+        self,
+        spend: pd.Series | float,
+        summary: pd.DataFrame | None = None,
+        horizon_months: int = 12,
+        discount_rate: float = 0.01,
+        time_unit: str = "W",
+    ) -> pd.Series:
+        """Discounted value over `horizon_months` given the expected spend per purchase (see `clv.py`)."""
+        from heedful.value.clv import discounted_clv
+
+        index, x, t_x, T = self._arrays(summary)
+        spend_arr = np.broadcast_to(as_array(spend), x.shape)
+        values = discounted_clv(self, x, t_x, T, spend_arr, horizon_months, discount_rate, time_unit)
+        return pd.Series(values, index=index, name="clv")
+
+    def _summary_params(self) -> dict[str, Any]:
+        return {k: float(v) for k, v in self.params_.items()}

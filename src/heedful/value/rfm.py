@@ -1,0 +1,139 @@
+"""RFM: recency, frequency and monetary scores per customer (quantile scores), named segments, segment sizes and value."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.value.summary import EPOCH, Columns, _to_date, daily_transactions
+
+#: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
+#: with "lost" split off the bottom corner of "hibernating").
+SEGMENT_RULES: tuple[tuple[str, str], ...] = (
+    (r"11", "lost"),
+    (r"[1-2][1-2]", "hibernating"),
+    (r"[1-2][3-4]", "at risk"),
+    (r"[1-2]5", "can't lose"),
+    (r"3[1-2]", "about to sleep"),
+    (r"33", "need attention"),
+    (r"[3-4][4-5]", "loyal"),
+    (r"41", "promising"),
+    (r"51", "new"),
+    (r"[4-5][2-3]", "potential loyalist"),
+    (r"5[4-5]", "champions"),
+)
+SEGMENTS: tuple[str, ...] = tuple(dict.fromkeys(name for _, name in SEGMENT_RULES))
+
+
+@dataclass(frozen=True)
+class RFMResult:
+    customers: pd.DataFrame  # recency_days, frequency, monetary, r_score, f_score, m_score, rfm_score, segment
+    segments: pd.DataFrame  # segment, customers, share, revenue, revenue_share, mean_monetary
+
+    def to_dict(self, top: int | None = None) -> dict[str, object]:
+        customers = self.customers.reset_index()
+        if top is not None:
+            customers = customers.sort_values("monetary", ascending=False).head(top)
+        return {"segments": self.segments, "customers": customers}
+
+
+def quantile_scores(values: pd.Series, bins: int = 5, higher_is_better: bool = True) -> pd.Series:
+    """Scores 1..bins by quantile of the value (ties broken by order, so every bin is used)."""
+    if len(values) == 0:
+        return pd.Series(dtype="int64", index=values.index)
+    ranks = values.rank(method="first", ascending=higher_is_better)
+    n_bins = min(bins, len(values))
+    scores = pd.qcut(ranks, n_bins, labels=False) + 1
+    if n_bins < bins:  # spread the few bins over the full scale
+        scores = np.ceil(scores * bins / n_bins)
+    return scores.astype("int64")
+
+
+def segment_of(r_score: int, f_score: int, bins: int = 5) -> str:
+    """Segment name of an R and F score (scores on other scales are mapped onto 1-5 first)."""
+    r5 = int(np.ceil(r_score * 5 / bins))
+    f5 = int(np.ceil(f_score * 5 / bins))
+    key = f"{r5}{f5}"
+    for pattern, name in SEGMENT_RULES:
+        if re.fullmatch(pattern, key):
+            return name
+    return "need attention"
+
+
+def rfm_table(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    cols: Columns = Columns(),
+    observation_end: str | date | None = None,
+) -> pd.DataFrame:
+    """Per customer (query on the backend): days since last purchase, purchase days, net spend."""
+    days = daily_transactions(orders, cols)
+    obs = _to_date(observation_end)
+    if obs is not None:
+        days = days.filter(days.day <= (obs - EPOCH).days)
+        end_day = (obs - EPOCH).days
+    else:
+        end_day = days.day.max().to_pandas()
+        if end_day is None or pd.isna(end_day):
+            raise InputError("No transactions with a customer and a date were found.")
+    bought = days.n_purchases > 0
+    per_customer = days.group_by("customer_id").aggregate(
+        last_day=ibis.ifelse(bought, days.day, None).max(),
+        frequency=bought.cast("int64").sum(),
+        monetary=(days.purchase - days.refund).sum(),
+    )
+    per_customer = per_customer.filter(per_customer.frequency > 0)
+    frame = per_customer.to_pandas()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["recency_days"] = (int(end_day) - frame["last_day"]).astype("float64")
+    frame["frequency"] = frame["frequency"].astype("float64")
+    frame["monetary"] = frame["monetary"].astype("float64")
+    return frame.set_index("customer_id")[["recency_days", "frequency", "monetary"]].sort_index()
+
+
+def rfm(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    bins: int = 5,
+    cols: Columns = Columns(),
+    observation_end: str | date | None = None,
+) -> RFMResult:
+    """RFM scores (1 = worst, `bins` = best) and segments for every customer with a purchase."""
+    if bins < 2:
+        raise InputError("RFM needs at least 2 score levels.")
+    table = rfm_table(orders, cols=cols, observation_end=observation_end)
+    return score_rfm(table, bins=bins)
+
+
+def score_rfm(table: pd.DataFrame, bins: int = 5) -> RFMResult:
+    """Scores and segments from a (recency_days, frequency, monetary) table."""
+    out = table.copy()
+    out["r_score"] = quantile_scores(-out["recency_days"], bins)
+    out["f_score"] = quantile_scores(out["frequency"], bins)
+    out["m_score"] = quantile_scores(out["monetary"], bins)
+    out["rfm_score"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
+    pairs = out[["r_score", "f_score"]].drop_duplicates()
+    names = {(r, f): segment_of(r, f, bins) for r, f in pairs.itertuples(index=False)}
+    out["segment"] = [names[(r, f)] for r, f in zip(out["r_score"], out["f_score"], strict=True)]
+    return RFMResult(out, segment_summary(out))
+
+
+def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
+    """Size and value of each segment (every named segment is listed, empty ones with zeros)."""
+    grouped = customers.groupby("segment").agg(customers=("monetary", "size"), revenue=("monetary", "sum"))
+    grouped = grouped.reindex(list(SEGMENTS), fill_value=0)
+    total_n = max(int(grouped["customers"].sum()), 1)
+    total_rev = float(grouped["revenue"].sum())
+    grouped["share"] = grouped["customers"] / total_n
+    grouped["revenue_share"] = grouped["revenue"] / total_rev if total_rev else 0.0
+    grouped["mean_monetary"] = np.where(
+        grouped["customers"] > 0, grouped["revenue"] / grouped["customers"].clip(lower=1), 0.0
+    )
+    return grouped.reset_index().rename(columns={"index": "segment"})

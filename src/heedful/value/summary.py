@@ -1,0 +1,218 @@
+"""Transactions -> per-customer summary (frequency, recency, T, monetary value), as one Ibis query.
+
+The query runs on whatever backend holds the orders (DuckDB, PostgreSQL, …), so only one row per
+customer ever reaches Python. Conventions follow the BTYD literature (Fader, Hardie & Lee 2005):
+
+* all orders of a customer on one calendar day are one transaction;
+* `frequency` counts repeat transactions (days with a purchase after the first one);
+* `recency` is the time from the first to the last transaction and `T` the time from the first
+  transaction to the end of the (calibration) period, both in `time_unit` (days / 7 for weeks);
+* returns (rows flagged as returns, or with a negative amount) never count as transactions, and
+  `monetary_value` — the mean value of the repeat transactions — is scaled down by the share of the
+  customer's purchases that was refunded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from heedful.errors import InputError
+
+UNIT_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which input columns hold the customer, the order time, the amount and the return flag."""
+
+    customer: str = "customer_id"
+    date: str = "ordered_at"
+    amount: str | None = "amount"
+    is_return: str | None = "is_return"
+    date_format: str | None = None
+
+
+def unit_days(time_unit: str) -> float:
+    try:
+        return UNIT_DAYS[time_unit.upper()]
+    except KeyError:
+        raise InputError(f"Unknown time unit {time_unit!r}; use D (days), W (weeks) or M (months).") from None
+
+
+def as_table(orders: ir.Table | pd.DataFrame) -> ir.Table:
+    return ibis.memtable(orders) if isinstance(orders, pd.DataFrame) else orders
+
+
+def _to_date(value: str | date | datetime | pd.Timestamp | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"Cannot read {value!r} as a date; use YYYY-MM-DD.") from exc
+
+
+def daily_transactions(orders: ir.Table | pd.DataFrame, cols: Columns = Columns()) -> ir.Table:
+    """One row per customer and day: `day` (days since 1970-01-01), `purchase`, `refund`, `n_purchases`."""
+    t = as_table(orders)
+    missing = [c for c in (cols.customer, cols.date, cols.amount) if c is not None and c not in t.columns]
+    if missing:
+        raise InputError(f"Column(s) {missing} not found; the data has {list(t.columns)}.")
+    when: Any = t[cols.date]
+    if when.type().is_string():
+        when = when.as_timestamp(cols.date_format) if cols.date_format else when.cast("timestamp")
+    elif not (when.type().is_timestamp() or when.type().is_date()):
+        raise InputError(f"Column {cols.date!r} holds {when.type()}, not dates.")
+    day = when.date().delta(ibis.date(EPOCH), unit="day")
+    amount: Any = t[cols.amount].cast("float64") if cols.amount else ibis.literal(0.0)
+    flagged: Any = (
+        t[cols.is_return].cast("boolean").fill_null(False)
+        if cols.is_return and cols.is_return in t.columns
+        else ibis.literal(False)
+    )
+    is_return = flagged | (amount < 0)
+    lines = t.filter(t[cols.customer].notnull(), when.notnull()).mutate(
+        customer_id=t[cols.customer].cast("string"),
+        day=day,
+        purchase=ibis.ifelse(is_return, 0.0, amount.fill_null(0.0)),
+        refund=ibis.ifelse(is_return, amount.abs().fill_null(0.0), 0.0),
+        is_purchase=ibis.ifelse(is_return, 0, 1),
+    )
+    return lines.group_by(["customer_id", "day"]).aggregate(
+        purchase=lines.purchase.sum(),
+        refund=lines.refund.sum(),
+        n_purchases=lines.is_purchase.sum(),
+    )
+
+
+def transaction_summary(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "ordered_at",
+    amount_col: str | None = "amount",
+    return_col: str | None = "is_return",
+    date_format: str | None = None,
+    time_unit: str = "W",
+    calibration_end: str | date | None = None,
+    observation_end: str | date | None = None,
+) -> pd.DataFrame:
+    """Per-customer summary, indexed by `customer_id`.
+
+    Columns: frequency, recency, T, monetary_value, first_purchase; with `calibration_end` also
+    frequency_holdout, monetary_value_holdout and duration_holdout (customers acquired after the
+    calibration end are left out, as in the literature).
+    """
+    query = summary_query(
+        orders,
+        cols=Columns(customer_col, date_col, amount_col, return_col, date_format),
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        observation_end=observation_end,
+    )
+    frame = query.to_pandas()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame = frame.set_index("customer_id").sort_index()
+    frame["first_purchase"] = pd.to_datetime(frame["first_day"], unit="D")
+    frame = frame.drop(columns=["first_day"])
+    for col in frame.columns:
+        if col != "first_purchase":
+            frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def _end_days(days: ir.Table, calibration_end: date | None, observation_end: date | None) -> tuple[int, int]:
+    """(end of calibration, end of observation) as day numbers; the data's last day where not given."""
+    last = observation_end
+    if last is None:
+        max_day = days.day.max().to_pandas()
+        if max_day is None or pd.isna(max_day):
+            raise InputError("No transactions with a customer and a date were found.")
+        last_day = int(max_day)
+    else:
+        last_day = (last - EPOCH).days
+    cal_day = (calibration_end - EPOCH).days if calibration_end else last_day
+    if cal_day > last_day:
+        raise InputError(f"The calibration end {calibration_end} is after the observation end.")
+    return cal_day, last_day
+
+
+def summary_query(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    cols: Columns = Columns(),
+    time_unit: str = "W",
+    calibration_end: str | date | None = None,
+    observation_end: str | date | None = None,
+) -> ir.Table:
+    """The Ibis expression behind `transaction_summary` (one row per customer, not yet executed)."""
+    unit = unit_days(time_unit)
+    cal_end, obs_end = _to_date(calibration_end), _to_date(observation_end)
+    days = daily_transactions(orders, cols)
+    cal_day, last_day = _end_days(days, cal_end, obs_end)
+    days = days.filter(days.day <= last_day)
+    purchases = days.filter(days.n_purchases > 0)
+    first = purchases.group_by("customer_id").aggregate(first_day=purchases.day.min())
+    first = first.filter(first.first_day <= cal_day)
+    d = days.join(first, "customer_id")
+    in_cal = (d.day <= cal_day) & (d.day >= d.first_day)
+    bought = d.n_purchases > 0
+    repeat = in_cal & bought & (d.day > d.first_day)
+    holdout = (d.day > cal_day) & bought
+    agg = d.group_by(["customer_id", "first_day"]).aggregate(
+        frequency=repeat.cast("int64").sum(),
+        last_day=ibis.ifelse(in_cal & bought, d.day, d.first_day).max(),
+        repeat_value=ibis.ifelse(repeat, d.purchase, 0.0).sum(),
+        gross=ibis.ifelse(in_cal, d.purchase, 0.0).sum(),
+        refunds=ibis.ifelse(in_cal, d.refund, 0.0).sum(),
+        frequency_holdout=holdout.cast("int64").sum(),
+        value_holdout=ibis.ifelse(d.day > cal_day, d.purchase - d.refund, 0.0).sum(),
+    )
+    kept = ibis.greatest(ibis.literal(0.0), 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))
+    out = agg.mutate(
+        recency=(agg.last_day - agg.first_day).cast("float64") / unit,
+        T=(ibis.literal(cal_day) - agg.first_day).cast("float64") / unit,
+        monetary_value=ibis.ifelse(agg.frequency > 0, agg.repeat_value / agg.frequency * kept, 0.0),
+    )
+    columns: list[Any] = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_day"]
+    if cal_end is not None:
+        out = out.mutate(
+            monetary_value_holdout=ibis.ifelse(
+                out.frequency_holdout > 0,
+                ibis.greatest(out.value_holdout, ibis.literal(0.0)) / out.frequency_holdout,
+                0.0,
+            ),
+            duration_holdout=ibis.literal((last_day - cal_day) / unit),
+        )
+        columns += ["frequency_holdout", "monetary_value_holdout", "duration_holdout"]
+    return out.select(*columns)
+
+
+def repeat_transactions_by_day(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    cols: Columns = Columns(),
+    observation_end: str | date | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inputs of a tracking curve: (repeat transactions per day, new customers per first-purchase day).
+
+    Both frames have a `day` column (days since 1970-01-01) and a count `n`.
+    """
+    days = daily_transactions(orders, cols)
+    obs = _to_date(observation_end)
+    if obs is not None:
+        days = days.filter(days.day <= (obs - EPOCH).days)
+    purchases = days.filter(days.n_purchases > 0)
+    first = purchases.group_by("customer_id").aggregate(first_day=purchases.day.min())
+    joined = purchases.join(first, "customer_id")
+    repeats = joined.filter(joined.day > joined.first_day)
+    repeat_counts = repeats.group_by("day").aggregate(n=repeats.count()).to_pandas()
+    births = first.group_by(first.first_day.name("day")).aggregate(n=first.count()).to_pandas()
+    return repeat_counts.sort_values("day").reset_index(drop=True), births.sort_values("day").reset_index(drop=True)

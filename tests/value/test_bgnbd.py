@@ -1,0 +1,79 @@
+"""BG/NBD against Fader, Hardie & Lee (2005), "'Counting Your Customers' the Easy Way: An Alternative to
+the Pareto/NBD Model", Marketing Science 24(2):275-284, on the CDNOW sample (2,357 customers, 39 weeks),
+and against simulated customers with known parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heedful.errors import NotFittedError
+from heedful.value import BetaGeo
+from heedful.value.simulate import simulate_bgnbd
+
+# FHL 2005, section 5: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4
+PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+PUBLISHED_LL = -9582.4
+
+
+def test_fit_on_cdnow_reproduces_the_published_estimates(cdnow_summary: pd.DataFrame) -> None:
+    model = BetaGeo().fit(cdnow_summary)
+    assert model.converged_, model.convergence_reason_
+    for name, value in PUBLISHED.items():
+        assert model.params_[name] == pytest.approx(value, abs=0.0006)
+    assert model.log_likelihood_ == pytest.approx(PUBLISHED_LL, abs=0.05)
+    summary = model.summary
+    assert list(summary.columns) == ["coef", "se(coef)", "lower 95%", "upper 95%"]
+    assert (summary["lower 95%"] < summary["coef"]).all() and (summary["coef"] < summary["upper 95%"]).all()
+    assert (summary["se(coef)"] > 0).all()
+
+
+def test_predictions_match_hardies_spreadsheet(cdnow_summary: pd.DataFrame) -> None:
+    """Values from the Excel sheet accompanying FHL 2005 (also pinned in lifetimes' tests)."""
+    model = BetaGeo().fit(cdnow_summary)  # the sheet uses unrounded estimates
+    times = np.array([0.1429, 1.0, 3.0, 31.8571, 32.0, 78.0])
+    expected = np.array([0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576])
+    np.testing.assert_allclose(model.expected_purchases_new_customer(times), expected, atol=5e-4)
+    one = pd.DataFrame({"frequency": [2], "recency": [30.43], "T": [38.86]})
+    assert model.predict_purchases(39, one).iloc[0] == pytest.approx(1.226, abs=0.001)
+
+
+def test_analytic_gradient_agrees_with_finite_differences(cdnow_summary: pd.DataFrame) -> None:
+    model = BetaGeo()
+    data = model._prepare(cdnow_summary)
+    theta = np.array([0.3, 3.0, 0.6, 2.0])
+    np.testing.assert_allclose(model._total_gradient(theta, data), model._fd_gradient(theta, data), rtol=1e-5)
+
+
+def test_customers_without_repeat_purchases_are_alive() -> None:
+    model = BetaGeo.from_params(**PUBLISHED)
+    frame = pd.DataFrame({"frequency": [0, 0, 5], "recency": [0, 0, 5.0], "T": [10, 30, 40.0]})
+    p = model.p_alive(frame)
+    assert p.iloc[0] == 1.0 and p.iloc[1] == 1.0
+    assert 0 < p.iloc[2] < 1
+
+
+def test_recovers_known_parameters_from_simulated_customers() -> None:
+    truth = {"r": 0.5, "alpha": 6.0, "a": 0.8, "b": 2.5}
+    summary = simulate_bgnbd(8000, **truth, T=np.linspace(20, 52, 8000), seed=7)
+    model = BetaGeo().fit(summary)
+    assert model.converged_
+    ci = model.confidence_intervals_
+    for name, value in truth.items():
+        # 99.9% interval from the 95% one, so the test fails only on real bias
+        lower, upper = ci.loc[name, "lower 95%"], ci.loc[name, "upper 95%"]
+        widen = (upper / lower) ** (3.29 / 3.92 / 2)
+        assert lower / widen < value < upper * widen, (name, value, lower, upper)
+
+
+def test_all_customers_without_repeats_is_reported_as_not_converged() -> None:
+    summary = pd.DataFrame({"frequency": [0.0] * 50, "recency": [0.0] * 50, "T": np.linspace(5, 40, 50)})
+    model = BetaGeo().fit(summary)
+    assert model.converged_ is False
+    assert model.convergence_reason_
+
+
+def test_predicting_before_fitting_says_what_to_do() -> None:
+    with pytest.raises(NotFittedError, match="fit"):
+        BetaGeo().p_alive(pd.DataFrame({"frequency": [1], "recency": [1], "T": [2]}))
