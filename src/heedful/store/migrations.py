@@ -42,8 +42,17 @@ def _initial(store: Store) -> None:
     ensure_tables(store)
 
 
+def _advocacy(store: Store) -> None:
+    ensure_tables(store, ["advocates", "stories"])
+    for table, column in [("rewards", "period"), ("rewards", "order_id"), ("peer_matches", "arm")]:
+        add_column(store, table, column)
+    for column in ("reason", "introduced_at", "outcome_at"):
+        add_column(store, "peer_matches", column)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical schema: customers, orders, feedback, surveys, … quarantine", _initial),
+    Migration(800, "advocacy: advocates, stories; rewards period/order_id; peer_matches arm/reason/times", _advocacy),
     Migration(900, "journey: operations, metric_values, alerts", lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"])),
 ]
 

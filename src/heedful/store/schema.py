@@ -262,6 +262,8 @@ REWARDS = Table(
         C("currency", "text", "currency"),
         C("entry", "text", "earned | paid | reversed", False),
         C("created_at", "timestamp", "ledger time", False),
+        C("period", "text", "month (YYYY-MM) the reward counts against the advocate's monthly cap"),
+        C("order_id", "text", "the referred friend's order that earned it"),
     ),
     ("reward_id",),
     (("idempotency_key",),),
@@ -279,6 +281,10 @@ PEER_MATCHES = Table(
         C("status", "text", "proposed | introduced | declined | completed", False),
         C("outcome", "text", "retained | churned | unknown"),
         C("created_at", "timestamp", "when proposed", False),
+        C("arm", "text", "matched | holdout: randomised holdout for measuring the programme's effect"),
+        C("reason", "text", "onboarding | at_risk: why the customer was a candidate"),
+        C("introduced_at", "timestamp", "when the introduction was made"),
+        C("outcome_at", "timestamp", "when the outcome was recorded"),
     ),
     ("match_id",),
 )
@@ -446,6 +452,46 @@ ALERTS = Table(
     ("alert_id",),
 )
 
+ADVOCATES = Table(
+    "advocates",
+    "Customers invited to the advocacy programme: referral code, consent and peer-mentoring opt-in.",
+    (
+        C("advocate_id", "text", "customers.customer_id", False),
+        C("code", "text", "referral code (short, unguessable, unique); link /r/<code>", False),
+        C("status", "text", "invited | joined | declined | opted_out", False),
+        C("peer_opt_in", "bool", "agreed to be introduced to new or wavering customers", False),
+        C("capacity", "int", "how many customers the advocate accepts at a time", False),
+        C("invited_at", "timestamp", "when invited", False),
+        C("joined_at", "timestamp", "when the advocate joined (consented)"),
+        C("updated_at", "timestamp", "last change of status or consent", False),
+        C("source", "text", "who enrolled the advocate (cli, web, demo)"),
+    ),
+    ("advocate_id",),
+    (("code",),),
+)
+
+STORIES = Table(
+    "stories",
+    "Testimonials and case stories from advocates, with consent per publication scope and staff approval.",
+    (
+        C("story_id", "text", "id", False),
+        C("idempotency_key", "text", "form submission key: a double submit stores one story", False),
+        C("advocate_id", "text", "customers.customer_id of the author, if known"),
+        C("author_name", "text", "name to show (personal data)"),
+        C("title", "text", "headline", False),
+        C("body", "text", "the story", False),
+        C("consent_website", "bool", "may be published on the website", False),
+        C("consent_social", "bool", "may be published on social media", False),
+        C("consent_sales", "bool", "may be used in sales decks", False),
+        C("status", "text", "submitted | approved | rejected", False),
+        C("submitted_at", "timestamp", "when submitted", False),
+        C("reviewed_by", "text", "staff user who approved or rejected"),
+        C("reviewed_at", "timestamp", "when reviewed"),
+    ),
+    ("story_id",),
+    (("idempotency_key",),),
+)
+
 TABLES: tuple[Table, ...] = (
     CUSTOMERS,
     ORDERS,
@@ -458,6 +504,8 @@ TABLES: tuple[Table, ...] = (
     REFERRALS,
     REWARDS,
     PEER_MATCHES,
+    ADVOCATES,
+    STORIES,
     DEPARTMENTS,
     JOURNEY_STAGES,
     NEEDS,

@@ -1,0 +1,519 @@
+"""Advocacy records in the store: advocates and referral codes, landings, the rewards ledger, stories, matches.
+
+The rewards ledger is append-only and exactly-once: every entry carries an idempotency key under a
+UNIQUE constraint and is written with INSERT … ON CONFLICT DO NOTHING, inside a transaction that
+also holds a per-advocate lock (PostgreSQL advisory lock; a process-level lock on DuckDB, which
+allows one writing process per file) so the monthly caps hold under concurrent requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from heedful.advocacy.fraud import flag_referrals, normalise_email
+from heedful.advocacy.rules import ProgrammeRules, cap_allows, expected_rewards, qualifying_orders, reward_key
+from heedful.advocacy.stories import check_scopes
+from heedful.errors import InputError, NotFoundError
+from heedful.store.backend import Store
+
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: easy to read aloud and type
+CODE_LENGTH = 10  # 32**10 ≈ 1.1e15 codes: not guessable by trying
+ADVOCATE_STATES = ("invited", "joined", "declined", "opted_out")
+_DUCK_LOCKS: dict[str, threading.Lock] = {}
+_DUCK_LOCKS_GUARD = threading.Lock()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_code() -> str:
+    """A short, unguessable referral code from a cryptographic random source."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper()
+
+
+# ---------------------------------------------------------------- advocates and codes
+def enrol_advocates(
+    store: Store,
+    advocate_ids: Iterable[str],
+    *,
+    status: str = "invited",
+    peer_opt_in: bool = False,
+    capacity: int = 3,
+    source: str = "cli",
+) -> pd.DataFrame:
+    """Give each customer a referral code and an advocates row; customers already enrolled keep theirs."""
+    if status not in ADVOCATE_STATES:
+        raise InputError(f"Unknown advocate status {status!r}: use one of {', '.join(ADVOCATE_STATES)}.")
+    ids = list(dict.fromkeys(str(a) for a in advocate_ids))
+    for _ in range(5):  # a code collision (1 in 10^15) just retries those rows with new codes
+        stored = set(_advocates_frame(store, ids)["advocate_id"])
+        todo = [a for a in ids if a not in stored]
+        if not todo:
+            break
+        now = _now()
+        rows = pd.DataFrame(
+            {
+                "advocate_id": todo,
+                "code": [new_code() for _ in todo],
+                "status": status,
+                "peer_opt_in": peer_opt_in,
+                "capacity": capacity,
+                "invited_at": now,
+                "joined_at": now if status == "joined" else None,
+                "updated_at": now,
+                "source": source,
+            }
+        )
+        rows["joined_at"] = pd.to_datetime(rows["joined_at"])
+        store.insert_new("advocates", rows)
+    return _advocates_frame(store, ids)
+
+
+def _advocates_frame(store: Store, ids: list[str] | None = None) -> pd.DataFrame:
+    frame = store.query("SELECT * FROM advocates")
+    return frame[frame["advocate_id"].isin(ids)] if ids is not None else frame
+
+
+def advocates(store: Store) -> pd.DataFrame:
+    return _advocates_frame(store)
+
+
+def set_advocate(
+    store: Store,
+    advocate_id: str,
+    *,
+    status: str | None = None,
+    peer_opt_in: bool | None = None,
+    capacity: int | None = None,
+) -> None:
+    """Record an advocate's answer: join or decline, opt in or out of peer introductions, capacity."""
+    if status is not None and status not in ADVOCATE_STATES:
+        raise InputError(f"Unknown advocate status {status!r}: use one of {', '.join(ADVOCATE_STATES)}.")
+    if capacity is not None and capacity < 0:
+        raise InputError("Capacity must be 0 or more.")
+    if not store.fetchall("SELECT 1 FROM advocates WHERE advocate_id = ?", [advocate_id]):
+        raise NotFoundError(f"Customer {advocate_id!r} is not enrolled; invite them first.")
+    now = _now()
+    sets: list[str] = ["updated_at = ?"]
+    params: list[Any] = [now]
+    if status is not None:
+        sets.append("status = ?")
+        params.append(status)
+        if status == "joined":
+            sets.append("joined_at = COALESCE(joined_at, ?)")
+            params.append(now)
+    if peer_opt_in is not None:
+        sets.append("peer_opt_in = ?")
+        params.append(peer_opt_in)
+    if capacity is not None:
+        sets.append("capacity = ?")
+        params.append(capacity)
+    store.execute(f"UPDATE advocates SET {', '.join(sets)} WHERE advocate_id = ?", [*params, advocate_id])
+
+
+def advocate_by_code(store: Store, code: str) -> dict[str, Any] | None:
+    frame = store.query("SELECT * FROM advocates WHERE code = ?", [normalise_code(code)])
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+# ---------------------------------------------------------------- referrals and attribution
+def record_landing(
+    store: Store, code: str, *, referral_id: str | None = None, email: str | None = None, at: datetime | None = None
+) -> str:
+    """A visitor arrived through /r/<code>: record it once per visitor (the cookie carries the id)."""
+    advocate = advocate_by_code(store, code)
+    if advocate is None or advocate["status"] in ("declined", "opted_out"):
+        raise NotFoundError(f"Referral code {code!r} is not known.")
+    if referral_id:
+        row = store.fetchall("SELECT code FROM referrals WHERE referral_id = ?", [referral_id])
+        if row and row[0][0] == advocate["code"]:
+            return referral_id
+    new_id = f"ref_{uuid.uuid4().hex}"
+    store.insert_new(
+        "referrals",
+        pd.DataFrame(
+            [
+                {
+                    "referral_id": new_id,
+                    "code": advocate["code"],
+                    "advocate_id": advocate["advocate_id"],
+                    "referred_email": email,
+                    "status": "landed",
+                    "flags": "",
+                    "created_at": at or _now(),
+                }
+            ]
+        ),
+    )
+    return new_id
+
+
+def attribute_referral(store: Store, code: str, customer_id: str, *, at: datetime | None = None) -> str:
+    """Attribute a customer to a referral code (code given at checkout or on import); idempotent."""
+    advocate = advocate_by_code(store, code)
+    if advocate is None:
+        raise NotFoundError(f"Referral code {code!r} is not known.")
+    referral_id = "ref_" + hashlib.sha256(f"{advocate['code']}|{customer_id}".encode()).hexdigest()[:24]
+    store.insert_new(
+        "referrals",
+        pd.DataFrame(
+            [
+                {
+                    "referral_id": referral_id,
+                    "code": advocate["code"],
+                    "advocate_id": advocate["advocate_id"],
+                    "referred_customer_id": customer_id,
+                    "status": "signed_up",
+                    "flags": "",
+                    "created_at": at or _now(),
+                }
+            ]
+        ),
+    )
+    return referral_id
+
+
+def link_landing(store: Store, referral_id: str, customer_id: str) -> None:
+    """The visitor behind a landing signed up (the attribution cookie names the landing)."""
+    store.execute(
+        "UPDATE referrals SET referred_customer_id = ?, status = 'signed_up' "
+        "WHERE referral_id = ? AND referred_customer_id IS NULL",
+        [customer_id, referral_id],
+    )
+
+
+def referrals(store: Store) -> pd.DataFrame:
+    return store.query("SELECT * FROM referrals")
+
+
+def _link_landings_by_email(store: Store) -> int:
+    landed = store.query(
+        "SELECT referral_id, referred_email FROM referrals "
+        "WHERE referred_customer_id IS NULL AND referred_email IS NOT NULL"
+    )
+    if landed.empty:
+        return 0
+    people = store.query("SELECT customer_id, email FROM customers WHERE email IS NOT NULL")
+    by_email = {normalise_email(e): c for c, e in zip(people["customer_id"], people["email"], strict=True)}
+    linked = 0
+    for rec in landed.itertuples(index=False):
+        customer = by_email.get(normalise_email(rec.referred_email))
+        if customer is not None:
+            link_landing(store, rec.referral_id, customer)
+            linked += 1
+    return linked
+
+
+def _attribute_codes_on_customers(store: Store) -> int:
+    """Customers imported with a referral code in their attributes (`referral_code`) are attributed."""
+    rows = store.query(
+        "SELECT customer_id, attributes, first_seen_at, created_at FROM customers WHERE attributes LIKE ?",
+        ["%referral_code%"],
+    )
+    added = 0
+    for rec in rows.itertuples(index=False):
+        try:
+            code = json.loads(rec.attributes).get("referral_code")
+        except (ValueError, AttributeError):
+            continue
+        if not code or advocate_by_code(store, str(code)) is None:
+            continue
+        when = rec.first_seen_at if pd.notna(rec.first_seen_at) else rec.created_at
+        before = store.count("referrals")
+        attribute_referral(store, str(code), str(rec.customer_id), at=pd.Timestamp(when).to_pydatetime())
+        added += store.count("referrals") - before
+    return added
+
+
+# ---------------------------------------------------------------- the rewards ledger
+@contextmanager
+def advocate_lock(store: Store, advocate_id: str) -> Iterator[None]:
+    """A transaction that holds the advocate's lock: cap checks and the insert see no interleaving."""
+    if store.dialect == "postgres":
+        with store.transaction():
+            key = int.from_bytes(
+                hashlib.sha256(f"heedful-advocate:{advocate_id}".encode()).digest()[:8], "big", signed=True
+            )
+            store.fetchall("SELECT pg_advisory_xact_lock(?)", [key])
+            yield
+        return
+    with _duck_lock(store), store.transaction():
+        yield
+
+
+def _duck_lock(store: Store) -> threading.Lock:
+    path = store.location.path or ":memory:"
+    with _DUCK_LOCKS_GUARD:
+        return _DUCK_LOCKS.setdefault(path, threading.Lock())
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Outcome of one attempt to credit an advocate: earned (written now), duplicate or capped."""
+
+    status: str
+    idempotency_key: str
+    amount: float
+
+
+def grant_reward(
+    store: Store,
+    *,
+    advocate_id: str,
+    friend_id: str,
+    referral_id: str,
+    order_id: str | None,
+    period: str,
+    rules: ProgrammeRules,
+) -> Grant:
+    """Credit an advocate for a friend's first order, exactly once and within the monthly caps.
+
+    Safe to call again and again (retries, re-imports, double clicks) and from concurrent requests.
+    """
+    key = reward_key(friend_id)
+    with advocate_lock(store, advocate_id):
+        if store.fetchall("SELECT 1 FROM rewards WHERE idempotency_key = ?", [key]):
+            return Grant("duplicate", key, 0.0)
+        count, total = store.fetchall(
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM rewards "
+            "WHERE advocate_id = ? AND period = ? AND entry = 'earned'",
+            [advocate_id, period],
+        )[0]
+        if not cap_allows(rules, int(count), float(total), rules.reward_amount):
+            return Grant("capped", key, 0.0)
+        inserted = store.execute(
+            "INSERT INTO rewards (reward_id, idempotency_key, advocate_id, referral_id, amount, currency, entry, "
+            "created_at, period, order_id) VALUES (?, ?, ?, ?, ?, ?, 'earned', ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                f"rw_{uuid.uuid4().hex}",
+                key,
+                advocate_id,
+                referral_id,
+                rules.reward_amount,
+                rules.currency,
+                _now(),
+                period,
+                order_id,
+            ],
+        )
+    return Grant("earned" if inserted == 1 else "duplicate", key, rules.reward_amount if inserted == 1 else 0.0)
+
+
+def ledger(store: Store) -> pd.DataFrame:
+    return store.query("SELECT * FROM rewards ORDER BY created_at, reward_id")
+
+
+def mark_paid(store: Store, advocate_id: str | None = None) -> int:
+    """Append a `paid` entry for every earned reward not paid yet; returns how many were paid now."""
+    book = ledger(store)
+    if book.empty:
+        return 0
+    earned = book[book["entry"] == "earned"]
+    if advocate_id is not None:
+        earned = earned[earned["advocate_id"] == advocate_id]
+    now = _now()
+    rows = pd.DataFrame(
+        {
+            "reward_id": [f"rw_{uuid.uuid4().hex}" for _ in range(len(earned))],
+            "idempotency_key": ["paid:" + k.split(":", 1)[1] for k in earned["idempotency_key"]],
+            "advocate_id": earned["advocate_id"].to_numpy(),
+            "referral_id": earned["referral_id"].to_numpy(),
+            "amount": earned["amount"].to_numpy(),
+            "currency": earned["currency"].to_numpy(),
+            "entry": "paid",
+            "created_at": now,
+            "period": earned["period"].to_numpy(),
+            "order_id": earned["order_id"].to_numpy(),
+        }
+    )
+    return store.insert_new("rewards", rows)
+
+
+def _orders_of_referred(store: Store) -> pd.DataFrame:
+    return store.query(
+        "SELECT order_id, customer_id, ordered_at, amount, is_return FROM orders WHERE customer_id IN "
+        "(SELECT referred_customer_id FROM referrals WHERE referred_customer_id IS NOT NULL)"
+    )
+
+
+def process_referrals(store: Store, rules: ProgrammeRules) -> dict[str, Any]:
+    """Attribute, flag, convert and reward: everything `heedful advocacy attribute` does. Idempotent.
+
+    1. landings are linked to customers by e-mail; customers imported with a `referral_code` attribute
+       are attributed; 2. self-referrals and duplicate accounts are flagged; 3. referrals whose friend
+    placed a first qualifying order become `converted`; 4. the rewards the rules call for are granted
+    (each exactly once, caps re-checked against the ledger).
+    """
+    linked = _link_landings_by_email(store)
+    attributed = _attribute_codes_on_customers(store)
+    refs = referrals(store)
+    if refs.empty:
+        return {"linked": linked, "attributed": attributed, "flagged": 0, "converted": 0, "rewards": {}}
+    ids = list(set(refs["advocate_id"]) | set(refs["referred_customer_id"].dropna()))
+    people = store.query("SELECT * FROM customers").pipe(lambda df: df[df["customer_id"].isin(ids)])
+    flags = flag_referrals(refs, people)
+    changed = refs.merge(flags, on="referral_id", suffixes=("", "_new"))
+    changed = changed[changed["flags"].fillna("") != changed["flags_new"]]
+    for rec in changed.itertuples(index=False):
+        store.execute("UPDATE referrals SET flags = ? WHERE referral_id = ?", [rec.flags_new, rec.referral_id])
+    refs = referrals(store)
+    orders = _orders_of_referred(store)
+    expected = expected_rewards(refs, orders, rules)
+
+    conversions = qualifying_orders(refs, orders, rules)
+    pending = refs[refs["status"] != "converted"]["referral_id"]
+    converted = 0
+    for rec in conversions[conversions["referral_id"].isin(pending)].itertuples(index=False):
+        store.execute(
+            "UPDATE referrals SET status = 'converted', converted_at = ?, order_id = ? WHERE referral_id = ?",
+            [pd.Timestamp(rec.ordered_at).to_pydatetime(), rec.order_id, rec.referral_id],
+        )
+        converted += 1
+    friend_of = dict(zip(refs["referral_id"], refs["referred_customer_id"], strict=True))
+    outcomes: dict[str, int] = {"earned": 0, "duplicate": 0, "capped": 0, "flagged": 0}
+    for rec in expected.itertuples(index=False):
+        if rec.status == "flagged":
+            outcomes["flagged"] += 1
+            continue
+        grant = grant_reward(
+            store,
+            advocate_id=rec.advocate_id,
+            friend_id=str(friend_of[rec.referral_id]),
+            referral_id=rec.referral_id,
+            order_id=rec.order_id,
+            period=rec.period,
+            rules=rules,
+        )
+        outcomes[grant.status] += 1
+    return {
+        "linked": linked,
+        "attributed": attributed,
+        "flagged": int((flags["flags"] != "").sum()),
+        "converted": converted,
+        "rewards": outcomes,
+    }
+
+
+# ---------------------------------------------------------------- stories
+def submit_story(
+    store: Store,
+    *,
+    idempotency_key: str,
+    title: str,
+    body: str,
+    consent: Iterable[str],
+    advocate_id: str | None = None,
+    author_name: str | None = None,
+) -> str:
+    """Store a submitted story (status `submitted`); the same form submitted twice stores one story."""
+    scopes = check_scopes(set(consent))
+    if not title.strip() or not body.strip():
+        raise InputError("A story needs a title and a text.")
+    story_id = "st_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+    row = {
+        "story_id": story_id,
+        "idempotency_key": idempotency_key,
+        "advocate_id": advocate_id,
+        "author_name": author_name,
+        "title": title.strip(),
+        "body": body.strip(),
+        "consent_website": "website" in scopes,
+        "consent_social": "social" in scopes,
+        "consent_sales": "sales" in scopes,
+        "status": "submitted",
+        "submitted_at": _now(),
+    }
+    store.insert_new("stories", pd.DataFrame([row]))
+    return story_id
+
+
+def review_story(store: Store, story_id: str, *, approve: bool, reviewer: str) -> None:
+    if not store.fetchall("SELECT 1 FROM stories WHERE story_id = ?", [story_id]):
+        raise NotFoundError(f"Story {story_id!r} does not exist.")
+    store.execute(
+        "UPDATE stories SET status = ?, reviewed_by = ?, reviewed_at = ? WHERE story_id = ?",
+        ["approved" if approve else "rejected", reviewer, _now(), story_id],
+    )
+
+
+def stories(store: Store) -> pd.DataFrame:
+    return store.query("SELECT * FROM stories ORDER BY submitted_at, story_id")
+
+
+# ---------------------------------------------------------------- peer matches and introductions
+def active_load(store: Store) -> pd.Series:
+    """Per advocate: customers currently matched to them (proposed or introduced)."""
+    rows = store.query(
+        "SELECT advocate_id, COUNT(*) AS n FROM peer_matches "
+        "WHERE arm = 'matched' AND status IN ('proposed', 'introduced') GROUP BY advocate_id"
+    )
+    return rows.set_index("advocate_id")["n"] if not rows.empty else pd.Series(dtype=int)
+
+
+def save_matches(store: Store, matches: pd.DataFrame, arms: pd.Series) -> int:
+    """Store proposed matches; customers drawn into the holdout are stored as `holdout` (not introduced)."""
+    if matches.empty:
+        return 0
+    now = _now()
+    arm = arms.reindex(matches["customer_id"]).fillna("matched").to_numpy()
+    rows = pd.DataFrame(
+        {
+            "match_id": ["pm_" + hashlib.sha256(c.encode()).hexdigest()[:24] for c in matches["customer_id"]],
+            "customer_id": matches["customer_id"].to_numpy(),
+            "advocate_id": matches["advocate_id"].to_numpy(),
+            "score": matches["score"].astype(float).to_numpy(),
+            "reasons": [json.dumps(r) for r in matches["reasons"]],
+            "status": ["holdout" if a == "holdout" else "proposed" for a in arm],
+            "outcome": "unknown",
+            "created_at": now,
+            "arm": arm,
+            "reason": matches["need"].to_numpy() if "need" in matches else None,
+        }
+    )
+    return store.insert_new("peer_matches", rows)
+
+
+def peer_matches(store: Store) -> pd.DataFrame:
+    return store.query("SELECT * FROM peer_matches ORDER BY created_at, match_id")
+
+
+def record_introduction(store: Store, match_id: str, *, status: str = "introduced") -> None:
+    if status not in ("introduced", "declined", "completed"):
+        raise InputError("An introduction is introduced, declined or completed.")
+    found = store.fetchall("SELECT arm FROM peer_matches WHERE match_id = ?", [match_id])
+    if not found:
+        raise NotFoundError(f"Match {match_id!r} does not exist.")
+    if found[0][0] == "holdout":
+        raise InputError("This customer is in the holdout group: introducing them would spoil the comparison.")
+    store.execute(
+        "UPDATE peer_matches SET status = ?, introduced_at = COALESCE(introduced_at, ?) WHERE match_id = ?",
+        [status, _now(), match_id],
+    )
+
+
+def record_outcomes(store: Store, outcomes: pd.DataFrame) -> int:
+    """Write retained / churned for matches whose outcome window has passed."""
+    done = outcomes[outcomes["observed"]]
+    now = _now()
+    for rec in done.itertuples(index=False):
+        store.execute(
+            "UPDATE peer_matches SET outcome = ?, outcome_at = ? WHERE customer_id = ? AND outcome = 'unknown'",
+            ["retained" if rec.retained else "churned", now, rec.customer_id],
+        )
+    return len(done)
