@@ -52,6 +52,8 @@ def _advocacy(store: Store) -> None:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical schema: customers, orders, feedback, surveys, … quarantine", _initial),
+    Migration(500, "web: audit_log, api_tokens", lambda s: ensure_tables(s, ["audit_log", "api_tokens"])),
+    Migration(700, "retain: churn_scores, offers", lambda s: ensure_tables(s, ["churn_scores", "offers"])),
     Migration(800, "advocacy: advocates, stories; rewards period/order_id; peer_matches arm/reason/times", _advocacy),
     Migration(900, "journey: operations, metric_values, alerts", lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"])),
 ]

@@ -339,6 +339,39 @@ USERS = Table(
     (("email",),),
 )
 
+AUDIT_LOG = Table(
+    "audit_log",
+    "Who changed what in the web app and API: sign-ins, imports, users, settings, tokens.",
+    (
+        C("audit_id", "text", "id", False),
+        C("occurred_at", "timestamp", "when it happened (UTC)", False),
+        C("user_id", "text", "users.user_id of the actor; empty for failed sign-ins"),
+        C("actor", "text", "e-mail of the actor as typed or stored (personal data)"),
+        C("action", "text", "what was done, e.g. user.create, import.upload, login.failed", False),
+        C("target", "text", "what it was done to (user e-mail, import id, department id…)"),
+        C("detail", "json", "JSON object with the change (old and new values, counts)"),
+        C("ip", "text", "client address"),
+    ),
+    ("audit_id",),
+)
+
+API_TOKENS = Table(
+    "api_tokens",
+    "Bearer tokens for scripts using the REST API; only a SHA-256 of each token is stored.",
+    (
+        C("token_id", "text", "id (also the visible prefix of the token)", False),
+        C("user_id", "text", "users.user_id the token acts as", False),
+        C("name", "text", "what the token is for", False),
+        C("token_hash", "text", "SHA-256 of the whole token", False),
+        C("created_at", "timestamp", "created", False),
+        C("last_used_at", "timestamp", "last request made with it"),
+        C("expires_at", "timestamp", "no longer accepted after this time, if set"),
+        C("revoked_at", "timestamp", "revoked, if set"),
+    ),
+    ("token_id",),
+    (("token_hash",),),
+)
+
 IMPORTS = Table(
     "imports",
     "One row per import run, with its counts.",
@@ -492,6 +525,39 @@ STORIES = Table(
     (("idempotency_key",),),
 )
 
+CHURN_SCORES = Table(
+    "churn_scores",
+    "Per-customer churn risk from `heedful retain at-risk` / `churn-score`, with reasons and an action.",
+    (
+        C("customer_id", "text", "customers.customer_id", False),
+        C("churn_risk", "float", "calibrated probability of no purchase (or cancellation) in the horizon", False),
+        C("clv", "float", "customer lifetime value used for value at risk"),
+        C("value_at_risk", "float", "clv × churn_risk"),
+        C("reasons", "json", "top reasons: JSON list of {feature, value, effect} (effect in log-odds)"),
+        C("action", "text", "suggested action: reach out | peer advocate | offer"),
+        C("horizon_days", "int", "churn horizon the risk refers to"),
+        C("model_version", "text", "model and feature set that produced the score", False),
+        C("scored_at", "timestamp", "when scored", False),
+    ),
+    ("customer_id",),
+)
+
+OFFERS = Table(
+    "offers",
+    "Next-best offers per customer from `heedful retain offers`, ranked, with why.",
+    (
+        C("customer_id", "text", "customers.customer_id", False),
+        C("rank", "int", "1 = best offer", False),
+        C("product_id", "text", "recommended product", False),
+        C("product_name", "text", "product description"),
+        C("score", "float", "recommender score (higher is better; comparable within a customer)"),
+        C("method", "text", "item-item | als | popularity", False),
+        C("explanation", "text", "e.g. customers who bought X also bought Y"),
+        C("created_at", "timestamp", "when computed", False),
+    ),
+    ("customer_id", "rank"),
+)
+
 TABLES: tuple[Table, ...] = (
     CUSTOMERS,
     ORDERS,
@@ -510,12 +576,16 @@ TABLES: tuple[Table, ...] = (
     JOURNEY_STAGES,
     NEEDS,
     USERS,
+    AUDIT_LOG,
+    API_TOKENS,
     IMPORTS,
     QUARANTINE,
     CUSTOMER_VALUE,
     OPERATIONS,
     METRIC_VALUES,
     ALERTS,
+    CHURN_SCORES,
+    OFFERS,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

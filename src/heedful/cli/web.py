@@ -1,0 +1,203 @@
+"""`heedful serve`, `heedful users …` and `heedful tokens …`: run the web app and manage who may use it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console, open_store
+from heedful.errors import InputError
+from heedful.store import Store
+from heedful.web import accounts
+from heedful.web.accounts import Role
+
+users_app = typer.Typer(help="People who sign in to the web app, and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens for scripts using the REST API.", no_args_is_help=True)
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the web app (dashboard, REST API under /api/v1, docs at /docs)."""
+    import uvicorn
+
+    from heedful.web.app import create_app
+
+    app = create_app(db)
+    if not accounts.list_users(app.state.store):
+        err_console.print("No users yet: add one with [bold]heedful users add EMAIL --role admin[/].")
+    console.print(f"heedful is at [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/docs; Ctrl+C stops)")
+    # proxy_headers: behind a TLS proxy on this machine, cookies get Secure and HSTS is sent.
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info")
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value.lower())
+    except ValueError:
+        raise InputError(f"Role must be one of {', '.join(r.value for r in Role)}.") from None
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="Sign-in e-mail.")],
+    role: Annotated[str, typer.Option("--role", help="admin | analyst | viewer")] = "viewer",
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="Password (10+ characters); asked for on a terminal, generated otherwise."),
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a user who can sign in to the web app."""
+    chosen = password
+    if chosen is None and sys.stdin.isatty() and not json_out:
+        chosen = typer.prompt(
+            "Password (empty: generate one)", default="", hide_input=True, confirmation_prompt=True, show_default=False
+        )
+    store = open_store(db)
+    try:
+        user, final = accounts.create_user(store, email, _role(role), chosen or None)
+        accounts.record_audit(store, "user.create", actor="cli", target=user.email, detail={"role": user.role.value})
+    finally:
+        store.close()
+    generated = not chosen
+    if json_out:
+        emit_json(
+            {
+                "user_id": user.user_id,
+                "email": user.email,
+                "role": user.role.value,
+                "password": final if generated else None,
+            }
+        )
+        return
+    console.print(f"Added {user.email} as {user.role.value}.")
+    if generated:
+        console.print(f"Password: [bold]{final}[/] (shown once; change it under Account after signing in)")
+
+
+@users_app.command("list")
+def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """List users and their roles."""
+    store = open_store(db)
+    try:
+        users = accounts.list_users(store)
+    finally:
+        store.close()
+    if json_out:
+        emit_json([u.model_dump(mode="json") for u in users])
+        return
+    for u in users:
+        console.print(f"{u.email:40} {u.role.value:8} {'active' if u.active else 'disabled'}")
+
+
+def _find(store: Store, email: str) -> accounts.UserPublic:
+    user = accounts.find_user(store, email)
+    if user is None:
+        raise InputError(f"No user with e-mail {email}; see `heedful users list`.")
+    return user
+
+
+@users_app.command("set-role")
+def users_set_role(
+    email: str, role: Annotated[str, typer.Argument(help="admin | analyst | viewer")], db: DbOption = None
+) -> None:
+    """Change a user's role."""
+    store = open_store(db)
+    try:
+        user = _find(store, email)
+        accounts.update_user(store, user.user_id, accounts.UserUpdate(role=_role(role)))
+        accounts.record_audit(
+            store, "user.update", actor="cli", target=user.email, detail={"role": [user.role.value, role]}
+        )
+    finally:
+        store.close()
+    console.print(f"{email} is now {role}.")
+
+
+@users_app.command("disable")
+def users_disable(email: str, db: DbOption = None) -> None:
+    """Stop a user from signing in (their API tokens stop working too)."""
+    store = open_store(db)
+    try:
+        user = _find(store, email)
+        accounts.update_user(store, user.user_id, accounts.UserUpdate(active=False))
+        accounts.record_audit(
+            store, "user.update", actor="cli", target=user.email, detail={"active": [user.active, False]}
+        )
+    finally:
+        store.close()
+    console.print(f"{email} can no longer sign in.")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Argument(help="The user the token acts as (with their role).")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "script",
+    expires_days: Annotated[int | None, typer.Option(help="Stop accepting it after this many days.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create an API token; it is printed once (only its hash is stored)."""
+    store = open_store(db)
+    try:
+        user = _find(store, email)
+        record, token = accounts.create_token(store, user.user_id, name, expires_days)
+        accounts.record_audit(
+            store, "token.create", actor="cli", target=record.token_id, detail={"user": user.email, "name": name}
+        )
+    finally:
+        store.close()
+    if json_out:
+        emit_json({"token_id": record.token_id, "email": user.email, "role": user.role.value, "token": token})
+        return
+    console.print(f"Token for {user.email} ({user.role.value}), shown once:")
+    typer.echo(token)
+    console.print("Use it as: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/customers")
+
+
+@tokens_app.command("list")
+def tokens_list(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """List API tokens (never the tokens themselves)."""
+    store = open_store(db)
+    try:
+        tokens = accounts.list_tokens(store)
+        emails = {u.user_id: u.email for u in accounts.list_users(store)}
+    finally:
+        store.close()
+    if json_out:
+        emit_json([{**t.model_dump(mode="json"), "email": emails.get(t.user_id)} for t in tokens])
+        return
+    for t in tokens:
+        state = "revoked" if t.revoked_at else "active"
+        console.print(f"{t.token_id}  {emails.get(t.user_id, '?'):32} {t.name:20} {state}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str, db: DbOption = None) -> None:
+    """Revoke an API token by its id."""
+    store = open_store(db)
+    try:
+        accounts.revoke_token(store, token_id)
+        accounts.record_audit(store, "token.revoke", actor="cli", target=token_id)
+    finally:
+        store.close()
+    console.print(f"Token {token_id} revoked.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve`, `users` and `tokens` to the root command."""
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
+
+
+def demo_step(store: Store) -> dict[str, object]:
+    """For `heedful demo`: make sure the demo admin exists; returns the login to print before serving."""
+    email, password = accounts.seed_demo_admin(store)
+    return {"login": email, "password": password, "users": len(accounts.list_users(store))}

@@ -1,0 +1,261 @@
+"""Accounts: users and roles, API tokens and the audit log, stored in the `users`, `api_tokens` and `audit_log` tables."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from heedful.errors import InputError, NotFoundError
+from heedful.store import Store
+from heedful.web.security import (
+    TOKEN_PREFIX,
+    generate_password,
+    hash_password,
+    new_api_token,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+
+DEMO_ADMIN_EMAIL = "admin@demo.heedful"
+DEMO_ADMIN_PASSWORD = "heedful-demo-2024"  # printed by the demo; the demo store is throw-away sample data
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class Role(StrEnum):
+    """What a user may do: viewers read; analysts also import and run analyses; admins also manage."""
+
+    viewer = "viewer"
+    analyst = "analyst"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_RANKS = {Role.viewer: 0, Role.analyst: 1, Role.admin: 2}
+
+
+class UserPublic(BaseModel):
+    """A user as the app shows it (never the password hash)."""
+
+    user_id: str
+    email: str
+    role: Role
+    active: bool
+    created_at: datetime | None = None
+
+
+class UserCreate(BaseModel):
+    email: str
+    role: Role
+    password: str | None = None  # generated when missing
+
+
+class UserUpdate(BaseModel):
+    role: Role | None = None
+    active: bool | None = None
+    password: str | None = None
+
+
+class TokenPublic(BaseModel):
+    """An API token as listed (the secret itself is shown once, at creation)."""
+
+    token_id: str
+    user_id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise InputError(f"{email!r} is not an e-mail address.")
+    return email
+
+
+def _user(row: tuple[Any, ...]) -> UserPublic:
+    return UserPublic(user_id=row[0], email=row[1], role=Role(row[2]), active=bool(row[3]), created_at=row[4])
+
+
+_USER_COLS = "user_id, email, role, active, created_at"
+
+
+# ---------------------------------------------------------------- users
+def create_user(store: Store, email: str, role: Role | str, password: str | None = None) -> tuple[UserPublic, str]:
+    """Add a user; returns the user and the password (generated when none is given)."""
+    email = normalise_email(email)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InputError(f"Role must be one of {', '.join(r.value for r in Role)}.") from None
+    password = password or generate_password()
+    if problem := password_problem(password):
+        raise InputError(problem)
+    if find_user(store, email) is not None:
+        raise InputError(f"A user with e-mail {email} exists already.")
+    user_id = uuid.uuid4().hex
+    store.execute(
+        "INSERT INTO users (user_id, email, password_hash, role, active, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [user_id, email, hash_password(password), role.value, True, _now()],
+    )
+    return get_user(store, user_id), password
+
+
+def find_user(store: Store, email: str) -> UserPublic | None:
+    rows = store.fetchall(f"SELECT {_USER_COLS} FROM users WHERE email = ?", [email.strip().lower()])
+    return _user(rows[0]) if rows else None
+
+
+def get_user(store: Store, user_id: str) -> UserPublic:
+    rows = store.fetchall(f"SELECT {_USER_COLS} FROM users WHERE user_id = ?", [user_id])
+    if not rows:
+        raise NotFoundError(f"No user {user_id}.")
+    return _user(rows[0])
+
+
+def list_users(store: Store) -> list[UserPublic]:
+    return [_user(r) for r in store.fetchall(f"SELECT {_USER_COLS} FROM users ORDER BY email")]
+
+
+def authenticate(store: Store, email: str, password: str) -> UserPublic | None:
+    """The active user with this e-mail and password, else None (same time spent either way)."""
+    rows = store.fetchall("SELECT user_id, password_hash, active FROM users WHERE email = ?", [email.strip().lower()])
+    stored_hash = rows[0][1] if rows else None
+    if not verify_password(password, stored_hash) or not rows or not rows[0][2]:
+        return None
+    return get_user(store, rows[0][0])
+
+
+def update_user(store: Store, user_id: str, change: UserUpdate) -> UserPublic:
+    get_user(store, user_id)
+    if change.role is not None:
+        store.execute("UPDATE users SET role = ? WHERE user_id = ?", [Role(change.role).value, user_id])
+    if change.active is not None:
+        store.execute("UPDATE users SET active = ? WHERE user_id = ?", [change.active, user_id])
+    if change.password is not None:
+        if problem := password_problem(change.password):
+            raise InputError(problem)
+        store.execute("UPDATE users SET password_hash = ? WHERE user_id = ?", [hash_password(change.password), user_id])
+    return get_user(store, user_id)
+
+
+def count_active_admins(store: Store) -> int:
+    return int(store.fetchall("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active")[0][0])
+
+
+def seed_demo_admin(store: Store) -> tuple[str, str]:
+    """Make sure the demo admin exists with the demo password; returns (email, password) to print."""
+    existing = find_user(store, DEMO_ADMIN_EMAIL)
+    if existing is None:
+        create_user(store, DEMO_ADMIN_EMAIL, Role.admin, DEMO_ADMIN_PASSWORD)
+    else:
+        update_user(store, existing.user_id, UserUpdate(role=Role.admin, active=True, password=DEMO_ADMIN_PASSWORD))
+    return DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
+
+
+# ---------------------------------------------------------------- API tokens
+def create_token(store: Store, user_id: str, name: str, expires_days: int | None = None) -> tuple[TokenPublic, str]:
+    """A new API token for `user_id`; returns its public record and the token (shown only now)."""
+    get_user(store, user_id)
+    token_id, token, digest = new_api_token()
+    now = _now()
+    expires = now + timedelta(days=expires_days) if expires_days else None
+    store.execute(
+        "INSERT INTO api_tokens (token_id, user_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [token_id, user_id, name or "script", digest, now, expires],
+    )
+    return TokenPublic(
+        token_id=token_id, user_id=user_id, name=name or "script", created_at=now, expires_at=expires
+    ), token
+
+
+def user_for_token(store: Store, token: str) -> UserPublic | None:
+    """The active user a bearer token acts as, or None for an unknown, revoked or expired token."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    rows = store.fetchall(
+        "SELECT t.token_id, t.expires_at, t.revoked_at, u.user_id FROM api_tokens t "
+        "JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.active",
+        [token_digest(token)],
+    )
+    if not rows:
+        return None
+    token_id, expires_at, revoked_at, user_id = rows[0]
+    now = _now()
+    if revoked_at is not None or (expires_at is not None and expires_at < now):
+        return None
+    store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [now, token_id])
+    return get_user(store, user_id)
+
+
+def list_tokens(store: Store, user_id: str | None = None) -> list[TokenPublic]:
+    sql = "SELECT token_id, user_id, name, created_at, last_used_at, expires_at, revoked_at FROM api_tokens"
+    params: list[Any] = []
+    if user_id is not None:
+        sql += " WHERE user_id = ?"
+        params.append(user_id)
+    rows = store.fetchall(sql + " ORDER BY created_at DESC", params)
+    keys = ("token_id", "user_id", "name", "created_at", "last_used_at", "expires_at", "revoked_at")
+    return [TokenPublic(**dict(zip(keys, r, strict=True))) for r in rows]
+
+
+def revoke_token(store: Store, token_id: str, user_id: str | None = None) -> None:
+    """Revoke a token (only the owner's when `user_id` is given)."""
+    tokens = {t.token_id: t for t in list_tokens(store, user_id)}
+    if token_id not in tokens:
+        raise NotFoundError(f"No API token {token_id}.")
+    store.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [_now(), token_id])
+
+
+# ---------------------------------------------------------------- audit log
+def record_audit(
+    store: Store,
+    action: str,
+    *,
+    user: UserPublic | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> None:
+    """Append one entry to the audit log."""
+    store.execute(
+        "INSERT INTO audit_log (audit_id, occurred_at, user_id, actor, action, target, detail, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            uuid.uuid4().hex,
+            _now(),
+            user.user_id if user else None,
+            user.email if user else actor,
+            action,
+            target,
+            json.dumps(detail or {}, default=str, sort_keys=True),
+            ip,
+        ],
+    )
+
+
+def recent_audit(store: Store, limit: int = 100) -> list[dict[str, Any]]:
+    rows = store.fetchall(
+        "SELECT occurred_at, actor, action, target, detail, ip FROM audit_log ORDER BY occurred_at DESC LIMIT ?",
+        [int(limit)],
+    )
+    return [dict(zip(("occurred_at", "actor", "action", "target", "detail", "ip"), r, strict=True)) for r in rows]

@@ -1,0 +1,226 @@
+"""The FastAPI application: dashboard pages (Jinja2 + HTMX), the REST API under /api/v1, offline /docs.
+
+Areas add pages by appending their router module name to `ROUTERS` (a module `heedful.web.<name>`
+exposing `router`) and one nav line in `templates/base.html`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import plotly
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from heedful.config import load_settings
+from heedful.errors import HeedfulError, NotFoundError
+from heedful.store import Store, connect
+from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
+from heedful.web.queries import AggregateCache
+from heedful.web.security import (
+    LoginThrottle,
+    SecurityHeadersMiddleware,
+    SessionMiddleware,
+    SessionPolicy,
+)
+from heedful.web.templating import STATIC_DIR, render
+
+log = logging.getLogger("heedful.web")
+
+# Router modules under heedful.web, in nav order. Other areas append their module name here.
+ROUTERS: list[str] = ["auth", "overview", "customers", "value", "imports", "settings", "api"]
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+PROBLEM_JSON = "application/problem+json"
+
+
+def create_app(
+    db_url: str | None = None,
+    *,
+    secret_key: str | None = None,
+    store: Store | None = None,
+    session_policy: SessionPolicy | None = None,
+    login_throttle: LoginThrottle | None = None,
+    clock: Any = time.time,
+) -> FastAPI:
+    """Build the app over the store at `db_url` (or an open `store`).
+
+    `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
+    restart; without it a random key is made and everyone signs in again after a restart.
+    """
+    settings = load_settings()
+    own_store = store is None
+    the_store = store if store is not None else connect(db_url)
+    key = secret_key or settings.secret_key
+    if not key:
+        key = secrets.token_urlsafe(32)
+        log.info("No HEEDFUL_SECRET_KEY set: sessions end when the server restarts.")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_store:
+            the_store.close()
+
+    app = FastAPI(
+        title="heedful",
+        summary="Know your customers, hear them, keep them.",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(verify_csrf)],
+    )
+    app.state.store = the_store
+    app.state.store_lock = asyncio.Lock()
+    app.state.login_throttle = login_throttle or LoginThrottle(clock=clock)
+    app.state.clock = clock
+    app.state.aggregates = AggregateCache()
+
+    app.add_middleware(SessionMiddleware, secret_key=key, policy=session_policy or SessionPolicy(), clock=clock)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    _add_assets(app)
+    _add_error_handlers(app)
+    for name in ROUTERS:
+        module = importlib.import_module(f"heedful.web.{name}")
+        app.include_router(module.router)
+    return app
+
+
+def _add_assets(app: FastAPI) -> None:
+    """Static files, Plotly from the installed package, Swagger UI from swagger-ui-bundle: nothing from a CDN."""
+    long_cache = {"Cache-Control": "public, max-age=86400"}
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=long_cache)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_DOCS_HTML)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.mount("/vendor/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+_DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>heedful API</title><link rel="stylesheet" href="/vendor/swagger/swagger-ui.css"></head>
+<body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>
+<script src="/vendor/swagger/swagger-ui-bundle.js"></script><script src="/static/swagger-init.js"></script>
+</body></html>"""
+
+
+# ---------------------------------------------------------------- errors
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    return render(
+        request, "error.html", {"status": status, "title": HTTPStatus(status).phrase, "message": message}, status
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if is_api(request):
+            return problem(
+                request,
+                401,
+                "Sign in, or send an API token: Authorization: Bearer hf_…",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = f"/login?next={target}" if request.method == "GET" else "/login"
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if is_api(request):
+            return problem(request, 403, str(exc), required_role=exc.needed.value)
+        return _error_page(request, 403, str(exc))
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        message = "The form was stale or did not come from this site. Reload the page and try again."
+        if is_api(request):
+            return problem(request, 403, message, title="CSRF check failed")
+        return _error_page(request, 403, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
+        if is_api(request):
+            return problem(request, exc.status_code, detail, headers=exc.headers)
+        return _error_page(request, exc.status_code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        if is_api(request):
+            return problem(request, 422, "The request has invalid parameters.", errors=errors)
+        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in errors)
+        return _error_page(request, 422, message)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        message = "Something went wrong on the server; the error has been logged."
+        if is_api(request):
+            return problem(request, 500, message)
+        return _error_page(request, 500, message)
+
+    @app.exception_handler(HeedfulError)
+    async def user_error(request: Request, exc: HeedfulError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 400
+        if is_api(request):
+            return problem(request, status, str(exc))
+        return _error_page(request, status, str(exc))

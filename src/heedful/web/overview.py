@@ -1,0 +1,183 @@
+"""Overview page: customers, revenue, active customers, NPS/CSAT and top themes, with monthly trends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from heedful.store import Store
+from heedful.web import queries
+from heedful.web.deps import StoreDep, ViewerUser
+from heedful.web.templating import csv_response, figure, render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+def _cached(request: Request, store: Store, key: str, compute: Any) -> Any:
+    cache: queries.AggregateCache = request.app.state.aggregates
+    return cache.get(store, key, compute)
+
+
+def _survey_trend(scores: pd.DataFrame) -> pd.DataFrame:
+    """NPS and CSAT overall and per month, computed by the surveys package's estimators."""
+    from heedful.surveys.nps import CustomerSatisfaction, NetPromoterScore
+
+    rows: list[dict[str, Any]] = []
+    for kind, estimator in (("nps", NetPromoterScore), ("csat", CustomerSatisfaction)):
+        sub = scores[scores["kind"] == kind]
+        for month, group in [("all", sub), *sub.groupby("month")]:
+            if group.empty:
+                continue
+            try:
+                params = estimator().fit(group["value"].to_numpy()).params_
+            except Exception:  # answers outside the scale: shown as missing rather than failing the page
+                continue
+            value = float(params["nps"]) if kind == "nps" else float(params["top_box"]) * 100
+            rows.append({"kind": kind, "month": month, "value": value, "n": int(params["n"])})
+    return pd.DataFrame(rows, columns=["kind", "month", "value", "n"])
+
+
+def _chart_data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
+    figures = _cached(request, store, "overview", queries.overview_figures)
+    mentions = _cached(request, store, "themes", queries.theme_mentions)
+    top = queries.top_themes(mentions)
+    scores = _cached(request, store, "surveys", queries.survey_scores)
+    survey = _survey_trend(scores) if not scores.empty else pd.DataFrame(columns=["kind", "month", "value", "n"])
+    return {
+        "figures": figures,
+        "monthly": figures["monthly"],
+        "themes": top,
+        "theme_trend": queries.theme_trend(mentions, list(top["theme"].head(5))),
+        "survey": survey,
+    }
+
+
+@router.get("/")
+def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
+    data = _chart_data(request, store)
+    monthly: pd.DataFrame = data["monthly"]
+    charts: list[dict[str, str]] = []
+    if not monthly.empty:
+        charts.append(
+            {
+                "name": "revenue",
+                "title": "Revenue per month",
+                "figure": figure(
+                    [
+                        {
+                            "type": "bar",
+                            "x": list(monthly["month"]),
+                            "y": list(monthly["revenue"]),
+                            "name": "revenue",
+                            "marker": {"color": "#2563a8"},
+                        }
+                    ],
+                    {"yaxis": {"title": {"text": "revenue"}}},
+                ),
+            }
+        )
+        charts.append(
+            {
+                "name": "active_customers",
+                "title": "Customers ordering per month",
+                "figure": figure(
+                    [
+                        {
+                            "type": "scatter",
+                            "mode": "lines+markers",
+                            "x": list(monthly["month"]),
+                            "y": list(monthly["active_customers"]),
+                            "line": {"color": "#0f766e"},
+                        }
+                    ],
+                    {"yaxis": {"title": {"text": "customers"}}},
+                ),
+            }
+        )
+    survey: pd.DataFrame = data["survey"]
+    headline_scores = (
+        {row.kind: row for row in survey[survey["month"] == "all"].itertuples()} if not survey.empty else {}
+    )
+    trend = survey[survey["month"] != "all"]
+    if not trend.empty:
+        charts.append(
+            {
+                "name": "survey",
+                "title": "NPS and CSAT (% satisfied) per month",
+                "figure": figure(
+                    [
+                        {
+                            "type": "scatter",
+                            "mode": "lines+markers",
+                            "name": kind.upper(),
+                            "x": list(g["month"]),
+                            "y": list(g["value"]),
+                        }
+                        for kind, g in trend.groupby("kind")
+                    ]
+                ),
+            }
+        )
+    themes: pd.DataFrame = data["themes"]
+    if not themes.empty:
+        charts.append(
+            {
+                "name": "themes",
+                "title": "Top themes (mentions; darker = more negative)",
+                "figure": figure(
+                    [
+                        {
+                            "type": "bar",
+                            "orientation": "h",
+                            "y": list(themes["theme"])[::-1],
+                            "x": list(themes["mentions"])[::-1],
+                            "marker": {
+                                "color": list(themes["negative_share"])[::-1],
+                                "colorscale": "Reds",
+                                "cmin": 0,
+                                "cmax": 1,
+                            },
+                        }
+                    ],
+                    {"margin": {"l": 140, "r": 20, "t": 30, "b": 40}},
+                ),
+            }
+        )
+        tt: pd.DataFrame = data["theme_trend"]
+        charts.append(
+            {
+                "name": "theme_trend",
+                "title": "Top themes per month",
+                "figure": figure(
+                    [
+                        {"type": "scatter", "mode": "lines", "name": t, "x": list(g["month"]), "y": list(g["mentions"])}
+                        for t, g in tt.groupby("theme")
+                    ]
+                ),
+            }
+        )
+    return render(
+        request,
+        "overview.html",
+        {"figures": data["figures"], "charts": charts, "scores": headline_scores, "themes": themes},
+    )
+
+
+@router.get("/overview/chart/{name}.csv")
+def overview_chart_csv(request: Request, store: StoreDep, user: ViewerUser, name: str) -> Response:
+    data = _chart_data(request, store)
+    frames = {
+        "revenue": data["monthly"][["month", "revenue", "orders"]] if not data["monthly"].empty else data["monthly"],
+        "active_customers": data["monthly"][["month", "active_customers"]]
+        if not data["monthly"].empty
+        else data["monthly"],
+        "survey": data["survey"],
+        "themes": data["themes"],
+        "theme_trend": data["theme_trend"],
+    }
+    if name not in frames:
+        raise HTTPException(404, f"No chart {name!r} on the overview.")
+    return csv_response(frames[name], f"overview-{name}.csv")

@@ -1,0 +1,286 @@
+"""Read-side queries behind the dashboard pages: counts and sums over the canonical tables.
+
+Whole-table aggregates (the overview) are computed once and kept until the data changes: a cheap
+fingerprint of the tables (row counts, latest import / value run) is compared on each visit, so
+pages stay fast on millions of orders while staying correct after an import.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from heedful.store import Store
+
+ACTIVE_DAYS = 90  # a customer is active with an order in the last 90 days of the data
+
+
+def _scalar(store: Store, sql: str, params: list[Any] | None = None) -> Any:
+    rows = store.fetchall(sql, params)
+    return rows[0][0] if rows else None
+
+
+def fingerprint(store: Store) -> tuple[Any, ...]:
+    """Changes whenever an import, a value run, classification or survey answer lands."""
+    return tuple(
+        store.fetchall(
+            "SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM orders), "
+            "(SELECT COUNT(*) FROM feedback_enriched), (SELECT COUNT(*) FROM answers), "
+            "(SELECT COUNT(*) FROM customer_value), (SELECT MAX(started_at) FROM imports)"
+        )[0]
+    )
+
+
+@dataclass
+class AggregateCache:
+    """Results of expensive whole-table queries, recomputed when `fingerprint` changes (or after `ttl`)."""
+
+    ttl_seconds: float = 600.0
+    _entries: dict[str, tuple[tuple[Any, ...], float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, store: Store, key: str, compute: Callable[[Store], Any]) -> Any:
+        print_ = fingerprint(store)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[0] == print_ and now - hit[1] < self.ttl_seconds:
+            return hit[2]
+        value = compute(store)
+        with self._lock:
+            self._entries[key] = (print_, now, value)
+        return value
+
+
+# ---------------------------------------------------------------- overview
+def overview_figures(store: Store) -> dict[str, Any]:
+    """Headline figures and monthly trends for the overview page."""
+    revenue_sql = "SUM(CASE WHEN is_return THEN 0 ELSE amount END)"
+    customers = int(_scalar(store, "SELECT COUNT(*) FROM customers WHERE kind = 'customer'") or 0)
+    row = store.fetchall(f"SELECT {revenue_sql}, COUNT(DISTINCT order_id), MAX(ordered_at) FROM orders")[0]
+    revenue, orders, last_order = float(row[0] or 0.0), int(row[1] or 0), row[2]
+    active = 0
+    if last_order is not None:
+        cutoff = pd.Timestamp(last_order) - pd.Timedelta(days=ACTIVE_DAYS)
+        active = int(
+            _scalar(
+                store,
+                "SELECT COUNT(DISTINCT customer_id) FROM orders WHERE ordered_at > ? AND NOT is_return",
+                [cutoff.to_pydatetime()],
+            )
+            or 0
+        )
+    month = "date_trunc('month', ordered_at)"
+    monthly = store.query(
+        f"SELECT {month} AS month, {revenue_sql} AS revenue, COUNT(DISTINCT customer_id) AS active_customers, "
+        f"COUNT(DISTINCT order_id) AS orders FROM orders GROUP BY 1 ORDER BY 1"
+    )
+    if not monthly.empty:
+        monthly["month"] = pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m")
+        monthly = monthly.tail(36).reset_index(drop=True)
+    return {
+        "customers": customers,
+        "revenue": revenue,
+        "orders": orders,
+        "active_customers": active,
+        "active_days": ACTIVE_DAYS,
+        "last_order": last_order,
+        "monthly": monthly,
+    }
+
+
+def theme_mentions(store: Store) -> pd.DataFrame:
+    """One row per (feedback, theme) mention: theme, negative, month (empty before `listen classify`)."""
+    frame = store.query(
+        "SELECT e.themes, e.theme_sentiments, e.sentiment, f.created_at FROM feedback_enriched e "
+        "JOIN feedback f ON f.feedback_id = e.feedback_id WHERE e.themes IS NOT NULL AND e.themes <> ''"
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=["theme", "negative", "month"])
+    rows: list[dict[str, Any]] = []
+    for themes, theme_sent, sentiment, created in frame.itertuples(index=False):
+        per_theme = _json_object(theme_sent)
+        for theme in str(themes).split(";"):
+            if theme:
+                rows.append(
+                    {
+                        "theme": theme,
+                        "negative": (per_theme.get(theme) or sentiment) == "negative",
+                        "month": pd.Timestamp(created).strftime("%Y-%m"),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["theme", "negative", "month"])
+
+
+def top_themes(mentions: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+    if mentions.empty:
+        return pd.DataFrame(columns=["theme", "mentions", "negative_share"])
+    grouped = mentions.groupby("theme").agg(mentions=("theme", "size"), negative_share=("negative", "mean"))
+    return grouped.sort_values("mentions", ascending=False).head(top).reset_index()
+
+
+def theme_trend(mentions: pd.DataFrame, themes: list[str]) -> pd.DataFrame:
+    if mentions.empty:
+        return pd.DataFrame(columns=["month", "theme", "mentions"])
+    sub = mentions[mentions["theme"].isin(themes)]
+    return sub.groupby(["month", "theme"]).size().rename("mentions").reset_index().sort_values("month")
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def survey_question_kinds(store: Store) -> dict[str, str]:
+    """question_id -> 'nps' | 'csat' | 'ces' from the stored survey definitions (question ids as fallback)."""
+    kinds: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            kind = str(node.get("type", "")).lower()
+            qid = node.get("id")
+            if qid and kind in ("nps", "csat", "ces"):
+                kinds[str(qid)] = kind
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for (definition,) in store.fetchall("SELECT definition FROM surveys"):
+        try:
+            walk(json.loads(definition))
+        except (TypeError, ValueError):
+            continue
+    for (qid,) in store.fetchall("SELECT DISTINCT question_id FROM answers"):
+        lowered = str(qid).lower()
+        for kind in ("nps", "csat", "ces"):
+            if kind in lowered:
+                kinds.setdefault(str(qid), kind)
+    return kinds
+
+
+def survey_scores(store: Store) -> pd.DataFrame:
+    """Numeric answers to NPS / CSAT questions with the month answered: columns kind, value, month."""
+    kinds = survey_question_kinds(store)
+    wanted = {q: k for q, k in kinds.items() if k in ("nps", "csat")}
+    if not wanted:
+        return pd.DataFrame(columns=["kind", "value", "month"])
+    marks = ", ".join("?" for _ in wanted)
+    frame = store.query(
+        f"SELECT question_id, value_num AS value, answered_at FROM answers "
+        f"WHERE value_num IS NOT NULL AND question_id IN ({marks})",
+        list(wanted),
+    )
+    frame["kind"] = frame["question_id"].map(wanted)
+    frame["month"] = pd.to_datetime(frame["answered_at"]).dt.strftime("%Y-%m")
+    return frame[["kind", "value", "month"]]
+
+
+# ---------------------------------------------------------------- customers
+CUSTOMER_SORTS: dict[str, str] = {
+    "name": "c.name",
+    "customer_id": "c.customer_id",
+    "country": "c.country",
+    "segment": "v.segment",
+    "clv": "v.clv",
+    "p_alive": "v.p_alive",
+    "churn_risk": "v.churn_risk",
+    "frequency": "v.frequency",
+    "monetary_value": "v.monetary_value",
+}
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """Search, filter, sort and page the customer list."""
+
+    q: str = ""
+    segment: str = ""
+    sort: str = "clv"
+    order: str = "desc"
+    limit: int = 50
+    offset: int = 0
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses = ["c.kind = 'customer'"]
+        params: list[Any] = []
+        if self.q.strip():
+            needle = f"%{self.q.strip().lower()}%"
+            clauses.append(
+                "(lower(c.customer_id) LIKE ? OR lower(c.name) LIKE ? OR lower(c.email) LIKE ? OR lower(c.company) LIKE ?)"
+            )
+            params.extend([needle] * 4)
+        if self.segment:
+            clauses.append("v.segment = ?")
+            params.append(self.segment)
+        return " AND ".join(clauses), params
+
+
+def customer_page(store: Store, query: CustomerQuery) -> tuple[pd.DataFrame, int]:
+    """One page of customers with their value figures, and the number of matches."""
+    where, params = query.where()
+    sort = CUSTOMER_SORTS.get(query.sort, "v.clv")
+    direction = "ASC" if query.order == "asc" else "DESC"
+    base = f"FROM customers c LEFT JOIN customer_value v ON v.customer_id = c.customer_id WHERE {where}"
+    frame = store.query(
+        "SELECT c.customer_id, c.name, c.email, c.company, c.country, v.segment, v.clv, v.p_alive, v.churn_risk, "
+        f"v.frequency, v.monetary_value {base} ORDER BY {sort} {direction} NULLS LAST, c.customer_id LIMIT ? OFFSET ?",
+        [*params, int(query.limit), int(query.offset)],
+    )
+    total = int(_scalar(store, f"SELECT COUNT(*) {base}", params) or 0)
+    return frame, total
+
+
+def segments(store: Store) -> list[str]:
+    return [
+        r[0] for r in store.fetchall("SELECT DISTINCT segment FROM customer_value WHERE segment IS NOT NULL ORDER BY 1")
+    ]
+
+
+# ---------------------------------------------------------------- value
+def segment_summary(store: Store) -> pd.DataFrame:
+    return store.query(
+        "SELECT segment, COUNT(*) AS customers, SUM(clv) AS total_clv, AVG(clv) AS mean_clv, AVG(p_alive) AS mean_p_alive "
+        "FROM customer_value WHERE segment IS NOT NULL GROUP BY segment ORDER BY customers DESC"
+    )
+
+
+def clv_histogram(store: Store, bins: int = 30) -> pd.DataFrame:
+    """CLV binned in the database (not shipped row by row to the browser); top 1% folded into the last bin."""
+    row = store.fetchall(
+        "SELECT MIN(clv), quantile_cont(clv, 0.99) FROM customer_value WHERE clv IS NOT NULL"
+        if store.dialect == "duckdb"
+        else "SELECT MIN(clv), percentile_cont(0.99) WITHIN GROUP (ORDER BY clv) FROM customer_value WHERE clv IS NOT NULL"
+    )[0]
+    low, high = row
+    if low is None:
+        return pd.DataFrame(columns=["clv_from", "clv_to", "customers"])
+    low, high = float(low), float(high)
+    width = (high - low) / bins if high > low else 1.0
+    frame = store.query(
+        "SELECT LEAST(CAST(FLOOR((clv - ?) / ?) AS BIGINT), ?) AS bin, COUNT(*) AS customers "
+        "FROM customer_value WHERE clv IS NOT NULL GROUP BY 1 ORDER BY 1",
+        [low, width, bins - 1],
+    )
+    frame["clv_from"] = low + frame["bin"] * width
+    frame["clv_to"] = frame["clv_from"] + width
+    return frame[["clv_from", "clv_to", "customers"]]
+
+
+def value_models(store: Store) -> pd.DataFrame:
+    return store.query(
+        "SELECT model, COUNT(*) AS customers, MAX(computed_at) AS computed_at, SUM(clv) AS total_clv, "
+        "SUM(expected_purchases) AS expected_purchases FROM customer_value GROUP BY model ORDER BY customers DESC"
+    )

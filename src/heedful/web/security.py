@@ -1,0 +1,264 @@
+"""All of the web app's crypto and protective plumbing in one place.
+
+Password hashing (argon2id), signed session cookies with idle and absolute expiry, CSRF tokens,
+sign-in throttling, API tokens (only their SHA-256 is stored) and the security headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Clock = Callable[[], float]
+
+_hasher = PasswordHasher()
+# A valid hash of a random password: verifying against it when the e-mail is unknown makes a
+# failed sign-in take as long for a stranger as for a real user (no user enumeration by timing).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+# ---------------------------------------------------------------- passwords
+def hash_password(password: str) -> str:
+    """An argon2id hash (salted, with the library's memory-hard defaults)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when `password` matches; always spends the time of one verification."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    """A random password for `heedful users add` without --password (about 128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or None when it is."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
+    return None
+
+
+# ---------------------------------------------------------------- API tokens
+TOKEN_PREFIX = "hf_"
+
+
+def new_api_token() -> tuple[str, str, str]:
+    """(token_id, token, sha256) for a new API token; the token itself is shown once and never stored."""
+    token_id = secrets.token_hex(6)
+    token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    return token_id, token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- CSRF
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_matches(expected: str | None, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+# ---------------------------------------------------------------- sessions
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a signed-in session lasts."""
+
+    idle_seconds: int = 2 * 3600  # signed out after this long without a request
+    absolute_seconds: int = 12 * 3600  # and after this long in any case
+    cookie_name: str = "heedful_session"
+    always_secure: bool = False  # set Secure even on plain HTTP (e.g. TLS terminated elsewhere, no proxy headers)
+
+
+class SessionMiddleware:
+    """A signed cookie holding the session dict; expired sessions are dropped on arrival.
+
+    The cookie is HttpOnly and SameSite=Lax, and also Secure when the request came over HTTPS
+    (directly or via a trusted proxy's X-Forwarded-Proto) or the policy says always.
+    Sessions carry `_iat` (signed-in/created) and `_seen` (last request) times.
+    """
+
+    def __init__(self, app: ASGIApp, secret_key: str, policy: SessionPolicy, clock: Clock = time.time) -> None:
+        self.app = app
+        self.serializer = URLSafeSerializer(secret_key, salt="heedful.session")
+        self.policy = policy
+        self.clock = clock
+
+    def _load(self, scope: Scope) -> dict[str, Any]:
+        headers = dict(scope.get("headers") or [])
+        raw = headers.get(b"cookie")
+        if not raw:
+            return {}
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(raw.decode("latin-1"))
+        except Exception:
+            return {}
+        morsel = cookie.get(self.policy.cookie_name)
+        if morsel is None:
+            return {}
+        try:
+            data = self.serializer.loads(morsel.value)
+        except BadSignature:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        now = self.clock()
+        if now - float(data.get("_seen", 0)) > self.policy.idle_seconds:
+            return {}
+        if now - float(data.get("_iat", 0)) > self.policy.absolute_seconds:
+            return {}
+        return data
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        had_cookie = self.policy.cookie_name.encode() in dict(scope.get("headers") or []).get(b"cookie", b"")
+        session = self._load(scope)
+        before = json.dumps(session, sort_keys=True, default=str)
+        scope["session"] = session
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                current: MutableMapping[str, Any] = scope["session"]
+                secure = self.policy.always_secure or scope.get("scheme") == "https"
+                if current:
+                    now = self.clock()
+                    current.setdefault("_iat", now)
+                    changed = json.dumps(current, sort_keys=True, default=str) != before
+                    # Refresh the idle timer at most once a minute: fewer Set-Cookie headers.
+                    if changed or now - float(current.get("_seen", 0)) > 60:
+                        current["_seen"] = now
+                        value = self.serializer.dumps(dict(current))
+                        headers.append("Set-Cookie", self._cookie(value, self.policy.absolute_seconds, secure))
+                elif had_cookie:
+                    headers.append("Set-Cookie", self._cookie("", 0, secure))
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def _cookie(self, value: str, max_age: int, secure: bool) -> str:
+        parts = [f"{self.policy.cookie_name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
+        if max_age == 0:
+            parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+        if secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- sign-in throttling
+@dataclass
+class LoginThrottle:
+    """Locks an e-mail (and, separately, a client address) after repeated failed sign-ins.
+
+    `max_failures` failures within `window_seconds` lock further attempts for `lockout_seconds`.
+    Kept in memory: one server process is what `heedful serve` runs.
+    """
+
+    max_failures: int = 5
+    window_seconds: float = 15 * 60
+    lockout_seconds: float = 15 * 60
+    ip_max_failures: int = 50
+    clock: Clock = time.time
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _locked_until: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _keys(self, email: str, ip: str) -> list[tuple[str, int]]:
+        return [(f"email:{email.strip().lower()}", self.max_failures), (f"ip:{ip}", self.ip_max_failures)]
+
+    def retry_after(self, email: str, ip: str) -> int:
+        """Seconds until this e-mail / address may try again; 0 when it may now."""
+        now = self.clock()
+        with self._lock:
+            waits = [until - now for key, _ in self._keys(email, ip) if (until := self._locked_until.get(key, 0)) > now]
+        return int(max(waits) + 0.999) if waits else 0
+
+    def failed(self, email: str, ip: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key, limit in self._keys(email, ip):
+                recent = [t for t in self._failures.get(key, []) if now - t < self.window_seconds]
+                recent.append(now)
+                self._failures[key] = recent
+                if len(recent) >= limit:
+                    self._locked_until[key] = now + self.lockout_seconds
+                    self._failures[key] = []
+
+    def succeeded(self, email: str, ip: str) -> None:
+        with self._lock:
+            key = f"email:{email.strip().lower()}"
+            self._failures.pop(key, None)
+            self._locked_until.pop(key, None)
+
+
+# ---------------------------------------------------------------- security headers
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        # Plotly and HTMX set inline style attributes; no inline scripts are allowed.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP (no CDNs, no inline scripts, no framing), nosniff, referrer and HSTS (on HTTPS) headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if scope.get("scheme") == "https":
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -1,0 +1,92 @@
+"""Rendering helpers shared by the page routers: Jinja2 templates, Plotly charts with CSV export, tables."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from heedful.cli.common import to_jsonable
+from heedful.web.deps import csrf_token
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def _number(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    try:
+        return f"{float(value):,.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _percent(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def _when(value: Any) -> str:
+    if value is None or value is pd.NaT:
+        return "–"
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M") if (value.hour or value.minute) else value.strftime("%Y-%m-%d")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+templates.env.filters["number"] = _number
+templates.env.filters["percent"] = _percent
+templates.env.filters["when"] = _when
+templates.env.globals["csrf_token"] = csrf_token
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page; every template gets `request`, `user` (or None) and `csrf_token(request)`."""
+    ctx: dict[str, Any] = {"user": getattr(request.state, "user", None), "current": template.removesuffix(".html")}
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def figure(data: list[dict[str, Any]], layout: dict[str, Any] | None = None) -> str:
+    """A Plotly figure as JSON for `data-figure` (drawn by static/app.js with plotly.min.js)."""
+    base_layout: dict[str, Any] = {
+        "margin": {"l": 50, "r": 20, "t": 30, "b": 50},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": "system-ui, sans-serif", "size": 13, "color": "#1f2933"},
+    }
+    base_layout.update(layout or {})
+    return json.dumps(to_jsonable({"data": data, "layout": base_layout}))
+
+
+def csv_response(frame: pd.DataFrame, filename: str) -> Response:
+    """A chart's data as a CSV download."""
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as dicts with NaN/NaT turned into None, for templates."""
+    out: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return out
