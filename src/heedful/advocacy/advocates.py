@@ -41,7 +41,7 @@ def _latest_nps(nps: pd.DataFrame | None) -> pd.Series:
 
 def _feedback_counts(feedback: pd.DataFrame | None) -> pd.DataFrame:
     if feedback is None or feedback.empty:
-        return pd.DataFrame(columns=["n_feedback", "n_positive"])
+        return pd.DataFrame({"n_feedback": pd.Series(dtype=float), "n_positive": pd.Series(dtype=float)})
     fb = feedback[feedback["customer_id"].notna()]
     return fb.groupby("customer_id").agg(
         n_feedback=("sentiment", "size"), n_positive=("sentiment", lambda s: int((s == "positive").sum()))

@@ -30,17 +30,20 @@ def assign_arms(customer_ids: Iterable[str], fraction: float, salt: str = "peer-
     return pd.Series(["holdout" if in_holdout(c, fraction, salt) else "matched" for c in ids], index=ids, dtype=object)
 
 
-def measure_outcomes(matches: pd.DataFrame, orders: pd.DataFrame, *, window_days: int = 90) -> pd.DataFrame:
+def measure_outcomes(
+    matches: pd.DataFrame, orders: pd.DataFrame, *, window_days: int = 90, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
     """Per matched or held-out customer: ordered again within `window_days` after the match, and spend.
 
     matches: customer_id, arm, created_at. orders: order lines (customer_id, ordered_at, amount, is_return).
-    `observed` is false while the window has not fully passed (by the latest order in the data).
+    `observed` is false while the window has not fully passed by `as_of` (default: the latest order given).
     """
     out = matches[["customer_id", "arm", "created_at"]].copy()
     out["created_at"] = pd.to_datetime(out["created_at"])
     end = out["created_at"] + pd.Timedelta(days=window_days)
     if orders.empty:
-        out["retained"], out["spend"], out["observed"] = False, 0.0, False
+        out["retained"], out["spend"] = False, 0.0
+        out["observed"] = end <= as_of if as_of is not None else False
         return out
     lines = orders[orders["customer_id"].isin(out["customer_id"])].copy()
     if "is_return" in lines:
@@ -54,7 +57,7 @@ def measure_outcomes(matches: pd.DataFrame, orders: pd.DataFrame, *, window_days
     spend = inside.groupby("index")["amount"].sum()
     out["spend"] = spend.reindex(out.index).fillna(0.0).to_numpy()
     out["retained"] = out.index.isin(spend.index)
-    latest = pd.to_datetime(orders["ordered_at"]).max()
+    latest = pd.Timestamp(as_of) if as_of is not None else pd.to_datetime(orders["ordered_at"]).max()
     out["observed"] = end <= latest
     return out
 

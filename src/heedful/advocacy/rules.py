@@ -30,13 +30,17 @@ class ProgrammeRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = "1"
-    reward_amount: float = Field(20.0, gt=0, description="credit per referred friend's first qualifying order")
+    reward_amount: float = Field(default=20.0, gt=0, description="credit per referred friend's first qualifying order")
     currency: str = "GBP"
-    min_order_amount: float = Field(0.0, ge=0, description="the friend's order must be at least this much")
-    max_rewards_per_month: int | None = Field(5, ge=0, description="cap on rewards per advocate per month")
-    max_amount_per_month: float | None = Field(100.0, ge=0, description="cap on credit per advocate per month")
-    attribution_window_days: int = Field(90, gt=0, description="days after landing within which the order counts")
-    reward_flagged: bool = Field(False, description="pay on referrals flagged as self-referral / duplicate account")
+    min_order_amount: float = Field(default=0.0, ge=0, description="the friend's order must be at least this much")
+    max_rewards_per_month: int | None = Field(default=5, ge=0, description="cap on rewards per advocate per month")
+    max_amount_per_month: float | None = Field(default=100.0, ge=0, description="cap on credit per advocate per month")
+    attribution_window_days: int = Field(
+        default=90, gt=0, description="days after landing within which the order counts"
+    )
+    reward_flagged: bool = Field(
+        default=False, description="pay on referrals flagged as self-referral / duplicate account"
+    )
 
 
 def parse_rules(text: str) -> ProgrammeRules:
@@ -179,4 +183,52 @@ def reconcile(expected: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, Any]:
         "unexpected": unexpected,
         "amount_mismatch": mismatched,
         "ok": not (missing or unexpected or mismatched),
+    }
+
+
+def programme_summary(
+    referrals: pd.DataFrame, ledger: pd.DataFrame, orders: pd.DataFrame, value: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Referrals, conversion, rewards owed and paid, referred revenue, CLV of referred vs other customers.
+
+    orders: order lines of all customers (or at least the referred ones, for revenue); value:
+    customer_value (customer_id, clv) for the CLV comparison.
+    """
+    by_status = referrals["status"].value_counts().to_dict() if not referrals.empty else {}
+    total = len(referrals)
+    converted_ids = set(referrals.loc[referrals["status"] == "converted", "referred_customer_id"].dropna())
+    flagged = int((referrals["flags"].fillna("") != "").sum()) if not referrals.empty else 0
+    sums = ledger.groupby("entry")["amount"].sum().to_dict() if not ledger.empty else {}
+    earned, paid, reversed_ = (float(sums.get(k, 0.0)) for k in ("earned", "paid", "reversed"))
+    lines = orders[~orders["is_return"].astype(bool)] if not orders.empty and "is_return" in orders else orders
+    revenue = float(lines.loc[lines["customer_id"].isin(converted_ids), "amount"].sum()) if not lines.empty else 0.0
+    clv: dict[str, Any] = {"referred": None, "others": None, "referred_customers": 0, "other_customers": 0}
+    if value is not None and not value.empty and "clv" in value:
+        known = value.dropna(subset=["clv"])
+        referred = known[known["customer_id"].isin(converted_ids)]["clv"]
+        others = known[~known["customer_id"].isin(converted_ids)]["clv"]
+        clv = {
+            "referred": float(referred.mean()) if len(referred) else None,
+            "others": float(others.mean()) if len(others) else None,
+            "referred_customers": len(referred),
+            "other_customers": len(others),
+        }
+    return {
+        "referrals": total,
+        "by_status": {k: int(v) for k, v in by_status.items()},
+        "converted": len(converted_ids),
+        "conversion_rate": len(converted_ids) / total if total else None,
+        "flagged": flagged,
+        "advocates_with_referrals": int(referrals["advocate_id"].nunique()) if total else 0,
+        "rewards": {
+            "earned": earned,
+            "paid": paid,
+            "reversed": reversed_,
+            "owed": earned - paid - reversed_,
+            "currency": ledger["currency"].dropna().iloc[0]
+            if not ledger.empty and ledger["currency"].notna().any()
+            else None,
+        },
+        "referred_revenue": revenue,
+        "clv": clv,
     }

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from heedful.cli import db
+from heedful.cli import advocacy, db
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(advocacy.app, name="advocacy")
 
 
 def main() -> None:

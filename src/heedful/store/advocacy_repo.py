@@ -517,3 +517,191 @@ def record_outcomes(store: Store, outcomes: pd.DataFrame) -> int:
             ["retained" if rec.retained else "churned", now, rec.customer_id],
         )
     return len(done)
+
+
+# ---------------------------------------------------------------- reading the inputs of the analyses
+def _optional(store: Store, sql: str, table: str, params: list[Any] | None = None) -> pd.DataFrame:
+    return store.query(sql, params) if table in store.list_tables() else pd.DataFrame()
+
+
+def nps_answers(store: Store) -> pd.DataFrame:
+    """customer_id, score (0-10), answered_at for every NPS answer by a known customer.
+
+    NPS questions are those whose survey definition gives them type `nps`, or the usual ids
+    (nps, recommend, likelihood_to_recommend) where no definition says otherwise.
+    """
+    ids = {"nps", "recommend", "likelihood_to_recommend"}
+    for (definition,) in store.fetchall("SELECT definition FROM surveys"):
+        ids |= _nps_question_ids(definition)
+    answers = store.query(
+        "SELECT r.customer_id, a.question_id, a.value_num AS score, a.answered_at FROM answers a "
+        "JOIN responses r ON r.response_id = a.response_id "
+        "WHERE r.customer_id IS NOT NULL AND a.value_num IS NOT NULL"
+    )
+    answers = answers[answers["question_id"].isin(ids) & answers["score"].between(0, 10)]
+    return answers[["customer_id", "score", "answered_at"]].reset_index(drop=True)
+
+
+def _nps_question_ids(definition: Any) -> set[str]:
+    try:
+        doc = json.loads(definition) if isinstance(definition, str) else definition
+    except ValueError:
+        return set()
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).lower() == "nps" and node.get("id"):
+                found.add(str(node["id"]))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(doc)
+    return found
+
+
+def customer_value(store: Store) -> pd.DataFrame:
+    return _optional(
+        store, "SELECT customer_id, clv, p_alive, segment, churn_risk FROM customer_value", "customer_value"
+    )
+
+
+def advocate_signals(store: Store) -> dict[str, pd.DataFrame]:
+    """The inputs of `rank_advocates`, read from the store."""
+    return {
+        "customers": store.query("SELECT customer_id, kind FROM customers"),
+        "value": customer_value(store),
+        "nps": nps_answers(store),
+        "feedback": store.query(
+            "SELECT f.customer_id, e.sentiment FROM feedback f JOIN feedback_enriched e ON e.feedback_id = f.feedback_id "
+            "WHERE f.customer_id IS NOT NULL"
+        ),
+        "orders": store.query(
+            "SELECT customer_id, ordered_at, amount, is_return FROM orders WHERE customer_id IS NOT NULL"
+        ),
+        "referrals": store.query("SELECT advocate_id, status FROM referrals"),
+        "enrolment": store.query("SELECT advocate_id, status FROM advocates"),
+    }
+
+
+def match_profiles(
+    store: Store, *, onboarding_days: int = 90, at_risk_threshold: float = 0.5, max_products: int = 50
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Candidates (new and at-risk customers not matched before) and opted-in advocates with free capacity.
+
+    Profiles: segment (customer_value), products bought (names, most bought first), attributes
+    (country, industry), feedback themes (feedback_enriched), tenure in days as of the latest order.
+    New: first order within `onboarding_days` of the latest order in the data. At risk:
+    churn_risk >= threshold, else p_alive below 1 - threshold when churn risk was not computed.
+    """
+    firsts = store.query(
+        "SELECT customer_id, MIN(ordered_at) AS first_order_at FROM orders "
+        "WHERE customer_id IS NOT NULL AND NOT is_return GROUP BY customer_id"
+    )
+    if firsts.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    firsts["first_order_at"] = pd.to_datetime(firsts["first_order_at"])
+    as_of = firsts["first_order_at"].max()
+    last = store.fetchall("SELECT MAX(ordered_at) FROM orders")[0][0]
+    as_of = pd.Timestamp(last) if last is not None else as_of
+    base = firsts.set_index("customer_id")
+    base["tenure_days"] = (as_of - base["first_order_at"]).dt.days.astype(float)
+    value = customer_value(store)
+    if not value.empty:
+        base = base.join(value.set_index("customer_id")[["segment", "p_alive", "churn_risk"]])
+    else:
+        base["segment"], base["p_alive"], base["churn_risk"] = None, float("nan"), float("nan")
+    enrolled = store.query("SELECT advocate_id, peer_opt_in, capacity, status FROM advocates")
+    load = active_load(store)
+    adv = enrolled[(enrolled["status"] == "joined") & enrolled["peer_opt_in"].astype(bool)].copy()
+    adv["capacity"] = adv["capacity"].astype(int) - adv["advocate_id"].map(load).fillna(0).astype(int)
+    adv = adv[adv["capacity"] > 0]
+    matched_before = {r[0] for r in store.fetchall("SELECT DISTINCT customer_id FROM peer_matches")}
+    new = base["tenure_days"] <= onboarding_days
+    risk = base["churn_risk"].ge(at_risk_threshold) | (
+        base["churn_risk"].isna() & base["p_alive"].lt(1 - at_risk_threshold)
+    )
+    base["need"] = None
+    base.loc[risk, "need"] = "at_risk"
+    base.loc[new, "need"] = "onboarding"
+    cand_ids = [
+        c for c in base.index[base["need"].notna()] if c not in matched_before and c not in set(adv["advocate_id"])
+    ]
+    people = cand_ids + list(adv["advocate_id"])
+    profiles = _profiles(store, people, max_products).reindex(people)
+    cand = base.loc[cand_ids, ["segment", "tenure_days", "need"]].join(profiles).reset_index()
+    advocates_out = (
+        adv.set_index("advocate_id")[["capacity", "peer_opt_in"]]
+        .join(base[["segment", "tenure_days"]])
+        .join(profiles)
+        .rename_axis("customer_id")
+        .reset_index()
+    )
+    return cand, advocates_out
+
+
+def _profiles(store: Store, customer_ids: list[str], max_products: int) -> pd.DataFrame:
+    if not customer_ids:
+        return pd.DataFrame(columns=["products", "attributes", "themes"])
+    ids = pd.DataFrame({"customer_id": customer_ids})
+    view = f"_hf_ids_{uuid.uuid4().hex[:12]}"
+    if store.dialect == "duckdb":
+        with store._lock:
+            store.raw.register(view, ids)
+            try:
+                products = store.query(
+                    "SELECT customer_id, COALESCE(product_name, product_id) AS product, SUM(quantity) AS q "
+                    f"FROM orders WHERE customer_id IN (SELECT customer_id FROM {view}) AND NOT is_return "
+                    "GROUP BY 1, 2"
+                )
+            finally:
+                store.raw.unregister(view)
+    else:
+        products = store.query(
+            "SELECT customer_id, COALESCE(product_name, product_id) AS product, SUM(quantity) AS q FROM orders "
+            "WHERE customer_id = ANY(?) AND NOT is_return GROUP BY 1, 2",
+            [customer_ids],
+        )
+    products = products.dropna(subset=["product"]).sort_values(["customer_id", "q"], ascending=[True, False])
+    product_lists = products.groupby("customer_id")["product"].apply(lambda s: list(s.head(max_products)))
+    people = store.query("SELECT customer_id, country, attributes FROM customers")
+    people = people[people["customer_id"].isin(set(customer_ids))]
+    attrs = {
+        c: {k: v for k, v in (("country", country), ("industry", _attr(a, "industry"))) if isinstance(v, str) and v}
+        for c, country, a in zip(people["customer_id"], people["country"], people["attributes"], strict=True)
+    }
+    themes = store.query(
+        "SELECT f.customer_id, e.themes FROM feedback f JOIN feedback_enriched e ON e.feedback_id = f.feedback_id "
+        "WHERE f.customer_id IS NOT NULL AND e.themes IS NOT NULL AND e.themes <> ''"
+    )
+    theme_sets = themes.groupby("customer_id")["themes"].apply(
+        lambda s: sorted({t for v in s for t in v.split(";") if t})
+    )
+    out = pd.DataFrame(index=pd.Index(customer_ids, name="customer_id"))
+    out["products"] = [product_lists.get(c, []) for c in customer_ids]
+    out["attributes"] = [attrs.get(c, {}) for c in customer_ids]
+    out["themes"] = [theme_sets.get(c, []) for c in customer_ids]
+    return out
+
+
+def _attr(raw: Any, key: str) -> Any:
+    if not isinstance(raw, str) or not raw.startswith("{"):
+        return None
+    try:
+        return json.loads(raw).get(key)
+    except (ValueError, AttributeError):
+        return None
+
+
+def match_outcome_inputs(store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp | None]:
+    """Stored matches (both arms), their customers' order lines, and the latest order time (the "now" of the data)."""
+    matches = store.query("SELECT customer_id, arm, created_at FROM peer_matches WHERE arm IS NOT NULL")
+    orders = store.query(
+        "SELECT customer_id, ordered_at, amount, is_return FROM orders "
+        "WHERE customer_id IN (SELECT customer_id FROM peer_matches)"
+    )
+    latest = store.fetchall("SELECT MAX(ordered_at) FROM orders")[0][0]
+    return matches, orders, pd.Timestamp(latest) if latest is not None else None
