@@ -7,6 +7,10 @@ import sys
 import typer
 
 from heedful.cli import advocacy, db
+from heedful.cli import journey, report
+from heedful.cli import retain
+from heedful.cli import value
+from heedful.cli import web
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -18,6 +22,11 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(advocacy.app, name="advocacy")
+app.add_typer(retain.app, name="retain")
+app.add_typer(value.app, name="value")
+app.add_typer(journey.app, name="journey")
+app.command("report")(report.report_cmd)
+web.register(app)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -115,7 +115,7 @@ class ValueModel:
         return None
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, summary: pd.DataFrame) -> ValueModel:
+    def fit(self, summary: pd.DataFrame) -> Self:
         """Maximum-likelihood fit on a customer summary (`transaction_summary` output or alike)."""
         missing = [c for c in self.data_columns if c not in summary.columns]
         if missing:
@@ -316,7 +316,7 @@ class ValueModel:
         }
 
     @classmethod
-    def from_params(cls, **params: float) -> ValueModel:
+    def from_params(cls, **params: float) -> Self:
         """A model with given parameters (e.g. published estimates), ready to predict."""
         missing = set(cls.param_names) - set(params)
         if missing:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from heedful.value.base import ValueModel
 class TransactionModel(ValueModel):
     """A fitted model of repeat purchases that can say who is alive and how much they will buy."""
 
-    def fit(self, summary: pd.DataFrame) -> TransactionModel:
+    def fit(self, summary: pd.DataFrame) -> Self:
         super().fit(summary)
         self._summary = summary[list(self.data_columns)].copy()
         return self

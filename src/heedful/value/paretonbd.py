@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1
+from scipy.special import expit, gammaln, hyp2f1
 
 from heedful.value._special import Array, as_array
 from heedful.value.base import FitData
@@ -70,7 +70,7 @@ class ParetoNBD(TransactionModel):
                 + s * np.log(beta + T)
                 + _log_a0(r, alpha, s, beta, x, t_x, T)
             )
-        return as_array(1.0 / (1.0 + np.exp(log_odds)))
+        return as_array(expit(-log_odds))
 
     def _conditional_purchases(self, t: float, x: Array, t_x: Array, T: Array) -> Array:
         r, alpha, s, beta = self._p()
