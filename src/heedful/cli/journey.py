@@ -1,0 +1,287 @@
+"""`heedful journey …`: needs per stage, department scorecards, alerts and their delivery."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
+from heedful.config import load_settings
+from heedful.errors import ConfigError, InputError
+from heedful.journey.alerts import Alert, detect_alerts, digest_payload, digest_text
+from heedful.journey.config import dump_config, parse_config
+from heedful.journey.delivery import deliver, delivery_settings
+from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
+from heedful.journey.metrics import period_range
+from heedful.journey.scorecard import Scorecard, build_scorecard
+from heedful.store import Store
+from heedful.store import journey_repo as repo
+
+app = typer.Typer(help="Journey stages, needs, department scorecards and alerts.", no_args_is_help=True)
+needs_app = typer.Typer(help="Import and export the needs file (YAML).", no_args_is_help=True)
+operations_app = typer.Typer(help="Import operations figures (on-time rate, …) that needs can be measured by.")
+app.add_typer(needs_app, name="needs")
+app.add_typer(operations_app, name="operations")
+
+PeriodOption = Annotated[
+    str | None, typer.Option("--period", help="Month to score, YYYY-MM (default: the latest month with data).")
+]
+AudienceOption = Annotated[str, typer.Option("--audience", help="external (customers), staff or partner; never mixed.")]
+
+STATUS_STYLE = {"met": "green", "at_risk": "yellow", "missed": "red", "no_data": "dim"}
+
+
+def resolve_period(store: Store, period: str | None) -> str:
+    from heedful.report.report import check_period
+
+    if period:
+        return check_period(period)
+    latest = repo.latest_period(store)
+    if latest is None:
+        raise InputError("There is no data yet: import orders, feedback or survey answers first (`heedful import`).")
+    return latest
+
+
+def scorecard_for(store: Store, period: str, department: str | None = None, audience: str = "external") -> Scorecard:
+    """Load config and data, and score the needs for one audience (internal ones with anonymity rules)."""
+    if audience not in AUDIENCES:
+        raise InputError(f"Audience {audience!r} must be one of {', '.join(AUDIENCES)}.")
+    config = repo.load_config(store)
+    if department is not None and department not in {d.id for d in config.departments}:
+        known = ", ".join(d.id for d in config.departments)
+        raise InputError(f"Unknown department {department!r}; known: {known}.")
+    data = split_audiences(repo.load_journey_data(store, period))[audience]
+    card = build_scorecard(config, data, period, department=department, audience=audience)
+    return suppress_scorecard(card, data) if audience != "external" else card
+
+
+@app.command("scorecard")
+def scorecard_cmd(
+    db: DbOption = None,
+    department: Annotated[str | None, typer.Option("--department", help="Only the needs this department owns.")] = None,
+    period: PeriodOption = None,
+    audience: AudienceOption = "external",
+    json_out: JsonOption = False,
+) -> None:
+    """For every need: current value with 95% interval, target, status, trend, themes, quotes, customers affected."""
+    with open_store(db) as store:
+        card = scorecard_for(store, resolve_period(store, period), department, audience)
+        repo.save_metric_values(store, card)
+    if json_out:
+        emit_json(card.to_dict())
+        return
+    table = Table(title=f"Journey scorecard {card.period} ({card.audience})")
+    for col in ("Department", "Need", "Measure", "Value", "95% interval", "Target", "Status", "Trend", "n"):
+        table.add_column(col, justify="right" if col in ("Value", "Target", "n") else "left")
+    for need in card.needs:
+        for i, m in enumerate(need.metrics):
+            interval = f"{m.low:.3g}–{m.high:.3g}" if m.low is not None and m.high is not None else ""
+            table.add_row(
+                need.department_name if i == 0 else "",
+                need.need.label if i == 0 else "",
+                m.spec.title,
+                f"{m.value:.3g}" if m.value is not None else "–",
+                interval,
+                f"{m.spec.target:g}",
+                f"[{STATUS_STYLE[m.status]}]{m.status}[/]",
+                m.trend,
+                str(m.n),
+            )
+    console.print(table)
+
+
+def _alert_periods(store: Store, since: date, period: str | None) -> list[str]:
+    last = resolve_period(store, period)
+    first = pd.Period(since, freq="M")
+    span = (pd.Period(last, freq="M") - first).n + 1
+    if span < 1:
+        raise InputError(f"--since {since} is after the latest period with data ({last}).")
+    return period_range(last, span)
+
+
+def run_alerts(store: Store, periods: list[str]) -> list[Alert]:
+    """Detect alerts for each period and every audience, store the new ones, return them all."""
+    config = repo.load_config(store)
+    found: list[Alert] = []
+    data = split_audiences(repo.load_journey_data(store, periods[-1], months=len(periods) + 4))
+    for period in periods:
+        for audience, audience_data in data.items():
+            previous = repo.previous_headline(store, "at_risk_value", period) if audience == "external" else None
+            alerts = detect_alerts(
+                config,
+                audience_data,
+                period,
+                audience=audience,
+                previous_at_risk_value=previous[0] if previous else None,
+                previous_at_risk_label=previous[1] if previous else "the last recorded figure",
+            )
+            if audience != "external":  # internal audiences: only need / theme alerts, never per-person value
+                alerts = [a for a in alerts if a.kind in ("need_worsened", "emerging_negative_theme")]
+            found.extend(alerts)
+    repo.save_alerts(store, found)
+    return found
+
+
+@app.command("alerts")
+def alerts_cmd(
+    since: Annotated[
+        str, typer.Option("--since", help="Show alerts for periods from this date (YYYY-MM-DD or YYYY-MM).")
+    ],
+    db: DbOption = None,
+    period: PeriodOption = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Send the digest by SMTP / webhook as configured in heedful.toml.")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Detect worsening needs, emerging negative themes, NPS drops of valuable segments and at-risk value spikes."""
+    since_date = _parse_since(since)
+    with open_store(db) as store:
+        periods = _alert_periods(store, since_date, period)
+        alerts = run_alerts(store, periods)
+        label = periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
+        sent: list[str] = []
+        if send:
+            settings = delivery_settings(load_settings().extra)
+            stored = repo.load_alerts(store, since=periods[0])
+            unsent = [a for a in alerts if a.alert_id in set(stored.loc[stored["sent_at"].isna(), "alert_id"])]
+            if unsent:
+                sent = deliver(
+                    settings,
+                    f"heedful: {len(unsent)} journey alert(s) for {label}",
+                    digest_text(unsent, label),
+                    digest_payload(unsent, label),
+                )
+                repo.mark_sent(store, [a.alert_id for a in unsent])
+    if json_out:
+        emit_json({**digest_payload(alerts, label), "periods": periods, "sent_via": sent})
+        return
+    typer.echo(digest_text(alerts, label))
+    if send:
+        console.print(f"Sent via {', '.join(sent)}." if sent else "Nothing new to send.")
+
+
+def _parse_since(text: str) -> date:
+    try:
+        return pd.Timestamp(text).date()
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--since {text!r} is not a date; use YYYY-MM-DD or YYYY-MM.") from exc
+
+
+@needs_app.command("import")
+def needs_import_cmd(
+    file: Annotated[Path, typer.Argument(help="Needs file (YAML) with stages, departments and needs.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Replace the stored stages, departments and needs with those of FILE (errors name their line)."""
+    path = existing_file(file)
+    config = parse_config(path.read_text(encoding="utf-8"), source=path.name)
+    with open_store(db) as store:
+        counts = repo.save_config(store, config)
+    if json_out:
+        emit_json(counts)
+    else:
+        console.print(
+            f"Imported {counts['needs']} needs, {counts['stages']} stages and {counts['departments']} departments."
+        )
+
+
+@needs_app.command("export")
+def needs_export_cmd(
+    db: DbOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the stored needs file (the shipped default until one is imported)."""
+    with open_store(db) as store:
+        text = dump_config(repo.load_config(store))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {out}.")
+
+
+@app.command("stages")
+def stages_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """The journey stages, in order, with how many needs each has."""
+    with open_store(db) as store:
+        config = repo.load_config(store)
+    rows = [
+        {"stage_id": s.id, "name": s.name, "position": i, "needs": sum(1 for n in config.needs if n.stage == s.id)}
+        for i, s in enumerate(config.ordered_stages(), start=1)
+    ]
+    _print_rows(rows, json_out, "Journey stages")
+
+
+@app.command("departments")
+def departments_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """The departments and how many needs each owns."""
+    with open_store(db) as store:
+        config = repo.load_config(store)
+    rows = [
+        {"department_id": d.id, "name": d.name, "email": d.email, "needs": len(config.needs_of(d.id))}
+        for d in config.departments
+    ]
+    _print_rows(rows, json_out, "Departments")
+
+
+@operations_app.command("import")
+def operations_import_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: metric, period, numerator, denominator | value [, segment, department_id].")
+    ],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import operations figures (e.g. on_time_delivery per month) for needs measured by `operations_ratio`."""
+    path = existing_file(file)
+    with open_store(db) as store:
+        result = repo.import_operations(store, path)
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(f"Imported {result['rows']} rows for {', '.join(result['metrics']) or 'no metric'}.")
+
+
+def _print_rows(rows: list[dict[str, Any]], json_out: bool, title: str) -> None:
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table(title=title)
+    for col in rows[0] if rows else []:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row.values()])
+    console.print(table)
+
+
+def demo_step(store: Store) -> dict[str, object]:
+    """Score the default needs on the demo data, raise alerts for the latest month, and return headline figures."""
+    try:
+        period = resolve_period(store, None)
+    except InputError:
+        return {"journey": "no data"}
+    if store.count("journey_stages") == 0:
+        repo.save_config(store, repo.load_config(store))
+    card = scorecard_for(store, period)
+    repo.save_metric_values(store, card)
+    alerts = run_alerts(store, [period])
+    statuses = [n.status for n in card.needs]
+    return {
+        "period": period,
+        "needs": len(statuses),
+        "needs_met": statuses.count("met"),
+        "needs_at_risk": statuses.count("at_risk"),
+        "needs_missed": statuses.count("missed"),
+        "needs_without_data": statuses.count("no_data"),
+        "alerts": len(alerts),
+    }
+
+
+__all__ = ["ConfigError", "app", "demo_step"]

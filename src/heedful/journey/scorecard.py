@@ -1,0 +1,279 @@
+"""Scorecards: for every need, its metrics against target, the trend, and the evidence behind them.
+
+The evidence is what a department can act on: the themes people talk about at that stage, a few
+verbatim quotes (redacted text where listening produced one), and the customers affected, most
+valuable first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heedful.journey.config import JourneyConfig, Need
+from heedful.journey.metrics import JourneyData, MetricResult, Status, evaluate_metric
+
+_STATUS_ORDER: dict[str, int] = {"missed": 3, "at_risk": 2, "met": 1, "no_data": 0}
+_FEEDBACK_KINDS = {"theme_positive_share", "feedback_positive_share"}
+_SURVEY_KINDS = {"nps", "csat", "ces", "survey_mean"}
+
+
+@dataclass
+class NeedScore:
+    """How well one need is met in one period."""
+
+    need: Need
+    stage_name: str
+    department_name: str
+    status: Status
+    metrics: list[MetricResult]
+    themes: list[dict[str, Any]] = field(default_factory=list)
+    quotes: list[dict[str, Any]] = field(default_factory=list)
+    customers_affected: list[dict[str, Any]] = field(default_factory=list)
+    affected_count: int = 0
+    affected_value: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def worst_change(self) -> float:
+        """How strongly the need's metrics moved the wrong way (signed z-like score; < 0 is worse)."""
+        scores = []
+        for m in self.metrics:
+            if m.change is None or m.change_p_value is None:
+                continue
+            sign = 1.0 if (m.change > 0) == (m.spec.better == "higher") else -1.0
+            scores.append(sign * (1 - m.change_p_value))
+        return min(scores) if scores else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "need_id": self.need.id,
+            "label": self.need.label,
+            "stage": self.need.stage,
+            "stage_name": self.stage_name,
+            "department": self.need.department,
+            "department_name": self.department_name,
+            "status": self.status,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "themes": self.themes,
+            "quotes": self.quotes,
+            "customers_affected": self.customers_affected,
+            "affected_count": self.affected_count,
+            "affected_value": self.affected_value,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class Scorecard:
+    """All needs (or one department's) for one period and one audience."""
+
+    period: str
+    audience: str
+    needs: list[NeedScore]
+    departments: dict[str, str]
+
+    def by_department(self) -> dict[str, list[NeedScore]]:
+        out: dict[str, list[NeedScore]] = {}
+        for score in self.needs:
+            out.setdefault(score.need.department, []).append(score)
+        return out
+
+    def department_summary(self) -> list[dict[str, Any]]:
+        rows = []
+        for dept_id, scores in self.by_department().items():
+            counts = {s: sum(1 for n in scores if n.status == s) for s in _STATUS_ORDER}
+            rows.append(
+                {
+                    "department": dept_id,
+                    "department_name": self.departments.get(dept_id, dept_id),
+                    "needs": len(scores),
+                    **counts,
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "audience": self.audience,
+            "departments": self.department_summary(),
+            "needs": [n.to_dict() for n in self.needs],
+        }
+
+
+def need_status(results: list[MetricResult]) -> Status:
+    """The worst status of the need's measured metrics (no_data only when nothing was measured)."""
+    measured = [r.status for r in results if r.status != "no_data"]
+    if not measured:
+        return "no_data"
+    return max(measured, key=lambda s: _STATUS_ORDER[s])
+
+
+def build_scorecard(
+    config: JourneyConfig,
+    data: JourneyData,
+    period: str,
+    *,
+    department: str | None = None,
+    audience: str = "external",
+    quotes: int = 3,
+    customers: int = 10,
+    history: int = 12,
+) -> Scorecard:
+    """Score every need of `config` (or of one department) on `data` for `period` ('2026-10')."""
+    needs = config.needs if department is None else config.needs_of(department)
+    scores = []
+    for need in needs:
+        results = [evaluate_metric(spec, data, period, history=history) for spec in need.metrics]
+        score = NeedScore(
+            need=need,
+            stage_name=config.stage_name(need.stage),
+            department_name=config.department_name(need.department),
+            status=need_status(results),
+            metrics=results,
+        )
+        _add_evidence(score, data, period, quotes=quotes, customers=customers)
+        scores.append(score)
+    departments = {d.id: d.name for d in config.departments}
+    return Scorecard(period=period, audience=audience, needs=scores, departments=departments)
+
+
+def _need_feedback(need: Need, data: JourneyData, period: str) -> pd.DataFrame:
+    """Feedback of the period that speaks to the need: its metrics' themes, stage or department."""
+    fb = data.feedback
+    in_period = (data.feedback_period == period).to_numpy()
+    keep = np.zeros(len(fb), dtype=bool)
+    themes = {m.theme for m in need.metrics if m.kind == "theme_positive_share" and m.theme}
+    if themes:
+        mentions = data.theme_mentions
+        rows = mentions.loc[mentions["theme"].isin(themes) & (mentions["period"] == period), "row"].to_numpy()
+        keep[rows] = True
+    for m in need.metrics:
+        if m.kind == "feedback_positive_share":
+            mask = np.ones(len(fb), dtype=bool)
+            if m.stage:
+                mask &= (fb["journey_stage"] == m.stage).to_numpy()
+            if m.department:
+                mask &= (fb["department"] == m.department).to_numpy()
+            keep |= mask & in_period
+    if not themes and not any(m.kind == "feedback_positive_share" for m in need.metrics):
+        keep |= (fb["journey_stage"] == need.stage).to_numpy() & in_period
+    return fb[keep & in_period]
+
+
+def _add_evidence(score: NeedScore, data: JourneyData, period: str, *, quotes: int, customers: int) -> None:
+    fb = _need_feedback(score.need, data, period)
+    score.themes = _themes_behind(fb, data)
+    need_themes = {m.theme for m in score.need.metrics if m.theme}
+    score.quotes = _quotes(fb, quotes, need_themes)
+    unhappy_ids = fb.loc[fb["sentiment"].isin(["negative", "mixed"]), "customer_id"].dropna()
+    survey_ids = _unhappy_respondents(score.need, data, period)
+    affected = pd.Index(pd.concat([unhappy_ids, survey_ids]).astype(str).unique())
+    score.affected_count = len(affected)
+    if len(affected) and not data.customer_value.empty:
+        cv = data.customer_value[data.customer_value["customer_id"].isin(affected)]
+        score.affected_value = float(pd.to_numeric(cv["clv"], errors="coerce").sum())
+        score.customers_affected = _top_customers(cv, data.customers, customers)
+    elif len(affected):
+        score.customers_affected = [{"customer_id": c} for c in affected[:customers]]
+
+
+def _themes_behind(fb: pd.DataFrame, data: JourneyData) -> list[dict[str, Any]]:
+    if fb.empty:
+        return []
+    mentions = data.theme_mentions
+    m = mentions[mentions["feedback_id"].isin(fb["feedback_id"])]
+    if m.empty:
+        return []
+    g = m.groupby("theme").agg(
+        mentions=("theme", "size"),
+        negative=("theme_sentiment", lambda s: int((s == "negative").sum())),
+        positive=("theme_sentiment", lambda s: int((s == "positive").sum())),
+    )
+    g = g.sort_values(["negative", "mentions"], ascending=False).head(6).reset_index()
+    return [
+        {
+            "theme": r.theme,
+            "mentions": int(r.mentions),
+            "negative": int(r.negative),
+            "positive": int(r.positive),
+            "negative_share": r.negative / r.mentions,
+        }
+        for r in g.itertuples()
+    ]
+
+
+def quote_text(fb: pd.DataFrame) -> pd.Series:
+    """What may be shown of a text: the redacted version where listening produced one."""
+    redacted = fb["redacted_text"] if "redacted_text" in fb else pd.Series(None, index=fb.index)
+    return redacted.where(redacted.notna() & (redacted.astype(str) != ""), fb["text"])
+
+
+def _quotes(fb: pd.DataFrame, k: int, themes: set[str] | None = None) -> list[dict[str, Any]]:
+    """Negative quotes first (they say what to fix), then positive ones; texts mainly about the
+    need's themes, then short ones, preferred."""
+    if fb.empty or k <= 0:
+        return []
+    shown = fb.assign(quote=quote_text(fb))
+    shown = shown[shown["quote"].notna()]
+    main_theme = shown["themes"].fillna("").astype(str).str.split(";").str[0]
+    shown = shown.assign(
+        length=shown["quote"].astype(str).str.len(),
+        off_topic=~main_theme.isin(themes) if themes else False,
+    )
+    shown = shown[shown["length"] >= 10]
+    order = ["off_topic", "length"]
+    neg = shown[shown["sentiment"] == "negative"].sort_values(order).head(max(1, k - 1))
+    pos = shown[shown["sentiment"] == "positive"].sort_values(order).head(k - len(neg))
+    picked = pd.concat([neg, pos])
+    return [
+        {
+            "feedback_id": r["feedback_id"],
+            "text": str(r["quote"])[:400],
+            "sentiment": r["sentiment"],
+            "created_at": r["created_at"],
+        }
+        for r in picked.to_dict(orient="records")
+    ]
+
+
+def _unhappy_respondents(need: Need, data: JourneyData, period: str) -> pd.Series:
+    """Respondents whose survey answers on the need's questions were poor (NPS detractors, low CSAT…)."""
+    a = data.answers
+    parts = []
+    for m in need.metrics:
+        if m.kind not in _SURVEY_KINDS:
+            continue
+        keep = (a["question_id"] == m.question) & (data.answers_period == period)
+        if m.survey:
+            keep &= a["slug"] == m.survey
+        v = pd.to_numeric(a.loc[keep, "value_num"], errors="coerce")
+        if m.kind == "nps":
+            poor = v <= 6
+        elif m.kind == "csat":
+            poor = v < (m.threshold if m.threshold is not None else 4.0)
+        else:
+            below = v < m.target if m.better == "higher" else v > m.target
+            poor = below
+        parts.append(a.loc[keep, "customer_id"][poor.to_numpy()])
+    return pd.concat(parts).dropna() if parts else pd.Series(dtype="object")
+
+
+def _top_customers(cv: pd.DataFrame, customers: pd.DataFrame, k: int) -> list[dict[str, Any]]:
+    top = cv.assign(clv=pd.to_numeric(cv["clv"], errors="coerce")).sort_values("clv", ascending=False).head(k)
+    few = customers[customers["customer_id"].isin(top["customer_id"])].drop_duplicates("customer_id")
+    names = dict(zip(few["customer_id"], few["name"], strict=True))
+    return [
+        {
+            "customer_id": r["customer_id"],
+            "name": names.get(r["customer_id"]),
+            "clv": r["clv"],
+            "churn_risk": r.get("churn_risk"),
+            "segment": r.get("segment"),
+        }
+        for r in top.to_dict(orient="records")
+    ]
