@@ -44,7 +44,8 @@ FAST = {"n_estimators": 150, "learning_rate": 0.1, "n_bootstrap": 100, "shap_sam
 def make_retail_orders(n_customers: int = 300, seed: int = 0, end: str = "2024-12-31") -> pd.DataFrame:
     """A year of order lines: customers buy at their own rate until they (maybe) stop.
 
-    Products come in pairs (P0/P1, P2/P3, …): a customer who buys one of a pair usually buys the other.
+    Products fall into five taste groups of eight (P0–P7, P8–P15, …): a customer mostly buys from one
+    group, so what they buy next is predictable from what people with the same taste bought.
     """
     rng = np.random.default_rng(seed)
     stop = pd.Timestamp(end)
@@ -56,14 +57,12 @@ def make_retail_orders(n_customers: int = 300, seed: int = 0, end: str = "2024-1
         first = start + pd.Timedelta(days=float(rng.uniform(0, 200)))
         death = first + pd.Timedelta(days=float(rng.exponential(250)))
         t = first
-        favourite_pairs = rng.choice(10, size=2, replace=False)
+        group = rng.integers(0, 5)
         order_no = 0
         while t < min(death, stop):
-            pair = favourite_pairs[rng.integers(0, 2)] if rng.random() < 0.8 else rng.integers(0, 10)
-            items = [2 * pair] if rng.random() < 0.5 else [2 * pair, 2 * pair + 1]
-            if rng.random() < 0.5:
-                items = [2 * pair + 1]
-            for item in items:
+            n_items = 1 + int(rng.random() < 0.4)
+            for _ in range(n_items):
+                item = 8 * group + rng.integers(0, 8) if rng.random() < 0.85 else rng.integers(0, 40)
                 rows.append(
                     {
                         "order_line_id": f"l{line}",

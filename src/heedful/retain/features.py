@@ -29,7 +29,7 @@ def _purchases(orders: pd.DataFrame) -> pd.DataFrame:
     frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
     if "is_return" not in frame.columns:
         frame["is_return"] = frame["amount"] < 0
-    frame["is_return"] = frame["is_return"].fillna(False).astype(bool)
+    frame["is_return"] = frame["is_return"].astype("boolean").fillna(False).astype(bool)
     return frame
 
 

@@ -54,7 +54,7 @@ class PurchaseHistory:
         if frame.empty:
             raise InputError("No orders with both a customer and a product: nothing to recommend from.")
         is_return = (
-            frame["is_return"].fillna(False).astype(bool)
+            frame["is_return"].astype("boolean").fillna(False).astype(bool)
             if "is_return" in frame.columns
             else pd.Series(False, index=frame.index)
         )
@@ -381,7 +381,7 @@ def evaluate_offers(
 def _holdout_purchases(test: pd.DataFrame, history: PurchaseHistory, exclude: Sequence[str]) -> dict[str, set[str]]:
     buys = test[test["customer_id"].notna() & test["product_id"].notna()]
     if "is_return" in buys.columns:
-        buys = buys[~buys["is_return"].fillna(False).astype(bool)]
+        buys = buys[~buys["is_return"].astype("boolean").fillna(False).astype(bool)]
     buys = buys[~buys["product_id"].astype(str).isin(set(exclude))]
     rows = history.rows_for(buys["customer_id"].astype(str).tolist())
     cols = history.products.get_indexer(buys["product_id"].astype(str))

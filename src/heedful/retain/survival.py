@@ -123,7 +123,7 @@ def retail_durations(
     """
     buys = orders[orders["customer_id"].notna()].copy()
     if "is_return" in buys.columns:
-        buys = buys[~buys["is_return"].fillna(False).astype(bool)]
+        buys = buys[~buys["is_return"].astype("boolean").fillna(False).astype(bool)]
     buys["customer_id"] = buys["customer_id"].astype(str)
     buys["ordered_at"] = pd.to_datetime(buys["ordered_at"])
     stop = pd.Timestamp(end) if end is not None else buys["ordered_at"].max()
