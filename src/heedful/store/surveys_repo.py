@@ -1,0 +1,251 @@
+"""Store reads and writes for surveys: versioned definitions, invitations, responses and answers.
+
+Durability rules: a page of answers commits (in one transaction) before the caller hears success,
+and carries the idempotency key of the form that sent it, so a double submit records once.
+Invitation tokens are `secrets.token_urlsafe`; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from heedful.errors import InputError, NotFoundError
+from heedful.store.backend import Store
+from heedful.surveys.collect import Answer
+from heedful.surveys.definition import SurveyDefinition, survey_from_json, survey_to_json
+
+PAGE_MARK = "_page"  # answers row recording that a page was submitted (question ids never start with _)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------ definitions
+def save_definition(store: Store, survey: SurveyDefinition, status: str = "open") -> dict[str, Any]:
+    """Store a survey; a changed definition becomes a new version, an unchanged one is left as is."""
+    document = survey_to_json(survey)
+    text = json.dumps(document, sort_keys=True)
+    rows = store.fetchall(
+        "SELECT version, definition, status FROM surveys WHERE slug = ? ORDER BY version DESC LIMIT 1", [survey.slug]
+    )
+    if rows and json.dumps(json.loads(rows[0][1]), sort_keys=True) == text:
+        version = int(rows[0][0])
+        return {
+            "survey_id": f"{survey.slug}-v{version}",
+            "slug": survey.slug,
+            "version": version,
+            "created": False,
+            "status": rows[0][2],
+        }
+    version = int(rows[0][0]) + 1 if rows else 1
+    store.execute(
+        "INSERT INTO surveys (survey_id, slug, version, title, audience, status, definition, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [f"{survey.slug}-v{version}", survey.slug, version, survey.title, survey.audience, status, text, _now()],
+    )
+    return {
+        "survey_id": f"{survey.slug}-v{version}",
+        "slug": survey.slug,
+        "version": version,
+        "created": True,
+        "status": status,
+    }
+
+
+def latest_survey(store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefinition]:
+    rows = store.fetchall(
+        "SELECT survey_id, slug, version, title, audience, status, definition, created_at FROM surveys "
+        "WHERE slug = ? ORDER BY version DESC LIMIT 1",
+        [slug],
+    )
+    if not rows:
+        raise NotFoundError(f"No survey with slug {slug!r}; create it with `heedful survey create FILE.yaml`.")
+    keys = ["survey_id", "slug", "version", "title", "audience", "status", "definition", "created_at"]
+    row = dict(zip(keys, rows[0], strict=True))
+    return row, survey_from_json(json.loads(row.pop("definition")))
+
+
+def survey_version(store: Store, survey_id: str) -> SurveyDefinition:
+    rows = store.fetchall("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id])
+    if not rows:
+        raise NotFoundError(f"No survey version {survey_id!r}.")
+    return survey_from_json(json.loads(rows[0][0]))
+
+
+def list_surveys(store: Store) -> pd.DataFrame:
+    return store.query(
+        "SELECT s.slug, s.title, s.audience, s.status, s.version, s.created_at, "
+        "(SELECT COUNT(*) FROM responses r WHERE r.slug = s.slug) AS responses, "
+        "(SELECT COUNT(*) FROM responses r WHERE r.slug = s.slug AND r.completed_at IS NOT NULL) AS completed "
+        "FROM surveys s WHERE s.version = (SELECT MAX(version) FROM surveys t WHERE t.slug = s.slug) ORDER BY s.slug"
+    )
+
+
+def set_status(store: Store, slug: str, status: str) -> None:
+    if status not in ("draft", "open", "closed"):
+        raise InputError(f"Unknown survey status {status!r}.")
+    latest_survey(store, slug)
+    store.execute("UPDATE surveys SET status = ? WHERE slug = ?", [status, slug])
+
+
+# ------------------------------------------------------------------------------ invitations
+def create_invitations(store: Store, slug: str, customer_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """One unguessable token per customer; returns (customer_id, token). Only hashes are stored."""
+    latest_survey(store, slug)
+    issued = [(cid, secrets.token_urlsafe(24)) for cid in customer_ids]
+    now = _now()
+    with store.transaction():
+        for cid, token in issued:
+            store.execute(
+                "INSERT INTO invitations (token_hash, slug, customer_id, created_at) VALUES (?, ?, ?, ?)",
+                [token_hash(token), slug, cid, now],
+            )
+    return issued
+
+
+def find_invitation(store: Store, slug: str, token: str) -> dict[str, Any] | None:
+    """The invitation for this survey and token, or None (unknown token, or another survey's)."""
+    if not token or len(token) > 200:
+        return None
+    rows = store.fetchall(
+        "SELECT token_hash, customer_id, used_at FROM invitations WHERE token_hash = ? AND slug = ?",
+        [token_hash(token), slug],
+    )
+    if not rows:
+        return None
+    return {"token_hash": rows[0][0], "customer_id": rows[0][1], "used_at": rows[0][2]}
+
+
+# ------------------------------------------------------------------------------ responses
+def start_response(
+    store: Store,
+    survey_id: str,
+    slug: str,
+    customer_id: str | None = None,
+    invitation_hash: str | None = None,
+    wave: str | None = None,
+) -> str:
+    """A new response (or, for an invitation, the response already started with it)."""
+    if invitation_hash is not None:
+        rows = store.fetchall(
+            "SELECT response_id FROM responses WHERE token_hash = ? AND slug = ?", [invitation_hash, slug]
+        )
+        if rows:
+            return str(rows[0][0])
+    response_id = secrets.token_urlsafe(16)
+    store.execute(
+        "INSERT INTO responses (response_id, survey_id, slug, customer_id, token_hash, started_at, current_page, wave, source) "
+        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'web')",
+        [response_id, survey_id, slug, customer_id, invitation_hash, _now(), wave],
+    )
+    return response_id
+
+
+def response_state(store: Store, response_id: str) -> dict[str, Any] | None:
+    rows = store.fetchall(
+        "SELECT response_id, survey_id, slug, customer_id, token_hash, current_page, completed_at FROM responses "
+        "WHERE response_id = ?",
+        [response_id],
+    )
+    if not rows:
+        return None
+    keys = ["response_id", "survey_id", "slug", "customer_id", "token_hash", "current_page", "completed_at"]
+    return dict(zip(keys, rows[0], strict=True))
+
+
+def response_answers(store: Store, response_id: str) -> list[tuple[str, str, str]]:
+    rows = store.fetchall(
+        "SELECT question_id, field, value FROM answers WHERE response_id = ? AND question_id <> ?",
+        [response_id, PAGE_MARK],
+    )
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def save_page(
+    store: Store,
+    response_id: str,
+    page_id: str,
+    question_ids: Sequence[str],
+    answers: Sequence[Answer],
+    idempotency_key: str,
+    next_page: int | None,
+) -> bool:
+    """Save one page's answers durably; False (and nothing written) when this key was saved already.
+
+    In one transaction: answers of the page's questions are replaced by these, a page mark records
+    the key, and the response moves on to `next_page` (completed when None).
+    """
+    if not idempotency_key or len(idempotency_key) > 100:
+        raise InputError("A page submission needs an idempotency key.")
+    now = _now()
+    with store.transaction():
+        seen = store.fetchall(
+            "SELECT 1 FROM answers WHERE response_id = ? AND idempotency_key = ? LIMIT 1",
+            [response_id, idempotency_key],
+        )
+        if seen:
+            return False
+        if question_ids:
+            marks = ", ".join("?" for _ in question_ids)
+            store.execute(
+                f"DELETE FROM answers WHERE response_id = ? AND question_id IN ({marks})", [response_id, *question_ids]
+            )
+        rows: list[Any] = []
+        for a in [*answers, Answer(PAGE_MARK, page_id, "submitted")]:
+            rows.extend([response_id, a.question_id, a.field, a.value, a.value_num, idempotency_key, now])
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 7))
+        store.execute(
+            "INSERT INTO answers (response_id, question_id, field, value, value_num, idempotency_key, answered_at) "
+            f"VALUES {values} ON CONFLICT (response_id, question_id, field) DO UPDATE SET value = EXCLUDED.value, "
+            "value_num = EXCLUDED.value_num, idempotency_key = EXCLUDED.idempotency_key, answered_at = EXCLUDED.answered_at",
+            rows,
+        )
+        if next_page is None:
+            store.execute(
+                "UPDATE responses SET current_page = NULL, completed_at = ? WHERE response_id = ?", [now, response_id]
+            )
+            store.execute(
+                "UPDATE invitations SET used_at = ? WHERE token_hash = (SELECT token_hash FROM responses WHERE response_id = ?)",
+                [now, response_id],
+            )
+        else:
+            store.execute("UPDATE responses SET current_page = ? WHERE response_id = ?", [next_page, response_id])
+    return True
+
+
+# ------------------------------------------------------------------------------ results
+def survey_data(store: Store, slug: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(responses, answers, invitations issued) of every version of a survey."""
+    responses = store.query(
+        "SELECT r.response_id, r.survey_id, r.customer_id, r.started_at, r.completed_at, r.wave, r.source, "
+        "c.kind AS customer_kind, c.country AS customer_country "
+        "FROM responses r LEFT JOIN customers c ON c.customer_id = r.customer_id WHERE r.slug = ?",
+        [slug],
+    )
+    answers = store.query(
+        "SELECT a.response_id, a.question_id, a.field, a.value, a.value_num FROM answers a "
+        "JOIN responses r ON r.response_id = a.response_id WHERE r.slug = ? AND a.question_id <> ?",
+        [slug, PAGE_MARK],
+    )
+    invited = int(store.fetchall("SELECT COUNT(*) FROM invitations WHERE slug = ?", [slug])[0][0])
+    return responses, answers, invited
+
+
+def import_responses(store: Store, responses: pd.DataFrame, answers: pd.DataFrame) -> tuple[int, int]:
+    """Insert imported responses and answers (rows already stored are skipped): (responses, answers) added."""
+    with store.transaction():
+        added_r = store.insert_new("responses", responses)
+        added_a = store.insert_new("answers", answers)
+    return added_r, added_a

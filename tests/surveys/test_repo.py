@@ -1,0 +1,69 @@
+"""Storage of surveys: versions, idempotent page saves, invitation token security (DuckDB and PostgreSQL)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from heedful.errors import NotFoundError
+from heedful.store import Store
+from heedful.store import surveys_repo as repo
+from heedful.surveys.collect import Answer
+from heedful.surveys.definition import parse_survey
+
+TEXT = (Path(__file__).resolve().parents[2] / "src/heedful/surveys/examples/customer-pulse.yaml").read_text()
+
+
+def test_unchanged_definition_keeps_its_version_and_a_changed_one_adds_one(store: Store) -> None:
+    survey = parse_survey(TEXT)
+    first = repo.save_definition(store, survey)
+    again = repo.save_definition(store, survey)
+    changed = repo.save_definition(store, parse_survey(TEXT.replace("How are we doing?", "How are we doing now?")))
+    assert (first["version"], again["created"], changed["version"]) == (1, False, 2)
+    row, latest = repo.latest_survey(store, "customer-pulse")
+    assert latest.title == "How are we doing now?" and row["status"] == "open"
+    with pytest.raises(NotFoundError):
+        repo.latest_survey(store, "nope")
+
+
+def test_double_submit_of_a_page_records_once(store: Store) -> None:
+    info = repo.save_definition(store, parse_survey(TEXT))
+    rid = repo.start_response(store, info["survey_id"], "customer-pulse")
+    answers = [Answer("nps", "", "9", 9.0), Answer("csat", "", "5", 5.0)]
+    assert repo.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], answers, "key-1", 2) is True
+    assert repo.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], answers, "key-1", 2) is False
+    assert store.count("answers") == 3  # two answers and the page mark
+    assert sorted(repo.response_answers(store, rid)) == [("csat", "", "5"), ("nps", "", "9")]
+    # going back and answering the page again replaces its answers
+    assert repo.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], [Answer("nps", "", "3", 3.0)], "key-2", 1)
+    assert repo.response_answers(store, rid) == [("nps", "", "3")]
+    assert repo.response_state(store, rid)["current_page"] == 1
+    repo.save_page(store, rid, "why_low", ["problems", "low_reason"], [], "key-3", None)
+    assert repo.response_state(store, rid)["completed_at"] is not None
+
+
+def test_invitation_tokens_cannot_be_guessed_reused_across_surveys_or_read_back(store: Store) -> None:
+    repo.save_definition(store, parse_survey(TEXT))
+    repo.save_definition(store, parse_survey(TEXT.replace("slug: customer-pulse", "slug: staff-pulse")))
+    issued = repo.create_invitations(store, "customer-pulse", ["c1", "c2"])
+    other = repo.create_invitations(store, "staff-pulse", ["c1"])
+    token = issued[0][1]
+    assert len(token) >= 32 and issued[0][1] != issued[1][1]
+    found = repo.find_invitation(store, "customer-pulse", token)
+    assert found is not None and found["customer_id"] == "c1"
+    # the database holds hashes only
+    stored = {r[0] for r in store.fetchall("SELECT token_hash FROM invitations")}
+    assert token not in stored and repo.token_hash(token) in stored
+    # guessing fails, and so do a near miss and another survey's token
+    assert all(repo.find_invitation(store, "customer-pulse", secrets.token_urlsafe(24)) is None for _ in range(50))
+    assert repo.find_invitation(store, "customer-pulse", token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert repo.find_invitation(store, "customer-pulse", other[0][1]) is None
+    # reusing an invitation resumes the same response, never a second one
+    survey_id = "customer-pulse-v1"
+    first = repo.start_response(store, survey_id, "customer-pulse", "c1", found["token_hash"])
+    second = repo.start_response(store, survey_id, "customer-pulse", "c1", found["token_hash"])
+    assert first == second
+    repo.save_page(store, first, "loyalty", ["nps"], [Answer("nps", "", "10", 10.0)], "k", None)
+    assert repo.find_invitation(store, "customer-pulse", token)["used_at"] is not None
