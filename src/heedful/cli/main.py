@@ -11,6 +11,7 @@ from heedful.cli import journey, report
 from heedful.cli import retain
 from heedful.cli import value
 from heedful.cli import web
+from heedful.cli import customer, demo, ingest
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -21,6 +22,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(ingest.app, name="import")
+app.add_typer(customer.app, name="customer")
+app.command("demo")(demo.demo)
 app.add_typer(advocacy.app, name="advocacy")
 app.add_typer(retain.app, name="retain")
 app.add_typer(value.app, name="value")

@@ -1,0 +1,86 @@
+"""`heedful demo`: import the bundled real sample data, run every area's demo step, serve the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console, open_store
+from heedful.cli.ingest import user_errors
+from heedful.store import Store
+
+DemoStep = Callable[[Store], dict[str, Any]]
+
+# Each area adds ("name", its `demo_step(store)`); steps run in order after the data is imported
+# and each result is printed (or returned under "steps" with --json).
+DEMO_STEPS: list[tuple[str, DemoStep]] = []
+
+
+def demo(
+    db: DbOption = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Import and summarise, then exit instead of serving the dashboard.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Port for the dashboard.")] = 8000,
+    json_out: JsonOption = False,
+) -> None:
+    """Load the bundled real sample data (safe to run again), print a summary, then serve the dashboard."""
+    from heedful.ingest.datasets import data_summary, import_demo_data
+
+    with user_errors():
+        store = open_store(db)
+        url = store.url
+        try:
+            imports = import_demo_data(store)
+            summary = data_summary(store)
+            steps: dict[str, Any] = {}
+            failed = []
+            for name, step in DEMO_STEPS:
+                try:
+                    steps[name] = step(store)
+                except Exception as exc:  # one area's failure must not hide the others' results
+                    steps[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                    failed.append(name)
+        finally:
+            store.close()
+    if json_out:
+        emit_json({"db": url, "imports": _counts(imports), "summary": summary, "steps": steps})
+    else:
+        _print(url, imports, summary, steps)
+    if failed:
+        err_console.print(f"[bold red]Demo steps failed:[/] {', '.join(failed)}")
+        raise typer.Exit(1)
+    if no_serve:
+        return
+    try:
+        from heedful.web.app import create_app
+    except (ImportError, AttributeError):
+        err_console.print("The dashboard is not part of this build yet; run `heedful demo --no-serve` to skip it.")
+        return
+    import uvicorn
+
+    err_console.print(f"Serving the dashboard on http://127.0.0.1:{port} (Ctrl+C to stop)")
+    uvicorn.run(create_app(url), host="127.0.0.1", port=port)
+
+
+def _counts(imports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: {k: v for k, v in r.items() if k != "quarantine"} for name, r in imports.items()}
+
+
+def _print(url: str, imports: dict[str, dict[str, Any]], summary: dict[str, Any], steps: dict[str, Any]) -> None:
+    console.print(f"[bold]heedful demo[/] — database {url}")
+    for name, r in _counts(imports).items():
+        console.print(
+            f"  imported {name}: {r['accepted']:,} new, {r['duplicates']:,} already stored, {r['rejected']:,} quarantined"
+        )
+    s = summary
+    console.print(
+        f"  customers {s['customers']:,} · orders {s['orders']:,} ({s['order_lines']:,} lines) · "
+        f"revenue {s['revenue']:,.2f} · returns {s['returns']:,} ({s['returned_amount']:,.2f}) · "
+        f"feedback items {s['feedback_items']:,}"
+    )
+    console.print(f"  date range {s['date_range']['first']} to {s['date_range']['last']}")
+    for name, result in steps.items():
+        console.print(f"[bold]{name}[/]: {result}", highlight=False)

@@ -1,0 +1,522 @@
+"""`import_file`: read a file, validate it in SQL, store good rows, quarantine bad ones — in one transaction.
+
+A private in-memory DuckDB engine reads and validates the file as a stream of Arrow batches;
+each batch is split into good rows (inserted with ON CONFLICT DO NOTHING, which makes re-imports
+add nothing) and bad rows (stored in `quarantine` with file, line, reason and raw content).
+The same code path serves a DuckDB file and a PostgreSQL server as the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from heedful.errors import InputError
+from heedful.ingest.mapping import resolve
+from heedful.ingest.presets import ENTITIES, Preset, get_preset
+from heedful.ingest.sources import Source, _first_line, open_source
+from heedful.ingest.sql import Plan, customers_plan, feedback_plan, orders_plan
+from heedful.store import Store
+from heedful.store.schema import CUSTOMER_KINDS
+
+Progress = Callable[[int, int | None], None]
+"""progress(rows_read_so_far, estimated_total_rows_or_None), called after every batch."""
+
+BATCH_ROWS = 250_000
+QUARANTINE_REPORTED = 1000  # entries kept in ImportResult.quarantine; `rejected` has the full count
+
+
+@dataclass
+class ImportResult:
+    """What one import did. `to_dict()` is the documented JSON shape."""
+
+    import_id: str
+    entity: str
+    preset: str
+    path: str
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    rows_read: int = 0
+    file_hash: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "quarantine": [dict(q) for q in self.quarantine],
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _engine() -> duckdb.DuckDBPyConnection:
+    engine = duckdb.connect(":memory:")
+    engine.execute("SET TimeZone = 'UTC'")
+    engine.execute("SET preserve_insertion_order = true")
+    engine.execute("SET memory_limit = '768MB'")
+    engine.execute("SET enable_progress_bar = false")
+    return engine
+
+
+class _FileHasher(threading.Thread):
+    """SHA-256 of the input, computed beside the import (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.digest: str | None = None
+
+    def run(self) -> None:
+        h = hashlib.sha256()
+        try:
+            with self.path.open("rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    h.update(chunk)
+            self.digest = h.hexdigest()
+        except OSError:
+            self.digest = None
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    entity: str,
+    preset: str = "generic",
+    mapping: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    date_format: str | None = None,
+    kind: str | None = None,
+    source_name: str | None = None,
+) -> ImportResult:
+    """Import `path` as `entity` ("orders", "customers" or "feedback") into `store`.
+
+    `preset` names the export format (see `heedful.ingest.presets.PRESETS`); `mapping` maps source
+    columns to canonical fields and overrides the preset. Bad rows go to the quarantine table;
+    rows already stored count as duplicates. Everything commits together or not at all.
+    """
+    if entity not in ENTITIES:
+        raise InputError(f"Unknown entity {entity!r}; use one of {', '.join(ENTITIES)}.")
+    spec = get_preset(entity, preset)
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"File not found: {file}")
+    if not file.is_file():
+        raise InputError(f"Not a file: {file}")
+    if kind is not None and kind not in CUSTOMER_KINDS:
+        raise InputError(f"Unknown kind {kind!r}; use one of {', '.join(CUSTOMER_KINDS)}.")
+    formats = spec.date_formats if date_format is None else (date_format, *spec.date_formats)
+    hasher = _FileHasher(file)
+    hasher.start()
+    options = {"delimiter": delimiter, "sheet": sheet}
+    attempt_encoding = encoding
+    while True:
+        import_id = uuid.uuid4().hex
+        result = ImportResult(import_id, entity, preset, str(file))
+        started = _now()
+        engine = _engine()
+        try:
+            source = open_source(engine, file, encoding=attempt_encoding, **options)
+            try:
+                _run(
+                    store, engine, source, spec, result, mapping, progress, formats, kind, source_name or preset, hasher
+                )
+            finally:
+                source.close()
+        except (duckdb.Error, InputError) as exc:
+            if attempt_encoding is None and "unicode" in str(exc).lower():
+                attempt_encoding = "latin-1"  # not UTF-8: the usual other one for CSV exports
+                continue
+            _record_failure(store, result, started, str(file))
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"Cannot import {file}: {_first_line(exc)}") from exc
+        except BaseException:
+            _record_failure(store, result, started, str(file))
+            raise
+        finally:
+            engine.close()
+        break
+    return result
+
+
+def _record_failure(store: Store, result: ImportResult, started: datetime, file: str) -> None:
+    """A failed import leaves nothing but an `imports` row saying it failed."""
+    try:
+        row = _imports_row(result, started, file, "failed")
+        store.insert_new("imports", row)
+    except Exception:  # the store itself may be the problem; the original error matters more
+        pass
+
+
+def _imports_row(result: ImportResult, started: datetime, file: str, status: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "import_id": result.import_id,
+                "entity": result.entity,
+                "preset": result.preset,
+                "source_file": file,
+                "file_hash": result.file_hash,
+                "started_at": started,
+                "finished_at": _now(),
+                "accepted": result.accepted,
+                "rejected": result.rejected,
+                "duplicates": result.duplicates,
+                "status": status,
+            }
+        ]
+    )
+
+
+def _plan(
+    source: Source,
+    spec: Preset,
+    mapping: Mapping[str, str] | None,
+    formats: tuple[str, ...],
+    kind: str | None,
+    source_name: str,
+    import_id: str,
+) -> Plan:
+    fields = resolve(spec, source.columns, mapping, path=str(source.path))
+    common: dict[str, Any] = {"source_name": source_name, "import_id": import_id, "formats": formats}
+    if spec.entity == "orders":
+        cancelled = None
+        if spec.cancelled_column:
+            from heedful.ingest.mapping import _find
+
+            cancelled = _find(source.columns, spec.cancelled_column)
+        return orders_plan(source, fields, spec, cancelled_column=cancelled, **common)
+    default_kind = kind or str(spec.constants.get("author_kind" if spec.entity == "feedback" else "kind", "customer"))
+    if spec.entity == "feedback":
+        return feedback_plan(source, fields, spec, default_kind=default_kind, **common)
+    return customers_plan(source, fields, spec, default_kind=default_kind, **common)
+
+
+def _run(
+    store: Store,
+    engine: duckdb.DuckDBPyConnection,
+    source: Source,
+    spec: Preset,
+    result: ImportResult,
+    mapping: Mapping[str, str] | None,
+    progress: Progress | None,
+    formats: tuple[str, ...],
+    kind: str | None,
+    source_name: str,
+    hasher: _FileHasher,
+) -> None:
+    started = _now()
+    plan = _plan(source, spec, mapping, formats, kind, source_name, result.import_id)
+    try:
+        reader = engine.sql(plan.sql).to_arrow_reader(BATCH_ROWS)
+    except duckdb.Error as exc:
+        raise InputError(f"Cannot read {source.path}: {_first_line(exc)}") from exc
+    sink = _SINKS[spec.entity](
+        store, result, plan, kind_explicit=kind is not None or "kind" in (mapping or {}).values()
+    )
+    if store.dialect == "duckdb":
+        store.execute("SET enable_progress_bar = false")
+    with store.transaction(), _Prefetch(reader) as batches:
+        for table in batches:
+            result.rows_read += table.num_rows
+            errors = table.column("_error")
+            bad_mask = pc.is_valid(errors)
+            n_bad = pc.sum(bad_mask).as_py() or 0
+            good = table.filter(pc.invert(bad_mask)) if n_bad else table
+            if n_bad:
+                _quarantine(store, result, table.filter(bad_mask), str(source.path))
+            sink.add(good)
+            if progress is not None:
+                progress(result.rows_read, source.estimated_rows)
+        sink.finish()
+        hasher.join()
+        result.file_hash = hasher.digest
+        store.insert_new("imports", _imports_row(result, started, str(source.path), "done"))
+
+
+class _Prefetch:
+    """Read the next batch in a thread while the current one is stored (DuckDB releases the GIL)."""
+
+    def __init__(self, reader: pa.RecordBatchReader, depth: int = 2) -> None:
+        self.reader = reader
+        self.queue: queue.Queue[pa.Table | BaseException | None] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, daemon=True)
+
+    def _produce(self) -> None:
+        try:
+            for batch in self.reader:
+                if self.stop.is_set():
+                    return
+                self.queue.put(pa.Table.from_batches([batch]))
+            self.queue.put(None)
+        except BaseException as exc:
+            self.queue.put(exc)
+
+    def __enter__(self) -> Iterator[pa.Table]:
+        self.thread.start()
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[pa.Table]:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
+        self.thread.join()
+
+
+def _quarantine(store: Store, result: ImportResult, bad: pa.Table, file: str) -> None:
+    n = bad.num_rows
+    frame = pa.table(
+        {
+            "import_id": pa.array([result.import_id] * n, pa.string()),
+            "source_file": pa.array([file] * n, pa.string()),
+            "line": bad.column("source_line").cast(pa.int64()),
+            "error": bad.column("_error"),
+            "raw": bad.column("_raw"),
+            "created_at": pa.array([_now()] * n, pa.timestamp("us")),
+        }
+    )
+    store.insert_new("quarantine", frame)
+    result.rejected += n
+    room = QUARANTINE_REPORTED - len(result.quarantine)
+    if room > 0:
+        lines = bad.column("source_line").slice(0, room).to_pylist()
+        errors = bad.column("_error").slice(0, room).to_pylist()
+        result.quarantine.extend(
+            {"line": ln, "error": err, "file": file} for ln, err in zip(lines, errors, strict=True)
+        )
+
+
+# ----------------------------------------------------------------------------------------- sinks
+class _Sink:
+    table_name = ""
+
+    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
+        self.store = store
+        self.result = result
+        self.plan = plan
+        self.kind_explicit = kind_explicit
+
+    def rows(self, good: pa.Table) -> pa.Table:
+        return good.select(self.plan.output_columns)
+
+    def add(self, good: pa.Table) -> None:
+        if good.num_rows == 0:
+            return
+        inserted = self.store.insert_new(self.table_name, self.rows(good))
+        self.result.accepted += inserted
+        self.result.duplicates += good.num_rows - inserted
+
+    def finish(self) -> None:
+        pass
+
+
+class _OrdersSink(_Sink):
+    """Order lines; afterwards, a customer row for every customer id seen (created if new)."""
+
+    table_name = "orders"
+
+    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
+        super().__init__(store, result, plan, kind_explicit=kind_explicit)
+        self.customers: list[pd.DataFrame] = []
+
+    def add(self, good: pa.Table) -> None:
+        super().add(good)
+        with_id = good.filter(pc.is_valid(good.column("customer_id")))
+        if with_id.num_rows:
+            part = with_id.select(
+                ["customer_id", "ordered_at", "country", "_email", "_name", "source_line"]
+            ).to_pandas()
+            self.customers.append(
+                part.groupby("customer_id", sort=False).agg(
+                    first_seen_at=("ordered_at", "min"),
+                    country=("country", "first"),
+                    email=("_email", "first"),
+                    name=("_name", "first"),
+                    source_line=("source_line", "min"),
+                )
+            )
+
+    def finish(self) -> None:
+        if not self.customers:
+            return
+        agg = (
+            pd.concat(self.customers)
+            .groupby(level=0)
+            .agg(
+                first_seen_at=("first_seen_at", "min"),
+                country=("country", "first"),
+                email=("email", "first"),
+                name=("name", "first"),
+                source_line=("source_line", "min"),
+            )
+        )
+        _create_customers(self.store, self.result, agg.reset_index(), "customer")
+        self.store.execute(
+            "UPDATE customers SET first_seen_at = o.first_order FROM "
+            "(SELECT customer_id, MIN(ordered_at) AS first_order FROM orders WHERE import_id = ? "
+            "GROUP BY customer_id) AS o WHERE customers.customer_id = o.customer_id "
+            "AND (customers.first_seen_at IS NULL OR customers.first_seen_at > o.first_order)",
+            [self.result.import_id],
+        )
+
+
+class _FeedbackSink(_Sink):
+    """Feedback items; authors with a customer id get a customer row (their author kind) if new."""
+
+    table_name = "feedback"
+
+    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
+        super().__init__(store, result, plan, kind_explicit=kind_explicit)
+        self.customers: list[pd.DataFrame] = []
+
+    def add(self, good: pa.Table) -> None:
+        super().add(good)
+        with_id = good.filter(pc.is_valid(good.column("customer_id")))
+        if with_id.num_rows:
+            part = with_id.select(["customer_id", "author_kind", "created_at", "source_line"]).to_pandas()
+            self.customers.append(
+                part.groupby("customer_id", sort=False).agg(
+                    kind=("author_kind", "first"),
+                    first_seen_at=("created_at", "min"),
+                    source_line=("source_line", "min"),
+                )
+            )
+
+    def finish(self) -> None:
+        if self.customers:
+            agg = (
+                pd.concat(self.customers)
+                .groupby(level=0)
+                .agg(kind=("kind", "first"), first_seen_at=("first_seen_at", "min"), source_line=("source_line", "min"))
+            )
+            _create_customers(self.store, self.result, agg.reset_index(), None)
+
+
+def _create_customers(store: Store, result: ImportResult, frame: pd.DataFrame, kind: str | None) -> None:
+    rows = frame.copy()
+    if kind is not None:
+        rows["kind"] = kind
+    rows["created_at"] = _now()
+    rows["source"] = result.preset
+    rows["source_file"] = Path(result.path).name
+    rows["import_id"] = result.import_id
+    store.insert_new("customers", rows)
+
+
+class _CustomersSink(_Sink):
+    """Customer rows: new ids are inserted; known ids get the file's non-empty values.
+
+    Rows that would change nothing count as duplicates. The kind of a known customer changes only
+    when the file or `--kind` says so explicitly.
+    """
+
+    table_name = "customers"
+    COMPARED = ("kind", "name", "email", "phone", "company", "country", "city", "attributes", "first_seen_at")
+
+    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
+        super().__init__(store, result, plan, kind_explicit=kind_explicit)
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, good: pa.Table) -> None:
+        if good.num_rows:
+            self.parts.append(good.select(self.plan.output_columns).to_pandas())
+
+    def finish(self) -> None:
+        if not self.parts:
+            return
+        rows = pd.concat(self.parts, ignore_index=True)
+        total = len(rows)
+        rows = rows.drop_duplicates("customer_id", keep="last")
+        self.result.duplicates += total - len(rows)
+        rows["created_at"] = _now()
+        existing = _existing_customers(self.store, rows["customer_id"].tolist())
+        new = rows[~rows["customer_id"].isin(existing.index)]
+        if len(new):
+            self.result.accepted += self.store.insert_new("customers", new)
+        known = rows[rows["customer_id"].isin(existing.index)].set_index("customer_id")
+        if known.empty:
+            return
+        old = existing.loc[known.index]
+        merged = old.copy()
+        for col in self.COMPARED:
+            if col == "kind" and not self.kind_explicit:
+                continue
+            incoming = known[col]
+            if col == "first_seen_at":
+                both = pd.concat([old[col], incoming], axis=1)
+                merged[col] = both.min(axis=1)
+            elif col == "attributes":
+                merged[col] = [_merge_json(o, n) for o, n in zip(old[col], incoming, strict=True)]
+            else:
+                merged[col] = incoming.where(incoming.notna(), old[col])
+        changed = pd.Series(False, index=merged.index)
+        for col in self.COMPARED:
+            a, b = merged[col], old[col]
+            changed |= ~((a == b) | (a.isna() & b.isna()))
+        self.result.duplicates += int((~changed).sum())
+        updates = merged[changed].copy()
+        if len(updates):
+            for col in ("source", "source_file", "source_line", "import_id"):
+                updates[col] = known.loc[updates.index, col]
+            self.store.upsert("customers", updates.reset_index())
+            self.result.accepted += len(updates)
+
+
+def _merge_json(old: Any, new: Any) -> Any:
+    if new is None or (isinstance(new, float) and pd.isna(new)):
+        return old
+    if old is None or (isinstance(old, float) and pd.isna(old)):
+        return new
+    try:
+        merged = {**json.loads(old), **{k: v for k, v in json.loads(new).items() if v is not None}}
+    except (ValueError, AttributeError):
+        return new
+    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
+
+
+def _existing_customers(store: Store, ids: list[str]) -> pd.DataFrame:
+    frames = []
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        marks = ", ".join("?" for _ in chunk)
+        frames.append(store.query(f"SELECT * FROM customers WHERE customer_id IN ({marks})", chunk))
+    existing = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["customer_id"])
+    return existing.set_index("customer_id")
+
+
+_SINKS: dict[str, type[_Sink]] = {"orders": _OrdersSink, "feedback": _FeedbackSink, "customers": _CustomersSink}

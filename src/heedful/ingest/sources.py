@@ -1,0 +1,289 @@
+"""Readers: any input file becomes one DuckDB relation of text columns plus its line numbers.
+
+Every format is read by DuckDB (vectorised, streaming) except Excel, which goes through pandas.
+Columns stay text here; the importer parses and validates them in SQL, so a bad value in one row
+never stops the others. Line numbers follow the file: for CSV the header is line 1 and the first
+record line 2 (a record with line breaks inside quotes counts once); JSON Lines count physical
+lines; Parquet and Excel count rows (Excel's header row is row 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import struct
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from heedful.errors import InputError
+
+FORMATS = ("csv", "parquet", "excel", "jsonl")
+NATIVE_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+}
+NATIVE_ENCODINGS |= {"utf-16": "utf-16", "utf16": "utf-16"}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class Source:
+    """An input file opened in the processing engine."""
+
+    path: Path
+    format: str
+    columns: list[str]  # source column names, in file order
+    relation: str  # SQL query yielding `_line` plus the columns (or `_json` for JSON Lines)
+    column_sql: dict[str, str]  # column -> SQL expression (text) over the relation
+    estimated_rows: int | None = None
+    encoding: str = "utf-8"
+    cleanup: list[Path] = field(default_factory=list)
+
+    def value_sql(self, column: str) -> str:
+        """The column's value as trimmed text, NULL when empty."""
+        return f"NULLIF(TRIM(CAST({self.column_sql[column]} AS VARCHAR)), '')"
+
+    def raw_sql(self) -> str:
+        """The whole record as JSON text, for the quarantine."""
+        if self.format == "jsonl":
+            return "_raw"
+        if not self.columns:
+            return "'{}'"
+        parts = ", ".join(f"{quote_literal(c)}, {self.column_sql[c]}" for c in self.columns)
+        return f"CAST(json_object({parts}) AS VARCHAR)"
+
+    def close(self) -> None:
+        for path in self.cleanup:
+            path.unlink(missing_ok=True)
+
+
+def detect_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".xlsx", ".xlsm", ".xls")):
+        return "excel"
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    return "csv"
+
+
+def open_source(
+    engine: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> Source:
+    """Open `path` in `engine`; raises InputError with a readable message when it cannot be read."""
+    fmt = detect_format(path)
+    if fmt == "parquet":
+        return _open_parquet(engine, path)
+    if fmt == "excel":
+        return _open_excel(engine, path, sheet)
+    enc, cleanup = _native_encoding(path, encoding)
+    readable = cleanup[0] if cleanup else path
+    try:
+        if fmt == "jsonl":
+            return _open_jsonl(path, readable, enc, cleanup)
+        return _open_csv(engine, path, readable, enc, delimiter, cleanup)
+    except BaseException:
+        for p in cleanup:
+            p.unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------------------ CSV
+def csv_reader_sql(readable: Path, encoding: str, delimiter: str | None) -> str:
+    options = ["header=true", "all_varchar=true", f"encoding={quote_literal(encoding)}", "max_line_size=16777216"]
+    if delimiter:
+        options.append(f"delim={quote_literal(_unescape_delimiter(delimiter))}")
+    return f"read_csv({quote_literal(str(readable))}, {', '.join(options)})"
+
+
+def _unescape_delimiter(delimiter: str) -> str:
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
+
+
+def _open_csv(
+    engine: duckdb.DuckDBPyConnection,
+    path: Path,
+    readable: Path,
+    encoding: str,
+    delimiter: str | None,
+    cleanup: list[Path],
+) -> Source:
+    reader = csv_reader_sql(readable, encoding, delimiter)
+    try:
+        described = engine.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"Cannot read {path} as CSV: {_first_line(exc)}") from exc
+    columns = [str(r[0]) for r in described]
+    relation = f"SELECT row_number() OVER () + 1 AS _line, * FROM {reader}"
+    return Source(
+        path,
+        "csv",
+        columns,
+        relation,
+        {c: quote_ident(c) for c in columns},
+        estimate_rows(readable),
+        encoding,
+        cleanup,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return " ".join(lines[:3]) if lines else type(exc).__name__
+
+
+def _native_encoding(path: Path, encoding: str | None) -> tuple[str, list[Path]]:
+    """DuckDB reads UTF-8, UTF-16 and Latin-1; other encodings are transcoded to a temp UTF-8 file."""
+    if encoding is None:
+        return "utf-8", []
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise InputError(f"Unknown encoding {encoding!r}.") from exc
+    aliases = {"utf-8": "utf-8", "iso8859-1": "latin-1", "latin-1": "latin-1", "utf-16": "utf-16"}
+    if name in aliases:
+        return aliases[name], []
+    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="heedful-transcode-")
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+        decoder = codecs.getincrementaldecoder(name)(errors="strict")
+        try:
+            while chunk := src.read(1 << 22):
+                dst.write(decoder.decode(chunk).encode("utf-8"))
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise InputError(f"{path} is not valid {encoding}: {exc}") from exc
+    return "utf-8", [Path(tmp)]
+
+
+def estimate_rows(path: Path) -> int | None:
+    """Rough number of lines, from the file size and the first megabyte (for progress bars)."""
+    try:
+        size = path.stat().st_size
+        if path.name.lower().endswith(".gz"):
+            with path.open("rb") as fh:
+                fh.seek(-4, os.SEEK_END)
+                size = struct.unpack("<I", fh.read(4))[0]  # ISIZE: uncompressed size mod 2**32
+            with gzip.open(path, "rb") as gz:
+                head = gz.read(1 << 20)
+        else:
+            with path.open("rb") as fh:
+                head = fh.read(1 << 20)
+        lines = head.count(b"\n")
+        if lines == 0:
+            return 1
+        return int(size / (len(head) / lines))
+    except (OSError, struct.error, EOFError):
+        return None
+
+
+# ------------------------------------------------------------------------------------ JSON Lines
+def _open_jsonl(path: Path, readable: Path, encoding: str, cleanup: list[Path]) -> Source:
+    columns = _sample_json_keys(readable, encoding)
+    reader = (
+        f"read_csv({quote_literal(str(readable))}, columns={{'_raw': 'VARCHAR'}}, delim='\x01', quote='', "
+        f"escape='', header=false, auto_detect=false, encoding={quote_literal(encoding)}, "
+        "max_line_size=16777216, strict_mode=false)"
+    )
+    relation = (
+        "SELECT _line, _raw, CASE WHEN json_valid(_raw) AND json_type(_raw) = 'OBJECT' THEN CAST(_raw AS JSON) END "
+        f"AS _json FROM (SELECT row_number() OVER () AS _line, _raw FROM {reader}) WHERE TRIM(COALESCE(_raw, '')) <> ''"
+    )
+    column_sql = {c: f"json_extract_string(_json, {quote_literal(_json_path(c))})" for c in columns}
+    return Source(path, "jsonl", columns, relation, column_sql, estimate_rows(readable), encoding, cleanup)
+
+
+def _json_path(column: str) -> str:
+    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in column.split("."))
+
+
+def _sample_json_keys(path: Path, encoding: str, sample_lines: int = 2000) -> list[str]:
+    """Keys of the first records (nested objects one level deep as 'a.b'), in order of appearance."""
+    keys: dict[str, None] = {}
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    py_encoding = "utf-16" if encoding == "utf-16" else encoding
+    try:
+        with opener(path, "rt", encoding=py_encoding, errors="replace") as fh:
+            for n, line in enumerate(fh):
+                if n >= sample_lines:
+                    break
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(record, dict):
+                    continue
+                for key, value in record.items():
+                    keys[str(key)] = None
+                    if isinstance(value, dict):
+                        for sub in value:
+                            keys[f"{key}.{sub}"] = None
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc}") from exc
+    return list(keys)
+
+
+# --------------------------------------------------------------------------------------- Parquet
+def _open_parquet(engine: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    reader = f"read_parquet({quote_literal(str(path))})"
+    try:
+        described = engine.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        total = engine.execute(f"SELECT COUNT(*) FROM {reader}").fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"Cannot read {path} as Parquet: {_first_line(exc)}") from exc
+    columns = [str(r[0]) for r in described]
+    relation = f"SELECT row_number() OVER () AS _line, * FROM {reader}"
+    return Source(
+        path,
+        "parquet",
+        columns,
+        relation,
+        {c: quote_ident(c) for c in columns},
+        int(total[0]) if total else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------- Excel
+def _open_excel(engine: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> Source:
+    import pandas as pd
+
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str)
+    except ImportError as exc:
+        raise InputError(f"Cannot read {path}: {exc}. Save it as .xlsx or CSV.") from exc
+    except (ValueError, OSError, KeyError) as exc:
+        raise InputError(f"Cannot read {path} as Excel: {exc}") from exc
+    frame.columns = [str(c) for c in frame.columns]
+    frame = frame.astype(object).where(frame.notna(), None)
+    view = f"_hf_excel_{uuid.uuid4().hex}"
+    engine.register(view, frame)
+    columns = list(frame.columns)
+    relation = f"SELECT row_number() OVER () + 1 AS _line, * FROM {view}"
+    return Source(path, "excel", columns, relation, {c: quote_ident(c) for c in columns}, len(frame))
