@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from heedful.errors import InputError
+from heedful.errors import InputError, NotFoundError
 from heedful.store.backend import Store
 from heedful.store.surveys_repo import import_responses, latest_survey, save_definition
 from heedful.surveys.definition import SurveyDefinition
@@ -60,7 +60,16 @@ def parse_surveymonkey(path: Path) -> Export:
     if len(raw) < 2:
         raise InputError(f"{path.name}: a SurveyMonkey export has two header rows; this file is too short.")
     top, sub, body = raw.iloc[0].tolist(), raw.iloc[1].tolist(), raw.iloc[2:].reset_index(drop=True)
-    meta = {"respondent id", "collector id", "start date", "end date", "ip address", "email address", "first name", "last name"}
+    meta = {
+        "respondent id",
+        "collector id",
+        "start date",
+        "end date",
+        "ip address",
+        "email address",
+        "first name",
+        "last name",
+    }
     columns: list[Column] = []
     found: dict[str, int] = {}
     current: Column | None = None
@@ -75,9 +84,13 @@ def parse_surveymonkey(path: Path) -> Export:
             columns.append(current)
         if current is None:
             continue
-        current.parts[label if label not in ("Response", "Open-Ended Response") or len(current.parts) else ""] = body[i]
+        if label in ("Response", "Open-Ended Response") or label.lower().startswith("other"):
+            label = ""
+        current.parts[label] = body[i]
     if "respondent id" not in found:
-        raise InputError(f"{path.name}: no 'Respondent ID' column; is this a SurveyMonkey export (format 'surveymonkey')?")
+        raise InputError(
+            f"{path.name}: no 'Respondent ID' column; is this a SurveyMonkey export (format 'surveymonkey')?"
+        )
     n = len(body)
     get = lambda key: body[found[key]] if key in found else _blank(n)  # noqa: E731
     return Export(get("respondent id"), get("start date"), get("end date"), get("email address"), columns)
@@ -89,7 +102,16 @@ def parse_typeform(path: Path) -> Export:
     rid = lower.get("#") or lower.get("token") or lower.get("response id")
     if rid is None:
         raise InputError(f"{path.name}: no '#' (response id) column; is this a Typeform export (format 'typeform')?")
-    meta = {rid, lower.get("start date (utc)"), lower.get("submit date (utc)"), lower.get("network id"), lower.get("stage date (utc)"), lower.get("tags"), lower.get("response type"), lower.get("ending")}
+    meta = {
+        rid,
+        lower.get("start date (utc)"),
+        lower.get("submit date (utc)"),
+        lower.get("network id"),
+        lower.get("stage date (utc)"),
+        lower.get("tags"),
+        lower.get("response type"),
+        lower.get("ending"),
+    }
     n = len(frame)
     columns = [Column(c, {"": frame[c]}) for c in frame.columns if c not in meta]
     email = next((frame[c] for c in frame.columns if "email" in c.lower()), _blank(n))
@@ -162,7 +184,10 @@ def infer_definition(export: Export, slug: str, title: str, fmt: str) -> SurveyD
             values = next(iter(col.parts.values()))
             filled = values[values != ""]
             numbers = pd.to_numeric(filled, errors="coerce")
-            if len(filled) and numbers.notna().all():
+            parts = sorted({v for value in filled for v in _split_multi(value, fmt)})
+            if fmt == "google-forms" and filled.str.contains(",").any() and 2 <= len(parts) <= 15:
+                q |= {"type": "multiple", "options": parts}
+            elif len(filled) and numbers.notna().all():
                 if "recommend" in col.text.lower() and numbers.between(0, 10).all():
                     q["type"] = "nps"
                 else:
@@ -225,7 +250,7 @@ def import_survey_file(store: Store, path: Path, fmt: str, slug: str, title: str
     export = PARSERS[fmt](path)
     try:
         _, survey = latest_survey(store, slug)
-    except Exception:
+    except NotFoundError:
         survey = infer_definition(export, slug, title or path.stem, fmt)
     info = save_definition(store, survey)
     by_text = {q.text.strip().lower(): q for q in survey.questions}
@@ -274,7 +299,16 @@ def import_survey_file(store: Store, path: Path, fmt: str, slug: str, title: str
     store.execute(
         "INSERT INTO imports (import_id, entity, preset, source_file, file_hash, started_at, finished_at, accepted, rejected, duplicates, status) "
         "VALUES (?, 'responses', ?, ?, ?, ?, ?, ?, 0, ?, 'done')",
-        [import_id, fmt, path.name, hashlib.sha256(path.read_bytes()).hexdigest(), now, datetime.now(UTC).replace(tzinfo=None), added_r, len(responses) - added_r],
+        [
+            import_id,
+            fmt,
+            path.name,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            now,
+            datetime.now(UTC).replace(tzinfo=None),
+            added_r,
+            len(responses) - added_r,
+        ],
     )
     return {
         "import_id": import_id,
