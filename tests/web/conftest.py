@@ -194,3 +194,9 @@ def clients(app: FastAPI) -> Iterator[dict[Role, TestClient]]:
 
 def csrf_header(client: TestClient) -> dict[str, str]:
     return {"X-CSRF-Token": csrf_of(client, "/account")}
+
+
+@pytest.fixture
+def csrf_for() -> object:
+    """`csrf_for(client)` -> headers carrying that client's CSRF token."""
+    return csrf_header

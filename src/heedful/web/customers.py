@@ -20,10 +20,11 @@ PAGE_SIZE = 50
 
 
 def customer_profile(store: Store, customer_id: str) -> dict[str, Any]:
-    """The unified profile from the data hub (heedful.ingest.profile)."""
+    """The unified profile from the data hub (identity, orders, feedback, survey answers, referrals, value)."""
     from heedful.ingest.profile import customer_profile as build_profile
 
-    return build_profile(store, customer_id)
+    profile: dict[str, Any] = build_profile(store, customer_id)
+    return profile
 
 
 @router.get("/customers")
@@ -79,19 +80,20 @@ def customer_list(
 
 
 def _timeline(profile: dict[str, Any]) -> list[dict[str, Any]]:
-    """Orders, feedback, answers and referrals on one time axis, newest first (display only)."""
-    if isinstance(profile.get("timeline"), list):
-        events = [dict(e) for e in profile["timeline"]]
-    else:
-        events = []
-        for kind, time_key in (
-            ("orders", "ordered_at"),
-            ("feedback", "created_at"),
-            ("answers", "answered_at"),
-            ("referrals", "created_at"),
-        ):
-            for item in _items(profile.get(kind)):
-                events.append({"kind": kind.rstrip("s"), "at": item.get(time_key) or item.get("at"), **item})
+    """Recent orders, feedback, survey answers and referrals on one time axis, newest first (display only)."""
+    orders = profile.get("orders") or {}
+    referrals = profile.get("referrals") or {}
+    events: list[dict[str, Any]] = []
+    events += [{"kind": "order", "at": o.get("ordered_at"), **o} for o in orders.get("recent") or []]
+    events += [{"kind": "feedback", "at": f.get("created_at"), **f} for f in profile.get("feedback") or []]
+    events += [{"kind": "answer", "at": a.get("answered_at"), **a} for a in profile.get("survey_answers") or []]
+    events += [
+        {"kind": "referral", "at": r.get("created_at"), "role": "advocate", **r} for r in referrals.get("made") or []
+    ]
+    events += [
+        {"kind": "referral", "at": r.get("created_at"), "role": "referred", **r}
+        for r in referrals.get("referred_by") or []
+    ]
     for event in events:
         event["at"] = pd.to_datetime(event.get("at"), errors="coerce")
     # Newest first; events without a time go last.
@@ -102,31 +104,24 @@ def _timeline(profile: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
-def _items(value: Any) -> list[dict[str, Any]]:
-    if value is None:
-        return []
-    if isinstance(value, pd.DataFrame):
-        return list(value.to_dict(orient="records"))
-    return [dict(v) for v in value]
-
-
 @router.get("/customers/{customer_id}")
 def customer_detail(request: Request, store: StoreDep, user: ViewerUser, customer_id: str) -> Response:
     profile = customer_profile(store, customer_id)
-    customer = profile.get("customer") or {}
-    value_rows = store.query("SELECT * FROM customer_value WHERE customer_id = ?", [customer_id])
-    value = value_rows.iloc[0].to_dict() if not value_rows.empty else None
-    timeline = _timeline(profile)
+    customer = {
+        **(profile.get("identity") or {}),
+        "kind": profile.get("kind"),
+        "first_seen_at": profile.get("first_seen_at"),
+        "source": profile.get("source"),
+    }
+    orders = {k: v for k, v in (profile.get("orders") or {}).items() if k != "recent"}
     return render(
         request,
         "customer.html",
         {
             "customer_id": customer_id,
             "customer": customer,
-            "profile": profile,
-            "summary": profile.get("summary") or {},
-            "value": value,
-            "timeline": timeline[:500],
-            "timeline_total": len(timeline),
+            "orders": orders,
+            "value": profile.get("value"),
+            "timeline": _timeline(profile),
         },
     )

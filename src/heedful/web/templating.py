@@ -51,6 +51,7 @@ def _when(value: Any) -> str:
 templates.env.filters["number"] = _number
 templates.env.filters["percent"] = _percent
 templates.env.filters["when"] = _when
+templates.env.filters["basename"] = lambda value: Path(str(value)).name if value else ""
 templates.env.globals["csrf_token"] = csrf_token
 
 

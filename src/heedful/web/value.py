@@ -2,52 +2,33 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 
+from heedful.cli.common import to_jsonable
+from heedful.errors import InputError
 from heedful.store import Store
-from heedful.web import queries
-from heedful.web.deps import StoreDep, ViewerUser
+from heedful.web import accounts, queries
+from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.templating import csv_response, figure, records, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _value_function(name: str) -> Any:
-    """A function of heedful.value, or None while that package does not offer it."""
-    try:
-        module = importlib.import_module("heedful.value")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
-
-
 def cohort_table(store: Store) -> pd.DataFrame:
-    """Share of each first-order cohort still ordering k periods later, from heedful.value.cohorts."""
-    cohorts = _value_function("cohorts")
-    if cohorts is None or store.count("orders") == 0:
+    """Share of each first-order cohort buying k months later (heedful.value.cohorts), cohort × months."""
+    if store.count("orders") == 0:
         return pd.DataFrame()
-    result = cohorts(store.table("orders"))
-    frame = result.to_pandas() if hasattr(result, "to_pandas") else result
-    if hasattr(frame, "retention_"):
-        frame = frame.retention_
-    return frame if isinstance(frame, pd.DataFrame) else pd.DataFrame()
+    from heedful.value import cohorts
 
-
-def _cohort_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """Long (cohort, period, retention) or wide (cohort × period) -> wide, for the heat-map."""
-    if frame.empty:
-        return frame
-    cols = set(frame.columns)
-    if {"cohort", "period", "retention"} <= cols:
-        wide = frame.pivot_table(index="cohort", columns="period", values="retention")
-        wide.index = wide.index.astype(str)
-        return wide
-    return frame
+    try:
+        retention: pd.DataFrame = cohorts(store.table("orders"), period="M").retention
+    except InputError:  # no purchases (only returns)
+        return pd.DataFrame()
+    return retention.tail(24)
 
 
 def _data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
@@ -56,13 +37,110 @@ def _data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
         "segments": cache.get(store, "value.segments", queries.segment_summary),
         "clv": cache.get(store, "value.clv", queries.clv_histogram),
         "models": cache.get(store, "value.models", queries.value_models),
-        "cohorts": cache.get(store, "value.cohorts", lambda s: _cohort_matrix(cohort_table(s))),
+        "cohorts": cache.get(store, "value.cohorts", cohort_table),
     }
+
+
+def _fit_charts(fit: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Tracking (actual vs predicted repeat purchases per week) and calibration-vs-holdout charts of the last fit."""
+    if not fit or not fit.get("holdout"):
+        return []
+    charts = []
+    tracking = pd.DataFrame(fit["holdout"].get("tracking") or [])
+    if not tracking.empty:
+        charts.append(
+            {
+                "name": "tracking",
+                "title": f"Repeat purchases per week: actual vs {fit['model']} (holdout from {fit['holdout']['calibration_end']})",
+                "figure": figure(
+                    [
+                        {
+                            "type": "scatter",
+                            "mode": "lines",
+                            "name": "actual",
+                            "x": list(tracking["start"]),
+                            "y": list(tracking["actual"]),
+                        },
+                        {
+                            "type": "scatter",
+                            "mode": "lines",
+                            "name": "predicted",
+                            "x": list(tracking["start"]),
+                            "y": list(tracking["predicted"]),
+                            "line": {"dash": "dash"},
+                        },
+                    ],
+                    {
+                        "shapes": [
+                            {
+                                "type": "line",
+                                "xref": "x",
+                                "yref": "paper",
+                                "x0": fit["holdout"]["calibration_end"],
+                                "x1": fit["holdout"]["calibration_end"],
+                                "y0": 0,
+                                "y1": 1,
+                                "line": {"color": "#6b7280", "dash": "dot"},
+                            }
+                        ]
+                    },
+                ),
+            }
+        )
+    by_freq = pd.DataFrame(fit["holdout"].get("by_calibration_frequency") or [])
+    if not by_freq.empty:
+        charts.append(
+            {
+                "name": "holdout",
+                "title": "Mean holdout purchases by calibration-period repeat purchases",
+                "figure": figure(
+                    [
+                        {
+                            "type": "bar",
+                            "name": "actual",
+                            "x": list(by_freq["frequency"]),
+                            "y": list(by_freq["actual"]),
+                        },
+                        {
+                            "type": "bar",
+                            "name": "predicted",
+                            "x": list(by_freq["frequency"]),
+                            "y": list(by_freq["predicted"]),
+                        },
+                    ],
+                    {
+                        "barmode": "group",
+                        "xaxis": {"title": {"text": "repeat purchases in calibration (last bar: or more)"}},
+                    },
+                ),
+            }
+        )
+    return charts
+
+
+def _fit_rows(fit: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not fit:
+        return []
+    params, stderr, ci95 = fit.get("params") or {}, fit.get("stderr") or {}, fit.get("ci95") or {}
+    rows = []
+    for name, estimate in params.items():
+        low_high = ci95.get(name) or [None, None]
+        rows.append(
+            {
+                "parameter": name,
+                "estimate": estimate,
+                "std_error": stderr.get(name),
+                "ci95_low": low_high[0],
+                "ci95_high": low_high[1],
+            }
+        )
+    return rows
 
 
 @router.get("/value")
 def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     data = _data(request, store)
+    fit: dict[str, Any] | None = getattr(request.app.state, "value_fit", None)
     charts: list[dict[str, str]] = []
     seg = data["segments"]
     if not seg.empty:
@@ -126,16 +204,76 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                 ),
             }
         )
+    charts.extend(_fit_charts(fit))
     return render(
         request,
         "value.html",
-        {"charts": charts, "segments": records(seg), "models": records(data["models"])},
+        {
+            "charts": charts,
+            "segments": records(seg),
+            "models": records(data["models"]),
+            "fit": fit,
+            "fit_rows": _fit_rows(fit),
+            "model_names": [m for m in ("bgnbd", "mbgnbd", "pareto-nbd")],
+            "default_calibration_end": _default_calibration_end(store),
+        },
     )
+
+
+def _default_calibration_end(store: Store) -> str:
+    """Three quarters of the way through the order history: the last quarter is the holdout."""
+    low, high = store.fetchall("SELECT MIN(ordered_at), MAX(ordered_at) FROM orders")[0]
+    if low is None:
+        return ""
+    start, end = pd.Timestamp(low), pd.Timestamp(high)
+    return str((start + (end - start) * 0.75).date())
+
+
+@router.post("/value/run")
+def run_value(request: Request, store: StoreDep, user: AnalystUser) -> Response:
+    """Recompute CLV (BG/NBD + Gamma-Gamma) and RFM segments into customer_value."""
+    from heedful.cli.value import demo_step as compute_customer_value
+
+    result = compute_customer_value(store)
+    accounts.record_audit(store, "value.run", user=user, target="customer_value", detail=result, ip=client_ip(request))
+    return RedirectResponse("/value", status_code=303)
+
+
+@router.post("/value/fit")
+def fit_value_model(
+    request: Request,
+    store: StoreDep,
+    user: AnalystUser,
+    model: Annotated[str, Form(pattern="^(bgnbd|mbgnbd|pareto-nbd)$")],
+    calibration_end: Annotated[str, Form()],
+) -> Response:
+    """Fit a model on the orders up to `calibration_end` and check its predictions on the rest (holdout)."""
+    from heedful.cli.value import fit_report
+    from heedful.value import Columns
+
+    report = fit_report(store.table("orders"), Columns(), model, "W", calibration_end=calibration_end or None)
+    request.app.state.value_fit = to_jsonable(report)
+    summary = (
+        {k: report["holdout"].get(k) for k in ("actual_total", "predicted_total", "mae")} if report["holdout"] else {}
+    )
+    accounts.record_audit(
+        store,
+        "value.fit",
+        user=user,
+        target=model,
+        detail={"calibration_end": calibration_end, **summary},
+        ip=client_ip(request),
+    )
+    return RedirectResponse("/value#fit", status_code=303)
 
 
 @router.get("/value/chart/{name}.csv")
 def value_chart_csv(request: Request, store: StoreDep, user: ViewerUser, name: str) -> Response:
-    data = _data(request, store)
+    data: dict[str, pd.DataFrame] = dict(_data(request, store))
+    fit = getattr(request.app.state, "value_fit", None)
+    if fit and fit.get("holdout"):
+        data["tracking"] = pd.DataFrame(fit["holdout"].get("tracking") or [])
+        data["holdout"] = pd.DataFrame(fit["holdout"].get("by_calibration_frequency") or [])
     if name not in data:
         raise HTTPException(404, f"No chart {name!r} on the value page.")
     frame = data[name]
