@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.retain.churn import ChurnModel
+from heedful.retain.churn import ChurnModel, logistic_baseline_predict
 from heedful.retain.features import retail_churn_dataset, retail_features
 from heedful.retain.metrics import auc, brier
 
@@ -135,6 +135,7 @@ def time_split_evaluation(
         "test_brier": brier(risk, yt),
         "test_ece": expected_calibration_error(risk, yt),
         "train_cv_auc": model.cv_["cv_auc"],
+        "baseline_logistic_auc": auc(logistic_baseline_predict(X_tr, y_tr.to_numpy(), X_te[X_tr.columns]), yt),
         "baseline_recency_auc": auc(X_te["recency_days"].to_numpy(), yt),
         "top_features": model.cv_["top_features"][:6],
     }

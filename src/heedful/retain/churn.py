@@ -598,8 +598,8 @@ class ChurnModel:
         return model
 
 
-def logistic_baseline_oof(frame: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Out-of-fold probabilities of a regularised logistic regression (one-hot + scaled numbers)."""
+def _baseline_data(frame: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+    """Design for the logistic baseline: numbers (median-imputed with missing flags, scaled) + one-hot text."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -615,7 +615,6 @@ def logistic_baseline_oof(frame: pd.DataFrame, y: np.ndarray, folds: list[tuple[
         {s.name: frame[s.name].astype("string").fillna("missing") for s in enc.specs_ if s.kind == "categorical"},
         index=frame.index,
     ).astype(object)
-    data = pd.concat([numeric, cats], axis=1)
     pre = ColumnTransformer(
         [
             (
@@ -626,12 +625,24 @@ def logistic_baseline_oof(frame: pd.DataFrame, y: np.ndarray, folds: list[tuple[
             ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=5), list(cats.columns)),
         ]
     )
+    return pd.concat([numeric, cats], axis=1), make_pipeline(pre, LogisticRegression(max_iter=500, C=1.0))
+
+
+def logistic_baseline_oof(frame: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Out-of-fold probabilities of a regularised logistic regression (one-hot + scaled numbers)."""
+    data, model = _baseline_data(frame)
     oof = np.full(len(y), np.nan)
     for train, test in folds:
-        model = make_pipeline(pre, LogisticRegression(max_iter=500, C=1.0))
         model.fit(data.iloc[train], y[train])
         oof[test] = model.predict_proba(data.iloc[test])[:, 1]
     return oof
+
+
+def logistic_baseline_predict(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    """The logistic baseline fitted on `train` and applied to `test` (e.g. a later cut-off)."""
+    data, model = _baseline_data(pd.concat([train, test], ignore_index=True))
+    model.fit(data.iloc[: len(train)], y)
+    return np.asarray(model.predict_proba(data.iloc[len(train) :])[:, 1])
 
 
 def _jsonable(value: Any) -> Any:
