@@ -1,0 +1,278 @@
+"""`heedful survey …`: create and distribute surveys, see results, analyse trade-off data from any tool."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store, progress_bar
+from heedful.errors import InputError
+from heedful.store import Store
+from heedful.store import surveys_repo as repo
+
+app = typer.Typer(help="Surveys: NPS/CSAT/CES, MaxDiff, conjoint and price sensitivity.", no_args_is_help=True)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "surveys" / "examples" / "customer-pulse.yaml"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(existing_file(path))
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: cannot read as CSV: {exc}") from exc
+
+
+@app.command("create")
+def create_cmd(
+    file: Annotated[Path, typer.Argument(help="Survey definition (YAML).")],
+    status: Annotated[str, typer.Option(help="open (collecting answers) or draft.")] = "open",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Validate a YAML survey and store it; a changed file becomes a new version."""
+    from heedful.surveys.definition import parse_survey
+
+    survey = parse_survey(existing_file(file).read_text(encoding="utf-8"), file.name)
+    with open_store(db) as store:
+        info = repo.save_definition(store, survey, status=status)
+    info |= {
+        "title": survey.title,
+        "questions": len(survey.questions),
+        "pages": len(survey.pages),
+        "url": f"/s/{survey.slug}",
+    }
+    if json_out:
+        emit_json(info)
+    else:
+        verb = "Stored" if info["created"] else "Unchanged:"
+        console.print(
+            f"{verb} survey [bold]{survey.slug}[/] version {info['version']} ({info['questions']} questions); link /s/{survey.slug}"
+        )
+
+
+def _customers(store: Store, query: str) -> pd.DataFrame:
+    """Customers chosen by QUERY: 'all', a kind (customer, prospect, staff, partner), @file of ids, or a SQL condition."""
+    base = "SELECT customer_id, name, email, kind FROM customers"
+    if query == "all":
+        return store.query(base)
+    if query in ("customer", "prospect", "staff", "partner"):
+        return store.query(f"{base} WHERE kind = ?", [query])
+    if query.startswith("@"):
+        ids = [line.strip() for line in existing_file(Path(query[1:])).read_text().splitlines() if line.strip()]
+        frame = store.query(base)
+        return frame[frame["customer_id"].isin(ids)]
+    if ";" in query:
+        raise InputError("--customers takes one SQL condition (no ';').")
+    try:
+        return store.query(f"{base} WHERE {query}")
+    except Exception as exc:
+        raise InputError(f"--customers {query!r} is not a valid condition on the customers table: {exc}") from exc
+
+
+@app.command("invite")
+def invite_cmd(
+    slug: Annotated[str, typer.Argument(help="Survey slug.")],
+    customers: Annotated[
+        str,
+        typer.Option(
+            help="Who: 'all', a kind (customer|prospect|staff|partner), @ids.txt, or a SQL condition such as \"country = 'France'\"."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="CSV file to write the personal links to.")],
+    base_url: Annotated[str, typer.Option(help="Public address of the web app.")] = DEFAULT_BASE_URL,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Issue one unguessable link per customer (only its hash is stored) and write them to a CSV."""
+    with open_store(db) as store:
+        chosen = _customers(store, customers)
+        if chosen.empty:
+            raise InputError(f"No customers match {customers!r}.")
+        issued = repo.create_invitations(store, slug, chosen["customer_id"].astype(str).tolist())
+    by_id = chosen.set_index(chosen["customer_id"].astype(str))
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["customer_id", "name", "email", "link"])
+        for cid, token in issued:
+            row = by_id.loc[cid]
+            writer.writerow([cid, row["name"] or "", row["email"] or "", f"{base_url.rstrip('/')}/s/{slug}?t={token}"])
+    result = {"slug": slug, "invited": len(issued), "out": str(out)}
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(f"Wrote {len(issued)} personal links to {out}. Keep the file safe: the links are not stored.")
+
+
+@app.command("results")
+def results_cmd(
+    slug: Annotated[str, typer.Argument(help="Survey slug.")],
+    to_feedback: Annotated[
+        bool, typer.Option("--to-feedback/--no-feedback", help="Copy open-text answers into feedback for listening.")
+    ] = True,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Response rate, NPS with its 95% interval, CSAT/CES, cross-tabs, key drivers, trade-offs."""
+    from heedful.surveys.results import open_text_feedback, survey_results
+
+    with open_store(db) as store:
+        row, survey = repo.latest_survey(store, slug)
+        responses, answers, invited = repo.survey_data(store, slug)
+        result = survey_results(survey, responses, answers, invited)
+        result["status"] = row["status"]
+        if to_feedback and len(answers):
+            result["feedback_added"] = store.insert_new("feedback", open_text_feedback(survey, responses, answers))
+    if json_out:
+        emit_json(result)
+        return
+    console.print(
+        f"[bold]{survey.title}[/] ({slug}, {row['status']}): {result['completed']} completed of {result['responses']} started"
+    )
+    if invited:
+        console.print(f"Response rate: {result['completed']}/{invited} = {100 * (result['response_rate'] or 0):.0f}%")
+    for q in result["questions"]:
+        if q["type"] == "nps" and q.get("n"):
+            console.print(f"NPS {q['nps']:+.0f} (95% interval {q['low']:+.0f} to {q['high']:+.0f}, n={q['n']})")
+        elif q["type"] in ("csat", "ces") and q.get("n"):
+            console.print(
+                f"{q['type'].upper()} {q['question_id']}: mean {q['mean']:.2f}, top-box {100 * q['top_box']:.0f}% (n={q['n']})"
+            )
+
+
+@app.command("close")
+def close_cmd(
+    slug: Annotated[str, typer.Argument(help="Survey slug.")], db: DbOption = None, json_out: JsonOption = False
+) -> None:
+    """Stop collecting answers: the survey page then says it is closed."""
+    with open_store(db) as store:
+        repo.set_status(store, slug, "closed")
+    if json_out:
+        emit_json({"slug": slug, "status": "closed"})
+    else:
+        console.print(f"Survey {slug} is closed.")
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV export.")],
+    format: Annotated[str, typer.Option("--format", help="surveymonkey | typeform | google-forms")],
+    slug: Annotated[str, typer.Option(help="Survey slug to import into (created from the columns if new).")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import responses exported from SurveyMonkey, Typeform or Google Forms (re-importing adds nothing)."""
+    from heedful.ingest.surveys_import import import_survey_file
+
+    with open_store(db) as store:
+        result = import_survey_file(store, existing_file(file), format, slug)
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(
+            f"Imported {result['accepted']} responses ({result['duplicates']} already stored, {result['answers']} answers) into {slug}."
+        )
+
+
+MethodOption = Annotated[str, typer.Option(help="hb (individual utilities, hierarchical Bayes) or mnl (aggregate).")]
+
+
+@app.command("maxdiff")
+def maxdiff_cmd(
+    file: Annotated[Path, typer.Argument(help="Long CSV: respondent, task, item, best (0/1), worst (0/1).")],
+    method: MethodOption = "hb",
+    iterations: Annotated[int, typer.Option(help="HB iterations (half burn-in).")] = 4000,
+    json_out: JsonOption = False,
+) -> None:
+    """Utilities, preference shares and counts of MaxDiff items."""
+    from heedful.surveys.maxdiff import MaxDiff
+
+    frame = _read_csv(file)
+    with progress_bar("HB sampling", iterations, enabled=method == "hb" and not json_out) as advance:
+        model = MaxDiff(method=method, n_iter=iterations, burn_in=iterations // 2).fit(frame, progress=advance)
+    if json_out:
+        emit_json(model.to_dict())
+        return
+    console.print(model.summary[["utility", "low", "high", "share", "count_score"]].round(3).to_string())
+
+
+@app.command("conjoint")
+def conjoint_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="Long CSV: respondent, task, alternative, one column per attribute, chosen (0/1).")
+    ],
+    price_col: Annotated[
+        str | None, typer.Option("--price-col", help="Numeric price column (gives willingness to pay).")
+    ] = None,
+    method: MethodOption = "hb",
+    iterations: Annotated[int, typer.Option(help="HB iterations (half burn-in).")] = 4000,
+    simulate: Annotated[
+        Path | None, typer.Option(help="CSV of product profiles to simulate market shares for.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Part-worth utilities with intervals, attribute importance, WTP per level, market simulation."""
+    from heedful.surveys.conjoint import Conjoint
+
+    frame = _read_csv(file)
+    with progress_bar("HB sampling", iterations, enabled=method == "hb" and not json_out) as advance:
+        model = Conjoint(method=method, price_col=price_col, n_iter=iterations, burn_in=iterations // 2).fit(
+            frame, progress=advance
+        )
+    result: dict[str, Any] = model.to_dict()
+    if simulate is not None:
+        result["simulation"] = model.simulate(_read_csv(simulate)).to_dict(orient="records")
+    if json_out:
+        emit_json(result)
+        return
+    console.print(model.summary.round(3).to_string(index=False))
+    console.print(model.importance_.round(1).to_string())
+    if simulate is not None:
+        console.print(pd.DataFrame(result["simulation"]).round(1).to_string(index=False))
+
+
+@app.command("van-westendorp")
+def van_westendorp_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV with columns too_cheap, cheap, expensive, too_expensive.")],
+    convention: Annotated[
+        str, typer.Option(help="common (PMC = too cheap x expensive) or original (x not cheap).")
+    ] = "common",
+    plot: Annotated[Path | None, typer.Option(help="Write the curves as an HTML chart.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Acceptable price range (PMC-PME), optimal and indifference price points."""
+    from heedful.surveys.vanwestendorp import VanWestendorp
+
+    model = VanWestendorp(convention=convention).fit(_read_csv(file))
+    if plot is not None:
+        model.figure().write_html(str(plot), include_plotlyjs=True)
+    if json_out:
+        emit_json(model.to_dict() | {"curves": model.curves_.to_dict(orient="records")})
+        return
+    p = model.params_
+    console.print(
+        f"Acceptable range {p['pmc']:,.2f} – {p['pme']:,.2f}; optimal {p['opp']:,.2f}; indifference {p['ipp']:,.2f} (n={model.n_})"
+    )
+
+
+def demo_step(store: Store) -> dict[str, object]:
+    """Store the sample survey (every question type) so the demo shows it at /s/customer-pulse.
+
+    No answers are invented: results appear once people answer (or an export is imported).
+    """
+    from heedful.surveys.definition import parse_survey
+
+    survey = parse_survey(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE.name)
+    info = repo.save_definition(store, survey)
+    responses, _, _ = repo.survey_data(store, survey.slug)
+    return {
+        "survey": survey.slug,
+        "version": info["version"],
+        "questions": len(survey.questions),
+        "link": f"/s/{survey.slug}",
+        "responses": len(responses),
+    }
