@@ -12,6 +12,7 @@ from heedful.cli import retain
 from heedful.cli import value
 from heedful.cli import web
 from heedful.cli import customer, demo, ingest
+from heedful.cli import survey
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -29,6 +30,7 @@ app.add_typer(advocacy.app, name="advocacy")
 app.add_typer(retain.app, name="retain")
 app.add_typer(value.app, name="value")
 app.add_typer(journey.app, name="journey")
+app.add_typer(survey.app, name="survey")
 app.command("report")(report.report_cmd)
 web.register(app)
 
