@@ -255,7 +255,7 @@ def _open_parquet(engine: duckdb.DuckDBPyConnection, path: Path) -> Source:
     reader = f"read_parquet({quote_literal(str(path))})"
     try:
         described = engine.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-        total = engine.execute(f"SELECT COUNT(*) FROM {reader}").fetchone()
+        total = engine.execute(f"SELECT COUNT(*) FROM {reader}").fetchall()[0]
     except duckdb.Error as exc:
         raise InputError(f"Cannot read {path} as Parquet: {_first_line(exc)}") from exc
     columns = [str(r[0]) for r in described]

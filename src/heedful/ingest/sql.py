@@ -141,6 +141,8 @@ def _number_checks(b: _Builder, name: str, label: str, required: bool) -> tuple[
 
 
 def _error(b: _Builder, checks: list[str]) -> str:
+    if b.source.format == "jsonl":
+        checks = ["WHEN _json IS NULL THEN 'line is not a JSON object'", *checks]
     return b.add("_hf_error", f"CASE {' '.join(checks)} END" if checks else "CAST(NULL AS VARCHAR)")
 
 

@@ -1,0 +1,117 @@
+"""Every input format reaches the same rows: CSV (any delimiter, Latin-1, gz), Parquet, Excel, JSON Lines."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from ingest_data import RETAIL_HEADER, RETAIL_ROWS, write
+
+from heedful.ingest import import_file
+from heedful.store import Store
+
+GOOD = RETAIL_ROWS[:7]
+
+
+def _frame() -> pd.DataFrame:
+    rows = [r.split(",") for r in GOOD]
+    return pd.DataFrame(rows, columns=RETAIL_HEADER.split(","))
+
+
+def _stored(store: Store) -> list[tuple[str, str, float]]:
+    frame = store.query("SELECT order_id, product_id, amount FROM orders ORDER BY order_id, product_id")
+    return [(a, b, round(float(c), 2)) for a, b, c in frame.itertuples(index=False)]
+
+
+@pytest.fixture
+def expected(duck_store: Store, tmp_path: Path) -> list[tuple[str, str, float]]:
+    reference = duck_store.__class__("duckdb://")
+    import_file(
+        reference, write(tmp_path / "ref.csv", "\n".join([RETAIL_HEADER, *GOOD]) + "\n"), "orders", "online-retail"
+    )
+    rows = _stored(reference)
+    reference.close()
+    assert len(rows) == 6
+    return rows
+
+
+def test_semicolon_latin1_csv_is_detected(duck_store: Store, tmp_path: Path, expected: list) -> None:
+    lines = [RETAIL_HEADER.replace(",", ";")] + [r.replace(",", ";") for r in GOOD]
+    lines[1] = lines[1].replace("WHITE HANGING HEART", "CAFÉ CRÈME HEART")
+    path = write(tmp_path / "latin.csv", "\n".join(lines) + "\n", encoding="latin-1")
+    result = import_file(duck_store, path, "orders", preset="online-retail")
+    assert (result.accepted, result.rejected) == (6, 0)
+    assert _stored(duck_store) == expected
+    names = duck_store.query("SELECT product_name FROM orders WHERE product_id = '85123A'")["product_name"]
+    assert names.iloc[0] == "CAFÉ CRÈME HEART T-LIGHT HOLDER"
+
+
+def test_explicit_encoding_and_tab_delimiter(duck_store: Store, tmp_path: Path, expected: list) -> None:
+    lines = [RETAIL_HEADER.replace(",", "\t")] + [r.replace(",", "\t") for r in GOOD]
+    path = write(tmp_path / "cp.tsv", "\n".join(lines) + "\n", encoding="cp1252")
+    result = import_file(duck_store, path, "orders", preset="online-retail", encoding="cp1252", delimiter="\\t")
+    assert result.accepted == 6
+    assert _stored(duck_store) == expected
+
+
+def test_gzip_csv(store: Store, tmp_path: Path, expected: list) -> None:
+    path = tmp_path / "retail.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join([RETAIL_HEADER, *GOOD]) + "\n").encode()))
+    assert import_file(store, path, "orders", preset="online-retail").accepted == 6
+    assert _stored(store) == expected
+
+
+def test_parquet_with_typed_columns(store: Store, tmp_path: Path, expected: list) -> None:
+    frame = _frame()
+    frame["Quantity"] = frame["Quantity"].astype(int)
+    frame["UnitPrice"] = frame["UnitPrice"].astype(float)
+    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
+    path = tmp_path / "retail.parquet"
+    frame.to_parquet(path, index=False)
+    assert import_file(store, path, "orders", preset="online-retail").accepted == 6
+    assert _stored(store) == expected
+
+
+def test_excel_rows_count_from_the_header_row(duck_store: Store, tmp_path: Path, expected: list) -> None:
+    frame = _frame()
+    frame["Quantity"] = frame["Quantity"].astype(int)
+    frame.loc[2, "InvoiceDate"] = "garbage"
+    path = tmp_path / "retail.xlsx"
+    frame.to_excel(path, index=False)
+    result = import_file(duck_store, path, "orders", preset="online-retail")
+    assert result.rejected == 1 and result.quarantine[0]["line"] == 4  # header row 1, third record row 4
+    assert result.accepted == 5
+
+
+def test_json_lines_with_blank_and_broken_lines(store: Store, tmp_path: Path) -> None:
+    records = [
+        {
+            "review_id": "r1",
+            "user_id": "u1",
+            "business_id": "b1",
+            "stars": 5,
+            "text": "Great",
+            "date": "2020-01-01 10:00:00",
+        },
+        {
+            "review_id": "r2",
+            "user_id": "u2",
+            "business_id": "b1",
+            "stars": 2,
+            "text": "Slow",
+            "date": "2020-01-02 10:00:00",
+        },
+    ]
+    lines = [json.dumps(records[0]), "", "{not json", json.dumps(records[1])]
+    path = write(tmp_path / "review.jsonl", "\n".join(lines) + "\n")
+    result = import_file(store, path, "feedback", preset="yelp")
+    assert (result.accepted, result.rejected) == (2, 1)
+    assert result.quarantine[0]["line"] == 3 and "JSON" in result.quarantine[0]["error"]
+    rows = store.query("SELECT feedback_id, rating, source_line FROM feedback ORDER BY feedback_id")
+    assert rows["feedback_id"].tolist() == ["yelp:r1", "yelp:r2"]
+    assert rows["source_line"].tolist() == [1, 4]
+    raw = store.query("SELECT raw FROM quarantine")["raw"].iloc[0]
+    assert raw == "{not json"
