@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import threading
 import uuid
@@ -345,6 +346,29 @@ def mark_paid(store: Store, advocate_id: str | None = None) -> int:
     return store.insert_new("rewards", rows)
 
 
+_IDENTITY_COLUMNS = "customer_id, name, email, phone, attributes, first_seen_at, created_at"
+
+
+def _identity_neighbours(store: Store, ids: list[str]) -> pd.DataFrame:
+    """The given customers and any other customer sharing their e-mail (case-insensitive) or phone digits."""
+    own = store.query(
+        f"SELECT {_IDENTITY_COLUMNS} FROM customers WHERE customer_id IN ({', '.join('?' * len(ids))})", ids
+    )
+    emails = [e.strip().lower() for e in own["email"].dropna()]
+    phones = [d[-9:] for d in (re.sub(r"\D", "", str(p)) for p in own["phone"].dropna()) if len(d) >= 7]
+    clauses, params = [], []
+    if emails:
+        clauses.append(f"LOWER(TRIM(email)) IN ({', '.join('?' * len(emails))})")
+        params += emails
+    for digits in phones:
+        clauses.append("phone LIKE ?")
+        params.append("%" + "%".join(digits[-4:]))  # cheap pre-filter; exact comparison happens in Python
+    if not clauses:
+        return own
+    others = store.query(f"SELECT {_IDENTITY_COLUMNS} FROM customers WHERE {' OR '.join(clauses)}", params)
+    return pd.concat([own, others]).drop_duplicates("customer_id").reset_index(drop=True)
+
+
 def _orders_of_referred(store: Store) -> pd.DataFrame:
     return store.query(
         "SELECT order_id, customer_id, ordered_at, amount, is_return FROM orders WHERE customer_id IN "
@@ -365,8 +389,8 @@ def process_referrals(store: Store, rules: ProgrammeRules) -> dict[str, Any]:
     refs = referrals(store)
     if refs.empty:
         return {"linked": linked, "attributed": attributed, "flagged": 0, "converted": 0, "rewards": {}}
-    ids = list(set(refs["advocate_id"]) | set(refs["referred_customer_id"].dropna()))
-    people = store.query("SELECT * FROM customers").pipe(lambda df: df[df["customer_id"].isin(ids)])
+    # every customer, not only those in referrals: a duplicate account duplicates someone outside them
+    people = store.query(f"SELECT {_IDENTITY_COLUMNS} FROM customers")
     flags = flag_referrals(refs, people)
     changed = refs.merge(flags, on="referral_id", suffixes=("", "_new"))
     changed = changed[changed["flags"].fillna("") != changed["flags_new"]]
@@ -705,3 +729,89 @@ def match_outcome_inputs(store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.T
     )
     latest = store.fetchall("SELECT MAX(ordered_at) FROM orders")[0][0]
     return matches, orders, pd.Timestamp(latest) if latest is not None else None
+
+
+# ---------------------------------------------------------------- single-referral operations (web, API)
+def set_landing_email(store: Store, referral_id: str, email: str) -> None:
+    """The visitor behind a landing left their e-mail (used to link them when they become a customer)."""
+    if normalise_email(email) is None:
+        raise InputError("That does not look like an e-mail address.")
+    store.execute(
+        "UPDATE referrals SET referred_email = ? WHERE referral_id = ? AND referred_customer_id IS NULL",
+        [email.strip(), referral_id],
+    )
+
+
+def reward_referral(store: Store, referral_id: str, rules: ProgrammeRules) -> dict[str, Any]:
+    """Check one referral for its friend's first qualifying order and grant the reward: exactly once.
+
+    What the API's conversion endpoint calls on each request; concurrent or repeated calls for the
+    same friend earn one reward, and the advocate's monthly caps hold.
+    """
+    refs = store.query("SELECT * FROM referrals WHERE referral_id = ?", [referral_id])
+    if refs.empty:
+        raise NotFoundError(f"Referral {referral_id!r} does not exist.")
+    ref = refs.iloc[0]
+    if not isinstance(ref["referred_customer_id"], str):
+        return {"referral_id": referral_id, "status": "not_signed_up", "reward": None}
+    friend = str(ref["referred_customer_id"])
+    people = _identity_neighbours(store, [str(ref["advocate_id"]), friend])
+    flags = flag_referrals(refs, people)["flags"].iloc[0]
+    if flags != (ref["flags"] or ""):
+        store.execute("UPDATE referrals SET flags = ? WHERE referral_id = ?", [flags, referral_id])
+    orders = store.query(
+        "SELECT order_id, customer_id, ordered_at, amount, is_return FROM orders WHERE customer_id = ?", [friend]
+    )
+    refs = refs.assign(flags=flags)
+    conversion = qualifying_orders(refs, orders, rules)
+    if conversion.empty:
+        return {"referral_id": referral_id, "status": ref["status"], "reward": None}
+    order = conversion.iloc[0]
+    if ref["status"] != "converted":
+        store.execute(
+            "UPDATE referrals SET status = 'converted', converted_at = ?, order_id = ? "
+            "WHERE referral_id = ? AND status <> 'converted'",
+            [pd.Timestamp(order["ordered_at"]).to_pydatetime(), order["order_id"], referral_id],
+        )
+    if flags and not rules.reward_flagged:
+        return {"referral_id": referral_id, "status": "converted", "reward": "flagged", "flags": flags}
+    grant = grant_reward(
+        store,
+        advocate_id=str(ref["advocate_id"]),
+        friend_id=friend,
+        referral_id=referral_id,
+        order_id=str(order["order_id"]),
+        period=pd.Timestamp(order["ordered_at"]).strftime("%Y-%m"),
+        rules=rules,
+    )
+    return {"referral_id": referral_id, "status": "converted", "reward": grant.status, "amount": grant.amount}
+
+
+def advocacy_profile(store: Store, customer_id: str) -> dict[str, Any]:
+    """Everything advocacy knows about one customer, for the customer profile page."""
+    enrolled = store.query("SELECT * FROM advocates WHERE advocate_id = ?", [customer_id])
+    made = store.query("SELECT * FROM referrals WHERE advocate_id = ? ORDER BY created_at", [customer_id])
+    referred_by = store.query(
+        "SELECT advocate_id, status, created_at FROM referrals WHERE referred_customer_id = ?", [customer_id]
+    )
+    book = store.query(
+        "SELECT entry, SUM(amount) AS amount FROM rewards WHERE advocate_id = ? GROUP BY entry", [customer_id]
+    )
+    sums = dict(zip(book["entry"], book["amount"], strict=True)) if not book.empty else {}
+    matches = store.query(
+        "SELECT * FROM peer_matches WHERE customer_id = ? OR advocate_id = ? ORDER BY created_at",
+        [customer_id, customer_id],
+    )
+    return {
+        "advocate": enrolled.iloc[0].to_dict() if not enrolled.empty else None,
+        "referrals_made": len(made),
+        "referrals_converted": int((made["status"] == "converted").sum()) if not made.empty else 0,
+        "referred_by": referred_by.iloc[0].to_dict() if not referred_by.empty else None,
+        "rewards": {
+            "earned": float(sums.get("earned", 0.0)),
+            "paid": float(sums.get("paid", 0.0)),
+            "owed": float(sums.get("earned", 0.0) - sums.get("paid", 0.0) - sums.get("reversed", 0.0)),
+        },
+        "matches": matches,
+        "stories": store.query("SELECT story_id, title, status FROM stories WHERE advocate_id = ?", [customer_id]),
+    }

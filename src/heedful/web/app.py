@@ -42,7 +42,7 @@ from heedful.web.templating import STATIC_DIR, render
 log = logging.getLogger("heedful.web")
 
 # Router modules under heedful.web, in nav order. Other areas append their module name here.
-ROUTERS: list[str] = ["auth", "overview", "customers", "value", "imports", "settings", "api"]
+ROUTERS: list[str] = ["auth", "overview", "customers", "value", "imports", "settings", "advocacy", "api"]
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)

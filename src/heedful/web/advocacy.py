@@ -1,0 +1,250 @@
+"""Advocacy pages: referral landing /r/<code>, story form with consent, staff approval, the Advocacy page, API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from heedful.advocacy.effect import measure_outcomes, programme_effect
+from heedful.advocacy.rules import ProgrammeRules
+from heedful.advocacy.stories import SCOPE_LABELS, SCOPES, publishable, stories_html
+from heedful.cli.advocacy import ADVOCATE_FIELDS, ranked_advocates, referral_report
+from heedful.config import load_settings
+from heedful.errors import ConfigError, InputError
+from heedful.store import Store
+from heedful.store import advocacy_repo as repo
+from heedful.web import accounts
+from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
+from heedful.web.queries import AggregateCache
+from heedful.web.templating import records, render
+
+REFERRAL_COOKIE = "hf_ref"
+COOKIE_DAYS = 90
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1/advocacy", tags=["advocacy"])
+
+
+def programme_rules() -> ProgrammeRules:
+    """The programme rules from the `[advocacy]` table of heedful.toml, else the defaults."""
+    extra = load_settings().extra.get("advocacy")
+    if extra is None:
+        return ProgrammeRules()
+    if not isinstance(extra, dict):
+        raise ConfigError("[advocacy] in heedful.toml must be a table of programme rules.")
+    return ProgrammeRules.model_validate(extra)
+
+
+# ---------------------------------------------------------------- public: referral landing
+@router.get("/r/{code}")
+def referral_landing(request: Request, store: StoreDep, code: str) -> Response:
+    """A friend followed an advocate's link: record the landing once per visitor and remember it in a cookie."""
+    referral_id = repo.record_landing(store, code, referral_id=request.cookies.get(REFERRAL_COOKIE))
+    response = render(request, "advocacy_landing.html", {"code": repo.normalise_code(code), "section": "public"})
+    _set_referral_cookie(response, referral_id)
+    return response
+
+
+@router.post("/r/{code}")
+def referral_email(
+    request: Request, store: StoreDep, code: str, email: Annotated[str, Form(max_length=320)]
+) -> Response:
+    """The friend left their e-mail, so the referral follows them when they sign up or order."""
+    referral_id = repo.record_landing(store, code, referral_id=request.cookies.get(REFERRAL_COOKIE))
+    repo.set_landing_email(store, referral_id, email)
+    response = render(
+        request, "advocacy_landing.html", {"code": repo.normalise_code(code), "thanks": True, "section": "public"}
+    )
+    _set_referral_cookie(response, referral_id)
+    return response
+
+
+def _set_referral_cookie(response: Response, referral_id: str) -> None:
+    response.set_cookie(
+        REFERRAL_COOKIE, referral_id, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="lax", path="/"
+    )
+
+
+# ---------------------------------------------------------------- public: story submission
+@router.get("/stories/new")
+def story_form(request: Request, code: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """The story form: every consent box starts unticked; the hidden key makes a double submit store one story."""
+    return render(
+        request,
+        "advocacy_story_form.html",
+        {"code": code or "", "key": uuid.uuid4().hex, "scopes": SCOPE_LABELS, "section": "public"},
+    )
+
+
+@router.post("/stories")
+def story_submit(
+    request: Request,
+    store: StoreDep,
+    idempotency_key: Annotated[str, Form(min_length=8, max_length=64)],
+    title: Annotated[str, Form(max_length=200)],
+    body: Annotated[str, Form(max_length=10_000)],
+    author_name: Annotated[str, Form(max_length=200)] = "",
+    code: Annotated[str, Form(max_length=40)] = "",
+    consent: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    scopes = [c for c in (consent or []) if c]
+    context: dict[str, Any] = {"scopes": SCOPE_LABELS, "section": "public", "code": code, "key": idempotency_key}
+    if not scopes:
+        context |= {"error": "Tick at least one place where we may publish your story.", "title": title, "body": body}
+        return render(request, "advocacy_story_form.html", context, 422)
+    advocate = repo.advocate_by_code(store, code) if code else None
+    repo.submit_story(
+        store,
+        idempotency_key=idempotency_key,
+        title=title,
+        body=body,
+        consent=scopes,
+        advocate_id=advocate["advocate_id"] if advocate else None,
+        author_name=author_name.strip() or None,
+    )
+    return render(request, "advocacy_story_form.html", context | {"submitted": True})
+
+
+# ---------------------------------------------------------------- staff: the Advocacy page
+def _top_advocates(store: Store) -> Any:
+    ranked = ranked_advocates(store)
+    return ranked[ranked["eligible"]].head(20)[ADVOCATE_FIELDS]
+
+
+@router.get("/advocacy")
+def advocacy_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
+    cache: AggregateCache = request.app.state.aggregates
+    # ranking reads every customer: cached until the data changes; everything else is read live
+    top = cache.get(store, "advocacy.advocates", _top_advocates).copy()
+    enrolled = repo.advocates(store)
+    consent = dict(zip(enrolled["advocate_id"], enrolled["status"], strict=True))
+    top["consent_status"] = [consent.get(c, "not_invited") for c in top["customer_id"]]
+    stories = repo.stories(store)
+    matches = repo.peer_matches(store)
+    matched, orders, as_of = repo.match_outcome_inputs(store)
+    effect = programme_effect(measure_outcomes(matched, orders, as_of=as_of)) if not matched.empty else None
+    return render(
+        request,
+        "advocacy.html",
+        {
+            "summary": referral_report(store, programme_rules()),
+            "advocates": records(top),
+            "enrolled": len(enrolled),
+            "pending": records(stories[stories["status"] == "submitted"]) if not stories.empty else [],
+            "approved": records(publishable(stories)),
+            "matches": [_match_view(m) for m in records(matches.tail(50).iloc[::-1])] if not matches.empty else [],
+            "effect": effect,
+            "scopes": SCOPES,
+        },
+    )
+
+
+def _match_view(match: dict[str, Any]) -> dict[str, Any]:
+    reasons = match.get("reasons")
+    try:
+        match["reasons"] = json.loads(reasons) if isinstance(reasons, str) else []
+    except ValueError:
+        match["reasons"] = []
+    return match
+
+
+@router.post("/advocacy/stories/{story_id}/review")
+def review_story(
+    request: Request,
+    store: StoreDep,
+    user: AnalystUser,
+    story_id: str,
+    decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+) -> Response:
+    repo.review_story(store, story_id, approve=decision == "approve", reviewer=user.email)
+    accounts.record_audit(store, f"advocacy.story.{decision}", user=user, target=story_id, ip=client_ip(request))
+    return RedirectResponse("/advocacy#stories", status_code=303)
+
+
+@router.post("/advocacy/matches/{match_id}/introduce")
+def introduce(
+    request: Request,
+    store: StoreDep,
+    user: AnalystUser,
+    match_id: str,
+    status: Annotated[str, Form(pattern="^(introduced|declined|completed)$")] = "introduced",
+) -> Response:
+    repo.record_introduction(store, match_id, status=status)
+    accounts.record_audit(
+        store, "advocacy.introduction", user=user, target=match_id, detail={"status": status}, ip=client_ip(request)
+    )
+    return RedirectResponse("/advocacy#matches", status_code=303)
+
+
+@router.post("/advocacy/attribute")
+def attribute(request: Request, store: StoreDep, user: AnalystUser) -> Response:
+    """Attribute referred customers, record conversions and earn rewards (idempotent)."""
+    result = repo.process_referrals(store, programme_rules())
+    accounts.record_audit(store, "advocacy.attribute", user=user, detail=result, ip=client_ip(request))
+    return RedirectResponse("/advocacy", status_code=303)
+
+
+@router.get("/advocacy/stories/export.{fmt}")
+def export_stories(
+    store: StoreDep,
+    user: ViewerUser,
+    fmt: str,
+    scope: Annotated[str | None, Query(pattern="^(website|social|sales)$")] = None,
+) -> Response:
+    chosen = publishable(repo.stories(store), scope)
+    if fmt == "html":
+        return HTMLResponse(stories_html(chosen))
+    if fmt == "json":
+        fields = ["story_id", "title", "body", "author_name", "consent_website", "consent_social", "consent_sales"]
+        return JSONResponse({"stories": records(chosen.reindex(columns=fields))})
+    raise InputError("Export as .json or .html.")
+
+
+@router.get("/advocacy/customer/{customer_id}")
+def customer_panel(request: Request, store: StoreDep, user: ViewerUser, customer_id: str) -> Response:
+    """Advocacy panel for the customer profile (an HTMX fragment): advocate status, referrals, rewards, matches."""
+    profile = repo.advocacy_profile(store, customer_id)
+    profile["matches"] = [_match_view(m) for m in records(profile["matches"])]
+    profile["stories"] = records(profile["stories"])
+    return render(request, "advocacy_customer.html", {"customer_id": customer_id, "profile": profile})
+
+
+# ---------------------------------------------------------------- API
+class AttributionIn(BaseModel):
+    code: str = Field(max_length=40, description="the advocate's referral code")
+    customer_id: str = Field(max_length=200, description="the referred customer")
+
+
+@api.post("/referrals", summary="Attribute a customer to a referral code (idempotent)")
+def api_attribute(body: AttributionIn, store: StoreDep, user: AnalystUser) -> dict[str, str]:
+    return {"referral_id": repo.attribute_referral(store, body.code, body.customer_id)}
+
+
+@api.post("/referrals/{referral_id}/reward", summary="Reward the friend's first qualifying order (exactly once)")
+def api_reward(referral_id: str, store: StoreDep, user: AnalystUser) -> dict[str, Any]:
+    """Safe to retry: a repeated or concurrent call answers `duplicate` and pays nothing more."""
+    return repo.reward_referral(store, referral_id, programme_rules())
+
+
+@api.get("/summary", summary="Referrals, conversion, rewards owed and paid, referred revenue, CLV comparison")
+def api_summary(store: StoreDep, user: ViewerUser) -> dict[str, Any]:
+    from heedful.cli.common import to_jsonable
+
+    result: dict[str, Any] = to_jsonable(referral_report(store, programme_rules()))
+    return result
+
+
+@api.get("/ledger", summary="The rewards ledger, oldest first")
+def api_ledger(store: StoreDep, user: ViewerUser) -> list[dict[str, Any]]:
+    frame = repo.ledger(store)
+    return records(frame.assign(created_at=frame["created_at"].astype(str))) if not frame.empty else []
+
+
+router.include_router(api)
+
+__all__ = ["programme_rules", "router"]
