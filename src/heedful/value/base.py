@@ -248,8 +248,9 @@ class ValueModel:
         if at_bound:
             return FitDiagnostics(
                 False,
-                f"parameter(s) {', '.join(at_bound)} ran to the edge of the parameter space: "
-                "the data do not identify them (too few repeat purchases?)",
+                f"parameter(s) {', '.join(at_bound)} ran to the edge of the parameter space (towards 0 or "
+                "infinity): the data do not identify them — too few repeat purchases, or no sign of customers "
+                "dropping out in the observation window",
                 starts,
                 iters,
                 gnorm,

@@ -80,7 +80,7 @@ def cohorts(orders: ir.Table | pd.DataFrame, *, period: str = "M", cols: Columns
     active = frame.pivot_table(index="cohort", columns="offset", values="active", aggfunc="sum").fillna(0)
     revenue = frame.pivot_table(index="cohort", columns="offset", values="revenue", aggfunc="sum").fillna(0.0)
     # periods after the end of the data are unknown, not zero
-    last = int(frame["cohort"].max() + frame["offset"].max())
+    last = int((frame["cohort"] + frame["offset"]).max())
     observed = pd.DataFrame({o: [int(c) + o <= last for c in active.index] for o in active.columns}, index=active.index)
     active = active.where(observed)
     revenue = revenue.where(observed)

@@ -86,7 +86,7 @@ def rfm_table(
     bought = days.n_purchases > 0
     per_customer = days.group_by("customer_id").aggregate(
         last_day=ibis.ifelse(bought, days.day, None).max(),
-        frequency=bought.cast("int64").sum(),
+        frequency=ibis.ifelse(bought, 1, 0).sum(),
         monetary=(days.purchase - days.refund).sum(),
     )
     per_customer = per_customer.filter(per_customer.frequency > 0)

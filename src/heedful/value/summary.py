@@ -167,12 +167,12 @@ def summary_query(
     repeat = in_cal & bought & (d.day > d.first_day)
     holdout = (d.day > cal_day) & bought
     agg = d.group_by(["customer_id", "first_day"]).aggregate(
-        frequency=repeat.cast("int64").sum(),
+        frequency=ibis.ifelse(repeat, 1, 0).sum(),
         last_day=ibis.ifelse(in_cal & bought, d.day, d.first_day).max(),
         repeat_value=ibis.ifelse(repeat, d.purchase, 0.0).sum(),
         gross=ibis.ifelse(in_cal, d.purchase, 0.0).sum(),
         refunds=ibis.ifelse(in_cal, d.refund, 0.0).sum(),
-        frequency_holdout=holdout.cast("int64").sum(),
+        frequency_holdout=ibis.ifelse(holdout, 1, 0).sum(),
         value_holdout=ibis.ifelse(d.day > cal_day, d.purchase - d.refund, 0.0).sum(),
     )
     kept = ibis.greatest(ibis.literal(0.0), 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))

@@ -1,0 +1,149 @@
+"""`heedful value …` end to end: JSON contract, file and store input, results written to customer_value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tests.conftest import require_shared_data
+from typer.testing import CliRunner
+
+from heedful.cli.main import app
+from heedful.cli.value import demo_step
+from heedful.store import connect
+from heedful.value.simulate import simulate_transactions
+
+runner = CliRunner()
+
+
+def _json(args: list[str]) -> dict:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_fit_prints_the_contract_keys_and_published_estimates() -> None:
+    path = require_shared_data("cdnow", "CDNOW_sample.txt")
+    doc = _json(
+        [
+            "value",
+            "fit",
+            str(path),
+            "--model",
+            "bgnbd",
+            "--calibration-end",
+            "1997-09-30",
+            "--observation-end",
+            "1998-06-30",
+            "--json",
+        ]
+    )
+    assert {"model", "n_customers", "params", "stderr", "ci95", "log_likelihood", "converged", "holdout"} <= set(doc)
+    assert doc["model"] == "bgnbd" and doc["n_customers"] == 2357 and doc["converged"] is True
+    assert round(doc["params"]["r"], 3) == 0.243 and round(doc["params"]["b"], 3) == 2.426
+    assert doc["log_likelihood"] == np.float64(doc["log_likelihood"]) and round(doc["log_likelihood"], 1) == -9582.4
+    lo, hi = doc["ci95"]["alpha"]
+    assert lo < doc["params"]["alpha"] < hi
+    holdout = doc["holdout"]
+    assert {"actual_total", "predicted_total", "mae", "tracking"} <= set(holdout)
+    assert len(holdout["tracking"]) == 78  # weeks 1997-01-01 .. 1998-06-30
+
+
+def test_fit_reads_a_csv_with_named_columns(tmp_path: Path) -> None:
+    tx = simulate_transactions(400, seed=2)
+    tx = tx.rename(columns={"customer_id": "client", "ordered_at": "when", "amount": "total"})
+    tx["when"] = tx["when"].dt.strftime("%d/%m/%Y")
+    path = tmp_path / "tx.csv"
+    tx.to_csv(path, index=False)
+    doc = _json(
+        [
+            "value",
+            "fit",
+            str(path),
+            "--model",
+            "gamma-gamma",
+            "--customer-col",
+            "client",
+            "--date-col",
+            "when",
+            "--amount-col",
+            "total",
+            "--date-format",
+            "%d/%m/%Y",
+            "--json",
+        ]
+    )
+    assert doc["model"] == "gamma-gamma" and set(doc["params"]) == {"p", "q", "v"}
+
+
+def test_clv_and_rfm_write_customer_value_in_the_store(db_url: str) -> None:
+    tx = simulate_transactions(300, seed=5)
+    rows = tx.assign(
+        order_line_id=[str(i) for i in range(len(tx))],
+        order_id=[f"o{i}" for i in range(len(tx))],
+        customer_id=tx["customer_id"].astype(str),
+        quantity=1.0,
+        unit_price=tx["amount"],
+        is_return=False,
+    )
+    with connect(db_url) as store:
+        store.insert_new("orders", rows)
+    clv = _json(
+        [
+            "value",
+            "clv",
+            "--db",
+            db_url,
+            "--horizon",
+            "12",
+            "--time-unit",
+            "M",
+            "--discount-rate",
+            "0.01",
+            "--top",
+            "5",
+            "--json",
+        ]
+    )
+    assert clv["model"] == "bgnbd" and len(clv["customers"]) == 5
+    first = clv["customers"][0]
+    assert {"customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"} <= set(first)
+    assert clv["customers"][0]["clv"] >= clv["customers"][-1]["clv"]
+    rfm = _json(["value", "rfm", "--db", db_url, "--period", "M", "--json"])
+    assert sum(s["customers"] for s in rfm["segments"]) == rfm["n_customers"] == 300
+    with connect(db_url) as store:
+        stored = store.query("SELECT customer_id, model, clv, segment FROM customer_value")
+    assert len(stored) == 300
+    assert (stored["model"] == "bgnbd").all()  # rfm kept the CLV model and values
+    assert stored["clv"].notna().all() and stored["segment"].notna().all()
+    # re-running is an upsert, not a duplicate
+    _json(["value", "clv", "--db", db_url, "--json"])
+    with connect(db_url) as store:
+        assert store.count("customer_value") == 300
+
+
+def test_cohorts_command_and_bad_model_message() -> None:
+    path = require_shared_data("cdnow", "CDNOW_sample.txt")
+    doc = _json(["value", "cohorts", str(path), "--period", "M", "--json"])
+    assert doc["period"] == "M" and sum(doc["sizes"].values()) == 2357
+    result = runner.invoke(app, ["value", "fit", str(path), "--model", "nope"])
+    assert result.exit_code != 0
+
+
+def test_demo_step_returns_headline_figures(duckdb_url: str) -> None:
+    tx = simulate_transactions(200, seed=9)
+    rows = tx.assign(
+        order_line_id=[str(i) for i in range(len(tx))],
+        order_id=[f"o{i}" for i in range(len(tx))],
+        customer_id=tx["customer_id"].astype(str),
+        quantity=1.0,
+        unit_price=tx["amount"],
+        is_return=False,
+    )
+    with connect(duckdb_url) as store:
+        store.insert_new("orders", rows)
+        figures = demo_step(store)
+        assert figures["customers_valued"] == 200
+        assert store.count("customer_value") == 200
+    assert isinstance(figures["total_clv_12m"], float)

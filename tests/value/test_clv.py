@@ -1,0 +1,57 @@
+"""CLV: discounting, horizon and the link between expected purchases and value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heedful.value import BetaGeo, GammaGamma, ParetoNBD, clv_table
+
+CUSTOMERS = pd.DataFrame(
+    {
+        "frequency": [0.0, 2.0, 10.0, 10.0],
+        "recency": [0.0, 30.0, 38.0, 5.0],
+        "T": [38.0, 38.0, 39.0, 39.0],
+        "monetary_value": [0.0, 20.0, 40.0, 40.0],
+    },
+    index=pd.Index(["new", "steady", "loyal", "lapsed"], name="customer_id"),
+)
+BG = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+GG = GammaGamma.from_params(p=6.25, q=3.74, v=15.44)
+
+
+def test_undiscounted_clv_is_expected_purchases_times_expected_spend() -> None:
+    table = clv_table(BG, GG, CUSTOMERS, horizon_months=12, discount_rate=0.0, time_unit="W")
+    np.testing.assert_allclose(table["clv"], table["expected_purchases"] * table["expected_spend"], rtol=1e-10)
+
+
+def test_discounting_lowers_value_and_longer_horizons_raise_it() -> None:
+    base = clv_table(BG, GG, CUSTOMERS, horizon_months=12, discount_rate=0.0)["clv"]
+    discounted = clv_table(BG, GG, CUSTOMERS, horizon_months=12, discount_rate=0.02)["clv"]
+    longer = clv_table(BG, GG, CUSTOMERS, horizon_months=24, discount_rate=0.02)["clv"]
+    assert (discounted < base).all()
+    assert (longer.reindex(discounted.index) > discounted).all()
+
+
+def test_recent_frequent_buyers_are_worth_more_than_lapsed_ones() -> None:
+    table = clv_table(ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669), GG, CUSTOMERS)
+    assert table.index[0] == "loyal"
+    assert table.loc["loyal", "clv"] > table.loc["lapsed", "clv"]
+    assert table.loc["loyal", "p_alive"] > table.loc["lapsed", "p_alive"]
+
+
+def test_model_clv_method_agrees_with_the_table() -> None:
+    table = clv_table(BG, GG, CUSTOMERS, horizon_months=6, discount_rate=0.01, time_unit="W")
+    spend = GG.expected_spend(CUSTOMERS)
+    direct = BG.expected_clv(spend, CUSTOMERS, horizon_months=6, discount_rate=0.01, time_unit="W")
+    assert direct.to_dict() == pytest.approx(table["clv"].to_dict())
+
+
+def test_time_unit_changes_the_scale_not_the_value() -> None:
+    """The same customers in days with alpha scaled by 7 give the same CLV as in weeks."""
+    days = CUSTOMERS.assign(recency=CUSTOMERS["recency"] * 7, T=CUSTOMERS["T"] * 7)
+    bg_days = BetaGeo.from_params(r=0.243, alpha=4.414 * 7, a=0.793, b=2.426)
+    weeks = clv_table(BG, GG, CUSTOMERS, time_unit="W")["clv"]
+    in_days = clv_table(bg_days, GG, days, time_unit="D")["clv"]
+    assert in_days.to_dict() == pytest.approx(weeks.to_dict(), rel=1e-9)
