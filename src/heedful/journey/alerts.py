@@ -2,8 +2,8 @@
 
 Four detectors, each a one-sided test of "worse than before" with a minimum sample, and a
 Holm correction across everything one detector tests in a period, so the chance that stable
-data raises any alert of that kind stays at or below `alpha` (5% by default; checked by
-simulation in tests/journey/test_alerts.py):
+data raises any alert of that kind stays at or below `alpha` (checked by simulation in
+tests/journey/test_alerts.py):
 
 - need_worsened: a need's metric moved the wrong way between the previous period and this one;
 - emerging_negative_theme: a theme is mentioned negatively in a larger share of feedback than
@@ -12,6 +12,9 @@ simulation in tests/journey/test_alerts.py):
   value is above average) fell;
 - at_risk_value_spike: the value of customers at risk of churning rose by more than a set share
   since the last recorded figure (a threshold rule, not a test: there is one figure per run).
+
+The default `alpha` is 1% per detector, so with three tested detectors the chance that a stable
+month raises any alert is at most about 3%.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from heedful.journey.metrics import (
     period_range,
     previous_period,
 )
+
+DEFAULT_ALPHA = 0.01
 
 
 @dataclass
@@ -102,7 +107,7 @@ def need_worsened(
     period: str,
     *,
     audience: str = "external",
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     series: dict[tuple[str, str], pd.DataFrame] | None = None,
 ) -> list[Alert]:
     """Metrics that got significantly worse from the previous period (each side needs n ≥ min_n)."""
@@ -161,7 +166,7 @@ def emerging_negative_themes(
     baseline_periods: int = 3,
     min_mentions: int = 10,
     min_ratio: float = 1.5,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     theme_departments: dict[str, str] | None = None,
 ) -> list[Alert]:
     """Themes mentioned negatively in a clearly larger share of feedback than in the baseline months."""
@@ -262,7 +267,7 @@ def segment_nps_drop(
     questions: list[str],
     audience: str = "external",
     min_n: int = 30,
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
 ) -> list[Alert]:
     """NPS of a valuable segment fell significantly from the previous period."""
     a = data.answers
@@ -354,7 +359,7 @@ def detect_alerts(
     period: str,
     *,
     audience: str = "external",
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     previous_at_risk_value: float | None = None,
     previous_at_risk_label: str = "the last recorded figure",
 ) -> list[Alert]:

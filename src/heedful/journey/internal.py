@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from heedful.journey.config import MetricSpec
 from heedful.journey.metrics import JourneyData, nps_value, wilson_interval
 from heedful.journey.scorecard import Scorecard
 
@@ -58,21 +59,49 @@ def respondent_ids(feedback: pd.DataFrame) -> pd.Series:
     return feedback["customer_id"].where(feedback["customer_id"].notna(), "item:" + feedback["feedback_id"].astype(str))
 
 
+def metric_respondents(spec: MetricSpec, data: JourneyData) -> pd.Series:
+    """Distinct respondents behind a metric, per period (items can come several from one person)."""
+    fb = data.feedback
+    if spec.kind == "theme_positive_share":
+        m = data.theme_mentions
+        m = m[m["theme"] == spec.theme]
+        who = respondent_ids(fb).to_numpy()[m["row"].to_numpy(dtype="int64")]
+        return pd.Series(who).groupby(m["period"].to_numpy()).nunique()
+    if spec.kind == "feedback_positive_share":
+        keep = pd.Series(True, index=fb.index)
+        if spec.stage:
+            keep &= fb["journey_stage"] == spec.stage
+        if spec.department:
+            keep &= fb["department"] == spec.department
+        return respondent_ids(fb[keep]).groupby(data.feedback_period[keep]).nunique()
+    if spec.question:
+        a = data.answers
+        keep = a["question_id"] == spec.question
+        if spec.survey:
+            keep &= a["slug"] == spec.survey
+        who = a.loc[keep, "customer_id"].fillna(a.loc[keep, "response_id"])
+        return who.groupby(data.answers_period[keep]).nunique()
+    return pd.Series(dtype="int64")
+
+
 def suppress_scorecard(scorecard: Scorecard, data: JourneyData, min_group: int = MIN_GROUP) -> Scorecard:
-    """Apply internal anonymity rules to a scorecard computed on a staff or partner audience (in place)."""
+    """Apply internal anonymity rules to a scorecard computed on a staff or partner audience (in place).
+
+    Metrics and trend points are counted in distinct respondents, not items, before showing them."""
     redacted = data.feedback.set_index("feedback_id")["redacted_text"] if not data.feedback.empty else pd.Series()
     note = suppression_note(min_group)
     for need in scorecard.needs:
         need.customers_affected = []  # never list individual staff or partners
         need.affected_value = None
         for m in need.metrics:
-            if 0 < m.n < min_group:
+            people = metric_respondents(m.spec, data)
+            if m.n > 0 and int(people.get(m.period, 0)) < min_group:
                 m.value = m.low = m.high = m.previous = m.change = m.change_p_value = None
                 m.status = "no_data"
                 m.trend = "suppressed"
                 need.notes.append(f"{m.spec.title}: {note}")
             if not m.series.empty:
-                small = m.series["n"] < min_group
+                small = m.series["period"].map(people).fillna(0).to_numpy() < min_group
                 m.series = m.series.assign(
                     value=m.series["value"].where(~small),
                     low=m.series["low"].where(~small),

@@ -133,7 +133,12 @@ class JourneyData:
         """One row per (feedback item, theme) with the sentiment about that theme and the period."""
         fb = self.feedback
         if fb.empty:
-            return pd.DataFrame(columns=["row", "feedback_id", "theme", "theme_sentiment", "period"])
+            return pd.DataFrame(
+                {
+                    "row": pd.Series(dtype="int64"),
+                    **{c: pd.Series(dtype="object") for c in ("feedback_id", "theme", "theme_sentiment", "period")},
+                }
+            )
         themes = fb["themes"].fillna("").astype(str)
         has = themes != ""
         split = themes[has].str.split(";")

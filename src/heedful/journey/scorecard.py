@@ -150,7 +150,9 @@ def _need_feedback(need: Need, data: JourneyData, period: str) -> pd.DataFrame:
     themes = {m.theme for m in need.metrics if m.kind == "theme_positive_share" and m.theme}
     if themes:
         mentions = data.theme_mentions
-        rows = mentions.loc[mentions["theme"].isin(themes) & (mentions["period"] == period), "row"].to_numpy()
+        rows = mentions.loc[mentions["theme"].isin(themes) & (mentions["period"] == period), "row"].to_numpy(
+            dtype=np.int64
+        )
         keep[rows] = True
     for m in need.metrics:
         if m.kind == "feedback_positive_share":

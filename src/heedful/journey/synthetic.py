@@ -86,16 +86,21 @@ def make_journey_data(spec: SyntheticSpec | None = None) -> JourneyData:
     )
 
     feedback = _feedback(spec, rng, customer_ids, start, span_s, periods, "customer")
-    staff_fb = _feedback(
-        SyntheticSpec(feedback=spec.staff_feedback, base_positive=0.55, seed=spec.seed + 1, months=spec.months),
-        rng,
-        staff_ids,
-        start,
-        span_s,
-        periods,
-        "staff",
+    staff_fb = (
+        None
+        if spec.staff == 0 or spec.staff_feedback == 0
+        else _feedback(
+            SyntheticSpec(feedback=spec.staff_feedback, base_positive=0.55, seed=spec.seed + 1, months=spec.months),
+            rng,
+            staff_ids,
+            start,
+            span_s,
+            periods,
+            "staff",
+        )
     )
-    feedback = pd.concat([feedback, staff_fb], ignore_index=True)
+    if staff_fb is not None:
+        feedback = pd.concat([feedback, staff_fb], ignore_index=True)
 
     answers = _nps_answers(spec, rng, customer_ids, periods)
     ops = pd.DataFrame(
@@ -139,7 +144,8 @@ def _feedback(
     positive_p = np.full(n, spec.base_positive)
     for theme, by_period in spec.positive_rate.items():
         for period, rate in by_period.items():
-            positive_p[(main == theme) & (labels == period)] = rate
+            mentions = (main == theme) | (has_second & (second == theme))
+            positive_p[mentions & (labels == period)] = rate
     positive = rng.random(n) < positive_p
     sentiment = np.where(positive, "positive", np.where(rng.random(n) < 0.7, "negative", "neutral"))
     themes = np.where(has_second, main + ";" + second, main)
