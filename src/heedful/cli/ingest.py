@@ -79,14 +79,16 @@ def _print_result(result: dict[str, Any], entity: str, path: Path, rejected_show
     console.print(
         f"Imported {path} as {entity}: [bold green]{result['accepted']:,}[/] accepted, "
         f"[bold]{result['duplicates']:,}[/] duplicates (already stored), "
-        f"[bold red]{result['rejected']:,}[/] rejected  (import {result['import_id']})"
+        f"[bold red]{result['rejected']:,}[/] rejected  (import {result['import_id']})",
+        soft_wrap=True,
     )
     for entry in result["quarantine"][:rejected_shown]:
-        console.print(f"  {entry.get('file', path)}:{entry['line']}: {entry['error']}", highlight=False)
+        console.print(f"  {entry.get('file', path)}:{entry['line']}: {entry['error']}", highlight=False, soft_wrap=True)
     if result["rejected"] > rejected_shown:
         console.print(
             f"  … {result['rejected'] - rejected_shown:,} more; all rejected rows are in the quarantine table "
-            f"(SELECT * FROM quarantine WHERE import_id = '{result['import_id']}')"
+            f"(SELECT * FROM quarantine WHERE import_id = '{result['import_id']}')",
+            soft_wrap=True,
         )
 
 
