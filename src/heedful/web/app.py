@@ -42,7 +42,7 @@ from heedful.web.templating import STATIC_DIR, render
 log = logging.getLogger("heedful.web")
 
 # Router modules under heedful.web, in nav order. Other areas append their module name here.
-ROUTERS: list[str] = ["auth", "overview", "customers", "value", "imports", "settings", "advocacy", "api"]
+ROUTERS: list[str] = ["auth", "overview", "customers", "value", "imports", "settings", "advocacy", "surveys", "api"]
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
@@ -126,7 +126,8 @@ def _add_assets(app: FastAPI) -> None:
 
 _DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>heedful API</title><link rel="stylesheet" href="/vendor/swagger/swagger-ui.css"></head>
+<title>heedful API</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/vendor/swagger/swagger-ui.css"></head>
 <body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>
 <script src="/vendor/swagger/swagger-ui-bundle.js"></script><script src="/static/swagger-init.js"></script>
 </body></html>"""
