@@ -50,7 +50,7 @@ def _feedback_counts(feedback: pd.DataFrame | None) -> pd.DataFrame:
 
 def _order_stats(orders: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
     if orders is None or orders.empty:
-        return pd.DataFrame(columns=["first_order_at", "spend"])
+        return pd.DataFrame({"first_order_at": pd.Series(dtype="datetime64[ns]"), "spend": pd.Series(dtype=float)})
     lines = orders[orders["customer_id"].notna()]
     if "is_return" in lines:
         lines = lines[~lines["is_return"].astype(bool)]
