@@ -37,6 +37,15 @@ from heedful.store import Store
 from heedful.store import journey_repo as repo
 
 CHROMIUM = "/usr/bin/chromium"
+# Offline and quiet: no sandbox (containers), no GPU, no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SECTION_TITLES = {
     "voice": "What customers praise and complain about",
     "customers": "Best and at-risk customers",
@@ -408,7 +417,7 @@ def _tradeoffs(surveys: pd.DataFrame, answers: pd.DataFrame) -> Section:
         )
     figures = []
     for i, r in enumerate(results[:3]):
-        fig = plots.tradeoff_scores(pd.DataFrame(r["scores"]), f"What matters most: {r['question']}")
+        fig = plots.tradeoff_scores(pd.DataFrame(r["scores"]), str(r["question"]))
         if fig:
             figures.append((_figure_id("tradeoffs", i), fig))
     return Section("tradeoffs", title, True, None, {"studies": results}, figures)
@@ -645,7 +654,7 @@ def _pdf_with_playwright(html: str, out: Path, chromium: str, timeout_s: float) 
         page_file = Path(tmp) / "report.html"
         page_file.write_text(html, encoding="utf-8")
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1000, "height": 1400})
                 page.goto(page_file.as_uri(), wait_until="load", timeout=timeout_s * 1000)
@@ -674,8 +683,7 @@ def _pdf_with_cli(html: str, out: Path, chromium: str, timeout_s: float) -> None
         cmd = [
             chromium,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
+            *CHROMIUM_ARGS,
             "--no-pdf-header-footer",
             "--virtual-time-budget=20000",
             f"--print-to-pdf={out}",

@@ -1,0 +1,118 @@
+"""The customer-focus report: every section present, honest "no data yet", HTML offline, PDF with static charts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from heedful.cli.main import app
+from heedful.errors import InputError
+from heedful.report.report import SECTION_TITLES, build_report, plotly_js, render_html, write_report
+from heedful.store import Store
+
+from .conftest import PERIOD
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "report"
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("CI=true but /usr/bin/chromium is missing")
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+
+
+def test_empty_store_gives_every_section_with_an_honest_no_data_note(store: Store) -> None:
+    report = build_report(store, PERIOD)
+    assert [s.title for s in report.sections] == list(SECTION_TITLES.values())
+    assert not any(s.available for s in report.sections if s.key != "departments")
+    assert all(s.note and "No data yet" in s.note for s in report.sections)
+    html = render_html(report)
+    for title in ["Headline numbers", *SECTION_TITLES.values()]:
+        assert title in html
+    assert html.count("No data yet") >= len(SECTION_TITLES)
+
+
+def test_full_report_fills_every_section(report_store: Store) -> None:
+    report = build_report(report_store, PERIOD)
+    available = {s.key: s.available for s in report.sections}
+    assert all(available.values()), available
+    voice = report.section("voice").body
+    assert voice["complaints"][0]["theme"] == "delivery"  # the planted drop tops the complaints
+    assert voice["complaints"][0]["quote"]
+    tradeoffs = report.section("tradeoffs").body["studies"][0]
+    scores = {r["item"]: r["score"] for r in tradeoffs["scores"]}
+    assert scores["low price"] == pytest.approx(-2.0) and scores["fast delivery"] == pytest.approx(1.0)
+    advocacy = report.section("advocacy").body
+    assert (advocacy["landed"], advocacy["signed_up"], advocacy["converted"]) == (10, 6, 3)
+    movers = report.section("rather_not_hear").body["movers"]
+    assert movers[0]["label"] == "Positive feedback on delivery"
+    internal = report.section("internal").body["audiences"]
+    assert set(internal) == {"staff"}
+    nps = next(h for h in report.headline if h["label"] == "NPS")
+    assert nps["value"] is not None and "interval" in nps["detail"]
+
+
+def test_html_is_self_contained_with_interactive_charts(report_store: Store) -> None:
+    html = render_html(build_report(report_store, PERIOD))
+    assert plotly_js() in html  # plotly.js is inlined: the file opens offline
+    page = html.replace(plotly_js(), "")
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page), "no external scripts or stylesheets"
+    assert "Plotly.newPlot" in page
+    figures = json.loads(html.split("var figures = ", 1)[1].split(";\n", 1)[0])
+    assert {"fig-voice-0", "fig-departments-0", "fig-rather_not_hear-0"} <= set(figures)
+
+
+def test_report_command_writes_html_and_records_history(report_store: Store, tmp_path: Path) -> None:
+    url = report_store.url
+    report_store.close()
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--db", url, "--period", PERIOD, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["sections"]["departments"]["available"] is True
+    assert out.read_text().startswith("<!doctype html>")
+    from heedful.store import connect
+
+    with connect(url) as store:
+        assert store.count("metric_values") > 0  # next month's trends and alerts compare with these
+
+
+def test_bad_period_and_output_are_user_errors(report_store: Store, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="YYYY-MM"):
+        build_report(report_store, "October")
+    with pytest.raises(InputError, match=r"\.html or \.pdf"):
+        write_report(report_store, PERIOD, tmp_path / "report.docx")
+
+
+@pytest.mark.browser
+def test_pdf_opens_has_the_sections_and_static_charts(report_store: Store, tmp_path: Path) -> None:
+    require_chromium()
+    pypdf = pytest.importorskip("pypdf")
+    out = tmp_path / "report.pdf"
+    write_report(report_store, PERIOD, out)
+    reader = pypdf.PdfReader(str(out))
+    assert len(reader.pages) >= 6
+    # NFKC turns the font's ligatures (ﬀ, ﬁ) back into letters
+    text = unicodedata.normalize("NFKC", "\n".join(page.extract_text() for page in reader.pages))
+    for title in ["Headline numbers", *SECTION_TITLES.values()]:
+        assert title in text, title
+    images = sum(len(page.images) for page in reader.pages)
+    assert images >= 5  # the charts are printed as static PNG images
+    if shutil.which("pdftoppm"):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob("page-*.png"):
+            old.unlink()
+        shutil.copy(out, ARTIFACTS / "report.pdf")
+        subprocess.run(["pdftoppm", "-r", "60", "-png", str(out), str(ARTIFACTS / "page")], check=True, timeout=120)
+        assert len(list(ARTIFACTS.glob("page-*.png"))) == len(reader.pages)
