@@ -110,6 +110,8 @@ def test_every_match_says_why() -> None:
     reasons = result.matches.set_index("customer_id")["reasons"]
     assert "same segment: florists" in reasons["new1"]
     assert any(r.startswith("both bought: ribbon, vase") for r in reasons["new1"])
+    assert "same industry: retail" in reasons["new1"]
+    assert "both talked about: delivery" in reasons["new1"]
     assert any("months further along" in r for r in reasons["risk1"])
 
 

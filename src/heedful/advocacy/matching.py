@@ -320,13 +320,18 @@ def match_reasons(
     seg_c, seg_a = _tokens(candidate.get("segment")), _tokens(advocate.get("segment"))
     if w["segment"] and seg_c and seg_c == seg_a:
         reasons.append(f"same segment: {seg_c[0]}")
-    for block, label in (("products", "both bought"), ("attributes", "same"), ("themes", "both talked about")):
+    for block, label in (("products", "both bought"), ("themes", "both talked about")):
         if not w[block]:
             continue
         shared = sorted(set(_tokens(candidate.get(block))) & set(_tokens(advocate.get(block))))
         if shared:
             more = f" (+{len(shared) - 3} more)" if len(shared) > 3 else ""
             reasons.append(f"{label}: {', '.join(shared[:3])}{more}")
+    if w["attributes"]:
+        shared_attrs = sorted(set(_tokens(candidate.get("attributes"))) & set(_tokens(advocate.get("attributes"))))
+        reasons.extend(
+            "same {}: {}".format(*token.split("=", 1)) if "=" in token else f"same {token}" for token in shared_attrs
+        )
     ten_c, ten_a = candidate.get("tenure_days"), advocate.get("tenure_days")
     if ten_c is not None and ten_a is not None and pd.notna(ten_c) and pd.notna(ten_a):
         reasons.append(f"advocate is {(float(ten_a) - float(ten_c)) / 30.4:.0f} months further along")
