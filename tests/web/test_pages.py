@@ -71,6 +71,8 @@ def test_profile_timeline_lists_orders_and_feedback_newest_first(clients: dict[R
     assert "Ada Lovelace" in html
     assert "Delivery was late again" in html
     assert "(return)" in html
+    assert "built-in method" not in html
+    assert "Order O1-0 · 1 line · 1 item — 10.00" in " ".join(re.sub(r"<[^>]+>", " ", html).split())
     whens = re.findall(r'<span class="when">([^<]+)</span>', html)
     assert whens == sorted(whens, reverse=True) and len(whens) >= 3
     assert clients[Role.viewer].get("/customers/NOPE").status_code == 404
