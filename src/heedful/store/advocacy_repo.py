@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -260,6 +261,7 @@ def advocate_lock(store: Store, advocate_id: str) -> Iterator[None]:
 
 def _duck_lock(store: Store) -> threading.Lock:
     path = store.location.path or ":memory:"
+    path = path if path == ":memory:" else os.path.realpath(os.path.expanduser(path))
     with _DUCK_LOCKS_GUARD:
         return _DUCK_LOCKS.setdefault(path, threading.Lock())
 
@@ -667,28 +669,17 @@ def match_profiles(
     return cand, advocates_out
 
 
+_ID_LIST = "SELECT UNNEST(CAST(? AS VARCHAR[]))"  # a list parameter as a set of ids, on DuckDB and PostgreSQL
+
+
 def _profiles(store: Store, customer_ids: list[str], max_products: int) -> pd.DataFrame:
     if not customer_ids:
         return pd.DataFrame(columns=["products", "attributes", "themes"])
-    ids = pd.DataFrame({"customer_id": customer_ids})
-    view = f"_hf_ids_{uuid.uuid4().hex[:12]}"
-    if store.dialect == "duckdb":
-        with store._lock:
-            store.raw.register(view, ids)
-            try:
-                products = store.query(
-                    "SELECT customer_id, COALESCE(product_name, product_id) AS product, SUM(quantity) AS q "
-                    f"FROM orders WHERE customer_id IN (SELECT customer_id FROM {view}) AND NOT is_return "
-                    "GROUP BY 1, 2"
-                )
-            finally:
-                store.raw.unregister(view)
-    else:
-        products = store.query(
-            "SELECT customer_id, COALESCE(product_name, product_id) AS product, SUM(quantity) AS q FROM orders "
-            "WHERE customer_id = ANY(?) AND NOT is_return GROUP BY 1, 2",
-            [customer_ids],
-        )
+    products = store.query(
+        "SELECT customer_id, COALESCE(product_name, product_id) AS product, SUM(quantity) AS q FROM orders "
+        f"WHERE customer_id IN ({_ID_LIST}) AND NOT is_return GROUP BY 1, 2",
+        [customer_ids],
+    )
     products = products.dropna(subset=["product"]).sort_values(["customer_id", "q"], ascending=[True, False])
     product_lists = products.groupby("customer_id")["product"].apply(lambda s: list(s.head(max_products)))
     people = store.query("SELECT customer_id, country, attributes FROM customers")

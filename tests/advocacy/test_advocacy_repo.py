@@ -1,0 +1,113 @@
+"""Advocacy records on DuckDB and PostgreSQL: codes, consent, match profiles, introductions and outcomes."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+import pandas as pd
+import pytest
+from tests.advocacy.conftest import add_customers, add_orders
+
+from heedful.advocacy.effect import measure_outcomes
+from heedful.advocacy.matching import match_peers
+from heedful.errors import InputError, NotFoundError
+from heedful.store import Store
+from heedful.store import advocacy_repo as repo
+
+
+def test_codes_are_short_unguessable_and_stable(store: Store) -> None:
+    add_customers(store, [{"customer_id": f"c{i}"} for i in range(50)])
+    first = repo.enrol_advocates(store, [f"c{i}" for i in range(50)])
+    assert first["code"].is_unique
+    assert all(re.fullmatch(f"[{repo.CODE_ALPHABET}]{{{repo.CODE_LENGTH}}}", c) for c in first["code"])
+    again = repo.enrol_advocates(store, ["c1", "c2"], status="joined")  # enrolling again keeps code and status
+    assert (
+        again.set_index("advocate_id")["code"].to_dict()
+        == first.set_index("advocate_id")["code"][["c1", "c2"]].to_dict()
+    )
+    assert set(again["status"]) == {"invited"}
+    assert repo.advocate_by_code(store, first["code"].iloc[0].lower())["advocate_id"] == first["advocate_id"].iloc[0]
+
+
+def test_consent_changes_are_recorded_and_checked(store: Store) -> None:
+    add_customers(store, [{"customer_id": "a"}])
+    repo.enrol_advocates(store, ["a"])
+    repo.set_advocate(store, "a", status="joined", peer_opt_in=True, capacity=2)
+    row = repo.advocates(store).iloc[0]
+    assert (row["status"], bool(row["peer_opt_in"]), int(row["capacity"])) == ("joined", True, 2)
+    assert pd.notna(row["joined_at"])
+    with pytest.raises(InputError):
+        repo.set_advocate(store, "a", status="maybe")
+    with pytest.raises(NotFoundError):
+        repo.set_advocate(store, "nobody", status="joined")
+    repo.set_advocate(store, "a", status="opted_out")
+    with pytest.raises(NotFoundError):  # an opted-out advocate's link no longer works
+        repo.record_landing(store, str(row["code"]))
+
+
+def _journeys(store: Store) -> None:
+    add_customers(
+        store,
+        [
+            {"customer_id": "mentor", "country": "UK", "attributes": json.dumps({"industry": "cafe"})},
+            {"customer_id": "busy", "country": "UK"},
+            {"customer_id": "newbie", "country": "UK", "attributes": json.dumps({"industry": "cafe"})},
+            {"customer_id": "other_new", "country": "FR"},
+        ],
+    )
+    lines = [
+        ("m1", "mentor", "2023-01-10", 30.0),
+        ("m2", "mentor", "2024-12-01", 30.0),
+        ("b1", "busy", "2023-03-01", 10.0),
+        ("n1", "newbie", "2024-12-20", 15.0),
+        ("x1", "other_new", "2024-12-28", 15.0),
+    ]
+    add_orders(store, lines)
+    store.execute("UPDATE orders SET product_name = 'espresso beans' WHERE order_id IN ('m1', 'n1')")
+    repo.enrol_advocates(store, ["mentor"], status="joined", peer_opt_in=True, capacity=1)
+    repo.enrol_advocates(store, ["busy"], status="joined", peer_opt_in=False)
+
+
+def test_match_profiles_find_new_customers_and_opted_in_advocates(store: Store) -> None:
+    _journeys(store)
+    candidates, advocates = repo.match_profiles(store, onboarding_days=30)
+    assert set(candidates["customer_id"]) == {"newbie", "other_new"}
+    assert set(candidates["need"]) == {"onboarding"}
+    assert list(advocates["customer_id"]) == ["mentor"]  # busy did not opt in
+    mentor = advocates.iloc[0]
+    assert mentor["products"] == ["espresso beans"] and mentor["attributes"] == {"country": "UK", "industry": "cafe"}
+    result = match_peers(candidates, advocates)
+    assert result.matches[["customer_id", "advocate_id"]].values.tolist() == [["newbie", "mentor"]]  # capacity 1
+
+
+def test_introductions_and_outcomes_are_tracked_and_the_holdout_is_protected(store: Store) -> None:
+    _journeys(store)
+    matches = pd.DataFrame(
+        {
+            "customer_id": ["newbie", "other_new"],
+            "advocate_id": ["mentor", "mentor"],
+            "score": [0.9, 0.4],
+            "need": ["onboarding", "onboarding"],
+            "reasons": [["same industry: cafe"], []],
+        }
+    )
+    arms = pd.Series({"newbie": "matched", "other_new": "holdout"})
+    assert repo.save_matches(store, matches, arms) == 2
+    assert repo.save_matches(store, matches, arms) == 0  # proposing again adds nothing
+    stored = repo.peer_matches(store).set_index("customer_id")
+    assert stored.loc["other_new", "status"] == "holdout"
+    assert json.loads(stored.loc["newbie", "reasons"]) == ["same industry: cafe"]
+    assert repo.active_load(store).to_dict() == {"mentor": 1}
+    repo.record_introduction(store, stored.loc["newbie", "match_id"])
+    with pytest.raises(InputError):
+        repo.record_introduction(store, stored.loc["other_new", "match_id"])
+    # the match happened on 2025-01-01; newbie ordered again within 90 days, the data runs to 2025-06-01
+    store.execute("UPDATE peer_matches SET created_at = ?", [datetime(2025, 1, 1)])
+    add_orders(store, [("n2", "newbie", "2025-02-01", 20.0), ("z", "mentor", "2025-06-01", 5.0)])
+    found, orders, as_of = repo.match_outcome_inputs(store)
+    assert repo.record_outcomes(store, measure_outcomes(found, orders, as_of=as_of)) == 2
+    outcome = repo.peer_matches(store).set_index("customer_id")["outcome"].to_dict()
+    assert outcome == {"newbie": "retained", "other_new": "churned"}
+    assert repo.peer_matches(store).set_index("customer_id").loc["newbie", "status"] == "introduced"
