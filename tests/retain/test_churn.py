@@ -202,3 +202,22 @@ def test_target_values_are_understood_or_refused_with_advice() -> None:
         binary_target(["active", "gone"])
     with pytest.raises(InputError, match="two values"):
         binary_target(["a", "b", "c"], positive="a")
+
+
+def test_reasons_for_explains_only_the_riskiest(fitted: tuple[ChurnModel, pd.DataFrame, np.ndarray]) -> None:
+    model, X, _ = fitted
+    full = model.score(X.head(300))
+    some = model.score(X.head(300), reasons_for=30)
+    np.testing.assert_allclose(some["churn_risk"], full["churn_risk"])
+    explained = some["reason_1"].notna()
+    assert explained.sum() == 30
+    assert explained.head(30).all()  # the 30 riskiest come first
+    pd.testing.assert_series_equal(some.loc[explained, "reason_1"], full.loc[explained, "reason_1"])
+
+
+def test_cross_validation_on_a_sample_still_trains_on_every_row() -> None:
+    frame, y, _ = make_churn_data(3000, seed=12)
+    model = ChurnModel(**{**FAST, "cv_sample": 1000}).fit(frame.drop(columns=["customer_id"]), y)
+    report = model.report()
+    assert report["n_evaluated"] == 1000 and report["cv_sampled"]
+    assert sum(b["n"] for b in report["calibration"]) == 1000

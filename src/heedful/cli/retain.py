@@ -146,6 +146,9 @@ def churn_score(
     out: Annotated[Path | None, typer.Option("--out", help="CSV to write the scores to.")] = None,
     id_col: Annotated[str | None, typer.Option("--id", help="Customer id column (default: as trained).")] = None,
     reasons: Annotated[int, typer.Option("--reasons", min=1, max=10)] = 3,
+    reasons_for: Annotated[
+        int | None, typer.Option("--reasons-for", help="Explain only the N riskiest customers (faster).")
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -157,7 +160,7 @@ def churn_score(
     key = id_col or model.meta_.get("id")
     if key is None or key not in frame.columns:
         raise InputError(f"Id column {key!r} is not in {file}; pass --id.")
-    scores = model.score(frame, frame[key].astype(str).tolist(), k=reasons)
+    scores = model.score(frame, frame[key].astype(str).tolist(), k=reasons, reasons_for=reasons_for)
     if out is not None:
         scores.to_csv(out, index=False)
     if db is not None:
@@ -251,6 +254,8 @@ def save_churn_scores(store: Store, scores: pd.DataFrame, model_version: str, ho
         items = []
         for c in reason_cols:
             feature = row.get(f"{c}_feature")
+            if feature is None or pd.isna(feature):
+                continue  # not explained (churn-score --reasons-for)
             text = str(row[c])
             items.append(
                 {"feature": feature, "value": text.split(" = ", 1)[-1], "effect": float(row.get(f"{c}_effect", np.nan))}

@@ -318,6 +318,7 @@ class ChurnModel:
         baseline: bool = True,
         n_bootstrap: int = 1000,
         shap_sample: int = 5000,
+        cv_sample: int | None = 250_000,
         early_stopping_rounds: int = 30,
         n_jobs: int = 0,
         random_state: int = 0,
@@ -334,6 +335,7 @@ class ChurnModel:
         self.baseline = baseline
         self.n_bootstrap = n_bootstrap
         self.shap_sample = shap_sample
+        self.cv_sample = cv_sample
         self.early_stopping_rounds = early_stopping_rounds
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -358,21 +360,23 @@ class ChurnModel:
             "force_col_wise": True,
         }
 
-    def _train(self, X: np.ndarray, y: np.ndarray, rounds: int, valid: float = 0.0) -> lgb.Booster:
-        cats = self.encoder_.categorical_indices
+    def _train(self, data: lgb.Dataset, rows: np.ndarray | None, rounds: int, valid: float = 0.0) -> lgb.Booster:
+        """Boost on `rows` of the binned data (all rows when None), early-stopping on a random `valid` share."""
         params = self._params()
-        if valid <= 0 or self.early_stopping_rounds <= 0:
-            data = lgb.Dataset(X, y, categorical_feature=cats, free_raw_data=True)
+        if rows is None:
             return lgb.train(params, data, num_boost_round=rounds)
+        if valid <= 0 or self.early_stopping_rounds <= 0:
+            return lgb.train(params, data.subset(np.sort(rows).tolist()), num_boost_round=rounds)
         rng = np.random.default_rng(self.random_state)
-        is_valid = rng.random(len(y)) < valid
-        data = lgb.Dataset(X[~is_valid], y[~is_valid], categorical_feature=cats, free_raw_data=True)
-        vdata = lgb.Dataset(X[is_valid], y[is_valid], reference=data, categorical_feature=cats)
+        is_valid = rng.random(len(rows)) < valid
+        # Subsets reuse the bins computed once for all rows: no re-binning per fold.
+        train_set = data.subset(np.sort(rows[~is_valid]).tolist())
+        valid_set = data.subset(np.sort(rows[is_valid]).tolist())
         return lgb.train(
             params,
-            data,
+            train_set,
             num_boost_round=rounds,
-            valid_sets=[vdata],
+            valid_sets=[valid_set],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
 
@@ -394,8 +398,15 @@ class ChurnModel:
             raise InputError(f"Need at least {self.n_folds} churners and {self.n_folds} non-churners.")
         self.encoder_ = FeatureEncoder().fit(X)
         matrix = self.encoder_.transform(X)
+        # Cross-validate (and look for leaks) on a stratified sample when there are very many customers:
+        # the estimate is as good, and the final model still learns from every row.
+        sample = self._cv_rows(target)
         self.leaks_ = find_leaks(
-            matrix, target, self.encoder_, self.leak_threshold, pd.Timestamp(cutoff) if cutoff is not None else None
+            matrix[sample],
+            target[sample],
+            self.encoder_,
+            self.leak_threshold,
+            pd.Timestamp(cutoff) if cutoff is not None else None,
         )
         self.dropped_features_: list[str] = []
         if self.leaks_ and self.leakage == "refuse":
@@ -412,21 +423,40 @@ class ChurnModel:
             self.encoder_ = FeatureEncoder().fit(X)
             matrix = self.encoder_.transform(X)
         self.feature_names_ = self.encoder_.names
-        time_values = None if time is None else np.asarray(time)
-        folds = cv_folds(target, self.n_folds, time_values, self.random_state)
-        self._cross_validate(matrix, target, folds, X, time_values is not None)
-        self.booster_ = self._train(matrix, target, self.best_rounds_)
+        binned = lgb.Dataset(
+            matrix,
+            target,
+            categorical_feature=self.encoder_.categorical_indices,
+            params=self._params(),
+            free_raw_data=False,
+        ).construct()
+        time_values = None if time is None else np.asarray(time)[sample]
+        local = cv_folds(target[sample], self.n_folds, time_values, self.random_state)
+        folds = [(sample[tr], sample[te]) for tr, te in local]
+        baseline_frame = X if len(sample) == len(X) else X.iloc[sample].reset_index(drop=True)
+        self._cross_validate(binned, matrix, target, folds, (baseline_frame, sample, local), time is not None)
+        self.booster_ = self._train(binned, None, self.best_rounds_)
         self.calibrator_ = Calibrator(self.calibration).fit(self.oof_raw_[self.evaluated_], target[self.evaluated_])
         self.top_features_ = self._top_features(matrix)
         self.cv_["top_features"] = self.top_features_.head(15).to_dict(orient="records")
         return self
 
+    def _cv_rows(self, y: np.ndarray) -> np.ndarray:
+        n = len(y)
+        if self.cv_sample is None or n <= self.cv_sample:
+            return np.arange(n)
+        from sklearn.model_selection import train_test_split
+
+        rows, _ = train_test_split(np.arange(n), train_size=self.cv_sample, stratify=y, random_state=self.random_state)
+        return np.sort(rows)
+
     def _cross_validate(
         self,
+        binned: lgb.Dataset,
         matrix: np.ndarray,
         y: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
-        frame: pd.DataFrame,
+        baseline_input: tuple[pd.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]]],
         timed: bool,
     ) -> None:
         oof = np.full(len(y), np.nan)
@@ -434,7 +464,7 @@ class ChurnModel:
         rounds = []
         fold_aucs = []
         for k, (train, test) in enumerate(folds):
-            booster = self._train(matrix[train], y[train], self.n_estimators, valid=0.1)
+            booster = self._train(binned, train, self.n_estimators, valid=0.1)
             rounds.append(booster.best_iteration or self.n_estimators)
             oof[test] = booster.predict(matrix[test], num_iteration=booster.best_iteration or None)
             fold_of[test] = k
@@ -467,6 +497,7 @@ class ChurnModel:
             "n_folds": len(folds),
             "n_rows": len(y),
             "n_evaluated": int(ev.sum()),
+            "cv_sampled": bool(ev.sum() < len(y) and not timed),
             "churn_rate": float(y.mean()),
             "n_boosting_rounds": self.best_rounds_,
             "calibration_method": self.calibration,
@@ -475,7 +506,9 @@ class ChurnModel:
             "features": self.encoder_.names,
         }
         if self.baseline:
-            base = logistic_baseline_oof(frame, y, folds)
+            frame, sample, local = baseline_input
+            base = np.full(len(y), np.nan)
+            base[sample] = logistic_baseline_oof(frame, y[sample], local)
             self.baseline_oof_ = base
             self.cv_["baseline_auc"] = auc(base[ev], yy)
             self.cv_["baseline_auc_ci95"] = list(
@@ -542,13 +575,21 @@ class ChurnModel:
             out[f"reason_{r + 1}_effect"] = np.round(contrib[rows, j], 4)
         return pd.DataFrame(out, index=index)
 
-    def score(self, X: pd.DataFrame, ids: Sequence[Any] | pd.Series | None = None, k: int = 3) -> pd.DataFrame:
-        """Per-customer calibrated churn risk with the top-k reasons, highest risk first."""
+    def score(
+        self,
+        X: pd.DataFrame,
+        ids: Sequence[Any] | pd.Series | None = None,
+        k: int = 3,
+        reasons_for: int | None = None,
+    ) -> pd.DataFrame:
+        """Per-customer calibrated churn risk with the top-k reasons, highest risk first.
+
+        `reasons_for=N` explains only the N riskiest customers (TreeSHAP costs far more than scoring);
+        the others get empty reasons.
+        """
         self._check()
         matrix = self.encoder_.transform(X)
-        contrib = np.asarray(self.booster_.predict(matrix, pred_contrib=True))
-        logit = contrib.sum(axis=1)
-        raw = 1.0 / (1.0 + np.exp(-logit))
+        raw = np.asarray(self.booster_.predict(matrix))
         frame = pd.DataFrame(
             {
                 "customer_id": list(ids) if ids is not None else list(X.index),
@@ -556,8 +597,14 @@ class ChurnModel:
                 "raw_score": raw,
             }
         )
-        reasons = self._reasons_from(matrix, contrib[:, :-1], k, frame.index)
-        return pd.concat([frame, reasons], axis=1).sort_values("churn_risk", ascending=False, ignore_index=True)
+        if reasons_for is None or reasons_for >= len(frame):
+            rows = np.arange(len(frame))
+        else:
+            rows = np.sort(np.argsort(-raw, kind="stable")[: max(reasons_for, 0)])
+        if len(rows):
+            contrib = np.asarray(self.booster_.predict(matrix[rows], pred_contrib=True))[:, :-1]
+            frame = frame.join(self._reasons_from(matrix[rows], contrib, k, frame.index[rows]))
+        return frame.sort_values(["churn_risk", "raw_score"], ascending=False, kind="stable", ignore_index=True)
 
     def report(self) -> dict[str, Any]:
         """The cross-validation report (cv_auc, cv_auc_ci95, cv_brier, calibration, top_features, baseline_auc…)."""
