@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
-from heedful.errors import InputError
+from heedful.errors import ConfigError, InputError
 from heedful.journey.alerts import Alert
 from heedful.journey.config import Department, JourneyConfig, MetricSpec, Need, Stage, default_config
 from heedful.journey.metrics import JourneyData, empty_frame, period_bounds
@@ -28,22 +29,37 @@ def _now() -> datetime:
 
 
 def load_config(store: Store) -> JourneyConfig:
-    """The stored journey configuration; the shipped default until one has been saved."""
-    stages = store.query("SELECT stage_id, name, position FROM journey_stages ORDER BY position, stage_id")
-    if stages.empty:
-        return default_config()
-    departments = store.query("SELECT department_id, name, email FROM departments ORDER BY department_id")
-    needs = store.query(
+    """The stored journey configuration.
+
+    Stages and departments are the stored ones (the defaults while none is stored); needs are the
+    stored ones, or, until a needs file has been imported, the shipped default needs whose stage
+    and department exist.
+    """
+    default = default_config()
+    stage_rows = store.query("SELECT stage_id, name, position FROM journey_stages ORDER BY position, stage_id")
+    dept_rows = store.query("SELECT department_id, name, email FROM departments ORDER BY department_id")
+    need_rows = store.query(
         "SELECT n.need_id, n.label, n.stage_id, n.department_id, n.metrics FROM needs n "
         "LEFT JOIN journey_stages s ON s.stage_id = n.stage_id ORDER BY s.position, n.need_id"
     )
-    return JourneyConfig(
-        stages=[Stage(id=r.stage_id, name=r.name, position=int(r.position)) for r in stages.itertuples()],
-        departments=[
+    stages = (
+        [Stage(id=r.stage_id, name=r.name, position=int(r.position)) for r in stage_rows.itertuples()]
+        if not stage_rows.empty
+        else default.stages
+    )
+    departments = (
+        [
             Department(id=r.department_id, name=r.name, email=r.email if isinstance(r.email, str) else None)
-            for r in departments.itertuples()
-        ],
-        needs=[
+            for r in dept_rows.itertuples()
+        ]
+        if not dept_rows.empty
+        else default.departments
+    )
+    if need_rows.empty:
+        stage_ids, dept_ids = {s.id for s in stages}, {d.id for d in departments}
+        needs = [n for n in default.needs if n.stage in stage_ids and n.department in dept_ids]
+    else:
+        needs = [
             Need(
                 id=r.need_id,
                 label=r.label,
@@ -51,9 +67,16 @@ def load_config(store: Store) -> JourneyConfig:
                 department=r.department_id,
                 metrics=[MetricSpec.model_validate(m) for m in json.loads(r.metrics)],
             )
-            for r in needs.itertuples()
-        ],
-    )
+            for r in need_rows.itertuples()
+        ]
+    try:
+        return JourneyConfig(stages=stages, departments=departments, needs=needs)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"The stored journey configuration is inconsistent ({problem}). Restore the stage or department, "
+            "or import a corrected needs file with `heedful journey needs import`."
+        ) from exc
 
 
 def save_config(store: Store, config: JourneyConfig) -> dict[str, int]:
