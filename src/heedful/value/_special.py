@@ -38,3 +38,8 @@ def hyp2f1_by_distinct(a: Array, b: Array, c: Array, z: Array, *keys: Array) -> 
 
 def as_array(values: Any) -> Array:
     return np.asarray(values, dtype=np.float64)
+
+
+def weighted_sum(a: Array, b: Array) -> float:
+    """Weighted sum without BLAS: BLAS threads spin badly on busy machines for vectors this size."""
+    return float(np.einsum("i,i->", a, b))

@@ -36,6 +36,8 @@ class FitData:
     weight: Array
     x_unique: Array = field(default_factory=lambda: np.zeros(0))
     x_index: np.ndarray[Any, np.dtype[np.intp]] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    x_weight: Array = field(default_factory=lambda: np.zeros(0))  # customers per distinct x
+    stats: dict[str, float] = field(default_factory=dict)  # model-specific sufficient statistics
 
     def __getitem__(self, name: str) -> Array:
         return self.columns[name]
@@ -52,13 +54,14 @@ class FitData:
     def from_arrays(cls, columns: dict[str, Array], weight: Array | None = None, x_name: str = "x") -> FitData:
         """Merge identical rows (exact float equality) and index the distinct values of `x_name`."""
         names = list(columns)
-        stacked = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names])
-        w = np.ones(len(stacked)) if weight is None else np.asarray(weight, dtype=np.float64)
-        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        merged_w = np.bincount(inverse.ravel(), weights=w, minlength=len(unique)).astype(np.float64)
-        cols = {n: np.ascontiguousarray(unique[:, i]) for i, n in enumerate(names)}
+        frame = pd.DataFrame({n: np.asarray(columns[n], dtype=np.float64) for n in names})
+        frame["_w"] = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+        merged = frame.groupby(names, sort=False, as_index=False)["_w"].sum()  # hashing, not sorting
+        cols = {n: np.ascontiguousarray(merged[n].to_numpy(dtype=np.float64)) for n in names}
         x_unique, x_index = np.unique(cols[x_name], return_inverse=True)
-        return cls(cols, merged_w, x_unique.astype(np.float64), x_index.ravel())
+        weights = merged["_w"].to_numpy(dtype=np.float64)
+        x_weight = np.bincount(x_index.ravel(), weights=weights, minlength=len(x_unique)).astype(np.float64)
+        return cls(cols, weights, x_unique.astype(np.float64), x_index.ravel(), x_weight)
 
     def per_x(self, values_on_unique_x: Array) -> Array:
         """Spread values computed on `x_unique` back to the rows."""
@@ -114,6 +117,12 @@ class ValueModel:
     def _data_start(self, data: FitData) -> tuple[float, ...] | None:
         return None
 
+    def _value_and_gradient(self, params: Array, data: FitData) -> tuple[float, Array | None]:
+        """Total log-likelihood and its gradient (natural parameters); models may override for speed."""
+        ll = float(np.dot(data.weight, self._loglik_rows(params, data)))
+        rows = self._gradient_rows(params, data)
+        return ll, None if rows is None else np.asarray(rows @ data.weight, dtype=np.float64)
+
     # ------------------------------------------------------------------ fitting
     def fit(self, summary: pd.DataFrame) -> Self:
         """Maximum-likelihood fit on a customer summary (`transaction_summary` output or alike)."""
@@ -127,11 +136,16 @@ class ValueModel:
         degenerate = self._check_data(data)
         starts = self._starts(data)
         best: optimize.OptimizeResult | None = None
+        tried = 0
         for start in starts[: max(1, self.n_starts)]:
             res = self._optimise(np.log(np.asarray(start, dtype=np.float64)), data)
+            tried += 1
             if best is None or (np.isfinite(res.fun) and res.fun < best.fun):
                 best = res
+            if degenerate is None and self._clean_optimum(best, data):
+                break  # the likelihoods here are unimodal in practice; further starts are for hard cases
         assert best is not None
+        self.n_starts_tried_ = tried
         log_theta = np.asarray(best.x, dtype=np.float64)
         theta = np.exp(log_theta)
         self.params_ = pd.Series(theta, index=list(self.param_names), dtype=np.float64)
@@ -145,6 +159,15 @@ class ValueModel:
         self.diagnostics_ = diag
         return self
 
+    def _clean_optimum(self, res: optimize.OptimizeResult, data: FitData) -> bool:
+        """Interior point with a vanishing gradient: no need to try other starts."""
+        x = np.asarray(res.x)
+        if not np.isfinite(res.fun) or np.any(np.abs(x) > LOG_BOUND - 1e-3):
+            return False
+        theta = np.exp(x)
+        grad = self._total_gradient(theta, data) * theta
+        return bool(np.all(np.isfinite(grad)) and np.max(np.abs(grad)) < 1e-4 * max(1.0, math.sqrt(data.n_customers)))
+
     def _starts(self, data: FitData) -> list[tuple[float, ...]]:
         starts: list[tuple[float, ...]] = []
         data_start = self._data_start(data)
@@ -156,17 +179,14 @@ class ValueModel:
     def _mean_negloglik(self, log_theta: Array, data: FitData) -> float:
         theta = np.exp(log_theta)
         with np.errstate(all="ignore"):
-            ll = self._loglik_rows(theta, data)
-            value = -float(np.dot(data.weight, ll)) / data.n_customers
+            value = -self._value_and_gradient(theta, data)[0] / data.n_customers
         return value if math.isfinite(value) else 1e300
 
     def _total_gradient(self, theta: Array, data: FitData) -> Array:
         """Gradient of the total log-likelihood with respect to the natural parameters."""
         with np.errstate(all="ignore"):
-            rows = self._gradient_rows(theta, data)
-        if rows is not None:
-            return np.asarray(rows @ data.weight, dtype=np.float64)
-        return self._fd_gradient(theta, data)
+            grad = self._value_and_gradient(theta, data)[1]
+        return grad if grad is not None else self._fd_gradient(theta, data)
 
     def _fd_gradient(self, theta: Array, data: FitData) -> Array:
         """Central differences in log-parameter space (relative steps keep them scale-free)."""
@@ -186,9 +206,13 @@ class ValueModel:
         n = data.n_customers
 
         def objective(log_theta: Array) -> tuple[float, Array]:
-            value = self._mean_negloglik(log_theta, data)
             theta = np.exp(log_theta)
-            grad = -self._total_gradient(theta, data) * theta / n
+            with np.errstate(all="ignore"):
+                ll, total_grad = self._value_and_gradient(theta, data)
+            value = -ll / n if math.isfinite(ll) else 1e300
+            if total_grad is None:
+                total_grad = self._fd_gradient(theta, data)
+            grad = -total_grad * theta / n
             if not np.all(np.isfinite(grad)):
                 grad = np.zeros_like(grad)
             return value, grad
@@ -241,7 +265,7 @@ class ValueModel:
     ) -> FitDiagnostics:
         gnorm = float(np.max(np.abs(grad_log))) if np.all(np.isfinite(grad_log)) else math.inf
         iters = int(getattr(res, "nit", 0))
-        starts = max(1, self.n_starts)
+        starts = getattr(self, "n_starts_tried_", max(1, self.n_starts))
         if degenerate:
             return FitDiagnostics(False, degenerate, starts, iters, gnorm)
         at_bound = [name for name, v in zip(self.param_names, log_theta, strict=True) if abs(v) > LOG_BOUND - 1e-3]

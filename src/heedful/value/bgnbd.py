@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from heedful.value._special import Array, as_array, hyp2f1_by_distinct
+from heedful.value._special import Array, as_array, hyp2f1_by_distinct, weighted_sum
 from heedful.value.base import FitData
 from heedful.value.btyd import TransactionModel
 
@@ -60,6 +60,40 @@ class BetaGeo(TransactionModel):
 
     def _data_start(self, data: FitData) -> tuple[float, ...] | None:
         return (*_rate_start(data), 1.0, 2.0)
+
+    def _value_and_gradient(self, params: Array, d: FitData) -> tuple[float, Array | None]:
+        """Total log-likelihood and gradient in one pass; x-only terms are summed per distinct x."""
+        r, alpha, a, b = params
+        x, t_x, T, w = d["x"], d["t_x"], d["T"], d.weight
+        xu, wx, n = d.x_unique, d.x_weight, d.n_customers
+        rx = r + x
+        log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+        repeat = x > 0
+        log_bx = d.per_x(np.log(np.where(xu > 0, b + xu - 1, 1.0)))
+        c1 = -rx * log_T
+        c2 = np.where(repeat, np.log(a) - log_bx - rx * log_t, -np.inf)
+        tail = np.logaddexp(c1, c2)
+        w2 = np.exp(c2 - tail) * w  # weighted share of the "dropped out after the last purchase" branch
+        w1 = w - w2
+        head = weighted_sum(wx, (gammaln(r + xu) + betaln(a, b + xu))) + n * (
+            r * np.log(alpha) - gammaln(r) - betaln(a, b)
+        )
+        psi_ab, psi_abx = digamma(a + b), digamma(a + b + xu)
+        grad = np.array(
+            [
+                weighted_sum(wx, digamma(r + xu))
+                - n * digamma(r)
+                + n * np.log(alpha)
+                - weighted_sum(w1, log_T)
+                - weighted_sum(w2, log_t),
+                n * r / alpha
+                - weighted_sum((w1 * rx), (1 / (alpha + T)))
+                - weighted_sum((w2 * rx), (1 / (alpha + t_x))),
+                weighted_sum(wx, (psi_ab - psi_abx)) + w2.sum() / a,
+                weighted_sum(wx, (digamma(b + xu) - digamma(b) + psi_ab - psi_abx)) - weighted_sum(w2, np.exp(-log_bx)),
+            ]
+        )
+        return float(head + weighted_sum(w, tail)), grad
 
     # ------------------------------------------------------------------ predictions
     def expected_purchases_new_customer(self, t: Array | float) -> Array:

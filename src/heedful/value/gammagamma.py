@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array
+from heedful.value._special import Array, as_array, weighted_sum
 from heedful.value.base import FitData, ValueModel
 
 
@@ -64,6 +64,42 @@ class GammaGamma(ValueModel):
 
     def _data_start(self, data: FitData) -> tuple[float, ...] | None:
         return (2.0, 3.0, float(np.average(data["m"], weights=data.weight)))
+
+    def _value_and_gradient(self, params: Array, d: FitData) -> tuple[float, Array | None]:
+        """Sufficient statistics: only log(v + x·m) needs a pass over the customers."""
+        p, q, v = params
+        x, m, w = d["x"], d["m"], d.weight
+        xu, wx, n = d.x_unique, d.x_weight, d.n_customers
+        st = d.stats
+        if not st:
+            st.update(
+                xlogm=float(weighted_sum(w, (x * np.log(m)))),
+                logm=float(weighted_sum(w, np.log(m))),
+                xlogx=float(weighted_sum(w, (x * np.log(x)))),
+                wx=float(weighted_sum(w, x)),
+            )
+        log_vxm = np.log(v + x * m)
+        pxu = p * xu
+        ll = (
+            weighted_sum(wx, (gammaln(pxu + q) - gammaln(pxu)))
+            + n * (q * np.log(v) - gammaln(q))
+            + p * st["xlogm"]
+            - st["logm"]
+            + p * st["xlogx"]
+            - weighted_sum((w * (p * x + q)), log_vxm)
+        )
+        psi = digamma(pxu + q)
+        grad = np.array(
+            [
+                weighted_sum((wx * xu), (psi - digamma(pxu)))
+                + st["xlogm"]
+                + st["xlogx"]
+                - weighted_sum((w * x), log_vxm),
+                weighted_sum(wx, psi) - n * digamma(q) + n * np.log(v) - weighted_sum(w, log_vxm),
+                n * q / v - weighted_sum((w * (p * x + q)), (1 / (v + x * m))),
+            ]
+        )
+        return float(ll), grad
 
     # ------------------------------------------------------------------ predictions
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln, hyp2f1
 
-from heedful.value._special import Array, as_array, hyp2f1_by_distinct
+from heedful.value._special import Array, as_array, hyp2f1_by_distinct, weighted_sum
 from heedful.value.base import FitData
 from heedful.value.bgnbd import _rate_start
 from heedful.value.btyd import TransactionModel
@@ -59,6 +59,40 @@ class ModifiedBetaGeo(TransactionModel):
 
     def _data_start(self, data: FitData) -> tuple[float, ...] | None:
         return (*_rate_start(data), 1.0, 2.0)
+
+    def _value_and_gradient(self, params: Array, d: FitData) -> tuple[float, Array | None]:
+        r, alpha, a, b = params
+        x, t_x, T, w = d["x"], d["t_x"], d["T"], d.weight
+        xu, wx, n = d.x_unique, d.x_weight, d.n_customers
+        rx = r + x
+        log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+        log_bx = d.per_x(np.log(b + xu))
+        c1 = -rx * log_T
+        c2 = np.log(a) - log_bx - rx * log_t
+        tail = np.logaddexp(c1, c2)
+        w2 = np.exp(c2 - tail) * w
+        w1 = w - w2
+        head = weighted_sum(wx, (gammaln(r + xu) + gammaln(b + xu + 1) - gammaln(a + b + xu + 1))) + n * (
+            r * np.log(alpha) - gammaln(r) + gammaln(a + b) - gammaln(b)
+        )
+        psi_ab, psi_abx = digamma(a + b), digamma(a + b + xu + 1)
+        grad = np.array(
+            [
+                weighted_sum(wx, digamma(r + xu))
+                - n * digamma(r)
+                + n * np.log(alpha)
+                - weighted_sum(w1, log_T)
+                - weighted_sum(w2, log_t),
+                n * r / alpha
+                - weighted_sum((w1 * rx), (1 / (alpha + T)))
+                - weighted_sum((w2 * rx), (1 / (alpha + t_x))),
+                n * psi_ab - weighted_sum(wx, psi_abx) + w2.sum() / a,
+                weighted_sum(wx, (digamma(b + xu + 1) - psi_abx))
+                + n * (psi_ab - digamma(b))
+                - weighted_sum(w2, np.exp(-log_bx)),
+            ]
+        )
+        return float(head + weighted_sum(w, tail)), grad
 
     # ------------------------------------------------------------------ predictions
     def expected_purchases_new_customer(self, t: Array | float) -> Array:

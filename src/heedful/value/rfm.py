@@ -90,12 +90,12 @@ def rfm_table(
         monetary=(days.purchase - days.refund).sum(),
     )
     per_customer = per_customer.filter(per_customer.frequency > 0)
-    frame = per_customer.to_pandas()
+    frame = per_customer.to_pandas().sort_values("customer_id", kind="stable")
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["recency_days"] = (int(end_day) - frame["last_day"]).astype("float64")
     frame["frequency"] = frame["frequency"].astype("float64")
     frame["monetary"] = frame["monetary"].astype("float64")
-    return frame.set_index("customer_id")[["recency_days", "frequency", "monetary"]].sort_index()
+    return frame.set_index("customer_id")[["recency_days", "frequency", "monetary"]]
 
 
 def rfm(

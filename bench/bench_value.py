@@ -1,0 +1,261 @@
+"""Benchmark: summary + BG/NBD fit + Gamma-Gamma fit + 12-month CLV for every customer.
+
+heedful against lifetimes (and PyMC-Marketing's MAP fit where it is installed), on the CDNOW sample
+and on simulated customers. Each pipeline runs in its own process (so peak memory is its own) and
+prints one JSON document at the end:
+
+    .venv/bin/python bench/bench_value.py                  # CDNOW + 1M simulated customers
+    .venv/bin/python bench/bench_value.py --customers 100000 --peer-timeout 600
+    PYMC_PYTHON=/path/to/python bench/bench_value.py       # interpreter that has pymc-marketing
+
+Times are wall-clock seconds on this machine; `ratio` is the fastest peer's time / heedful's time,
+measured in the same run. Parameters are compared to 3 significant digits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW_CAL_END = "1997-09-30"
+HORIZON_MONTHS = 12
+DISCOUNT = 0.01
+
+
+# ---------------------------------------------------------------------- data
+def write_datasets(folder: Path, customers: int) -> dict[str, dict[str, Any]]:
+    """Parquet transaction files (customer_id, ordered_at, amount) and their observation ends."""
+    from heedful.value.simulate import simulate_transactions
+
+    sets: dict[str, dict[str, Any]] = {}
+    if CDNOW.exists():
+        tx = pd.read_csv(
+            CDNOW, sep=r"\s+", header=None, names=["m", "customer_id", "date", "cds", "amount"], dtype={"date": str}
+        )
+        tx["ordered_at"] = pd.to_datetime(tx["date"], format="%Y%m%d")
+        tx = tx[tx["ordered_at"] <= CDNOW_CAL_END][["customer_id", "ordered_at", "amount"]]
+        path = folder / "cdnow.parquet"
+        tx.to_parquet(path)
+        sets["cdnow"] = {"path": str(path), "end": CDNOW_CAL_END, "transactions": len(tx)}
+    tx = simulate_transactions(customers, r=0.9, alpha=2.5, a=0.7, b=8.0, seed=42)
+    path = folder / f"sim_{customers}.parquet"
+    tx.to_parquet(path)
+    end = str((tx["ordered_at"].max()).date())
+    sets[f"simulated_{customers}"] = {"path": str(path), "end": end, "transactions": len(tx), "customers": customers}
+    return sets
+
+
+# ---------------------------------------------------------------------- pipelines (run in workers)
+def run_heedful(path: str, end: str) -> dict[str, Any]:
+    import ibis
+
+    from heedful.value import BetaGeo, GammaGamma, clv_table, transaction_summary
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    orders = ibis.duckdb.connect().read_parquet(path)  # the summary runs as a DuckDB query on the file
+    summary = transaction_summary(orders, time_unit="W", observation_end=end)
+    timings["summary"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    bg = BetaGeo().fit(summary)
+    timings["bgnbd_fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    gg = GammaGamma().fit(summary)
+    timings["gamma_gamma_fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    clv = clv_table(bg, gg, summary, horizon_months=HORIZON_MONTHS, discount_rate=DISCOUNT, time_unit="W")
+    timings["clv"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return {
+        "timings": timings,
+        "customers": len(summary),
+        "bgnbd": bg.params_.to_dict(),
+        "bgnbd_converged": bool(bg.converged_),
+        "bgnbd_ll": bg.log_likelihood_,
+        "gamma_gamma": gg.params_.to_dict(),
+        "gamma_gamma_converged": bool(gg.converged_),
+        "total_clv": float(clv["clv"].sum()),
+    }
+
+
+def run_lifetimes(path: str, end: str) -> dict[str, Any]:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    tx = pd.read_parquet(path)  # loading is not timed (heedful's time includes reading the file)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    # days as the period, then weeks as the unit: the literature's convention (several orders a day = one)
+    summary = summary_data_from_transaction_data(
+        tx, "customer_id", "ordered_at", monetary_value_col="amount", observation_period_end=end, freq="D"
+    )
+    summary["recency"] /= 7.0
+    summary["T"] /= 7.0
+    timings["summary"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    bg = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    timings["bgnbd_fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    repeat = summary[summary["frequency"] > 0]
+    gg = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    timings["gamma_gamma_fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    clv = gg.customer_lifetime_value(
+        bg,
+        summary["frequency"],
+        summary["recency"],
+        summary["T"],
+        summary["monetary_value"],
+        time=HORIZON_MONTHS,
+        discount_rate=DISCOUNT,
+        freq="W",
+    )
+    timings["clv"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return {
+        "timings": timings,
+        "customers": len(summary),
+        "bgnbd": {k: float(v) for k, v in bg.params_.items()},
+        "bgnbd_ll": float(-bg._negative_log_likelihood_ * len(summary)),
+        "gamma_gamma": {k: float(v) for k, v in gg.params_.items()},
+        "total_clv": float(clv.sum()),
+    }
+
+
+def run_pymc(path: str, end: str) -> dict[str, Any]:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+    from pymc_marketing.clv.utils import rfm_summary
+
+    tx = pd.read_parquet(path)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    summary = rfm_summary(
+        tx, "customer_id", "ordered_at", monetary_value_col="amount", observation_period_end=end, time_unit="D"
+    )
+    summary["recency"] /= 7.0
+    summary["T"] /= 7.0
+    timings["summary"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    bg = BetaGeoModel(data=summary[["customer_id", "frequency", "recency", "T"]])
+    bg.fit(method="map")
+    timings["bgnbd_fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    repeat = summary[summary["frequency"] > 0]
+    gg = GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
+    gg.fit(method="map")
+    timings["gamma_gamma_fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    clv = gg.expected_customer_lifetime_value(
+        transaction_model=bg, data=repeat, future_t=HORIZON_MONTHS, discount_rate=DISCOUNT, time_unit="W"
+    )
+    timings["clv"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    post = bg.idata.posterior
+    return {
+        "timings": timings,
+        "customers": len(summary),
+        "bgnbd": {k: float(post[k].values.ravel()[0]) for k in ("r", "alpha", "a", "b")},
+        "gamma_gamma": {k: float(gg.idata.posterior[k].values.ravel()[0]) for k in ("p", "q", "v")},
+        "total_clv": float(np.asarray(clv).sum()),
+        "note": "CLV for repeat customers only (PyMC-Marketing's API takes the Gamma-Gamma data)",
+    }
+
+
+WORKERS = {"heedful": run_heedful, "lifetimes": run_lifetimes, "pymc-marketing": run_pymc}
+
+
+def worker_main(name: str, path: str, end: str) -> None:
+    result = WORKERS[name](path, end)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result))
+
+
+# ---------------------------------------------------------------------- driver
+def run_worker(name: str, dataset: dict[str, Any], timeout: float, python: str) -> dict[str, Any]:
+    cmd = [python, str(Path(__file__).resolve()), "--worker", name, dataset["path"], dataset["end"]]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "error": f"did not finish within {timeout:.0f} s"}
+    wall = time.perf_counter() - started
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+            result["status"] = "ok"
+            result["process_wall_s"] = wall
+            return result
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {"status": "failed", "error": " | ".join(tail)}
+
+
+def same_to_3_significant(a: dict[str, float], b: dict[str, float]) -> bool:
+    return all(float(f"{a[k]:.3g}") == float(f"{b[k]:.3g}") for k in a if k in b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--peer-timeout", type=float, default=1800)
+    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--worker", nargs=3, metavar=("NAME", "PATH", "END"))
+    args = parser.parse_args()
+    if args.worker:
+        worker_main(*args.worker)
+        return
+    pymc_python = os.environ.get("PYMC_PYTHON", sys.executable)
+    out: dict[str, Any] = {
+        "benchmark": "summary + BG/NBD fit + Gamma-Gamma fit + 12-month CLV for all customers",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "datasets": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        datasets = write_datasets(Path(tmp), args.customers)
+        for key, dataset in datasets.items():
+            entry: dict[str, Any] = {"transactions": dataset["transactions"], "runs": {}}
+            entry["runs"]["heedful"] = run_worker("heedful", dataset, args.peer_timeout, sys.executable)
+            if not args.skip_peers:
+                entry["runs"]["lifetimes"] = run_worker("lifetimes", dataset, args.peer_timeout, sys.executable)
+                entry["runs"]["pymc-marketing"] = run_worker("pymc-marketing", dataset, args.peer_timeout, pymc_python)
+            ours = entry["runs"]["heedful"]
+            peers = {k: v for k, v in entry["runs"].items() if k != "heedful" and v.get("status") == "ok"}
+            if ours.get("status") == "ok":
+                entry["customers"] = ours["customers"]
+                if peers:
+                    fastest = min(peers, key=lambda k: peers[k]["timings"]["total"])
+                    entry["fastest_peer"] = fastest
+                    entry["ratio_vs_fastest_peer"] = peers[fastest]["timings"]["total"] / ours["timings"]["total"]
+                    entry["same_params_3_significant"] = {
+                        k: {
+                            "bgnbd": same_to_3_significant(ours["bgnbd"], v["bgnbd"]),
+                            "gamma_gamma": same_to_3_significant(ours["gamma_gamma"], v["gamma_gamma"]),
+                        }
+                        for k, v in peers.items()
+                    }
+            out["datasets"][key] = entry
+            print(json.dumps({key: entry}, default=float), file=sys.stderr)
+    print(json.dumps(out, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
