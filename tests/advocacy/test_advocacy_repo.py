@@ -70,16 +70,25 @@ def _journeys(store: Store) -> None:
     repo.enrol_advocates(store, ["busy"], status="joined", peer_opt_in=False)
 
 
-def test_match_profiles_find_new_customers_and_opted_in_advocates(store: Store) -> None:
+def test_match_profiles_find_new_and_at_risk_customers_and_opted_in_advocates(store: Store) -> None:
     _journeys(store)
+    add_customers(store, [{"customer_id": "wobbly"}])
+    add_orders(store, [("w1", "wobbly", "2024-02-01", 12.0)])
+    store.insert_new(
+        "churn_scores",
+        pd.DataFrame(
+            {"customer_id": ["wobbly"], "churn_risk": [0.8], "model_version": "t", "scored_at": datetime(2025, 1, 1)}
+        ),
+    )
     candidates, advocates = repo.match_profiles(store, onboarding_days=30)
-    assert set(candidates["customer_id"]) == {"newbie", "other_new"}
-    assert set(candidates["need"]) == {"onboarding"}
+    needs = candidates.set_index("customer_id")["need"].to_dict()
+    assert needs == {"newbie": "onboarding", "other_new": "onboarding", "wobbly": "at_risk"}
     assert list(advocates["customer_id"]) == ["mentor"]  # busy did not opt in
     mentor = advocates.iloc[0]
     assert mentor["products"] == ["espresso beans"] and mentor["attributes"] == {"country": "UK", "industry": "cafe"}
     result = match_peers(candidates, advocates)
     assert result.matches[["customer_id", "advocate_id"]].values.tolist() == [["newbie", "mentor"]]  # capacity 1
+    assert result.slots == 1
 
 
 def test_introductions_and_outcomes_are_tracked_and_the_holdout_is_protected(store: Store) -> None:

@@ -621,7 +621,8 @@ def match_profiles(
     Profiles: segment (customer_value), products bought (names, most bought first), attributes
     (country, industry), feedback themes (feedback_enriched), tenure in days as of the latest order.
     New: first order within `onboarding_days` of the latest order in the data. At risk:
-    churn_risk >= threshold, else p_alive below 1 - threshold when churn risk was not computed.
+    churn_risk (retain's churn_scores, else customer_value) >= threshold, else p_alive below
+    1 - threshold when churn risk was not computed.
     """
     firsts = store.query(
         "SELECT customer_id, MIN(ordered_at) AS first_order_at FROM orders "
@@ -640,6 +641,10 @@ def match_profiles(
         base = base.join(value.set_index("customer_id")[["segment", "p_alive", "churn_risk"]])
     else:
         base["segment"], base["p_alive"], base["churn_risk"] = None, float("nan"), float("nan")
+    scores = _optional(store, "SELECT customer_id, churn_risk FROM churn_scores", "churn_scores")
+    if not scores.empty:  # retain's latest scores, also for customers without value results
+        latest = scores.set_index("customer_id")["churn_risk"].astype(float)
+        base["churn_risk"] = latest.reindex(base.index).fillna(base["churn_risk"])
     enrolled = store.query("SELECT advocate_id, peer_opt_in, capacity, status FROM advocates")
     load = active_load(store)
     adv = enrolled[(enrolled["status"] == "joined") & enrolled["peer_opt_in"].astype(bool)].copy()
