@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.advocacy.conftest import add_customers, add_orders
 
-from heedful.advocacy.rules import ProgrammeRules, cap_allows, reward_key
+from heedful.advocacy.rules import ProgrammeRules, cap_allows, programme_summary, reward_key
 from heedful.store import Store, connect
 from heedful.store.advocacy_repo import (
     enrol_advocates,
@@ -198,3 +198,21 @@ def test_unknown_codes_are_refused(store: Store, bad: str) -> None:
     _programme(store)
     with pytest.raises(NotFoundError):
         record_landing(store, bad)
+
+
+def test_a_reward_found_fraudulent_later_is_reversed_once_and_not_paid(store: Store) -> None:
+    code = _programme(store)
+    record_landing(store, code, email="bob@example.com", at=LANDED)
+    add_orders(store, [("o-bob", "bob", "2025-01-10", 40.0)])
+    assert process_referrals(store, RULES)["rewards"]["earned"] == 1
+    # later, an older account with bob's phone number turns up: bob is an existing customer
+    add_customers(store, [{"customer_id": "bob_old", "name": "Bob Stone", "phone": "+44 20 7946 0000"}])
+    store.execute("UPDATE customers SET phone = '020 7946 0000', first_seen_at = ? WHERE customer_id = 'bob'", [LANDED])
+    store.execute("UPDATE customers SET first_seen_at = ? WHERE customer_id = 'bob_old'", [datetime(2020, 1, 1)])
+    for _ in range(2):
+        process_referrals(store, RULES)
+    book = ledger(store)
+    assert Counter(book["entry"]) == Counter({"earned": 1, "reversed": 1})
+    assert mark_paid(store) == 0
+    report = programme_summary(referrals(store), book, pd.DataFrame(columns=["customer_id", "amount", "is_return"]))
+    assert report["rewards"]["owed"] == 0.0

@@ -165,12 +165,17 @@ def expected_rewards(referrals: pd.DataFrame, orders: pd.DataFrame, rules: Progr
 
 
 def reconcile(expected: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, Any]:
-    """Compare the rewards that should exist with the ledger's `earned` entries.
+    """Compare the rewards that should exist with the ledger's `earned` entries not reversed since.
 
     Returns the keys missing from the ledger, entries the rules do not justify, and amount mismatches.
     """
     should = expected[expected["status"] == "earned"].set_index("idempotency_key")["amount"]
     earned = ledger[ledger["entry"] == "earned"] if not ledger.empty else ledger
+    if not ledger.empty:
+        reversed_keys = {
+            k.replace("reversed:", "earned:", 1) for k in ledger.loc[ledger["entry"] == "reversed", "idempotency_key"]
+        }
+        earned = earned[~earned["idempotency_key"].isin(reversed_keys)]
     have = earned.set_index("idempotency_key")["amount"] if not earned.empty else pd.Series(dtype=float)
     missing = sorted(set(should.index) - set(have.index))
     unexpected = sorted(set(have.index) - set(should.index))

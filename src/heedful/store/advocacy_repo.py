@@ -318,6 +318,20 @@ def grant_reward(
     return Grant("earned" if inserted == 1 else "duplicate", key, rules.reward_amount if inserted == 1 else 0.0)
 
 
+def reverse_reward(store: Store, friend_id: str) -> bool:
+    """Append a `reversed` entry cancelling the friend's earned reward; True if one was written now.
+
+    The ledger stays append-only: nothing is updated or deleted, and the reversal is exactly-once too.
+    """
+    earned = store.query("SELECT * FROM rewards WHERE idempotency_key = ?", [reward_key(friend_id)])
+    if earned.empty:
+        return False
+    row = earned.iloc[0].to_dict()
+    row |= {"reward_id": f"rw_{uuid.uuid4().hex}", "idempotency_key": reward_key(friend_id, "reversed")}
+    row |= {"entry": "reversed", "created_at": _now()}
+    return store.insert_new("rewards", pd.DataFrame([row])) == 1
+
+
 def ledger(store: Store) -> pd.DataFrame:
     return store.query("SELECT * FROM rewards ORDER BY created_at, reward_id")
 
@@ -327,7 +341,10 @@ def mark_paid(store: Store, advocate_id: str | None = None) -> int:
     book = ledger(store)
     if book.empty:
         return 0
-    earned = book[book["entry"] == "earned"]
+    reversed_keys = {
+        k.replace("reversed:", "earned:", 1) for k in book.loc[book["entry"] == "reversed", "idempotency_key"]
+    }
+    earned = book[(book["entry"] == "earned") & ~book["idempotency_key"].isin(reversed_keys)]
     if advocate_id is not None:
         earned = earned[earned["advocate_id"] == advocate_id]
     now = _now()
@@ -412,10 +429,12 @@ def process_referrals(store: Store, rules: ProgrammeRules) -> dict[str, Any]:
         )
         converted += 1
     friend_of = dict(zip(refs["referral_id"], refs["referred_customer_id"], strict=True))
-    outcomes: dict[str, int] = {"earned": 0, "duplicate": 0, "capped": 0, "flagged": 0}
+    outcomes: dict[str, int] = {"earned": 0, "duplicate": 0, "capped": 0, "flagged": 0, "reversed": 0}
     for rec in expected.itertuples(index=False):
         if rec.status == "flagged":
             outcomes["flagged"] += 1
+            # flagged after it was paid out (e.g. a duplicate account found later): reverse it, once
+            outcomes["reversed"] += int(reverse_reward(store, str(friend_of[rec.referral_id])))
             continue
         grant = grant_reward(
             store,
