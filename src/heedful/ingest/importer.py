@@ -243,19 +243,33 @@ def _run(
     with store.transaction(), _Prefetch(reader) as batches:
         for table in batches:
             result.rows_read += table.num_rows
-            errors = table.column("_error")
-            bad_mask = pc.is_valid(errors)
+            bad_mask = pc.is_valid(table.column("_error"))
             n_bad = pc.sum(bad_mask).as_py() or 0
-            good = table.filter(pc.invert(bad_mask)) if n_bad else table
             if n_bad:
-                _quarantine(store, result, table.filter(bad_mask), str(source.path))
-            sink.add(good)
+                bad = table.select(["source_line", "_error", "_raw"]).filter(bad_mask)
+                _quarantine(store, result, bad, str(source.path))
+            if store.dialect == "duckdb":
+                # DuckDB reads the Arrow batch in place and filters it itself: no copy of the good rows
+                with _registered(store, table) as view:
+                    sink.add_view(view, table.num_rows - n_bad)
+            else:
+                sink.add(table.filter(pc.invert(bad_mask)) if n_bad else table)
             if progress is not None:
                 progress(result.rows_read, source.estimated_rows)
         sink.finish()
         hasher.join()
         result.file_hash = hasher.digest
         store.insert_new("imports", _imports_row(result, started, str(source.path), "done"))
+
+
+@contextlib.contextmanager
+def _registered(store: Store, table: pa.Table) -> Iterator[str]:
+    view = f"_hf_batch_{uuid.uuid4().hex}"
+    store.raw.register(view, table)
+    try:
+        yield view
+    finally:
+        store.raw.unregister(view)
 
 
 class _Prefetch:
@@ -335,11 +349,34 @@ class _Sink:
         return good.select(self.plan.output_columns)
 
     def add(self, good: pa.Table) -> None:
+        """Store the good rows of a batch (any store)."""
         if good.num_rows == 0:
             return
         inserted = self.store.insert_new(self.table_name, self.rows(good))
+        self._count(inserted, good.num_rows)
+        self.collect(good)
+
+    def add_view(self, view: str, n_good: int) -> None:
+        """Store the good rows of a batch registered as `view` in a DuckDB store."""
+        if n_good == 0:
+            return
+        cols = ", ".join(f'"{c}"' for c in self.plan.output_columns)
+        inserted = self.store.execute(
+            f"INSERT INTO {self.table_name} ({cols}) SELECT {cols} FROM {view} WHERE _error IS NULL "
+            "ON CONFLICT DO NOTHING"
+        )
+        self._count(inserted, n_good)
+        self.collect_view(view)
+
+    def _count(self, inserted: int, good: int) -> None:
         self.result.accepted += inserted
-        self.result.duplicates += good.num_rows - inserted
+        self.result.duplicates += good - inserted
+
+    def collect(self, good: pa.Table) -> None:
+        """Keep what `finish` needs from the good rows of a batch."""
+
+    def collect_view(self, view: str) -> None:
+        """Like `collect`, for a batch registered in a DuckDB store."""
 
     def finish(self) -> None:
         pass
@@ -354,8 +391,13 @@ class _OrdersSink(_Sink):
         super().__init__(store, result, plan, kind_explicit=kind_explicit)
         self.customers: list[pd.DataFrame] = []
 
-    def add(self, good: pa.Table) -> None:
-        super().add(good)
+    AGG_SQL = (
+        "SELECT customer_id, MIN(ordered_at) AS first_seen_at, FIRST(country) AS country, FIRST(_email) AS email, "
+        "FIRST(_name) AS name, MIN(source_line) AS source_line FROM {view} "
+        "WHERE _error IS NULL AND customer_id IS NOT NULL GROUP BY customer_id"
+    )
+
+    def collect(self, good: pa.Table) -> None:
         with_id = good.filter(pc.is_valid(good.column("customer_id")))
         if with_id.num_rows:
             part = with_id.select(
@@ -370,6 +412,9 @@ class _OrdersSink(_Sink):
                     source_line=("source_line", "min"),
                 )
             )
+
+    def collect_view(self, view: str) -> None:
+        self.customers.append(self.store.query(self.AGG_SQL.format(view=view)).set_index("customer_id"))
 
     def finish(self) -> None:
         if not self.customers:
@@ -404,8 +449,7 @@ class _FeedbackSink(_Sink):
         super().__init__(store, result, plan, kind_explicit=kind_explicit)
         self.customers: list[pd.DataFrame] = []
 
-    def add(self, good: pa.Table) -> None:
-        super().add(good)
+    def collect(self, good: pa.Table) -> None:
         with_id = good.filter(pc.is_valid(good.column("customer_id")))
         if with_id.num_rows:
             part = with_id.select(["customer_id", "author_kind", "created_at", "source_line"]).to_pandas()
@@ -416,6 +460,15 @@ class _FeedbackSink(_Sink):
                     source_line=("source_line", "min"),
                 )
             )
+
+    def collect_view(self, view: str) -> None:
+        self.customers.append(
+            self.store.query(
+                f"SELECT customer_id, FIRST(author_kind) AS kind, MIN(created_at) AS first_seen_at, "
+                f"MIN(source_line) AS source_line FROM {view} WHERE _error IS NULL AND customer_id IS NOT NULL "
+                "GROUP BY customer_id"
+            ).set_index("customer_id")
+        )
 
     def finish(self) -> None:
         if self.customers:
@@ -455,6 +508,11 @@ class _CustomersSink(_Sink):
     def add(self, good: pa.Table) -> None:
         if good.num_rows:
             self.parts.append(good.select(self.plan.output_columns).to_pandas())
+
+    def add_view(self, view: str, n_good: int) -> None:
+        if n_good:
+            cols = ", ".join(f'"{c}"' for c in self.plan.output_columns)
+            self.parts.append(self.store.query(f"SELECT {cols} FROM {view} WHERE _error IS NULL"))
 
     def finish(self) -> None:
         if not self.parts:
