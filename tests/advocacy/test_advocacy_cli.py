@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-from tests.advocacy.conftest import add_customers, add_orders
+from tests.advocacy.seed import add_customers, add_orders
 from typer.testing import CliRunner
 
 from heedful.cli.main import app

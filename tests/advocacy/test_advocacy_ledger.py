@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.advocacy.conftest import add_customers, add_orders
+from tests.advocacy.seed import add_customers, add_orders
 
 from heedful.advocacy.rules import ProgrammeRules, cap_allows, programme_summary, reward_key
 from heedful.store import Store, connect

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-from tests.advocacy.conftest import add_customers, add_orders
+from tests.advocacy.seed import add_customers, add_orders
 
 from heedful.advocacy.effect import measure_outcomes
 from heedful.advocacy.matching import match_peers

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.advocacy.conftest import add_customers, add_orders
+from tests.advocacy.seed import add_customers, add_orders
 
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo

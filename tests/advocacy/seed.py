@@ -1,4 +1,4 @@
-"""Advocacy fixtures: a few customers, an enrolled advocate and orders, written through the store."""
+"""Advocacy test data: a few customers and orders, written through the store."""
 
 from __future__ import annotations
 
