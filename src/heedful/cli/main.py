@@ -13,6 +13,7 @@ from heedful.cli import value
 from heedful.cli import web
 from heedful.cli import customer, demo, ingest
 from heedful.cli import survey
+from heedful.cli import listen
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -31,6 +32,7 @@ app.add_typer(retain.app, name="retain")
 app.add_typer(value.app, name="value")
 app.add_typer(journey.app, name="journey")
 app.add_typer(survey.app, name="survey")
+app.add_typer(listen.app, name="listen")
 app.command("report")(report.report_cmd)
 web.register(app)
 

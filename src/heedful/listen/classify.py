@@ -1,0 +1,256 @@
+"""Per-item listening results: sentiment, score, themes, per-theme sentiment, department and journey stage.
+
+Themes are detected per sentence; each clause of a sentence is then attributed to the detected theme
+it is closest to, so "food great, service slow" gives food -> positive and service -> negative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from heedful.listen.embed import Backend, embed
+from heedful.listen.segment import segment
+from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
+from heedful.listen.taxonomy import Taxonomy, default_taxonomy
+from heedful.listen.themes import ThemeClassifier
+
+MIXED_CUT = 0.4  # a clause this positive and another this negative make an item "mixed"
+OUTPUT_COLUMNS = ["sentiment", "sentiment_score", "themes", "theme_sentiments", "department", "journey_stage"]
+MODEL_VERSION = "minilm-l6+sentiment-head-1"
+
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+def text_hash(text: str) -> str:
+    """Stable hash of a feedback text; a changed hash means the item must be classified again."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:32]
+
+
+def fit_themes(taxonomy: Taxonomy, embed_fn: EmbedFn, classifier: ThemeClassifier | None = None) -> ThemeClassifier:
+    """A theme classifier fitted on the taxonomy's examples (label and description count as examples
+    when a theme has only a few)."""
+    clf = classifier or ThemeClassifier()
+    few = any(len(t.examples) < clf.min_supervised_examples for t in taxonomy.themes) or clf.mode == "few_shot"
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    by_text: dict[str, int] = {}
+    for theme in taxonomy.themes:
+        for example in theme.seed_texts() if few and clf.mode != "supervised" else theme.examples:
+            if example in by_text:  # the same sentence under two themes is one multi-label row
+                labels[by_text[example]].append(theme.id)
+                continue
+            by_text[example] = len(texts)
+            texts.append(example)
+            labels.append([theme.id])
+    return clf.fit(embed_fn(texts), labels)
+
+
+_BUILT: dict[tuple[str, str], Classifier] = {}
+
+
+@dataclass
+class _Analysis:
+    docs: list[list[list[str]]]
+    units: dict[str, int]
+    proba: np.ndarray
+    scores: np.ndarray
+    detected: np.ndarray
+
+
+@dataclass
+class Classifier:
+    """Taxonomy + fitted theme classifier + sentiment head, ready to classify texts."""
+
+    taxonomy: Taxonomy
+    themes: ThemeClassifier
+    sentiment: SentimentHead
+    embed_fn: EmbedFn
+    backend: str = "transformer"
+    _theme_order: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        taxonomy: Taxonomy | None = None,
+        backend: Backend = "transformer",
+        theme_classifier: ThemeClassifier | None = None,
+    ) -> Classifier:
+        tax = taxonomy or default_taxonomy()
+        key = (tax.model_dump_json(), backend)
+        if theme_classifier is None and key in _BUILT:  # same taxonomy in one process: fit once
+            return _BUILT[key]
+
+        def embed_fn(texts: Sequence[str]) -> np.ndarray:
+            return embed(texts, backend=backend)
+
+        themes = fit_themes(tax, embed_fn, theme_classifier)
+        built = cls(tax, themes, load_sentiment_head(backend), embed_fn, backend)
+        if theme_classifier is None:
+            _BUILT[key] = built
+        return built
+
+    @property
+    def version(self) -> str:
+        return f"{MODEL_VERSION}/{self.backend}/{self.taxonomy.name}@{self.taxonomy.version}"
+
+    def _analyse(self, texts: Sequence[str]) -> _Analysis:
+        docs = [segment(t or "") for t in texts]
+        units: dict[str, int] = {}
+        for sentences in docs:
+            for clauses in sentences:
+                units.setdefault(" ".join(clauses), len(units))
+                for c in clauses:
+                    units.setdefault(c, len(units))
+        vectors = self.embed_fn(list(units)) if units else np.zeros((0, 384), np.float32)
+        proba = self.sentiment.predict_proba(vectors) if units else np.zeros((0, 3))
+        scores = self.themes.decision_function(vectors) if units else np.zeros((0, len(self.themes.classes_)))
+        detected = self.themes.predict_indicator(vectors, scores) if units else scores > 0
+        return _Analysis(docs, units, proba, scores, detected)
+
+    def classify(self, texts: Sequence[str]) -> pd.DataFrame:
+        """One row per text with the columns in OUTPUT_COLUMNS."""
+        a = self._analyse(texts)
+        rows = [self._item(sentences, a.units, a.proba, a.scores, a.detected) for sentences in a.docs]
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+    def aspect_sentiments(self, texts: Sequence[str], aspects: Sequence[Sequence[str]]) -> list[dict[str, str]]:
+        """Sentiment towards given themes in each text (SemEval subtask 4: the aspects are known)."""
+        a = self._analyse(texts)
+        index = {str(t): j for j, t in enumerate(self.themes.classes_)}
+        out = []
+        for sentences, wanted in zip(a.docs, aspects, strict=True):
+            found = np.array([index[t] for t in wanted], dtype=int)
+            per_theme: dict[int, list[int]] = {int(j): [] for j in found}
+            all_rows: list[int] = []
+            for clauses in sentences:
+                rows = [a.units[c] for c in clauses]
+                all_rows.append(a.units[" ".join(clauses)])
+                for r in rows:
+                    if len(found) and len(rows) > 1:
+                        per_theme[int(found[np.argmax(a.scores[r, found])])].append(r)
+            result = {}
+            for j, rows in per_theme.items():
+                whole = a.proba[all_rows].mean(axis=0) if all_rows else np.array([0.0, 1.0, 0.0])
+                # the clause about the theme counts as much as the whole text around it
+                p = (whole + a.proba[rows].mean(axis=0)) / 2 if rows else whole
+                result[str(self.themes.classes_[j])] = CLASSES[int(np.argmax(p))]
+            out.append(result)
+        return out
+
+    def _item(
+        self,
+        sentences: list[list[str]],
+        units: dict[str, int],
+        proba: np.ndarray,
+        scores: np.ndarray,
+        detected: np.ndarray,
+    ) -> dict[str, object]:
+        theme_ids = self.themes.classes_
+        clause_rows: list[int] = []
+        weights: list[float] = []
+        per_theme: dict[str, list[int]] = {}
+        for clauses in sentences:
+            sentence_row = units[" ".join(clauses)]
+            rows = [units[c] for c in clauses]
+            hits = detected[sentence_row].copy()
+            if len(rows) > 1 and self.themes.mode_ == "few_shot":
+                # similarity to a few examples blurs over a long sentence; its clauses may name a theme
+                hits |= detected[rows].any(axis=0)
+            found = np.flatnonzero(hits)
+            for r, clause in zip(rows, clauses, strict=True):
+                clause_rows.append(r)
+                weights.append(float(max(len(clause.split()), 1)))
+            if len(found) == 0:
+                continue
+            attributed: dict[int, list[int]] = {int(j): [] for j in found}
+            for r in rows:
+                # a clause goes to the themes it names itself, else to the nearest theme of its sentence
+                own = [int(j) for j in found if detected[r, j]]
+                margin = scores[r, found] - self.themes.thresholds_[found]
+                for j in own or [int(found[np.argmax(margin)])]:
+                    attributed[j].append(r)
+            for j, members in attributed.items():
+                per_theme.setdefault(str(theme_ids[j]), []).extend(members or [sentence_row])
+        if not clause_rows:
+            return _empty_row()
+        w = np.asarray(weights)
+        item_proba = (proba[clause_rows] * w[:, None]).sum(axis=0) / w.sum()
+        clause_scores = score(proba[clause_rows])
+        item_score = float(np.clip(score(item_proba[None, :])[0], -1, 1))
+        if clause_scores.max() >= MIXED_CUT and clause_scores.min() <= -MIXED_CUT:
+            label = "mixed"
+        else:
+            label = CLASSES[int(np.argmax(item_proba))]
+        theme_sentiments = {t: CLASSES[int(np.argmax(proba[rows].mean(axis=0)))] for t, rows in per_theme.items()}
+        ordered = sorted(per_theme, key=lambda t: (-len(per_theme[t]), self.taxonomy.ids.index(t)))
+        main = self.taxonomy.theme(ordered[0]) if ordered else None
+        return {
+            "sentiment": label,
+            "sentiment_score": round(item_score, 4),
+            "themes": ";".join(ordered),
+            "theme_sentiments": json.dumps({t: theme_sentiments[t] for t in ordered}),
+            "department": main.department if main else None,
+            "journey_stage": main.journey_stage if main else None,
+        }
+
+
+def _empty_row() -> dict[str, object]:
+    return {
+        "sentiment": "neutral",
+        "sentiment_score": 0.0,
+        "themes": "",
+        "theme_sentiments": "{}",
+        "department": None,
+        "journey_stage": None,
+    }
+
+
+def classify_texts(
+    texts: Sequence[str], taxonomy: Taxonomy | None = None, backend: Backend = "transformer"
+) -> pd.DataFrame:
+    """Convenience: build a classifier for the taxonomy (default when None) and classify the texts."""
+    return Classifier.build(taxonomy, backend).classify(texts)
+
+
+def pending_items(feedback: pd.DataFrame, enriched: pd.DataFrame) -> pd.DataFrame:
+    """Feedback rows (feedback_id, text) that are new or whose text changed since they were classified."""
+    hashes = feedback["text"].fillna("").astype(str).map(text_hash)
+    known = dict(zip(enriched["feedback_id"], enriched["text_hash"], strict=True)) if len(enriched) else {}
+    stale = [known.get(fid) != h for fid, h in zip(feedback["feedback_id"], hashes, strict=True)]
+    out = feedback.loc[stale, ["feedback_id", "text"]].copy()
+    out["text_hash"] = hashes[stale].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def enrich(
+    classifier: Classifier,
+    items: pd.DataFrame,
+    redact_pii: bool = True,
+    batch_size: int = 1024,
+    progress: Callable[[int], object] | None = None,
+) -> pd.DataFrame:
+    """Rows for `feedback_enriched` from items with feedback_id and text (text_hash added if missing)."""
+    from datetime import UTC, datetime
+
+    from heedful.listen.pii import redact
+
+    texts = items["text"].fillna("").astype(str).tolist()
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        parts.append(classifier.classify(texts[start : start + batch_size]))
+        if progress is not None:
+            progress(len(texts[start : start + batch_size]))
+    result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=OUTPUT_COLUMNS)
+    result.insert(0, "feedback_id", items["feedback_id"].astype(str).to_numpy())
+    hashes = items["text_hash"] if "text_hash" in items else items["text"].fillna("").astype(str).map(text_hash)
+    result.insert(1, "text_hash", list(hashes))
+    result["redacted_text"] = [redact(t) if redact_pii else t for t in texts]
+    result["model_version"] = classifier.version
+    result["processed_at"] = datetime.now(UTC).replace(tzinfo=None)
+    return result

@@ -1,0 +1,77 @@
+"""Evaluation metrics for listening on public labelled data (inputs are parsed records, no file I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from heedful.listen.taxonomy import Taxonomy, Theme
+
+SEMEVAL_CATEGORIES: dict[str, tuple[str, str, str]] = {
+    # category -> (theme id, department, journey stage) for a restaurant business
+    "food": ("food", "kitchen", "consumption"),
+    "service": ("service", "front_of_house", "service"),
+    "price": ("price", "management", "payment"),
+    "ambience": ("ambience", "operations", "visit"),
+    "anecdotes/miscellaneous": ("anecdotes_miscellaneous", "management", "overall"),
+}
+
+
+def semeval_taxonomy(sentences: Sequence[tuple[str, Sequence[str]]]) -> Taxonomy:
+    """A taxonomy whose examples are the SemEval train sentences of each aspect category."""
+    examples: dict[str, list[str]] = {c: [] for c in SEMEVAL_CATEGORIES}
+    for text, categories in sentences:
+        for c in set(categories):
+            if c in examples:
+                examples[c].append(text)
+    themes = [
+        Theme(
+            id=tid,
+            label=c,
+            description=f"SemEval-2014 restaurant aspect category {c}",
+            department=d,
+            journey_stage=s,
+            examples=examples[c],
+        )
+        for c, (tid, d, s) in SEMEVAL_CATEGORIES.items()
+    ]
+    return Taxonomy(name="semeval2014-restaurants", version="train-v2", themes=themes)
+
+
+def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) -> dict[str, float]:
+    """Micro precision, recall and F1 over (item, label) pairs."""
+    tp = sum(len(t & p) for t, p in zip(truth, predicted, strict=True))
+    n_pred = sum(len(p) for p in predicted)
+    n_true = sum(len(t) for t in truth)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "micro_f1": f1}
+
+
+def binary_polarity_scores(is_negative_truth: np.ndarray, is_negative_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy and negative-class F1 of a positive/negative decision."""
+    t = np.asarray(is_negative_truth, dtype=bool)
+    p = np.asarray(is_negative_pred, dtype=bool)
+    tp = float((t & p).sum())
+    fp = float((~t & p).sum())
+    fn = float((t & ~p).sum())
+    tn = float((~t & ~p).sum())
+    recall_neg = tp / (tp + fn) if tp + fn else 0.0
+    recall_pos = tn / (tn + fp) if tn + fp else 0.0
+    f1_neg = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return {
+        "accuracy": (tp + tn) / len(t) if len(t) else 0.0,
+        "balanced_accuracy": (recall_neg + recall_pos) / 2,
+        "negative_f1": f1_neg,
+    }
+
+
+def best_cutoff_balanced_accuracy(is_negative_truth: np.ndarray, scores: np.ndarray) -> float:
+    """Balanced accuracy at the best cut-off on `scores` (an optimistic ceiling: the cut-off sees the labels)."""
+    t = np.asarray(is_negative_truth, dtype=bool)
+    best = 0.0
+    for cut in np.unique(np.quantile(scores, np.linspace(0.01, 0.99, 99))):
+        best = max(best, binary_polarity_scores(t, scores < cut)["balanced_accuracy"])
+    return best

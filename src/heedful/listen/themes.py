@@ -1,0 +1,153 @@
+"""Theme classifier over embeddings: few-shot (similarity to examples) or supervised (one-vs-rest LR).
+
+scikit-learn contract: hyper-parameters in `__init__`, `fit(X, y) -> self` with `y` a list of theme-id
+lists (one per row), fitted state in attributes ending in `_`. Thresholds are calibrated on the
+training data (leave-one-out for few-shot, 3-fold cross-validation for supervised), not fixed by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from heedful.errors import NotFittedError
+
+Mode = Literal["auto", "few_shot", "supervised"]
+
+
+class ThemeClassifier:
+    """Multi-label theme detector.
+
+    mode: "auto" trains the supervised model when every theme has at least `min_supervised_examples`
+    examples, else uses few-shot similarity. `at_least_one` forces the best theme when none passes its
+    threshold (use it when the taxonomy has a catch-all theme).
+    """
+
+    def __init__(
+        self,
+        mode: Mode = "auto",
+        min_supervised_examples: int = 25,
+        C: float = 4.0,
+        top_k: int = 3,
+        margin: float = 0.1,
+        at_least_one: bool = False,
+        random_state: int = 0,
+    ) -> None:
+        self.mode = mode
+        self.min_supervised_examples = min_supervised_examples
+        self.C = C
+        self.top_k = top_k
+        self.margin = margin
+        self.at_least_one = at_least_one
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: np.ndarray, y: Sequence[Sequence[str]]) -> ThemeClassifier:
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) != len(y):
+            raise ValueError("X and y must have the same number of rows")
+        self.classes_ = np.array(sorted({t for labels in y for t in labels}))
+        if len(self.classes_) == 0:
+            raise ValueError("no theme labels to learn from")
+        Y = np.array([[c in set(labels) for c in self.classes_] for labels in y], dtype=bool)
+        counts = Y.sum(axis=0)
+        supervised = self.mode == "supervised" or (
+            self.mode == "auto" and counts.min() >= self.min_supervised_examples and len(self.classes_) > 1
+        )
+        self.mode_ = "supervised" if supervised else "few_shot"
+        if supervised:
+            self._fit_supervised(X, Y)
+        else:
+            self._fit_few_shot(X, Y)
+        return self
+
+    def _fit_supervised(self, X: np.ndarray, Y: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        coefs, intercepts, thresholds = [], [], []
+        for j in range(Y.shape[1]):
+            model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200).fit(X, Y[:, j])
+            coefs.append(model.coef_[0])
+            intercepts.append(model.intercept_[0])
+            folds = StratifiedKFold(3, shuffle=True, random_state=self.random_state)
+            held_out = cross_val_predict(
+                LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200),
+                X,
+                Y[:, j],
+                cv=folds,
+                method="predict_proba",
+            )[:, 1]
+            thresholds.append(_best_f1_threshold(held_out, Y[:, j]))
+        self.coef_ = np.array(coefs, dtype=np.float32)
+        self.intercept_ = np.array(intercepts, dtype=np.float32)
+        self.thresholds_ = np.array(thresholds)
+
+    def _fit_few_shot(self, X: np.ndarray, Y: np.ndarray) -> None:
+        self.examples_ = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+        self.example_labels_ = Y
+        # Leave-one-out: score each example against the others, pick the threshold with best F1.
+        sims = self.examples_ @ self.examples_.T
+        np.fill_diagonal(sims, -np.inf)
+        loo = self._pool(sims)
+        threshold = _best_f1_threshold(loo.ravel(), Y.ravel())
+        self.thresholds_ = np.full(Y.shape[1], threshold)
+
+    def _pool(self, sims: np.ndarray) -> np.ndarray:
+        """Per theme: mean of the `top_k` highest similarities to that theme's examples."""
+        out = np.empty((sims.shape[0], self.example_labels_.shape[1]), dtype=np.float32)
+        for j in range(self.example_labels_.shape[1]):
+            cols = sims[:, self.example_labels_[:, j]]
+            k = min(self.top_k, cols.shape[1])
+            top = -np.sort(-cols, axis=1)[:, :k]
+            top = np.where(np.isfinite(top), top, np.nan)
+            out[:, j] = np.nan_to_num(np.nanmean(top, axis=1), nan=-1.0) if k else -1.0
+        return out
+
+    # ------------------------------------------------------------------ predicting
+    def _check(self) -> None:
+        if not hasattr(self, "thresholds_"):
+            raise NotFittedError("ThemeClassifier is not fitted: call fit() first.")
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Scores per theme (probabilities when supervised, pooled cosine similarity when few-shot)."""
+        self._check()
+        X = np.asarray(X, dtype=np.float32)
+        if self.mode_ == "supervised":
+            return 1.0 / (1.0 + np.exp(-(X @ self.coef_.T + self.intercept_)))
+        return self._pool(X @ self.examples_.T)
+
+    predict_proba = decision_function
+
+    def predict_indicator(self, X: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+        """Boolean (n, themes) matrix of detected themes."""
+        s = self.decision_function(X) if scores is None else scores
+        hits = s >= self.thresholds_
+        if self.mode_ == "few_shot":  # similarity is relative: keep only themes close to the best one
+            hits &= s >= s.max(axis=1, keepdims=True) - self.margin
+        if self.at_least_one and len(s):
+            empty = ~hits.any(axis=1)
+            hits[empty, s[empty].argmax(axis=1)] = True
+        return hits
+
+    def predict(self, X: np.ndarray) -> list[list[str]]:
+        hits = self.predict_indicator(X)
+        return [list(self.classes_[row]) for row in hits]
+
+
+def _best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The cut-off on `scores` that maximises F1 against boolean `truth`."""
+    order = np.argsort(-scores)
+    s, t = scores[order], truth[order].astype(float)
+    tp = np.cumsum(t)
+    fp = np.cumsum(1 - t)
+    positives = t.sum()
+    if positives == 0:
+        return float(s[0] + 1e-6) if len(s) else 0.5
+    f1 = 2 * tp / (tp + fp + positives)
+    best = int(np.argmax(f1))
+    # Cut halfway to the next score so ties and tiny shifts do not flip decisions.
+    nxt = s[best + 1] if best + 1 < len(s) else s[best] - 1e-3
+    return float((s[best] + nxt) / 2)

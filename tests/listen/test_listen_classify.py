@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+
+from heedful.listen.classify import Classifier
+from heedful.listen.segment import split_clauses, split_sentences
+
+
+def test_comma_between_two_opinions_splits_them() -> None:
+    assert split_clauses("food great, service slow") == ["food great", "service slow"]
+
+
+def test_lists_stay_one_clause() -> None:
+    assert split_clauses("The food, service and decor were great.") == ["The food, service and decor were great."]
+
+
+def test_contrast_words_split_clauses_and_sentences_split_on_stops() -> None:
+    assert len(split_clauses("Great food but the service was slow")) == 2
+    assert split_sentences("Loved it. Will be back!") == ["Loved it.", "Will be back!"]
+
+
+def test_one_sentence_with_two_opposite_opinions_gives_both_themes(classifier: Classifier) -> None:
+    row = classifier.classify(["food great, service slow"]).iloc[0]
+    sentiments = json.loads(row["theme_sentiments"])
+    assert sentiments["food_drink"] == "positive"
+    assert "negative" in {sentiments.get("staff"), sentiments.get("customer_support")}
+    assert row["sentiment"] == "mixed"
+
+
+def test_praise_and_complaint_about_different_departments(classifier: Classifier) -> None:
+    row = classifier.classify(["The delivery was fast, but the customer support was rude and useless."]).iloc[0]
+    sentiments = json.loads(row["theme_sentiments"])
+    assert sentiments["delivery_speed"] == "positive"
+    assert sentiments["customer_support"] == "negative"
+    assert row["sentiment"] == "mixed"
+    assert set(row["themes"].split(";")) >= {"delivery_speed", "customer_support"}
+
+
+def test_clear_complaint_is_negative_and_owned(classifier: Classifier) -> None:
+    out = classifier.classify(["I was charged twice and the invoice is wrong.", "Love this dress, great value!"])
+    assert list(out["sentiment"]) == ["negative", "positive"]
+    assert out["sentiment_score"].iloc[0] < -0.3 < 0.3 < out["sentiment_score"].iloc[1]
+    assert out["department"].iloc[0] == "finance"
+    assert out["sentiment_score"].between(-1, 1).all()
+
+
+def test_empty_text_is_neutral_without_themes(classifier: Classifier) -> None:
+    row = classifier.classify([""]).iloc[0]
+    assert row["sentiment"] == "neutral" and row["themes"] == "" and row["theme_sentiments"] == "{}"

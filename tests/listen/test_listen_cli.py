@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from heedful.cli.listen import app
+from heedful.store import Store, connect
+
+runner = CliRunner()
+
+FEEDBACK = [
+    ("f1", "The delivery took three weeks and nobody answered my emails."),
+    ("f2", "Beautiful dress, fits true to size. Contact me at ann@example.com"),
+    ("f3", "I was charged twice for one order."),
+]
+
+
+def _seed(store: Store, rows: list[tuple[str, str]]) -> None:
+    frame = pd.DataFrame(rows, columns=["feedback_id", "text"])
+    frame["channel"] = "review"
+    frame["author_kind"] = "customer"
+    frame["created_at"] = pd.Timestamp("2024-01-01")
+    store.upsert("feedback", frame)
+
+
+def _classify_db(url: str) -> dict[str, object]:
+    result = runner.invoke(app, ["classify", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_classify_csv_end_to_end(tmp_path: Path) -> None:
+    src = tmp_path / "feedback.csv"
+    pd.DataFrame({"ticket": ["t1", "t2"], "body": [FEEDBACK[0][1], FEEDBACK[1][1]]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["classify", str(src), "--text-col", "body", "--id-col", "ticket", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table["ticket"]) == ["t1", "t2"]
+    for col in ["sentiment", "sentiment_score", "themes", "theme_sentiments", "department", "journey_stage"]:
+        assert col in table.columns
+    assert table.loc[0, "sentiment"] == "negative"
+    assert "delivery_speed" in table.loc[0, "themes"].split(";")
+    assert json.loads(table.loc[0, "theme_sentiments"])["delivery_speed"] == "negative"
+    assert "[EMAIL]" in table.loc[1, "text"]  # quotes are redacted unless --no-redact
+
+
+def test_missing_text_column_is_a_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "feedback.csv"
+    pd.DataFrame({"body": ["hello"]}).to_csv(src, index=False)
+    result = runner.invoke(app, ["classify", str(src), "--text-col", "comment", "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code != 0
+    assert "comment" in str(result.exception)
+
+
+def test_second_db_run_processes_nothing_and_changed_text_is_reprocessed(duckdb_url: str) -> None:
+    with connect(duckdb_url) as store:
+        _seed(store, FEEDBACK)
+    first = _classify_db(duckdb_url)
+    assert first["processed"] == 3
+    second = _classify_db(duckdb_url)
+    assert second["processed"] == 0 and second["skipped_unchanged"] == 3
+    with connect(duckdb_url) as store:
+        _seed(
+            store, [("f3", "Great service and lovely quality, thank you so much!"), ("f4", "The app keeps crashing.")]
+        )
+    third = _classify_db(duckdb_url)
+    assert third["processed"] == 2
+    with connect(duckdb_url) as store:
+        stored = store.query("SELECT feedback_id, sentiment, redacted_text FROM feedback_enriched ORDER BY 1")
+    assert list(stored["feedback_id"]) == ["f1", "f2", "f3", "f4"]
+    assert stored.set_index("feedback_id").loc["f3", "sentiment"] == "positive"
+    assert "ann@example.com" not in stored.set_index("feedback_id").loc["f2", "redacted_text"]
