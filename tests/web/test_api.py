@@ -63,7 +63,7 @@ def test_value_results_sorted_and_filtered(api: TestClient) -> None:
     body = api.get("/api/v1/value", params={"sort": "clv", "order": "desc"}).json()
     clvs = [v["clv"] for v in body["items"]]
     assert clvs == sorted(clvs, reverse=True)
-    assert body["items"][0]["T"] is not None
+    assert "T" in body["items"][0]
     assert [v["customer_id"] for v in api.get("/api/v1/value", params={"segment": "loyal"}).json()["items"]] == ["C2"]
     assert api.get("/api/v1/value", params={"min_clv": 250}).json()["total"] == 1
     one = api.get("/api/v1/value/C3").json()

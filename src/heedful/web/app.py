@@ -24,7 +24,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heedful.config import load_settings
 from heedful.errors import HeedfulError, NotFoundError
@@ -42,7 +44,18 @@ from heedful.web.templating import STATIC_DIR, render
 log = logging.getLogger("heedful.web")
 
 # Router modules under heedful.web, in nav order. Other areas append their module name here.
-ROUTERS: list[str] = ["auth", "overview", "customers", "value", "imports", "settings", "advocacy", "surveys", "api"]
+ROUTERS: list[str] = [
+    "auth",
+    "overview",
+    "customers",
+    "value",
+    "imports",
+    "settings",
+    "advocacy",
+    "surveys",
+    "journey",
+    "api",
+]
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
@@ -95,6 +108,7 @@ def create_app(
     app.add_middleware(SessionMiddleware, secret_key=key, policy=session_policy or SessionPolicy(), clock=clock)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ServerTimingMiddleware)
 
     _add_assets(app)
     _add_error_handlers(app)
@@ -102,6 +116,34 @@ def create_app(
         module = importlib.import_module(f"heedful.web.{name}")
         app.include_router(module.router)
     return app
+
+
+class ServerTimingMiddleware:
+    """`Server-Timing: app;dur=<ms>, queue;dur=<ms>` on every response, for benchmarks and DevTools.
+
+    `app` is the time spent serving the request; `queue` the time it waited for the store (one request
+    uses the DuckDB connection at a time).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope.setdefault("state", {})  # shared with the request, where get_store notes its wait
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                total = (time.perf_counter() - started) * 1000
+                queued = float(scope["state"].get("store_wait_ms", 0.0))
+                timing = f"app;dur={total - queued:.1f}, queue;dur={queued:.1f}"
+                MutableHeaders(scope=message).append("Server-Timing", timing)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
 
 
 def _add_assets(app: FastAPI) -> None:

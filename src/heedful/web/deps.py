@@ -9,6 +9,7 @@ request by a dependency the app installs globally (`verify_csrf`); bearer-token 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -62,7 +63,9 @@ async def get_store(request: Request) -> AsyncIterator[Store]:
     DuckDB allows one process to hold the file and its Python connection must not be used by two
     threads at once, so requests take an asyncio lock (waiting requests hold no worker thread).
     """
+    waiting = time.perf_counter()
     async with request.app.state.store_lock:
+        request.state.store_wait_ms = (time.perf_counter() - waiting) * 1000
         yield request.app.state.store
 
 
