@@ -70,7 +70,7 @@ def frames(
     return referrals, order_lines
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(refs=referral_rows, orders=order_rows, rules=rules_strategy)
 def test_expected_rewards_never_break_the_rules(
     refs: list[tuple[str, int, int, str]], orders: list[tuple[int, int, float]], rules: ProgrammeRules
