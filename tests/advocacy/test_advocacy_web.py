@@ -188,3 +188,44 @@ def test_concurrent_reward_requests_over_http_pay_once_and_respect_the_cap(serve
     assert book["idempotency_key"].is_unique
     assert book["amount"].sum() <= 100.0
     assert outcomes["duplicate"] + outcomes["capped"] == len(jobs) - 5
+
+
+# ---------------------------------------------------------------- permissions
+ADVOCACY_PUBLIC = {("GET", "/r/{code}"), ("POST", "/r/{code}"), ("GET", "/stories/new"), ("POST", "/stories")}
+ADVOCACY_ROLES = {
+    ("GET", "/advocacy"): Role.viewer,
+    ("POST", "/advocacy/stories/{story_id}/review"): Role.analyst,
+    ("POST", "/advocacy/matches/{match_id}/introduce"): Role.analyst,
+    ("POST", "/advocacy/attribute"): Role.analyst,
+    ("GET", "/advocacy/stories/export.{fmt}"): Role.viewer,
+    ("GET", "/advocacy/customer/{customer_id}"): Role.viewer,
+    ("POST", "/api/v1/advocacy/referrals"): Role.analyst,
+    ("POST", "/api/v1/advocacy/referrals/{referral_id}/reward"): Role.analyst,
+    ("GET", "/api/v1/advocacy/summary"): Role.viewer,
+    ("GET", "/api/v1/advocacy/ledger"): Role.viewer,
+}
+
+
+def test_every_advocacy_route_is_public_on_purpose_or_declares_its_role() -> None:
+    from fastapi.routing import APIRoute
+
+    from heedful.web.advocacy import router
+
+    seen = set()
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        for method in route.methods:
+            seen.add((method, route.path))
+            roles = [getattr(d.call, "required_role", None) for d in route.dependant.dependencies]
+            declared = next((Role(r) for r in roles if r is not None), None)
+            assert declared == ADVOCACY_ROLES.get((method, route.path)), (method, route.path)
+    assert seen == ADVOCACY_PUBLIC | set(ADVOCACY_ROLES)
+
+
+def test_anonymous_visitors_reach_only_the_public_pages(site: tuple[FastAPI, Store, str]) -> None:
+    app, _, code = site
+    anonymous = TestClient(app, base_url="http://testserver")
+    assert anonymous.get(f"/r/{code}").status_code == 200
+    assert anonymous.get("/stories/new").status_code == 200
+    assert anonymous.get("/advocacy", follow_redirects=False).status_code == 303
+    assert anonymous.get("/api/v1/advocacy/ledger").status_code == 401

@@ -26,8 +26,10 @@ from heedful.web.templating import records, render
 REFERRAL_COOKIE = "hf_ref"
 COOKIE_DAYS = 90
 
-router = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1/advocacy", tags=["advocacy"])
+router = APIRouter()
+API = "/api/v1/advocacy"
+PAGE: dict[str, Any] = {"include_in_schema": False}  # pages stay out of the OpenAPI document
+API_DOC: dict[str, Any] = {"tags": ["advocacy"]}
 
 
 def programme_rules() -> ProgrammeRules:
@@ -41,7 +43,7 @@ def programme_rules() -> ProgrammeRules:
 
 
 # ---------------------------------------------------------------- public: referral landing
-@router.get("/r/{code}")
+@router.get("/r/{code}", **PAGE)
 def referral_landing(request: Request, store: StoreDep, code: str) -> Response:
     """A friend followed an advocate's link: record the landing once per visitor and remember it in a cookie."""
     referral_id = repo.record_landing(store, code, referral_id=request.cookies.get(REFERRAL_COOKIE))
@@ -50,7 +52,7 @@ def referral_landing(request: Request, store: StoreDep, code: str) -> Response:
     return response
 
 
-@router.post("/r/{code}")
+@router.post("/r/{code}", **PAGE)
 def referral_email(
     request: Request, store: StoreDep, code: str, email: Annotated[str, Form(max_length=320)]
 ) -> Response:
@@ -71,7 +73,7 @@ def _set_referral_cookie(response: Response, referral_id: str) -> None:
 
 
 # ---------------------------------------------------------------- public: story submission
-@router.get("/stories/new")
+@router.get("/stories/new", **PAGE)
 def story_form(request: Request, code: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     """The story form: every consent box starts unticked; the hidden key makes a double submit store one story."""
     return render(
@@ -81,7 +83,7 @@ def story_form(request: Request, code: Annotated[str | None, Query(max_length=40
     )
 
 
-@router.post("/stories")
+@router.post("/stories", **PAGE)
 def story_submit(
     request: Request,
     store: StoreDep,
@@ -116,7 +118,7 @@ def _top_advocates(store: Store) -> Any:
     return ranked[ranked["eligible"]].head(20)[ADVOCATE_FIELDS]
 
 
-@router.get("/advocacy")
+@router.get("/advocacy", **PAGE)
 def advocacy_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     cache: AggregateCache = request.app.state.aggregates
     # ranking reads every customer: cached until the data changes; everything else is read live
@@ -153,7 +155,7 @@ def _match_view(match: dict[str, Any]) -> dict[str, Any]:
     return match
 
 
-@router.post("/advocacy/stories/{story_id}/review")
+@router.post("/advocacy/stories/{story_id}/review", **PAGE)
 def review_story(
     request: Request,
     store: StoreDep,
@@ -166,7 +168,7 @@ def review_story(
     return RedirectResponse("/advocacy#stories", status_code=303)
 
 
-@router.post("/advocacy/matches/{match_id}/introduce")
+@router.post("/advocacy/matches/{match_id}/introduce", **PAGE)
 def introduce(
     request: Request,
     store: StoreDep,
@@ -181,7 +183,7 @@ def introduce(
     return RedirectResponse("/advocacy#matches", status_code=303)
 
 
-@router.post("/advocacy/attribute")
+@router.post("/advocacy/attribute", **PAGE)
 def attribute(request: Request, store: StoreDep, user: AnalystUser) -> Response:
     """Attribute referred customers, record conversions and earn rewards (idempotent)."""
     result = repo.process_referrals(store, programme_rules())
@@ -189,7 +191,7 @@ def attribute(request: Request, store: StoreDep, user: AnalystUser) -> Response:
     return RedirectResponse("/advocacy", status_code=303)
 
 
-@router.get("/advocacy/stories/export.{fmt}")
+@router.get("/advocacy/stories/export.{fmt}", **PAGE)
 def export_stories(
     store: StoreDep,
     user: ViewerUser,
@@ -205,7 +207,7 @@ def export_stories(
     raise InputError("Export as .json or .html.")
 
 
-@router.get("/advocacy/customer/{customer_id}")
+@router.get("/advocacy/customer/{customer_id}", **PAGE)
 def customer_panel(request: Request, store: StoreDep, user: ViewerUser, customer_id: str) -> Response:
     """Advocacy panel for the customer profile (an HTMX fragment): advocate status, referrals, rewards, matches."""
     profile = repo.advocacy_profile(store, customer_id)
@@ -220,18 +222,26 @@ class AttributionIn(BaseModel):
     customer_id: str = Field(max_length=200, description="the referred customer")
 
 
-@api.post("/referrals", summary="Attribute a customer to a referral code (idempotent)")
+@router.post(API + "/referrals", **API_DOC, summary="Attribute a customer to a referral code (idempotent)")
 def api_attribute(body: AttributionIn, store: StoreDep, user: AnalystUser) -> dict[str, str]:
     return {"referral_id": repo.attribute_referral(store, body.code, body.customer_id)}
 
 
-@api.post("/referrals/{referral_id}/reward", summary="Reward the friend's first qualifying order (exactly once)")
+@router.post(
+    API + "/referrals/{referral_id}/reward",
+    **API_DOC,
+    summary="Reward the friend's first qualifying order (exactly once)",
+)
 def api_reward(referral_id: str, store: StoreDep, user: AnalystUser) -> dict[str, Any]:
     """Safe to retry: a repeated or concurrent call answers `duplicate` and pays nothing more."""
     return repo.reward_referral(store, referral_id, programme_rules())
 
 
-@api.get("/summary", summary="Referrals, conversion, rewards owed and paid, referred revenue, CLV comparison")
+@router.get(
+    API + "/summary",
+    **API_DOC,
+    summary="Referrals, conversion, rewards owed and paid, referred revenue, CLV comparison",
+)
 def api_summary(store: StoreDep, user: ViewerUser) -> dict[str, Any]:
     from heedful.cli.common import to_jsonable
 
@@ -239,12 +249,10 @@ def api_summary(store: StoreDep, user: ViewerUser) -> dict[str, Any]:
     return result
 
 
-@api.get("/ledger", summary="The rewards ledger, oldest first")
+@router.get(API + "/ledger", **API_DOC, summary="The rewards ledger, oldest first")
 def api_ledger(store: StoreDep, user: ViewerUser) -> list[dict[str, Any]]:
     frame = repo.ledger(store)
     return records(frame.assign(created_at=frame["created_at"].astype(str))) if not frame.empty else []
 
-
-router.include_router(api)
 
 __all__ = ["programme_rules", "router"]
