@@ -346,7 +346,17 @@ class _Sink:
         self.kind_explicit = kind_explicit
 
     def rows(self, good: pa.Table) -> pa.Table:
-        return good.select(self.plan.output_columns)
+        rows = good.select(self.plan.output_columns)
+        for name, value in self.plan.constants.items():
+            rows = rows.append_column(name, pa.array([value] * rows.num_rows, pa.string()))
+        return rows
+
+    def select_sql(self, view: str) -> tuple[str, str]:
+        """(column list, SELECT list) storing a registered batch's good rows with the provenance constants."""
+        names = [*self.plan.output_columns, *self.plan.constants]
+        values = [f'"{c}"' for c in self.plan.output_columns]
+        values += ["'" + v.replace("'", "''") + f"' AS \"{k}\"" for k, v in self.plan.constants.items()]
+        return ", ".join(f'"{c}"' for c in names), f"SELECT {', '.join(values)} FROM {view} WHERE _error IS NULL"
 
     def add(self, good: pa.Table) -> None:
         """Store the good rows of a batch (any store)."""
@@ -360,11 +370,8 @@ class _Sink:
         """Store the good rows of a batch registered as `view` in a DuckDB store."""
         if n_good == 0:
             return
-        cols = ", ".join(f'"{c}"' for c in self.plan.output_columns)
-        inserted = self.store.execute(
-            f"INSERT INTO {self.table_name} ({cols}) SELECT {cols} FROM {view} WHERE _error IS NULL "
-            "ON CONFLICT DO NOTHING"
-        )
+        cols, select = self.select_sql(view)
+        inserted = self.store.execute(f"INSERT INTO {self.table_name} ({cols}) {select} ON CONFLICT DO NOTHING")
         self._count(inserted, n_good)
         self.collect_view(view)
 
@@ -507,12 +514,11 @@ class _CustomersSink(_Sink):
 
     def add(self, good: pa.Table) -> None:
         if good.num_rows:
-            self.parts.append(good.select(self.plan.output_columns).to_pandas())
+            self.parts.append(self.rows(good).to_pandas())
 
     def add_view(self, view: str, n_good: int) -> None:
         if n_good:
-            cols = ", ".join(f'"{c}"' for c in self.plan.output_columns)
-            self.parts.append(self.store.query(f"SELECT {cols} FROM {view} WHERE _error IS NULL"))
+            self.parts.append(self.store.query(self.select_sql(view)[1]))
 
     def finish(self) -> None:
         if not self.parts:

@@ -24,6 +24,7 @@ class Plan:
 
     sql: str
     output_columns: list[str]  # canonical columns in the output
+    constants: dict[str, str]  # provenance columns with one value for the whole import (added when storing)
     extra_columns: list[str]  # helper outputs (e.g. `_email`) not stored in the entity table
 
 
@@ -165,12 +166,8 @@ def _attributes(source: Source, fields: dict[str, FieldSource]) -> str:
     return f"CAST(json_object({parts}) AS VARCHAR)"
 
 
-def _provenance(source_name: str, file_name: str, import_id: str) -> list[tuple[str, str]]:
-    return [
-        ("source", quote_literal(source_name)),
-        ("source_file", quote_literal(file_name)),
-        ("import_id", quote_literal(import_id)),
-    ]
+def _provenance(source_name: str, file_name: str, import_id: str) -> dict[str, str]:
+    return {"source": source_name, "source_file": file_name, "import_id": import_id}
 
 
 def _kind_check(b: _Builder, value: str, label: str) -> str:
@@ -233,23 +230,11 @@ def orders_plan(
     )
     product_id = b.text("product_id")
     product_name = b.text("product_name")
+    # what makes a line the same line again: the product by id (its name only when there is no id)
+    content = [order_id, customer_id, ordered_at, f"COALESCE({product_id}, {product_name})", quantity, price, amount]
+    line_id = _content_id([quote_literal(source_name), *content])
     if "order_line_id" in fields:
-        line_id = f"{quote_literal(source_name + ':')} || {b.text('order_line_id')}"
-        line_id = f"COALESCE({line_id}, {_content_id([quote_literal(source_name), order_id, customer_id, ordered_at, product_id, product_name, quantity, price, amount])})"
-    else:
-        line_id = _content_id(
-            [
-                quote_literal(source_name),
-                order_id,
-                customer_id,
-                ordered_at,
-                product_id,
-                product_name,
-                quantity,
-                price,
-                amount,
-            ]
-        )
+        line_id = f"COALESCE({quote_literal(source_name + ':')} || {b.text('order_line_id')}, {line_id})"
     outputs = [
         ("order_line_id", line_id),
         ("order_id", order_id),
@@ -264,7 +249,6 @@ def orders_plan(
         ("country", b.text("country")),
         ("is_return", is_return),
         ("status", status),
-        *_provenance(source_name, source.path.name, import_id),
         ("_email", b.text("email")),
         ("_name", b.text("name")),
         ("_error", error),
@@ -272,7 +256,9 @@ def orders_plan(
     ]
     relation = _fill_down(source, fields, preset, cancelled_column)
     cols = [n for n, _ in outputs if not n.startswith("_")] + ["source_line"]
-    return Plan(b.sql(outputs, relation), cols, ["_email", "_name"])
+    return Plan(
+        b.sql(outputs, relation), cols, _provenance(source_name, source.path.name, import_id), ["_email", "_name"]
+    )
 
 
 def _fill_down(source: Source, fields: dict[str, FieldSource], preset: Preset, cancelled_column: str | None) -> str:
@@ -349,12 +335,11 @@ def feedback_plan(
         ("product_id", b.text("product_id")),
         ("url", b.text("url")),
         ("attributes", _attributes(source, fields)),
-        *_provenance(source_name, source.path.name, import_id),
         ("_error", error),
         ("_raw", f"CASE WHEN {error} IS NOT NULL THEN {source.raw_sql()} END"),
     ]
     cols = [n for n, _ in outputs if not n.startswith("_")] + ["source_line"]
-    return Plan(b.sql(outputs, source.relation), cols, [])
+    return Plan(b.sql(outputs, source.relation), cols, _provenance(source_name, source.path.name, import_id), [])
 
 
 # --------------------------------------------------------------------------------------- customers
@@ -393,9 +378,8 @@ def customers_plan(
         ("city", b.text("city")),
         ("attributes", _attributes(source, fields)),
         ("first_seen_at", first_seen),
-        *_provenance(source_name, source.path.name, import_id),
         ("_error", error),
         ("_raw", f"CASE WHEN {error} IS NOT NULL THEN {source.raw_sql()} END"),
     ]
     cols = [n for n, _ in outputs if not n.startswith("_")] + ["source_line"]
-    return Plan(b.sql(outputs, source.relation), cols, [])
+    return Plan(b.sql(outputs, source.relation), cols, _provenance(source_name, source.path.name, import_id), [])
