@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array
+from heedful.value._special import Array, as_array, distinct_rows
 from heedful.value.summary import UNIT_DAYS, unit_days
 
 if TYPE_CHECKING:
@@ -30,22 +30,27 @@ def discounted_clv(
 
     Customers with the same (x, t_x, T) share one evaluation, which keeps this fast on millions.
     """
+    codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
+    per_purchase = _discount_factors(model, ux, ut, uT, horizon_months, discount_rate, time_unit)
+    return as_array(per_purchase[codes] * as_array(spend))
+
+
+def _discount_factors(
+    model: TransactionModel, x: Array, t_x: Array, T: Array, horizon_months: int, discount_rate: float, time_unit: str
+) -> Array:
+    """Discounted expected purchases over the horizon, per row (multiply by spend for CLV)."""
     if horizon_months < 1:
         raise InputError("The CLV horizon must be at least one month.")
     if discount_rate < 0:
         raise InputError("The discount rate cannot be negative.")
     month = UNIT_DAYS["M"] / unit_days(time_unit)
-    rows = np.column_stack([x, t_x, T])
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    ux, ut, uT = unique[:, 0], unique[:, 1], unique[:, 2]
-    factors = np.zeros((horizon_months, len(unique)))
-    previous = np.zeros(len(unique))
+    total = np.zeros(len(x))
+    previous = np.zeros(len(x))
     for m in range(1, horizon_months + 1):
-        cumulative = model._conditional_purchases(m * month, ux, ut, uT)
-        factors[m - 1] = (cumulative - previous) / (1.0 + discount_rate) ** m
+        cumulative = model._conditional_purchases(m * month, x, t_x, T)
+        total += (cumulative - previous) / (1.0 + discount_rate) ** m
         previous = cumulative
-    per_purchase = factors.sum(axis=0)
-    return as_array(per_purchase[inverse.ravel()] * as_array(spend))
+    return total
 
 
 def clv_table(
@@ -73,8 +78,11 @@ def clv_table(
     for col in ("frequency", "recency", "T", "monetary_value"):
         if col in summary.columns:
             out[col] = summary[col]
-    out["p_alive"] = transactions._p_alive(x, t_x, T)
-    out["expected_purchases"] = transactions._conditional_purchases(horizon, x, t_x, T)
+    # customers with the same history share every prediction: compute once per distinct (x, t_x, T)
+    codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
+    out["p_alive"] = transactions._p_alive(ux, ut, uT)[codes]
+    out["expected_purchases"] = transactions._conditional_purchases(horizon, ux, ut, uT)[codes]
     out["expected_spend"] = expected_spend
-    out["clv"] = discounted_clv(transactions, x, t_x, T, expected_spend, horizon_months, discount_rate, time_unit)
+    factors = _discount_factors(transactions, ux, ut, uT, horizon_months, discount_rate, time_unit)
+    out["clv"] = factors[codes] * expected_spend
     return out.sort_values("clv", ascending=False)

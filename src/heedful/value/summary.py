@@ -158,28 +158,28 @@ def summary_query(
     days = daily_transactions(orders, cols)
     cal_day, last_day = _end_days(days, cal_end, obs_end)
     days = days.filter(days.day <= last_day)
-    purchases = days.filter(days.n_purchases > 0)
-    first = purchases.group_by("customer_id").aggregate(first_day=purchases.day.min())
-    first = first.filter(first.first_day <= cal_day)
-    d = days.join(first, "customer_id")
-    in_cal = (d.day <= cal_day) & (d.day >= d.first_day)
-    bought = d.n_purchases > 0
-    repeat = in_cal & bought & (d.day > d.first_day)
-    holdout = (d.day > cal_day) & bought
-    agg = d.group_by(["customer_id", "first_day"]).aggregate(
-        frequency=ibis.ifelse(repeat, 1, 0).sum(),
-        last_day=ibis.ifelse(in_cal & bought, d.day, d.first_day).max(),
-        repeat_value=ibis.ifelse(repeat, d.purchase, 0.0).sum(),
-        gross=ibis.ifelse(in_cal, d.purchase, 0.0).sum(),
-        refunds=ibis.ifelse(in_cal, d.refund, 0.0).sum(),
-        frequency_holdout=ibis.ifelse(holdout, 1, 0).sum(),
-        value_holdout=ibis.ifelse(d.day > cal_day, d.purchase - d.refund, 0.0).sum(),
+    bought = days.n_purchases > 0
+    in_cal = days.day <= cal_day
+    zero = ibis.literal(0.0)
+    # one pass over the customer-days: the first day's value comes from an ordered aggregate, not a join
+    agg = days.group_by("customer_id").aggregate(
+        first_day=days.day.min(where=bought),
+        last_day=days.day.max(where=bought & in_cal),
+        n_cal=ibis.ifelse(bought & in_cal, 1, 0).sum(),
+        gross=days.purchase.sum(where=in_cal).fill_null(zero),
+        first_value=days.purchase.argmin(days.day, where=bought),
+        refunds=days.refund.sum(where=in_cal).fill_null(zero),
+        frequency_holdout=ibis.ifelse(bought & ~in_cal, 1, 0).sum(),
+        value_holdout=(days.purchase - days.refund).sum(where=~in_cal).fill_null(zero),
     )
-    kept = ibis.greatest(ibis.literal(0.0), 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))
+    agg = agg.filter(agg.first_day <= cal_day)
+    frequency = agg.n_cal - 1
+    kept = ibis.greatest(zero, 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))
     out = agg.mutate(
+        frequency=frequency,
         recency=(agg.last_day - agg.first_day).cast("float64") / unit,
         T=(ibis.literal(cal_day) - agg.first_day).cast("float64") / unit,
-        monetary_value=ibis.ifelse(agg.frequency > 0, agg.repeat_value / agg.frequency * kept, 0.0),
+        monetary_value=ibis.ifelse(frequency > 0, (agg.gross - agg.first_value) / frequency * kept, zero),
     )
     columns: list[Any] = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_day"]
     if cal_end is not None:
