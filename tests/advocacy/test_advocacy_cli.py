@@ -165,3 +165,23 @@ def test_bad_rules_file_is_a_clear_error(shop: str, tmp_path) -> None:
     result = runner.invoke(app, ["advocacy", "attribute", "--db", shop, "--rules", str(rules)])
     assert result.exit_code != 0
     assert "reward_amount" in str(result.exception)
+
+
+def test_a_code_given_on_import_attributes_the_customer_and_earns_once(shop: str, tmp_path) -> None:
+    from heedful.ingest import import_file
+
+    with connect(shop) as store:
+        code = repo.enrol_advocates(store, ["loyal"], status="joined")["code"].iloc[0]
+        people = tmp_path / "customers.csv"
+        people.write_text(
+            f"customer_id,name,email,referral_code\nref1,Ref One,ref1@example.org,{code.lower()}\nref2,Ref Two,ref2@example.org,\n"
+        )
+        import_file(store, people, "customers")
+        add_orders(store, [("r1-1", "ref1", "2025-01-03", 45.0), ("r2-1", "ref2", "2025-01-04", 45.0)])
+    for _ in range(2):  # importing and attributing again changes nothing
+        with connect(shop) as store:
+            import_file(store, people, "customers")
+        result = run("attribute", "--db", shop, "--json")
+    report = run("referrals", "--db", shop, "--json")
+    assert report["referrals"] == 1 and report["converted"] == 1
+    assert report["rewards"]["earned"] == 20.0 and result["rewards"]["earned"] == 0

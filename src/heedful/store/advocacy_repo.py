@@ -223,9 +223,15 @@ def _link_landings_by_email(store: Store) -> int:
 
 
 def _attribute_codes_on_customers(store: Store) -> int:
-    """Customers imported with a referral code in their attributes (`referral_code`) are attributed."""
+    """Customers imported with a referral code in their attributes (`referral_code`) are attributed.
+
+    The code was given when they signed up, so the referral dates from their first contact: the
+    earliest of first seen, first order and when heedful stored them (an import may come late).
+    """
     rows = store.query(
-        "SELECT customer_id, attributes, first_seen_at, created_at FROM customers WHERE attributes LIKE ?",
+        "SELECT c.customer_id, c.attributes, c.first_seen_at, c.created_at, MIN(o.ordered_at) AS first_order_at "
+        "FROM customers c LEFT JOIN orders o ON o.customer_id = c.customer_id "
+        "WHERE c.attributes LIKE ? GROUP BY c.customer_id, c.attributes, c.first_seen_at, c.created_at",
         ["%referral_code%"],
     )
     added = 0
@@ -236,9 +242,9 @@ def _attribute_codes_on_customers(store: Store) -> int:
             continue
         if not code or advocate_by_code(store, str(code)) is None:
             continue
-        when = rec.first_seen_at if pd.notna(rec.first_seen_at) else rec.created_at
+        when = min(pd.Timestamp(t) for t in (rec.first_seen_at, rec.first_order_at, rec.created_at) if pd.notna(t))
         before = store.count("referrals")
-        attribute_referral(store, str(code), str(rec.customer_id), at=pd.Timestamp(when).to_pydatetime())
+        attribute_referral(store, str(code), str(rec.customer_id), at=when.to_pydatetime())
         added += store.count("referrals") - before
     return added
 
