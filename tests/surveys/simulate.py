@@ -46,7 +46,12 @@ def simulate_conjoint(
     attrs = dict(attributes)
     if price_levels is not None:
         attrs["price"] = list(price_levels)
-    design = cbc_design(attrs, n_alternatives, n_tasks, n_versions=n_respondents, seed=seed)
+    n_versions = min(n_respondents, 30)  # respondents share 30 randomised versions, as in a fielded study
+    versions = cbc_design(attrs, n_alternatives, n_tasks, n_versions=n_versions, seed=seed)
+    design = pd.concat(
+        [versions[versions["version"] == r % n_versions + 1].assign(version=r + 1) for r in range(n_respondents)],
+        ignore_index=True,
+    )
     utility = np.zeros(len(design))
     resp = design["version"].to_numpy() - 1
     for name, levels in attributes.items():

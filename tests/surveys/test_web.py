@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from tests.surveys.conftest import ANALYST, hidden
@@ -9,6 +11,7 @@ from tests.surveys.conftest import ANALYST, hidden
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
 from heedful.web.app import create_app
+from heedful.web.surveys import STATUS_TTL_S
 
 
 @pytest.fixture
@@ -68,7 +71,8 @@ def test_invitation_tokens_guessed_or_from_another_survey_are_refused(client: Te
 
 def test_closed_survey_says_so_and_saves_nothing(client: TestClient, survey_store: Store) -> None:
     page = client.get("/s/customer-pulse")
-    repo.set_status(survey_store, "customer-pulse", "closed")
+    repo.set_status(survey_store, "customer-pulse", "closed")  # as `heedful survey close` does
+    time.sleep(STATUS_TTL_S + 0.1)  # the server re-reads a survey's status at least every second
     closed = client.get("/s/customer-pulse")
     assert closed.status_code == 410 and "This survey is closed" in closed.text
     post = client.post("/s/customer-pulse", data=_form(page.text, nps="9", csat="4"), follow_redirects=False)

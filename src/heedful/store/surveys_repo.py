@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,12 +166,40 @@ def response_state(store: Store, response_id: str) -> dict[str, Any] | None:
     return dict(zip(keys, rows[0], strict=True))
 
 
+def response_with_answers(store: Store, response_id: str) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
+    """`response_state` and `response_answers` in one query (the hot path of a page submit)."""
+    rows = store.fetchall(
+        "SELECT r.response_id, r.survey_id, r.slug, r.customer_id, r.token_hash, r.current_page, r.completed_at, "
+        "a.question_id, a.field, a.value FROM responses r LEFT JOIN answers a "
+        "ON a.response_id = r.response_id AND a.question_id <> ? WHERE r.response_id = ?",
+        [PAGE_MARK, response_id],
+    )
+    if not rows:
+        return None, []
+    keys = ["response_id", "survey_id", "slug", "customer_id", "token_hash", "current_page", "completed_at"]
+    state = dict(zip(keys, rows[0][:7], strict=True))
+    answers = [(str(r[7]), str(r[8]), str(r[9])) for r in rows if r[7] is not None]
+    return state, answers
+
+
 def response_answers(store: Store, response_id: str) -> list[tuple[str, str, str]]:
     rows = store.fetchall(
         "SELECT question_id, field, value FROM answers WHERE response_id = ? AND question_id <> ?",
         [response_id, PAGE_MARK],
     )
     return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+@dataclass(frozen=True)
+class PageSave:
+    """One submitted page: what `save_page` / `save_pages` write."""
+
+    response_id: str
+    page_id: str
+    question_ids: tuple[str, ...]
+    answers: tuple[Answer, ...]
+    idempotency_key: str
+    next_page: int | None
 
 
 def save_page(
@@ -187,41 +216,60 @@ def save_page(
     In one transaction: answers of the page's questions are replaced by these, a page mark records
     the key, and the response moves on to `next_page` (completed when None).
     """
-    if not idempotency_key or len(idempotency_key) > 100:
-        raise InputError("A page submission needs an idempotency key.")
+    item = PageSave(response_id, page_id, tuple(question_ids), tuple(answers), idempotency_key, next_page)
+    return save_pages(store, [item])[0]
+
+
+def save_pages(store: Store, items: Sequence[PageSave]) -> list[bool]:
+    """Save several pages in ONE transaction (group commit): one durable commit for many submissions.
+
+    Returns, per item, True when saved and False when its idempotency key was already saved
+    (also by an earlier item of the same batch).
+    """
+    for item in items:
+        if not item.idempotency_key or len(item.idempotency_key) > 100:
+            raise InputError("A page submission needs an idempotency key.")
     now = _now()
+    saved: list[bool] = []
     with store.transaction():
-        seen = store.fetchall(
-            "SELECT 1 FROM answers WHERE response_id = ? AND idempotency_key = ? LIMIT 1",
-            [response_id, idempotency_key],
-        )
-        if seen:
-            return False
-        if question_ids:
-            marks = ", ".join("?" for _ in question_ids)
-            store.execute(
-                f"DELETE FROM answers WHERE response_id = ? AND question_id IN ({marks})", [response_id, *question_ids]
-            )
-        rows: list[Any] = []
-        for a in [*answers, Answer(PAGE_MARK, page_id, "submitted")]:
-            rows.extend([response_id, a.question_id, a.field, a.value, a.value_num, idempotency_key, now])
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 7))
+        for item in items:
+            saved.append(_write_page(store, item, now))
+    return saved
+
+
+def _write_page(store: Store, item: PageSave, now: datetime) -> bool:
+    seen = store.fetchall(
+        "SELECT 1 FROM answers WHERE response_id = ? AND idempotency_key = ? LIMIT 1",
+        [item.response_id, item.idempotency_key],
+    )
+    if seen:
+        return False
+    if item.question_ids:
+        marks = ", ".join("?" for _ in item.question_ids)
         store.execute(
-            "INSERT INTO answers (response_id, question_id, field, value, value_num, idempotency_key, answered_at) "
-            f"VALUES {values} ON CONFLICT (response_id, question_id, field) DO UPDATE SET value = EXCLUDED.value, "
-            "value_num = EXCLUDED.value_num, idempotency_key = EXCLUDED.idempotency_key, answered_at = EXCLUDED.answered_at",
-            rows,
+            f"DELETE FROM answers WHERE response_id = ? AND question_id IN ({marks})",
+            [item.response_id, *item.question_ids],
         )
-        if next_page is None:
-            store.execute(
-                "UPDATE responses SET current_page = NULL, completed_at = ? WHERE response_id = ?", [now, response_id]
-            )
-            store.execute(
-                "UPDATE invitations SET used_at = ? WHERE token_hash = (SELECT token_hash FROM responses WHERE response_id = ?)",
-                [now, response_id],
-            )
-        else:
-            store.execute("UPDATE responses SET current_page = ? WHERE response_id = ?", [next_page, response_id])
+    rows: list[Any] = []
+    for a in [*item.answers, Answer(PAGE_MARK, item.page_id, "submitted")]:
+        rows.extend([item.response_id, a.question_id, a.field, a.value, a.value_num, item.idempotency_key, now])
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 7))
+    store.execute(
+        "INSERT INTO answers (response_id, question_id, field, value, value_num, idempotency_key, answered_at) "
+        f"VALUES {values} ON CONFLICT (response_id, question_id, field) DO UPDATE SET value = EXCLUDED.value, "
+        "value_num = EXCLUDED.value_num, idempotency_key = EXCLUDED.idempotency_key, answered_at = EXCLUDED.answered_at",
+        rows,
+    )
+    if item.next_page is None:
+        store.execute(
+            "UPDATE responses SET current_page = NULL, completed_at = ? WHERE response_id = ?", [now, item.response_id]
+        )
+        store.execute(
+            "UPDATE invitations SET used_at = ? WHERE token_hash = (SELECT token_hash FROM responses WHERE response_id = ?)",
+            [now, item.response_id],
+        )
+    else:
+        store.execute("UPDATE responses SET current_page = ? WHERE response_id = ?", [item.next_page, item.response_id])
     return True
 
 

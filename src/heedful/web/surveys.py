@@ -9,17 +9,20 @@ cookie or its invitation token, so people can come back and finish.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import NotFoundError
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
+from heedful.store.surveys_repo import PageSave
 from heedful.surveys.collect import (
     OTHER,
     VW_FIELDS,
@@ -93,8 +96,42 @@ def question_view(q: Any, response_id: str, customer: dict[str, Any]) -> dict[st
     return view
 
 
-def _survey_or_404(store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefinition]:
-    row, survey = repo.latest_survey(store, slug)
+STATUS_TTL_S = 1.0
+
+
+def _latest(request: Request, store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefinition]:
+    """The newest version of a survey. The app keeps the parsed definition (immutable per version)
+    and re-reads version and status at most a second old, so closing or a new version shows at once
+    on this server's own pages and within a second when done from the CLI."""
+    rows_cache: dict[str, tuple[float, tuple[Any, ...]]] | None = getattr(request.app.state, "survey_rows", None)
+    if rows_cache is None:
+        rows_cache = request.app.state.survey_rows = {}
+    now = time.monotonic()
+    hit = rows_cache.get(slug)
+    rows = (
+        [hit[1]]
+        if hit is not None and hit[0] > now
+        else store.fetchall(
+            "SELECT survey_id, slug, version, title, audience, status, created_at FROM surveys WHERE slug = ? "
+            "ORDER BY version DESC LIMIT 1",
+            [slug],
+        )
+    )
+    if not rows:
+        raise NotFoundError(f"No survey at /s/{slug}.")
+    rows_cache[slug] = (now + STATUS_TTL_S, tuple(rows[0])) if hit is None or hit[0] <= now else hit
+    row = dict(zip(["survey_id", "slug", "version", "title", "audience", "status", "created_at"], rows[0], strict=True))
+    cache: dict[str, SurveyDefinition] | None = getattr(request.app.state, "survey_definitions", None)
+    if cache is None:
+        cache = request.app.state.survey_definitions = {}
+    survey = cache.get(row["survey_id"])
+    if survey is None:
+        survey = cache[row["survey_id"]] = repo.survey_version(store, row["survey_id"])
+    return row, survey
+
+
+def _survey_or_404(request: Request, store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefinition]:
+    row, survey = _latest(request, store, slug)
     if row["status"] == "draft":
         raise NotFoundError(f"No survey at /s/{slug}.")
     return row, survey
@@ -102,31 +139,36 @@ def _survey_or_404(store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefin
 
 def _respondent(
     request: Request, store: Store, slug: str, row: dict[str, Any], survey: SurveyDefinition, token: str
-) -> tuple[dict[str, Any] | None, Response | None]:
+) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]], Response | None]:
     """The response this visitor is answering (created on first visit), or a page to show instead."""
     if token:
         invitation = repo.find_invitation(store, slug, token)
         if invitation is None:
-            return None, render(
-                request,
-                "survey_message.html",
-                {
-                    "heading": "This link is not valid",
-                    "message": "Please check that you copied the whole link from your invitation.",
-                    "survey": survey,
-                },
-                403,
+            return (
+                None,
+                [],
+                render(
+                    request,
+                    "survey_message.html",
+                    {
+                        "heading": "This link is not valid",
+                        "message": "Please check that you copied the whole link from your invitation.",
+                        "survey": survey,
+                    },
+                    403,
+                ),
             )
         rid = repo.start_response(
             store, row["survey_id"], slug, invitation["customer_id"], invitation["token_hash"], survey.wave
         )
-        return repo.response_state(store, rid), None
+        state, answered = repo.response_with_answers(store, rid)
+        return state, answered, None
     rid = request.cookies.get(_cookie(slug), "")
-    state = repo.response_state(store, rid) if rid else None
+    state, answered = repo.response_with_answers(store, rid) if rid else (None, [])
     if state is None or state["slug"] != slug:
         rid = repo.start_response(store, row["survey_id"], slug, None, None, survey.wave)
-        state = repo.response_state(store, rid)
-    return state, None
+        state, answered = repo.response_state(store, rid), []
+    return state, answered, None
 
 
 def _page_response(
@@ -195,10 +237,10 @@ def _previous_pages(survey: SurveyDefinition, known: dict[str, list[str]], curre
 
 @router.get("/s/{slug}")
 def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page: int | None = None) -> Response:
-    row, survey = _survey_or_404(store, slug)
+    row, survey = _survey_or_404(request, store, slug)
     if row["status"] == "closed":
         return _closed(request, survey)
-    state, refusal = _respondent(request, store, slug, row, survey, t)
+    state, answered, refusal = _respondent(request, store, slug, row, survey, t)
     if refusal is not None:
         return refusal
     assert state is not None
@@ -210,7 +252,6 @@ def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page:
         )
         _remember(response, slug, state["response_id"])
         return response
-    answered = repo.response_answers(store, state["response_id"])
     current = int(state["current_page"] or 0)
     if page is not None and page in _previous_pages(survey, known_values(answered), current):
         current = page  # going back to a page already answered
@@ -221,49 +262,102 @@ def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page:
     return _page_response(request, store, survey, state, current, values, {}, t)
 
 
+class PageWriter:
+    """Group commit: page saves queue up and are written together, one transaction and one durable
+    commit per batch, and each submitter hears success only after that commit. Under load this
+    turns many small commits (each an fsync) into few, which is what keeps submits fast.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: asyncio.Queue[tuple[PageSave, asyncio.Future[bool]]] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def save(self, app: FastAPI, item: PageSave) -> bool:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop or self.queue is None or self.task is None or self.task.done():
+            self.loop, self.queue = loop, asyncio.Queue()
+            self.task = loop.create_task(self._run(app, self.queue))
+        done: asyncio.Future[bool] = loop.create_future()
+        await self.queue.put((item, done))
+        return await done
+
+    async def _run(self, app: FastAPI, queue: asyncio.Queue[tuple[PageSave, asyncio.Future[bool]]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < 500:
+                batch.append(queue.get_nowait())
+            async with app.state.store_lock:
+                try:
+                    results: list[bool | BaseException] = list(
+                        await asyncio.to_thread(repo.save_pages, app.state.store, [item for item, _ in batch])
+                    )
+                except Exception:  # one bad item must not fail the others: write them one by one
+                    results = []
+                    for item, _ in batch:
+                        try:
+                            results.extend(await asyncio.to_thread(repo.save_pages, app.state.store, [item]))
+                        except Exception as exc:
+                            results.append(exc)
+            for (_, done), result in zip(batch, results, strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, BaseException):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+
+def _writer(app: FastAPI) -> PageWriter:
+    writer = getattr(app.state, "survey_writer", None)
+    if writer is None:
+        writer = app.state.survey_writer = PageWriter()
+    return writer
+
+
 @router.post("/s/{slug}")
-async def survey_submit(request: Request, slug: str, store: StoreDep) -> Response:
+async def survey_submit(request: Request, slug: str) -> Response:
     form = await request.form()
     values: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
             values.setdefault(key, []).append(value)
     token = (values.get("t") or [""])[0]
-    row, survey = _survey_or_404(store, slug)
-    if row["status"] == "closed":
-        return _closed(request, survey)
-    state, refusal = _respondent(request, store, slug, row, survey, token)
-    if refusal is not None:
-        return refusal
-    assert state is not None
     target = f"/s/{slug}" + (f"?t={quote(token)}" if token else "")
-    if state["completed_at"] is not None:
-        return RedirectResponse(target, status_code=303)
-    try:
-        page_index = int((values.get("page") or ["-1"])[0])
-    except ValueError:
-        page_index = -1
-    if not 0 <= page_index < len(survey.pages):
-        return RedirectResponse(target, status_code=303)
-    key = (values.get("idempotency_key") or [""])[0]
-    answered = repo.response_answers(store, state["response_id"])
-    page = survey.pages[page_index]
-    result = validate_page(survey, page, values, state["response_id"], known_values(answered))
-    if not result.ok:
-        return _page_response(request, store, survey, state, page_index, values, result.errors, token, 422)
+    async with request.app.state.store_lock:  # short reads; the write goes through the group-commit writer
+        store: Store = request.app.state.store
+        row, survey = _survey_or_404(request, store, slug)
+        if row["status"] == "closed":
+            return _closed(request, survey)
+        state, answered, refusal = _respondent(request, store, slug, row, survey, token)
+        if refusal is not None:
+            return refusal
+        assert state is not None
+        if state["completed_at"] is not None:
+            return RedirectResponse(target, status_code=303)
+        try:
+            page_index = int((values.get("page") or ["-1"])[0])
+        except ValueError:
+            page_index = -1
+        if not 0 <= page_index < len(survey.pages):
+            return RedirectResponse(target, status_code=303)
+        page = survey.pages[page_index]
+        result = validate_page(survey, page, values, state["response_id"], known_values(answered))
+        if not result.ok:
+            return _page_response(request, store, survey, state, page_index, values, result.errors, token, 422)
     page_ids = {q.id for q in page.questions}
     known = known_values([a for a in answered if a[0] not in page_ids])
     known.update(known_values(result.answers))
-    following = next_page(survey, page_index, known)
-    repo.save_page(
-        store,
+    key = (values.get("idempotency_key") or [""])[0] or secrets.token_urlsafe(16)
+    item = PageSave(
         state["response_id"],
         page.id,
-        sorted(page_ids),
-        result.answers,
-        key or secrets.token_urlsafe(16),
-        following,
+        tuple(sorted(page_ids)),
+        tuple(result.answers),
+        key,
+        next_page(survey, page_index, known),
     )
+    await _writer(request.app).save(request.app, item)  # returns after the commit: the answer is durable
     response = RedirectResponse(target, status_code=303)
     _remember(response, slug, state["response_id"])
     return response
@@ -302,4 +396,5 @@ async def survey_status(request: Request, slug: str, store: StoreDep, user: Anal
     form = await request.form()
     status = str(form.get("status", ""))
     repo.set_status(store, slug, status)
+    getattr(request.app.state, "survey_rows", {}).pop(slug, None)
     return RedirectResponse(f"/surveys/{slug}", status_code=303)
