@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tests.conftest import require_shared_data
 from typer.testing import CliRunner
 
@@ -147,3 +148,20 @@ def test_demo_step_returns_headline_figures(duckdb_url: str) -> None:
         assert figures["customers_valued"] == 200
         assert store.count("customer_value") == 200
     assert isinstance(figures["total_clv_12m"], float)
+
+
+def test_online_retail_export_is_recognised_and_cancellations_are_not_purchases(tmp_path: Path) -> None:
+    import gzip
+
+    source = require_shared_data("uci_online_retail", "online_retail.csv.gz")
+    with gzip.open(source, "rt") as fh:
+        head = [next(fh) for _ in range(30_001)]
+    path = tmp_path / "online_retail.csv"
+    path.write_text("".join(head))
+    frame = pd.read_csv(path, dtype={"InvoiceNo": str, "CustomerID": "Int64"})
+    buyers = frame[~frame["InvoiceNo"].str.startswith("C") & (frame["Quantity"] * frame["UnitPrice"] >= 0)]
+    doc = _json(["value", "rfm", str(path), "--json", "--top", "3"])
+    assert doc["n_customers"] == buyers["CustomerID"].dropna().nunique()
+    net = (frame["Quantity"] * frame["UnitPrice"]).groupby(frame["CustomerID"]).sum()
+    top = doc["customers"][0]
+    assert abs(top["monetary"] - net.loc[int(top["customer_id"])]) < 1e-6  # net of the cancellations

@@ -44,3 +44,19 @@ def test_identical_spend_for_everyone_is_reported_as_not_converged() -> None:
     model = GammaGamma().fit(frame)
     assert model.converged_ is False
     assert "spend" in model.convergence_reason_
+
+
+def test_recovers_known_parameters_from_simulated_spend() -> None:
+    rng = np.random.default_rng(11)
+    p, q, v = 4.0, 3.5, 20.0
+    n = 5000
+    x = rng.integers(1, 12, n)
+    nu = rng.gamma(q, 1 / v, n)  # per-customer rate of the Gamma spend distribution
+    means = np.array([rng.gamma(p, 1 / nu_i, k).mean() for nu_i, k in zip(nu, x, strict=True)])
+    model = GammaGamma().fit(pd.DataFrame({"frequency": x.astype(float), "monetary_value": means}))
+    assert model.converged_
+    ci = model.confidence_intervals_
+    for name, value in {"p": p, "q": q, "v": v}.items():
+        lower, upper = ci.loc[name, "lower 95%"], ci.loc[name, "upper 95%"]
+        widen = (upper / lower) ** (3.29 / 3.92 / 2)  # 99.9% interval
+        assert lower / widen < value < upper * widen, (name, value, lower, upper)
