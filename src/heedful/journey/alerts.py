@@ -225,13 +225,13 @@ def _theme_department(data: JourneyData) -> dict[str, str]:
     fb = data.feedback
     if fb.empty:
         return {}
-    main = fb["themes"].fillna("").astype(str).str.split(";").str[0]
-    frame = pd.DataFrame({"theme": main, "department": fb["department"]}).dropna()
+    frame = pd.DataFrame({"theme": data.main_theme, "department": fb["department"]}).dropna()
     frame = frame[frame["theme"] != ""]
     if frame.empty:
         return {}
-    top = frame.groupby("theme")["department"].agg(lambda s: s.value_counts().index[0])
-    return {str(k): str(v) for k, v in top.items()}
+    counts = frame.groupby(["theme", "department"]).size().sort_values(ascending=False)
+    top = counts.reset_index().drop_duplicates("theme")
+    return {str(t): str(d) for t, d in zip(top["theme"], top["department"], strict=True)}
 
 
 def _two_proportion_greater(k1: int, n1: int, k0: int, n0: int) -> float:
@@ -362,10 +362,12 @@ def detect_alerts(
     alpha: float = DEFAULT_ALPHA,
     previous_at_risk_value: float | None = None,
     previous_at_risk_label: str = "the last recorded figure",
+    series: dict[tuple[str, str], pd.DataFrame] | None = None,
 ) -> list[Alert]:
-    """Every detector for one period, most severe first."""
+    """Every detector for one period, most severe first (`series`: metric series already computed,
+    keyed by (need id, metric id), e.g. from a scorecard)."""
     nps_questions = sorted({m.question for n in config.needs for m in n.metrics if m.kind == "nps" and m.question})
-    alerts = need_worsened(config, data, period, audience=audience, alpha=alpha)
+    alerts = need_worsened(config, data, period, audience=audience, alpha=alpha, series=series)
     alerts += emerging_negative_themes(data, period, audience=audience, alpha=alpha)
     alerts += segment_nps_drop(data, period, questions=nps_questions, audience=audience, alpha=alpha)
     value, count = at_risk_value(data.customer_value)

@@ -63,24 +63,23 @@ def metric_respondents(spec: MetricSpec, data: JourneyData) -> pd.Series:
     """Distinct respondents behind a metric, per period (items can come several from one person)."""
     fb = data.feedback
     if spec.kind == "theme_positive_share":
-        m = data.theme_mentions
-        m = m[m["theme"] == spec.theme]
+        m = data.mentions_of(spec.theme)
         who = respondent_ids(fb).to_numpy()[m["row"].to_numpy(dtype="int64")]
-        return pd.Series(who).groupby(m["period"].to_numpy()).nunique()
+        return pd.Series(who).groupby(m["period"].astype(str).to_numpy()).nunique()
     if spec.kind == "feedback_positive_share":
         keep = pd.Series(True, index=fb.index)
         if spec.stage:
             keep &= fb["journey_stage"] == spec.stage
         if spec.department:
             keep &= fb["department"] == spec.department
-        return respondent_ids(fb[keep]).groupby(data.feedback_period[keep]).nunique()
+        return respondent_ids(fb[keep]).groupby(data.feedback_period[keep].astype(str)).nunique()
     if spec.question:
         a = data.answers
         keep = a["question_id"] == spec.question
         if spec.survey:
             keep &= a["slug"] == spec.survey
         who = a.loc[keep, "customer_id"].fillna(a.loc[keep, "response_id"])
-        return who.groupby(data.answers_period[keep]).nunique()
+        return who.groupby(data.answers_period[keep].astype(str)).nunique()
     return pd.Series(dtype="int64")
 
 
@@ -150,10 +149,11 @@ def internal_summary(
     *,
     min_group: int = MIN_GROUP,
     nps_questions: tuple[str, ...] = ("enps", "nps"),
+    audiences: dict[str, JourneyData] | None = None,
 ) -> dict[str, Any]:
     """What staff (or partners) said in `period`: positive share overall, per theme and per
     department, and eNPS — each group shown only with at least `min_group` respondents."""
-    split = split_audiences(data)[audience]
+    split = (audiences or split_audiences(data))[audience]
     fb = split.feedback[(split.feedback_period == period).to_numpy()]
     who = respondent_ids(fb)
     overall_n = int(who.nunique())

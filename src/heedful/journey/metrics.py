@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from heedful.journey.config import MetricSpec
@@ -63,10 +65,20 @@ def empty_frame(name: str) -> pd.DataFrame:
 
 
 def period_labels(times: pd.Series) -> pd.Series:
-    """Month labels ('2026-10') of timestamps; missing times give missing labels."""
+    """Month labels ('2026-10') of timestamps, as a categorical (fast to compare and group on large
+    tables); missing times give missing labels."""
     ts = pd.to_datetime(times, errors="coerce")
-    out = ts.dt.to_period("M").astype(str)
-    return out.where(ts.notna(), None)
+    valid = ts.notna().to_numpy()
+    month = np.full(len(ts), -1, dtype=np.int64)
+    month[valid] = (
+        ts.dt.year.to_numpy()[valid].astype(np.int64) * 12 + ts.dt.month.to_numpy()[valid].astype(np.int64) - 1
+    )
+    uniq, inverse = np.unique(month[valid], return_inverse=True)
+    codes = np.full(len(ts), -1, dtype=np.int64)
+    codes[valid] = inverse
+    categories = [f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq]
+    index = times.index if isinstance(times, pd.Series) else None
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
 
 
 def previous_period(period: str, k: int = 1) -> str:
@@ -129,6 +141,34 @@ class JourneyData:
         return period_labels(self.answers["answered_at"])
 
     @cached_property
+    def _value_index(self) -> pd.DataFrame:
+        cv = self.customer_value
+        return cv.drop_duplicates("customer_id").set_index("customer_id", drop=False)
+
+    def value_of(self, customer_ids: pd.Index) -> pd.DataFrame:
+        """customer_value rows of these customers (hash lookups: cheap on millions of customers)."""
+        index = self._value_index
+        return index.loc[index.index.intersection(customer_ids)].reset_index(drop=True)
+
+    @cached_property
+    def theme_rows(self) -> dict[str, np.ndarray]:
+        """Positions in `theme_mentions` of each theme's mentions (one pass instead of a scan per metric)."""
+        return {str(k): v for k, v in self.theme_mentions.groupby("theme", sort=False).indices.items()}
+
+    def mentions_of(self, theme: str | None) -> pd.DataFrame:
+        """The rows of `theme_mentions` about one theme."""
+        positions = self.theme_rows.get(str(theme), np.empty(0, dtype=np.int64))
+        return self.theme_mentions.iloc[positions]
+
+    @cached_property
+    def main_theme(self) -> pd.Series:
+        """The first (main) theme of every feedback row, aligned with `feedback` ('' when none)."""
+        mentions = self.theme_mentions.drop_duplicates("row")
+        out = np.full(len(self.feedback), "", dtype=object)
+        out[mentions["row"].to_numpy(dtype=np.int64)] = mentions["theme"].to_numpy()
+        return pd.Series(out, index=self.feedback.index)
+
+    @cached_property
     def theme_mentions(self) -> pd.DataFrame:
         """One row per (feedback item, theme) with the sentiment about that theme and the period."""
         fb = self.feedback
@@ -139,29 +179,33 @@ class JourneyData:
                     **{c: pd.Series(dtype="object") for c in ("feedback_id", "theme", "theme_sentiment", "period")},
                 }
             )
-        themes = fb["themes"].fillna("").astype(str)
-        has = themes != ""
-        split = themes[has].str.split(";")
-        long = split.explode()
-        long = long[long.str.len() > 0]
-        rows = _positions(fb, long.index.to_numpy())  # positional, whatever index the frame carries
+        # Arrow's compute kernels split and match in C++: this runs over millions of items.
+        themes = pa.array(fb["themes"].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        lists = pc.split_pattern(pc.fill_null(themes, ""), ";")
+        theme = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+        rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+        keep = pc.greater(pc.utf8_length(theme), 0).to_numpy(zero_copy_only=False)
+        rows, theme = rows[keep], theme.filter(pa.array(keep))
+        theme_names = theme.to_numpy(zero_copy_only=False)
+        sentiment = fb["sentiment"].to_numpy(dtype=object)[rows].copy()
+        ts_json = pa.array(fb["theme_sentiments"].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        ts_json = pc.fill_null(ts_json, "").take(pa.array(rows))
+        for name in pd.unique(theme_names):
+            mask = theme_names == name
+            pattern = '"' + re.escape(str(name)) + r'"\s*:\s*"(?P<s>\w+)"'
+            found = pc.struct_field(pc.extract_regex(ts_json.filter(pa.array(mask)), pattern), [0])
+            found_np = found.to_numpy(zero_copy_only=False)
+            about = sentiment[mask]
+            sentiment[mask] = np.where(pd.isna(found_np), about, found_np)
         mentions = pd.DataFrame(
             {
                 "row": rows,
                 "feedback_id": fb["feedback_id"].to_numpy()[rows],
-                "theme": long.str.strip().to_numpy(),
-                "period": self.feedback_period.to_numpy()[rows],
+                "theme": theme_names,
+                "period": self.feedback_period.reset_index(drop=True).iloc[rows].array,
+                "theme_sentiment": sentiment,
             }
         )
-        sentiment = pd.Series(fb["sentiment"].to_numpy()[rows], dtype="object")
-        ts_json = fb["theme_sentiments"].fillna("").astype(str).to_numpy()[rows]
-        ts_series = pd.Series(ts_json)
-        for theme in mentions["theme"].unique():
-            mask = (mentions["theme"] == theme).to_numpy()
-            pattern = r'"' + re.escape(str(theme)) + r'"\s*:\s*"(\w+)"'
-            found = ts_series[mask].str.extract(pattern, expand=False)
-            sentiment[mask] = found.where(found.notna(), sentiment[mask]).to_numpy()
-        mentions["theme_sentiment"] = sentiment.to_numpy()
         return mentions
 
 
@@ -200,10 +244,17 @@ def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float, z: flo
 
 def proportion_series(periods: pd.Series, success: pd.Series) -> pd.DataFrame:
     """Per period: n, share of successes, Wilson interval and standard error."""
-    frame = pd.DataFrame({"period": periods.to_numpy(), "success": success.to_numpy().astype(float)})
+    frame = pd.DataFrame({"period": _labels(periods), "success": success.to_numpy().astype(float)})
     frame = frame[frame["period"].notna()]
-    g = frame.groupby("period", sort=True)["success"].agg(["sum", "count"]).reset_index()
-    return _proportion_frame(g["period"], g["sum"].to_numpy(), g["count"].to_numpy())
+    g = frame.groupby("period", sort=True, observed=True)["success"].agg(["sum", "count"]).reset_index()
+    return _proportion_frame(g["period"].astype(str), g["sum"].to_numpy(), g["count"].to_numpy())
+
+
+def _labels(periods: pd.Series) -> pd.Series:
+    """Period labels without their index, keeping a categorical dtype (grouping stays fast)."""
+    if isinstance(periods, pd.Series):
+        return periods.reset_index(drop=True)
+    return pd.Series(periods)
 
 
 def _proportion_frame(periods: pd.Series, k: np.ndarray, n: np.ndarray) -> pd.DataFrame:
@@ -218,9 +269,10 @@ def _proportion_frame(periods: pd.Series, k: np.ndarray, n: np.ndarray) -> pd.Da
 
 def mean_series(periods: pd.Series, values: pd.Series) -> pd.DataFrame:
     """Per period: n, mean, t interval and standard error of the mean."""
-    frame = pd.DataFrame({"period": periods.to_numpy(), "v": pd.to_numeric(values, errors="coerce").to_numpy()})
+    frame = pd.DataFrame({"period": _labels(periods), "v": pd.to_numeric(values, errors="coerce").to_numpy()})
     frame = frame[frame["period"].notna() & frame["v"].notna()]
-    g = frame.groupby("period", sort=True)["v"].agg(["mean", "std", "count"]).reset_index()
+    g = frame.groupby("period", sort=True, observed=True)["v"].agg(["mean", "std", "count"]).reset_index()
+    g["period"] = g["period"].astype(str)
     n = g["count"].to_numpy().astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         se = g["std"].to_numpy() / np.sqrt(n)
@@ -245,14 +297,15 @@ def nps_series(periods: pd.Series, scores: pd.Series) -> pd.DataFrame:
     variance is (p + d - (p - d)²) / n for promoter share p and detractor share d.
     """
     v = pd.to_numeric(scores, errors="coerce")
-    frame = pd.DataFrame({"period": periods.to_numpy(), "v": v.to_numpy()})
+    frame = pd.DataFrame({"period": _labels(periods), "v": v.to_numpy()})
     frame = frame[frame["period"].notna() & frame["v"].between(0, 10)]
     frame["promoter"] = (frame["v"] >= 9).astype(float)
     frame["detractor"] = (frame["v"] <= 6).astype(float)
-    g = frame.groupby("period", sort=True).agg(
+    g = frame.groupby("period", sort=True, observed=True).agg(
         n=("v", "count"), promoters=("promoter", "sum"), detractors=("detractor", "sum")
     )
     g = g.reset_index()
+    g["period"] = g["period"].astype(str)
     n = g["n"].to_numpy().astype(float)
     p = g["promoters"].to_numpy() / n
     d = g["detractors"].to_numpy() / n
@@ -294,8 +347,7 @@ def _empty_series() -> pd.DataFrame:
 
 
 def _theme_positive_share(spec: MetricSpec, data: JourneyData, _: str | None) -> pd.DataFrame:
-    mentions = data.theme_mentions
-    m = mentions[mentions["theme"] == spec.theme]
+    m = data.mentions_of(spec.theme)
     if spec.stage or spec.department:
         rows = data.feedback.iloc[m["row"].to_numpy()] if not m.empty else data.feedback.iloc[[]]
         keep = _feedback_filter(rows, spec).to_numpy()
@@ -354,14 +406,14 @@ def _operations_ratio(spec: MetricSpec, data: JourneyData, _: str | None) -> pd.
     rows, periods = _operations_rows(spec, data)
     frame = pd.DataFrame(
         {
-            "period": periods.to_numpy(),
+            "period": _labels(periods),
             "num": pd.to_numeric(rows["numerator"], errors="coerce").to_numpy(),
             "den": pd.to_numeric(rows["denominator"], errors="coerce").to_numpy(),
         }
     ).dropna()
     frame = frame[frame["den"] > 0]
-    g = frame.groupby("period", sort=True)[["num", "den"]].sum().reset_index()
-    return _proportion_frame(g["period"], g["num"].to_numpy(), g["den"].to_numpy())
+    g = frame.groupby("period", sort=True, observed=True)[["num", "den"]].sum().reset_index()
+    return _proportion_frame(g["period"].astype(str), g["num"].to_numpy(), g["den"].to_numpy())
 
 
 def _operations_value(spec: MetricSpec, data: JourneyData, _: str | None) -> pd.DataFrame:
@@ -375,17 +427,14 @@ def _repeat_rate(spec: MetricSpec, data: JourneyData, _: str | None) -> pd.DataF
         return _empty_series()
     o = o[(~o["is_return"].fillna(False).astype(bool)) & o["customer_id"].notna()]
     when = pd.to_datetime(o["ordered_at"])
-    first = when.groupby(o["customer_id"]).transform("min")
-    periods = period_labels(when)
-    buyers = pd.DataFrame(
-        {
-            "customer_id": o["customer_id"].to_numpy(),
-            "period": periods.to_numpy(),
-            "returning": (period_labels(first) < periods).to_numpy(),
-        }
-    )
-    per_buyer = buyers.groupby(["period", "customer_id"], sort=False)["returning"].max().reset_index()
-    return proportion_series(per_buyer["period"], per_buyer["returning"])
+    month = (when.dt.year * 12 + when.dt.month).to_numpy()  # integer months: fast on millions of rows
+    customer, _uniques = pd.factorize(o["customer_id"])
+    first = pd.Series(month).groupby(customer).transform("min").to_numpy()
+    buyers = pd.DataFrame({"customer": customer, "month": month, "returning": first < month})
+    per_buyer = buyers.groupby(["month", "customer"], sort=False)["returning"].max().reset_index()
+    labels = pd.Series([f"{(m - 1) // 12:04d}-{(m - 1) % 12 + 1:02d}" for m in per_buyer["month"].unique()])
+    label_of = dict(zip(per_buyer["month"].unique(), labels, strict=True))
+    return proportion_series(per_buyer["month"].map(label_of), per_buyer["returning"])
 
 
 def _churn_risk_share(spec: MetricSpec, data: JourneyData, snapshot_period: str | None) -> pd.DataFrame:

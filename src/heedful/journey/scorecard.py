@@ -142,18 +142,14 @@ def build_scorecard(
     return Scorecard(period=period, audience=audience, needs=scores, departments=departments)
 
 
-def _need_feedback(need: Need, data: JourneyData, period: str) -> pd.DataFrame:
-    """Feedback of the period that speaks to the need: its metrics' themes, stage or department."""
+def _need_feedback(need: Need, data: JourneyData, period: str) -> np.ndarray:
+    """Which feedback rows of the period speak to the need (its metrics' themes, stage or department)."""
     fb = data.feedback
     in_period = (data.feedback_period == period).to_numpy()
     keep = np.zeros(len(fb), dtype=bool)
     themes = {m.theme for m in need.metrics if m.kind == "theme_positive_share" and m.theme}
-    if themes:
-        mentions = data.theme_mentions
-        rows = mentions.loc[mentions["theme"].isin(themes) & (mentions["period"] == period), "row"].to_numpy(
-            dtype=np.int64
-        )
-        keep[rows] = True
+    for theme in themes:
+        keep[data.mentions_of(theme)["row"].to_numpy(dtype=np.int64)] = True
     for m in need.metrics:
         if m.kind == "feedback_positive_share":
             mask = np.ones(len(fb), dtype=bool)
@@ -161,15 +157,16 @@ def _need_feedback(need: Need, data: JourneyData, period: str) -> pd.DataFrame:
                 mask &= (fb["journey_stage"] == m.stage).to_numpy()
             if m.department:
                 mask &= (fb["department"] == m.department).to_numpy()
-            keep |= mask & in_period
+            keep |= mask
     if not themes and not any(m.kind == "feedback_positive_share" for m in need.metrics):
-        keep |= (fb["journey_stage"] == need.stage).to_numpy() & in_period
-    return fb[keep & in_period]
+        keep |= (fb["journey_stage"] == need.stage).to_numpy()
+    return keep & in_period
 
 
 def _add_evidence(score: NeedScore, data: JourneyData, period: str, *, quotes: int, customers: int) -> None:
-    fb = _need_feedback(score.need, data, period)
-    score.themes = _themes_behind(fb, data)
+    keep = _need_feedback(score.need, data, period)
+    fb = data.feedback[keep]
+    score.themes = _themes_behind(keep, data)
     need_themes = {m.theme for m in score.need.metrics if m.theme}
     score.quotes = _quotes(fb, quotes, need_themes)
     unhappy_ids = fb.loc[fb["sentiment"].isin(["negative", "mixed"]), "customer_id"].dropna()
@@ -177,25 +174,23 @@ def _add_evidence(score: NeedScore, data: JourneyData, period: str, *, quotes: i
     affected = pd.Index(pd.concat([unhappy_ids, survey_ids]).astype(str).unique())
     score.affected_count = len(affected)
     if len(affected) and not data.customer_value.empty:
-        cv = data.customer_value[data.customer_value["customer_id"].isin(affected)]
+        cv = data.value_of(affected)
         score.affected_value = float(pd.to_numeric(cv["clv"], errors="coerce").sum())
         score.customers_affected = _top_customers(cv, data.customers, customers)
     elif len(affected):
         score.customers_affected = [{"customer_id": c} for c in affected[:customers]]
 
 
-def _themes_behind(fb: pd.DataFrame, data: JourneyData) -> list[dict[str, Any]]:
-    if fb.empty:
+def _themes_behind(keep: np.ndarray, data: JourneyData) -> list[dict[str, Any]]:
+    """The themes mentioned in the need's feedback rows (`keep`), most negative first."""
+    if not keep.any():
         return []
     mentions = data.theme_mentions
-    m = mentions[mentions["feedback_id"].isin(fb["feedback_id"])]
+    m = mentions[keep[mentions["row"].to_numpy(dtype=np.int64)]]
     if m.empty:
         return []
-    g = m.groupby("theme").agg(
-        mentions=("theme", "size"),
-        negative=("theme_sentiment", lambda s: int((s == "negative").sum())),
-        positive=("theme_sentiment", lambda s: int((s == "positive").sum())),
-    )
+    m = m.assign(neg=m["theme_sentiment"] == "negative", pos=m["theme_sentiment"] == "positive")
+    g = m.groupby("theme").agg(mentions=("theme", "size"), negative=("neg", "sum"), positive=("pos", "sum"))
     g = g.sort_values(["negative", "mentions"], ascending=False).head(6).reset_index()
     return [
         {

@@ -30,7 +30,7 @@ from heedful.errors import ConfigError, InputError
 from heedful.journey.alerts import Alert, at_risk_value, detect_alerts
 from heedful.journey.config import JourneyConfig
 from heedful.journey.internal import INTERNAL_AUDIENCES, internal_summary, split_audiences
-from heedful.journey.metrics import PROPORTION_KINDS, JourneyData, nps_value, previous_period
+from heedful.journey.metrics import PROPORTION_KINDS, JourneyData, nps_value, period_labels, previous_period
 from heedful.journey.scorecard import Scorecard, build_scorecard, quote_text
 from heedful.report import plots
 from heedful.store import Store
@@ -149,6 +149,7 @@ def assemble_report(
         period,
         previous_at_risk_value=previous_at_risk[0] if previous_at_risk else None,
         previous_at_risk_label=previous_at_risk[1] if previous_at_risk else "the last recorded figure",
+        series={(n.need.id, m.spec.id): m.series for n in scorecard.needs for m in n.metrics},
     )
     sections = [
         _voice(external, period),
@@ -157,7 +158,7 @@ def assemble_report(
         _departments(scorecard),
         _advocacy(extras.get("referrals", pd.DataFrame()), extras.get("rewards", pd.DataFrame()), period),
         _rather_not_hear(scorecard, alerts),
-        _internal(data, period),
+        _internal(data, period, audiences),
     ]
     return CustomerFocusReport(
         period=period,
@@ -187,8 +188,8 @@ def _headline(config: JourneyConfig, data: JourneyData, period: str, scorecard: 
 
     orders = data.orders[~data.orders["is_return"].fillna(False).astype(bool)]
     if not orders.empty:
-        month = pd.to_datetime(orders["ordered_at"]).dt.to_period("M").astype(str)
-        now, before = orders[month == period], orders[month == prev]
+        month = period_labels(orders["ordered_at"])
+        now, before = orders[(month == period).to_numpy()], orders[(month == prev).to_numpy()]
         buyers, buyers_prev = now["customer_id"].nunique(), before["customer_id"].nunique()
         revenue, revenue_prev = float(now["amount"].sum()), float(before["amount"].sum())
         items.append(_with_change("Active buyers", buyers, buyers_prev, f"{buyers:,}", higher_is_better=True))
@@ -285,8 +286,9 @@ def _voice(data: JourneyData, period: str) -> Section:
     g["positive_share"] = g["positive"] / g["mentions"]
     praise = g[g["positive"] > 0].sort_values("positive", ascending=False).head(5)
     complaints = g[g["negative"] > 0].sort_values("negative", ascending=False).head(5)
-    fb = data.feedback[(data.feedback_period == period).to_numpy()]
-    main_theme = fb["themes"].fillna("").astype(str).str.split(";").str[0]
+    in_period = (data.feedback_period == period).to_numpy()
+    fb = data.feedback[in_period]
+    main_theme = data.main_theme[in_period]
     texts = quote_text(fb)
 
     def quote(theme: str, sentiment: str) -> str | None:
@@ -582,11 +584,11 @@ def _rather_not_hear(scorecard: Scorecard, alerts: list[Alert]) -> Section:
     return Section("rather_not_hear", title, True, None, body, [(_figure_id("rather_not_hear"), fig)] if fig else [])
 
 
-def _internal(data: JourneyData, period: str) -> Section:
+def _internal(data: JourneyData, period: str, split: dict[str, JourneyData]) -> Section:
     title = SECTION_TITLES["internal"]
     audiences = {}
     for audience in INTERNAL_AUDIENCES:
-        summary = internal_summary(data, period, audience)
+        summary = internal_summary(data, period, audience, audiences=split)
         if summary["any_data"] or summary["enps"] is not None:
             audiences[audience] = summary
     if not audiences:

@@ -115,18 +115,21 @@ def load_journey_data(store: Store, period: str | None = None, months: int = 13)
     since: datetime | None = None
     until: datetime | None = None
     if period is not None:
-        start, end = period_bounds(period)
         since = (pd.Period(period, freq="M") - (months - 1)).start_time.to_pydatetime()
-        until = end.to_pydatetime()
-        del start
+        until = period_bounds(period)[1].to_pydatetime()
     window = " AND f.created_at >= ? AND f.created_at < ?" if since else ""
     params: list[Any] = [since, until] if since else []
+    # Texts are only ever quoted from the period itself: earlier months load without them, which
+    # keeps a year of millions of items light.
+    text_from: list[Any] = [period_bounds(period)[0].to_pydatetime()] if period else []
+    when = "CASE WHEN f.created_at >= ? THEN {} END" if period else "{}"
     feedback = store.query(
         "SELECT f.feedback_id, f.created_at, f.customer_id, f.author_kind, "
-        "substr(f.text, 1, 400) AS text, substr(e.redacted_text, 1, 400) AS redacted_text, f.rating, "
+        f"{when.format('substr(f.text, 1, 400)')} AS text, "
+        f"{when.format('substr(e.redacted_text, 1, 400)')} AS redacted_text, f.rating, "
         "e.sentiment, e.sentiment_score, e.themes, e.theme_sentiments, e.department, e.journey_stage "
         f"FROM feedback f JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE 1=1{window}",
-        params,
+        text_from + text_from + params,
     )
     a_window = " AND coalesce(r.completed_at, a.answered_at) >= ? AND coalesce(r.completed_at, a.answered_at) < ?"
     answers = store.query(
