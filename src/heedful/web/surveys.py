@@ -198,7 +198,7 @@ def _page_response(
         "errors": errors,
         "idempotency_key": secrets.token_urlsafe(16),
         "token": token,
-        "back_to": (_previous_pages(survey, known, page_index) or [None])[-1],
+        "back_to": path[-1] if (path := _previous_pages(survey, known, page_index)) else None,
         "other": OTHER,
     }
     response = render(request, "survey_form.html", context, status_code)
