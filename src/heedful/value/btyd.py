@@ -9,7 +9,7 @@ import pandas as pd
 
 from heedful.errors import InputError
 from heedful.value._special import Array, as_array
-from heedful.value.base import ValueModel
+from heedful.value.base import FitData, ValueModel
 
 
 class TransactionModel(ValueModel):
@@ -19,6 +19,13 @@ class TransactionModel(ValueModel):
         super().fit(summary)
         self._summary = summary[list(self.data_columns)].copy()
         return self
+
+    def _check_data(self, data: FitData) -> str | None:
+        if not np.any(data["x"] > 0):
+            return "no customer made a repeat purchase: purchase and drop-out rates cannot be estimated"
+        if np.any(data["t_x"] > data["T"] + 1e-9) or np.any(data["t_x"] < 0):
+            return "recency must lie between 0 and T for every customer"
+        return None
 
     # subclasses implement these three on plain arrays
     def _p_alive(self, x: Array, t_x: Array, T: Array) -> Array:
