@@ -147,3 +147,24 @@ def test_optimal_matching_beats_or_equals_greedy_on_random_profiles() -> None:
     load = optimal.matches["advocate_id"].value_counts()
     cap = advs.set_index("customer_id")["capacity"]
     assert (load <= cap.reindex(load.index)).all()
+
+
+def test_profiles_may_be_lists_joined_strings_or_dicts() -> None:
+    from heedful.advocacy.matching import candidate_edges
+
+    as_lists = pd.DataFrame(
+        {"customer_id": ["c"], "themes": [["price", "delivery"]], "attributes": [{"industry": "cafe"}]}
+    )
+    as_text = pd.DataFrame(
+        {"customer_id": ["c"], "themes": ["delivery;price"], "attributes": [{"industry": "cafe", "size": None}]}
+    )
+    advocates = pd.DataFrame(
+        {"customer_id": ["a", "b"], "themes": [np.array(["price"]), None], "attributes": [{"industry": "cafe"}, {}]}
+    )
+    one = candidate_edges(as_lists, advocates, min_score=0.0, min_tenure_gap_days=0)
+    two = candidate_edges(as_text, advocates, min_score=0.0, min_tenure_gap_days=0)
+    assert dict(zip(one.cols.tolist(), one.scores.tolist(), strict=True)) == pytest.approx(
+        dict(zip(two.cols.tolist(), two.scores.tolist(), strict=True))
+    )
+    # cosine: themes 1/sqrt(2) * weight 0.25, attributes 1.0 * weight 0.15
+    assert dict(zip(one.cols.tolist(), one.scores.tolist(), strict=True))[0] == pytest.approx(0.25 / np.sqrt(2) + 0.15)
