@@ -315,6 +315,33 @@ def _writer(app: FastAPI) -> PageWriter:
     return writer
 
 
+def _check_submission(
+    request: Request, slug: str, values: dict[str, list[str]], token: str, target: str
+) -> Response | tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any]:
+    """Everything a submit reads: the survey, the response, and the page's validation."""
+    store: Store = request.app.state.store
+    row, survey = _survey_or_404(request, store, slug)
+    if row["status"] == "closed":
+        return _closed(request, survey)
+    state, answered, refusal = _respondent(request, store, slug, row, survey, token)
+    if refusal is not None:
+        return refusal
+    assert state is not None
+    if state["completed_at"] is not None:
+        return RedirectResponse(target, status_code=303)
+    try:
+        page_index = int((values.get("page") or ["-1"])[0])
+    except ValueError:
+        page_index = -1
+    if not 0 <= page_index < len(survey.pages):
+        return RedirectResponse(target, status_code=303)
+    page = survey.pages[page_index]
+    result = validate_page(survey, page, values, state["response_id"], known_values(answered))
+    if not result.ok:
+        return _page_response(request, store, survey, state, page_index, values, result.errors, token, 422)
+    return state, answered, page, page_index, survey, result
+
+
 @router.post("/s/{slug}")
 async def survey_submit(request: Request, slug: str) -> Response:
     form = await request.form()
@@ -325,26 +352,11 @@ async def survey_submit(request: Request, slug: str) -> Response:
     token = (values.get("t") or [""])[0]
     target = f"/s/{slug}" + (f"?t={quote(token)}" if token else "")
     async with request.app.state.store_lock:  # short reads; the write goes through the group-commit writer
-        store: Store = request.app.state.store
-        row, survey = _survey_or_404(request, store, slug)
-        if row["status"] == "closed":
-            return _closed(request, survey)
-        state, answered, refusal = _respondent(request, store, slug, row, survey, token)
-        if refusal is not None:
-            return refusal
-        assert state is not None
-        if state["completed_at"] is not None:
-            return RedirectResponse(target, status_code=303)
-        try:
-            page_index = int((values.get("page") or ["-1"])[0])
-        except ValueError:
-            page_index = -1
-        if not 0 <= page_index < len(survey.pages):
-            return RedirectResponse(target, status_code=303)
-        page = survey.pages[page_index]
-        result = validate_page(survey, page, values, state["response_id"], known_values(answered))
-        if not result.ok:
-            return _page_response(request, store, survey, state, page_index, values, result.errors, token, 422)
+        # in a worker thread, so the event loop keeps reading other submissions meanwhile
+        checked = await asyncio.to_thread(_check_submission, request, slug, values, token, target)
+    if isinstance(checked, Response):
+        return checked
+    state, answered, page, page_index, survey, result = checked
     page_ids = {q.id for q in page.questions}
     known = known_values([a for a in answered if a[0] not in page_ids])
     known.update(known_values(result.answers))
