@@ -52,7 +52,7 @@ def main() -> None:
             feedback=args.feedback,
             months=args.months,
             end=PERIOD,
-            positive_rate={"delivery": {PERIOD: 0.5}},
+            positive_rate={"delivery_speed": {PERIOD: 0.5}},
             nps_answers_per_month=max(200, args.customers // 200),
             staff=500,
             staff_feedback=5_000,

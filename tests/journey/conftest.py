@@ -19,7 +19,7 @@ from heedful.journey.synthetic import SyntheticSpec, canonical_tables, make_jour
 from heedful.store import Store, connect
 
 PERIOD = "2026-10"
-DROP = {"delivery": {PERIOD: 0.35}}  # delivery praise falls from 70% to 35% in the last month
+DROP = {"delivery_speed": {PERIOD: 0.35}}  # delivery praise falls from 70% to 35% in the last month
 
 
 @pytest.fixture(scope="session")

@@ -166,7 +166,7 @@ def test_planted_delivery_drop_raises_a_need_alert_for_its_department(
     assert [a.subject for a in need_alerts] == ["on_time_delivery/delivery_feedback"]
     assert need_alerts[0].department_id == "delivery"
     assert need_alerts[0].severity == "high"  # it also misses the 75% target
-    assert any(a.kind == "emerging_negative_theme" and a.subject == "delivery" for a in alerts)
+    assert any(a.kind == "emerging_negative_theme" and a.subject == "delivery_speed" for a in alerts)
 
 
 def test_small_samples_never_alert(config: JourneyConfig) -> None:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from heedful.cli.journey import demo_step
 from heedful.cli.main import app
+from heedful.journey.config import default_config
 from heedful.store import Store
 
 runner = CliRunner()
@@ -90,7 +91,7 @@ def test_needs_export_then_import_round_trips(journey_store: Store, tmp_path: Pa
     path = tmp_path / "needs.yaml"
     path.write_text(edited)
     counts = _json(["journey", "needs", "import", str(path), "--db", url, "--json"])
-    assert counts == {"stages": 8, "departments": 6, "needs": 7}
+    assert counts == {"stages": 8, "departments": 6, "needs": len(default_config().needs)}
     again = runner.invoke(app, ["journey", "needs", "export", "--db", url])
     assert "target: 0.8" in again.stdout
 
@@ -131,7 +132,7 @@ def test_operations_import_reports_bad_lines_and_stores_good_files(journey_store
 def test_demo_step_scores_the_needs_and_reports_headline_figures(journey_store: Store) -> None:
     figures = demo_step(journey_store)
     assert figures["period"] == "2026-10"
-    assert figures["needs"] == 7
+    assert figures["needs"] == len(default_config().needs)
     assert figures["needs_missed"] >= 1  # type: ignore[operator]
     assert figures["alerts"] >= 1  # type: ignore[operator]
     assert journey_store.count("metric_values") > 0

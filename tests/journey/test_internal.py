@@ -102,7 +102,7 @@ def test_staff_and_partner_feedback_never_reaches_the_customer_view(
 
 
 def test_internal_scorecards_hide_people_small_groups_and_unredacted_text(config: JourneyConfig) -> None:
-    fb = _staff_feedback({"delivery": 3, "customer_service": 12})
+    fb = _staff_feedback({"delivery_speed": 3, "customer_support": 12})
     data = split_audiences(JourneyData(feedback=fb))["staff"]
     card = suppress_scorecard(build_scorecard(config, data, "2026-10", audience="staff"), data)
     for need in card.needs:

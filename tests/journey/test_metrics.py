@@ -61,7 +61,7 @@ def test_nps_interval_covers_the_true_score_about_95_percent_of_the_time() -> No
 
 
 def test_theme_positive_share_reads_the_sentiment_about_that_theme(journey_data: JourneyData) -> None:
-    spec = MetricSpec(id="d", kind="theme_positive_share", theme="delivery", target=0.75)
+    spec = MetricSpec(id="d", kind="theme_positive_share", theme="delivery_speed", target=0.75)
     s = metric_series(spec, split_audiences(journey_data)["external"])
     by_period = s.set_index("period")
     # the synthetic data has 70% positive delivery feedback, except 35% in the last month
@@ -160,7 +160,7 @@ def test_status_compares_value_and_interval_with_the_target() -> None:
 
 
 def test_trend_flags_a_significant_change_in_the_wrong_direction(journey_data: JourneyData) -> None:
-    spec = MetricSpec(id="d", kind="theme_positive_share", theme="delivery", target=0.75)
+    spec = MetricSpec(id="d", kind="theme_positive_share", theme="delivery_speed", target=0.75)
     result = evaluate_metric(spec, journey_data, "2026-10")
     assert result.trend == "worsening"
     assert result.change is not None and result.change < -0.2

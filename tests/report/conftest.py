@@ -77,7 +77,7 @@ def report_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("report") / "template.duckdb"
     store = connect(f"duckdb:///{path}")
     data = make_journey_data(
-        SyntheticSpec(customers=800, feedback=3000, positive_rate={"delivery": {PERIOD: 0.35}}, seed=5)
+        SyntheticSpec(customers=800, feedback=3000, positive_rate={"delivery_speed": {PERIOD: 0.35}}, seed=5)
     )
     for table, frame in canonical_tables(data).items():
         store.insert_new(table, frame)

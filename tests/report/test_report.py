@@ -48,7 +48,7 @@ def test_full_report_fills_every_section(report_store: Store) -> None:
     available = {s.key: s.available for s in report.sections}
     assert all(available.values()), available
     voice = report.section("voice").body
-    assert voice["complaints"][0]["theme"] == "delivery"  # the planted drop tops the complaints
+    assert voice["complaints"][0]["theme"] == "delivery_speed"  # the planted drop tops the complaints
     assert voice["complaints"][0]["quote"]
     tradeoffs = report.section("tradeoffs").body["studies"][0]
     scores = {r["item"]: r["score"] for r in tradeoffs["scores"]}

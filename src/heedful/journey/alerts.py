@@ -169,7 +169,10 @@ def emerging_negative_themes(
     alpha: float = DEFAULT_ALPHA,
     theme_departments: dict[str, str] | None = None,
 ) -> list[Alert]:
-    """Themes mentioned negatively in a clearly larger share of feedback than in the baseline months."""
+    """Themes mentioned negatively in a clearly larger share of feedback than in the baseline months.
+
+    An alert goes to the department whose need is measured by the theme (`theme_departments`), else
+    to the department listening assigned to the theme."""
     baseline = set(period_range(previous_period(period), baseline_periods))
     items = data.feedback_period.value_counts()
     n_now = int(items.get(period, 0))
@@ -193,7 +196,7 @@ def emerging_negative_themes(
     # Holm over every theme seen negatively this period: the family is all themes that could alert.
     family = max(len(now_counts), len(tested))
     adjusted = holm_adjust([t[5] for t in tested] + [1.0] * (family - len(tested)))[: len(tested)]
-    departments = theme_departments or _theme_department(data)
+    departments = {**_theme_department(data), **(theme_departments or {})}
     alerts = []
     for (theme, k_now, k_base, rate_now, rate_base, _), p_adj in zip(tested, adjusted, strict=True):
         if p_adj >= alpha:
@@ -368,7 +371,8 @@ def detect_alerts(
     keyed by (need id, metric id), e.g. from a scorecard)."""
     nps_questions = sorted({m.question for n in config.needs for m in n.metrics if m.kind == "nps" and m.question})
     alerts = need_worsened(config, data, period, audience=audience, alpha=alpha, series=series)
-    alerts += emerging_negative_themes(data, period, audience=audience, alpha=alpha)
+    owners = {m.theme: need.department for need in config.needs for m in need.metrics if m.theme}
+    alerts += emerging_negative_themes(data, period, audience=audience, alpha=alpha, theme_departments=owners)
     alerts += segment_nps_drop(data, period, questions=nps_questions, audience=audience, alpha=alpha)
     value, count = at_risk_value(data.customer_value)
     alerts += at_risk_value_spike(

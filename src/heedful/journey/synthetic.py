@@ -15,14 +15,18 @@ import pandas as pd
 from heedful.journey.metrics import JourneyData
 
 THEMES: dict[str, tuple[str, str]] = {
-    # theme -> (department, journey stage)
-    "delivery": ("delivery", "delivery"),
-    "price": ("sales", "purchase"),
-    "quality": ("product", "use"),
-    "fit": ("product", "use"),
-    "customer_service": ("support", "support"),
-    "returns": ("services", "support"),
-    "description": ("marketing", "consideration"),
+    # theme id (as in heedful's listening taxonomy) -> (department, journey stage)
+    "delivery_speed": ("delivery", "delivery"),
+    "price_value": ("sales", "purchase"),
+    "product_quality": ("product", "use"),
+    "fit_size": ("product", "use"),
+    "customer_support": ("support", "support"),
+    "returns_refunds": ("services", "support"),
+    "look_style": ("marketing", "consideration"),
+    "packaging": ("delivery", "delivery"),
+    "website_app": ("sales", "purchase"),
+    "communication": ("marketing", "awareness"),
+    "onboarding": ("services", "onboarding"),
 }
 
 
@@ -153,8 +157,9 @@ def _feedback(
         json.dumps({m: s, t: s} if h else {m: s})
         for m, t, s, h in zip(main, second, sentiment, has_second, strict=True)
     ]
+    topic = np.char.replace(main.astype(str), "_", " ")
     texts = np.where(
-        positive, "Really happy with the " + main + ", thank you!", "Disappointed with the " + main + " this time."
+        positive, "Really happy with the " + topic + ", thank you!", "Disappointed with the " + topic + " this time."
     )
     who = authors[rng.integers(0, len(authors), size=n)]
     return pd.DataFrame(
