@@ -16,6 +16,8 @@ from heedful.errors import InputError
 from heedful.store import Store
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from heedful.listen.classify import Classifier
     from heedful.listen.taxonomy import Taxonomy
 
@@ -190,3 +192,266 @@ def demo_step(store: Store) -> dict[str, object]:
             negative["department"].dropna().value_counts().index[0] if negative["department"].notna().any() else None
         ),
     }
+
+
+# ---------------------------------------------------------------------- evaluation
+CLOTHING_FILE = Path("womens_ecommerce_clothing_reviews") / "Womens Clothing E-Commerce Reviews.csv.gz"
+SEMEVAL_DIR = Path("semeval2014_absa_restaurants")
+
+
+def read_star_reviews(data: Path) -> pd.DataFrame:
+    """Clothing reviews rated 1-2 (negative) or 4-5 (positive) that have text: columns text, rating, negative."""
+    frame = pd.read_csv(data / CLOTHING_FILE)
+    frame = frame[frame["Review Text"].notna() & frame["Rating"].isin([1, 2, 4, 5])]
+    out = pd.DataFrame({"text": frame["Review Text"].astype(str), "rating": frame["Rating"].astype(int)})
+    out["negative"] = out["rating"] <= 2
+    return out.reset_index(drop=True)
+
+
+def evaluate_listening(
+    data: Path, backend: str = "transformer", star_sample: int | None = 4000, seed: int = 0
+) -> dict[str, object]:
+    """Reproduce the evaluation in docs/listening.md; returns the figures as a dict."""
+    import time
+
+    import numpy as np
+
+    from heedful.listen.classify import Classifier
+    from heedful.listen.evaluation import (
+        SEMEVAL_CATEGORIES,
+        best_cutoff_balanced_accuracy,
+        binary_polarity_scores,
+        multilabel_scores,
+        semeval_taxonomy,
+    )
+    from heedful.listen.themes import ThemeClassifier
+
+    for path in (data / SEMEVAL_DIR, data / CLOTHING_FILE):
+        if not path.exists():
+            raise InputError(f"{path} is missing; pass --data pointing at the shared data folder.")
+    report: dict[str, object] = {"backend": backend}
+    started = time.perf_counter()
+    train = read_semeval(data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
+    test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
+    taxonomy = semeval_taxonomy([(s.text, [c for c, _ in s.categories]) for s in train])
+    clf = Classifier.build(taxonomy, backend=backend, theme_classifier=ThemeClassifier(at_least_one=True))  # type: ignore[arg-type]
+    theme_of = {c: tid for c, (tid, _, _) in SEMEVAL_CATEGORIES.items()}
+    result = clf.classify([s.text for s in test])
+    truth = [{theme_of[c] for c, _ in s.categories} for s in test]
+    predicted = [set(t.split(";")) - {""} for t in result["themes"]]
+    aspects = clf.aspect_sentiments([s.text for s in test], [[theme_of[c] for c, _ in s.categories] for s in test])
+    pairs = [(p, a[theme_of[c]]) for s, a in zip(test, aspects, strict=True) for c, p in s.categories]
+    correct = sum(g == p for g, p in pairs)
+    no_conflict = [(g, p) for g, p in pairs if g != "conflict"]
+    report["semeval2014_restaurants"] = {
+        "train_sentences": len(train),
+        "test_sentences": len(test),
+        "theme_model": clf.themes.mode_,
+        "aspect_category": {k: round(v, 4) for k, v in multilabel_scores(truth, predicted).items()},
+        "category_polarity_accuracy": round(correct / len(pairs), 4),
+        "category_polarity_accuracy_without_conflict": round(sum(g == p for g, p in no_conflict) / len(no_conflict), 4),
+        "category_polarity_pairs": len(pairs),
+        "note": "polarity in 4 classes (positive, negative, neutral, conflict); heedful never predicts conflict",
+    }
+    stars = read_star_reviews(data)
+    if star_sample and star_sample < len(stars):
+        stars = stars.sample(star_sample, random_state=seed).reset_index(drop=True)
+    truth_neg = stars["negative"].to_numpy()
+    ours_score = clf_default_scores(stars["text"].tolist(), backend)
+    ours = binary_polarity_scores(truth_neg, ours_score < 0)
+    ours["best_cutoff_balanced_accuracy"] = best_cutoff_balanced_accuracy(truth_neg, ours_score)
+    star_report: dict[str, object] = {
+        "reviews": len(stars),
+        "negative_share": round(float(truth_neg.mean()), 4),
+        "always_positive_accuracy": round(float(1 - truth_neg.mean()), 4),
+        "heedful": {k: round(v, 4) for k, v in ours.items()},
+        "note": "not used for training; heedful negative when sentiment_score < 0; VADER negative when compound <= -0.05",
+    }
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:
+        star_report["vader"] = "vaderSentiment is not installed (pip install heedful[bench]); VADER not measured"
+    else:
+        analyzer = SentimentIntensityAnalyzer()
+        compound = np.array([analyzer.polarity_scores(t)["compound"] for t in stars["text"]])
+        vader = binary_polarity_scores(truth_neg, compound <= -0.05)
+        vader["best_cutoff_balanced_accuracy"] = best_cutoff_balanced_accuracy(truth_neg, compound)
+        star_report["vader"] = {k: round(v, 4) for k, v in vader.items()}
+        star_report["heedful_minus_vader_points"] = {
+            k: round(100 * (ours[k] - vader[k]), 1) for k in ("accuracy", "balanced_accuracy", "negative_f1")
+        }
+    report["star_reviews_womens_clothing"] = star_report
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def clf_default_scores(texts: list[str], backend: str) -> np.ndarray:
+    """sentiment_score of each text from the default classifier (what `listen classify` writes)."""
+    from heedful.listen.classify import Classifier
+
+    clf = Classifier.build(backend=backend)  # type: ignore[arg-type]
+    return clf.classify(texts)["sentiment_score"].to_numpy()
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Folder with the shared public datasets.")] = Path(
+        "../shared/data"
+    ),
+    star_sample: Annotated[
+        int, typer.Option("--star-sample", help="Random reviews from the star-rated set (0: all 19,818).")
+    ] = 4000,
+    fast: Annotated[bool, typer.Option("--fast", help="Evaluate the static-embedding fast path.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Reproduce the evaluation: SemEval-2014 aspect categories and polarity, star-rated reviews vs VADER."""
+    report = evaluate_listening(data, "static" if fast else "transformer", star_sample or None)
+    if json_out:
+        emit_json(report)
+    else:
+        import json
+
+        console.print_json(json.dumps(report))
+
+
+# ---------------------------------------------------------------------- discovery, promotion, trends
+def _feedback_with_results(store: Store) -> pd.DataFrame:
+    """Stored feedback joined with its listening results (missing results give empty themes)."""
+    return store.query(
+        "SELECT f.feedback_id, f.created_at, f.text, e.sentiment, e.sentiment_score, e.themes, "
+        "e.theme_sentiments, e.redacted_text FROM feedback f "
+        "LEFT JOIN feedback_enriched e ON e.feedback_id = f.feedback_id"
+    )
+
+
+@app.command()
+def discover(
+    file: Annotated[Path | None, typer.Argument(help="CSV / Parquet / JSON Lines / Excel file of feedback.")] = None,
+    text_col: Annotated[str | None, typer.Option("--text-col", help="Column holding the text (with FILE).")] = None,
+    db: DbOption = None,
+    min_cluster_size: Annotated[int, typer.Option("--min-cluster-size", help="Smallest theme worth naming.")] = 15,
+    limit: Annotated[int | None, typer.Option("--limit", help="Use at most this many items (random).")] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Static-embedding fast path.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the topics as JSON (input to `promote`).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Themes nobody listed: clusters of similar feedback with a label, size, sentiment and quotes."""
+    import json
+
+    from heedful.listen.discover import ThemeDiscovery
+    from heedful.listen.embed import embed
+
+    if (file is None) == (db is None):
+        raise InputError("Give a FILE (with --text-col) or --db URL.")
+    if file is not None:
+        if text_col is None:
+            raise InputError("With a FILE, --text-col is required.")
+        frame = _read_table(existing_file(file))
+        if text_col not in frame.columns:
+            raise InputError(f"Column {text_col!r} is not in {file}.")
+        frame = pd.DataFrame({"text": frame[text_col]}).dropna()
+    else:
+        store = open_store(db)
+        try:
+            frame = _feedback_with_results(store)
+        finally:
+            store.close()
+    if limit and len(frame) > limit:
+        frame = frame.sample(limit, random_state=0)
+    texts = frame["text"].astype(str).tolist()
+    vectors = embed(texts, backend="static" if fast else "transformer")
+    has_scores = "sentiment_score" in frame and frame["sentiment_score"].notna().all()
+    model = ThemeDiscovery(min_cluster_size=min_cluster_size).fit(
+        texts,
+        vectors,
+        sentiment_score=frame["sentiment_score"].tolist() if has_scores else None,
+        themes=frame["themes"].fillna("").tolist() if "themes" in frame else None,
+    )
+    topics = model.topics_
+    document = {"items": len(texts), "unclustered": int((model.labels_ == -1).sum()), "topics": topics}
+    if out is not None:
+        from heedful.cli.common import to_jsonable
+
+        out.write_text(json.dumps(to_jsonable(document), indent=2, ensure_ascii=False), encoding="utf-8")
+    if json_out:
+        emit_json(document)
+        return
+    console.print(f"{len(topics)} theme(s) found in {len(texts)} item(s); {document['unclustered']} unclustered.")
+    for _, topic in topics.head(20).iterrows():
+        console.print(f"[bold]#{topic['cluster_id']} {topic['label']}[/] ({topic['size']}): {topic['quotes'][0]}")
+
+
+@app.command()
+def promote(
+    topics: Annotated[Path, typer.Option("--topics", help="JSON written by `listen discover --out`.")],
+    cluster: Annotated[int, typer.Option("--cluster", help="cluster_id of the topic to promote.")],
+    theme_id: Annotated[str, typer.Option("--id", help="New theme id, e.g. sizing_chart.")],
+    department: Annotated[str, typer.Option("--department", help="Department that owns it.")],
+    journey_stage: Annotated[str, typer.Option("--journey-stage", help="Journey stage where it arises.")],
+    out: Annotated[Path, typer.Option("--out", help="Write the extended taxonomy YAML here.")],
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", help="Taxonomy to extend (default: heedful's).")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Readable label (default: from keywords).")] = None,
+) -> None:
+    """Promote a discovered cluster into the taxonomy YAML as a new theme."""
+    import json
+
+    from heedful.listen.discover import promote as promote_topic
+
+    document = json.loads(existing_file(topics).read_text(encoding="utf-8"))
+    table = pd.DataFrame(document.get("topics", []))
+    if table.empty or cluster not in set(table["cluster_id"]):
+        raise InputError(f"No cluster {cluster} in {topics}.")
+    topic = table[table["cluster_id"] == cluster].iloc[0]
+    extended = promote_topic(_load_taxonomy(taxonomy), topic, theme_id, department, journey_stage, label)
+    out.write_text(extended.to_yaml(), encoding="utf-8")
+    console.print(f"Theme {theme_id!r} added; taxonomy written to {out}")
+
+
+@app.command()
+def trends(
+    db: DbOption = None,
+    period: Annotated[str, typer.Option("--period", help="D, W, M, Q or Y.")] = "M",
+    baseline: Annotated[int, typer.Option("--baseline", help="Earlier periods to compare the latest with.")] = 3,
+    fdr: Annotated[float, typer.Option("--fdr", help="False discovery rate for flags (Benjamini-Hochberg).")] = 0.05,
+    competitor: Annotated[
+        list[str] | None, typer.Option("--competitor", help="Competitor name (repeatable; also [listen] competitors).")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Share and sentiment of each theme per period, emerging / worsening themes, competitor mentions."""
+    from dataclasses import asdict
+
+    from heedful.config import load_settings
+    from heedful.listen.trends import competitor_mentions, flag_changes, theme_trends
+
+    store = open_store(db)
+    try:
+        frame = _feedback_with_results(store)
+    finally:
+        store.close()
+    frame = frame[frame["sentiment"].notna()]
+    if frame.empty:
+        raise InputError("No classified feedback yet; run `heedful listen classify --db …` first.")
+    listen_conf = load_settings().extra.get("listen", {})
+    names = list(competitor or []) or list(listen_conf.get("competitors", []) if isinstance(listen_conf, dict) else [])
+    frame = frame.assign(text=frame["redacted_text"].fillna(frame["text"]))
+    document = {
+        "period": period,
+        "trends": theme_trends(frame, period),
+        "changes": flag_changes(frame, period, baseline, fdr),
+        "competitors": [asdict(m) for m in competitor_mentions(frame, names)],
+    }
+    if json_out:
+        emit_json(document)
+        return
+    changes = document["changes"]
+    flagged = changes[changes["flagged"]] if len(changes) else changes
+    console.print(f"{len(flagged)} theme change(s) flagged at FDR {fdr}:")
+    for _, row in flagged.iterrows():
+        console.print(
+            f"  {row['kind']}: {row['theme']} {row['baseline']:.1%} -> {row['latest']:.1%} (q={row['q_value']:.3g})"
+        )
+    for mention in document["competitors"]:
+        console.print(f"  {mention['competitor']}: {mention['mentions']} mention(s)")
