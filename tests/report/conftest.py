@@ -17,7 +17,7 @@ PERIOD = "2026-10"
 
 
 def add_tradeoff_survey(store: Store) -> None:
-    """A MaxDiff question answered by 30 respondents who always rank delivery best and price worst."""
+    """A MaxDiff question answered by 30 respondents who always rank low price least wanted."""
     definition = {"questions": [{"id": "priorities", "type": "maxdiff", "text": "What matters most to you?"}]}
     store.insert_new(
         "surveys",
@@ -46,16 +46,24 @@ def add_tradeoff_survey(store: Store) -> None:
         }
     )
     store.insert_new("responses", responses)
-    answers = pd.DataFrame(
-        {
-            "response_id": [f"p{i}" for i in range(30) for _ in range(2)],
-            "question_id": "priorities",
-            "field": ["t1", "t2"] * 30,
-            "value": [json.dumps({"best": "fast delivery", "worst": "low price"}), "best=quality;worst=low price"] * 30,
-            "idempotency_key": [f"p{i}-{t}" for i in range(30) for t in ("t1", "t2")],
-            "answered_at": pd.Timestamp("2026-10-02"),
-        }
-    )
+    rows = []
+    for i in range(30):  # two tasks each, stored as the survey collector stores them
+        for task, shown, best, worst in (
+            ("t1", "fast delivery|low price|quality", "fast delivery", "low price"),
+            ("t2", "quality|low price|gift wrap", "quality", "low price"),
+        ):
+            for field, value in (("shown", shown), ("best", best), ("worst", worst)):
+                rows.append(
+                    {
+                        "response_id": f"p{i}",
+                        "question_id": "priorities",
+                        "field": f"{task}.{field}",
+                        "value": value,
+                        "idempotency_key": f"p{i}-{task}",
+                        "answered_at": pd.Timestamp("2026-10-02"),
+                    }
+                )
+    answers = pd.DataFrame(rows)
     store.insert_new("answers", answers)
 
 

@@ -52,7 +52,10 @@ def test_full_report_fills_every_section(report_store: Store) -> None:
     assert voice["complaints"][0]["quote"]
     tradeoffs = report.section("tradeoffs").body["studies"][0]
     scores = {r["item"]: r["score"] for r in tradeoffs["scores"]}
-    assert scores["low price"] == pytest.approx(-2.0) and scores["fast delivery"] == pytest.approx(1.0)
+    assert scores["low price"] == pytest.approx(-1.0)  # least wanted every time it was shown
+    assert scores["fast delivery"] == pytest.approx(1.0)
+    assert scores["quality"] == pytest.approx(0.5)  # best in one of its two showings
+    assert scores["gift wrap"] == pytest.approx(0.0)
     advocacy = report.section("advocacy").body
     assert (advocacy["landed"], advocacy["signed_up"], advocacy["converted"]) == (10, 6, 3)
     movers = report.section("rather_not_hear").body["movers"]

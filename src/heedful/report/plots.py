@@ -151,4 +151,6 @@ def tradeoff_scores(scores: pd.DataFrame, title: str) -> go.Figure | None:
             marker_color=[NEGATIVE if v < 0 else POSITIVE for v in s["score"]],
         )
     )
-    return _layout(fig, title, height=max(240, 28 * len(s) + 110), xaxis_title="best − worst, per respondent")
+    return _layout(
+        fig, title, height=max(240, 28 * len(s) + 110), xaxis_title="(times best − times worst) ÷ times shown"
+    )

@@ -348,39 +348,38 @@ def _customers(data: JourneyData) -> Section:
 
 
 def tradeoff_scores(surveys: pd.DataFrame, answers: pd.DataFrame) -> list[dict[str, Any]]:
-    """Best-minus-worst counts per item of every MaxDiff question found in survey definitions.
+    """Best-worst count scores per item of every MaxDiff question found in the stored surveys.
 
-    A MaxDiff answer is one row per task whose value names the best and worst item, as JSON
-    ({"best": "a", "worst": "b"}) or as text ("best=a;worst=b").
+    Answers are stored as the survey collector writes them: per task `t<n>.shown` (items joined by
+    '|'), `t<n>.best` and `t<n>.worst`. An item's score is (times best − times worst) / times shown,
+    from −1 (always least wanted) to 1 (always most).
     """
     results: list[dict[str, Any]] = []
     if surveys.empty or answers.empty:
         return results
+    from heedful.surveys.results import maxdiff_frame
+
     for survey in surveys.itertuples():
         try:
             definition = json.loads(survey.definition) if isinstance(survey.definition, str) else {}
         except json.JSONDecodeError:
             continue
         for question in _questions(definition):
-            if str(question.get("type", "")).lower() not in ("maxdiff", "best_worst", "bws"):
+            if str(question.get("type", "")).lower() != "maxdiff":
                 continue
             rows = answers[(answers["slug"] == survey.slug) & (answers["question_id"] == question.get("id"))]
-            best_worst = [_best_worst(v) for v in rows["value"]]
-            best = pd.Series([b for b, _ in best_worst if b]).value_counts()
-            worst = pd.Series([w for _, w in best_worst if w]).value_counts()
-            respondents = rows["response_id"].nunique()
-            if respondents == 0:
+            frame = maxdiff_frame(rows, str(question.get("id"))) if not rows.empty else pd.DataFrame()
+            if frame.empty:
                 continue
-            items = sorted(set(best.index) | set(worst.index))
-            scores = pd.DataFrame(
-                {"item": items, "score": [(best.get(i, 0) - worst.get(i, 0)) / respondents for i in items]}
-            ).sort_values("score", ascending=False)
+            g = frame.groupby("item").agg(shown=("best", "size"), best=("best", "sum"), worst=("worst", "sum"))
+            g["score"] = (g["best"] - g["worst"]) / g["shown"]
+            scores = g.reset_index().sort_values("score", ascending=False)
             results.append(
                 {
                     "survey": survey.slug,
                     "question": question.get("text") or question.get("id"),
-                    "respondents": int(respondents),
-                    "scores": scores.to_dict(orient="records"),
+                    "respondents": int(frame["respondent"].nunique()),
+                    "scores": scores[["item", "score", "shown", "best", "worst"]].to_dict(orient="records"),
                 }
             )
     return results
@@ -392,19 +391,6 @@ def _questions(definition: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(page, dict):
             found.extend(page.get("questions") or [])
     return [q for q in found if isinstance(q, dict)]
-
-
-def _best_worst(value: Any) -> tuple[str | None, str | None]:
-    text = str(value or "")
-    try:
-        doc = json.loads(text)
-        if isinstance(doc, dict):
-            return (str(doc["best"]) if doc.get("best") else None, str(doc["worst"]) if doc.get("worst") else None)
-    except json.JSONDecodeError:
-        pass
-    best = re.search(r"best\s*[=:]\s*([^;,]+)", text)
-    worst = re.search(r"worst\s*[=:]\s*([^;,]+)", text)
-    return (best.group(1).strip() if best else None, worst.group(1).strip() if worst else None)
 
 
 def _tradeoffs(surveys: pd.DataFrame, answers: pd.DataFrame) -> Section:
