@@ -271,41 +271,69 @@ def make_recommender(method: str, **params: Any) -> _Recommender:
 
 
 # --------------------------------------------------------------------------- explanations
-def explain_offers(offers: pd.DataFrame, history: PurchaseHistory, co_counts: sp.csr_matrix | None = None) -> pd.Series:
+def explain_offers(
+    offers: pd.DataFrame, history: PurchaseHistory, co_counts: sp.csr_matrix | None = None, chunk: int = 200_000
+) -> pd.Series:
     """Why each offer: the customer's product most often bought with it, as confidence and lift.
 
     "Customers who bought X also bought Y (31% of them, 6.2× the usual rate)"; offers with no
-    co-purchase evidence are explained as best sellers.
+    co-purchase evidence are explained as best sellers. Vectorised over (offer, owned product) pairs.
     """
-    X = history.bought
+    X = history.bought.tocsr()
     if co_counts is None:
         co_counts = (X.T @ X).tocsr()
-    co_t = co_counts.T.tocsr()  # row y: how often each product was bought with y
+    co_counts = co_counts.tocsr()
+    co_counts.sort_indices()
     n_bought = np.ravel(X.sum(axis=0))
     n_customers = X.shape[0]
     names = history.product_names.to_numpy()
     rows = history.rows_for(offers["customer_id"].tolist())
     items = history.products.get_indexer(offers["product_id"].astype(str))
+    best_x = np.full(len(offers), -1)
+    best_conf = np.zeros(len(offers))
+    for lo in range(0, len(offers), chunk):
+        idx = np.arange(lo, min(lo + chunk, len(offers)))
+        idx = idx[(rows[idx] >= 0) & (items[idx] >= 0)]
+        found, confidence, owner = _best_antecedents(X, co_counts, n_bought, rows[idx], items[idx])
+        best_x[idx[owner]] = found
+        best_conf[idx[owner]] = confidence
     texts = []
-    for r, y in zip(rows, items, strict=True):
-        text = f"Best seller: bought by {int(n_bought[y])} customers" if y >= 0 else "Best seller"
-        if r >= 0 and y >= 0:
-            hist = X.indices[X.indptr[r] : X.indptr[r + 1]]
-            lo, hi = co_t.indptr[y], co_t.indptr[y + 1]
-            nb, cnt = co_t.indices[lo:hi], co_t.data[lo:hi]
-            mask = np.isin(nb, hist) & (nb != y)
-            if mask.any():
-                cand, together = nb[mask], cnt[mask]
-                confidence = together / np.maximum(n_bought[cand], 1)
-                best = int(np.argmax(confidence))
-                x = cand[best]
-                lift = confidence[best] / max(n_bought[y] / n_customers, 1e-12)
-                text = (
-                    f"Customers who bought {names[x]} also bought {names[y]} "
-                    f"({confidence[best]:.0%} of them, {lift:.1f}× the usual rate)"
-                )
-        texts.append(text)
+    for x, conf, y in zip(best_x, best_conf, items, strict=True):
+        if y < 0:
+            texts.append("Best seller")
+        elif x < 0:
+            texts.append(f"Best seller: bought by {int(n_bought[y])} customers")
+        else:
+            lift = conf / max(n_bought[y] / n_customers, 1e-12)
+            texts.append(
+                f"Customers who bought {names[x]} also bought {names[y]} ({conf:.0%} of them, {lift:.1f}× the usual rate)"
+            )
     return pd.Series(texts, index=offers.index, name="explanation")
+
+
+def _best_antecedents(
+    X: sp.csr_matrix, co: sp.csr_matrix, n_bought: np.ndarray, rows: np.ndarray, items: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each (customer row, offered item): the owned product with the highest confidence for it.
+
+    Returns that product, its confidence, and the positions (into rows/items) that had any evidence.
+    """
+    counts = np.diff(X.indptr)[rows]
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, int), np.empty(0), np.empty(0, int)
+    pair_owner = np.repeat(np.arange(len(rows)), counts)
+    # Positions of every owned product of every offer's customer in X.indices, without a Python loop.
+    start = np.repeat(X.indptr[rows] - (np.cumsum(counts) - counts), counts)
+    owned = X.indices[start + np.arange(total)]
+    wanted = np.repeat(items, counts)
+    together = np.asarray(co[owned, wanted]).ravel()
+    conf = together / np.maximum(n_bought[owned], 1)
+    keep = together > 0
+    pair_owner, owned, conf = pair_owner[keep], owned[keep], conf[keep]
+    order = np.lexsort((-conf, pair_owner))  # best confidence first within each offer (stable: lowest id on ties)
+    first = order[np.r_[True, pair_owner[order][1:] != pair_owner[order][:-1]]] if len(order) else order
+    return owned[first], conf[first], pair_owner[first]
 
 
 def next_best_offers(
