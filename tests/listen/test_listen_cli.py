@@ -74,3 +74,22 @@ def test_second_db_run_processes_nothing_and_changed_text_is_reprocessed(duckdb_
     assert list(stored["feedback_id"]) == ["f1", "f2", "f3", "f4"]
     assert stored.set_index("feedback_id").loc["f3", "sentiment"] == "positive"
     assert "ann@example.com" not in stored.set_index("feedback_id").loc["f2", "redacted_text"]
+
+
+def test_trends_command_reports_shares_changes_and_competitors(duckdb_url: str) -> None:
+    rows = [(f"m{m}-{i}", "Delivery was slow. Zalando ships faster.") for m in (1, 2, 3) for i in range(2)]
+    with connect(duckdb_url) as store:
+        frame = pd.DataFrame(rows, columns=["feedback_id", "text"])
+        frame["channel"], frame["author_kind"] = "review", "customer"
+        frame["created_at"] = [pd.Timestamp(2024, int(fid[1]), 5) for fid in frame["feedback_id"]]
+        store.upsert("feedback", frame)
+    _classify_db(duckdb_url)
+    result = runner.invoke(app, ["trends", "--db", duckdb_url, "--period", "M", "--competitor", "Zalando", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    delivery = [r for r in doc["trends"] if r["theme"] == "delivery_speed"]
+    assert [r["period"] for r in delivery] == ["2024-01", "2024-02", "2024-03"]
+    assert all(r["share"] == 1.0 for r in delivery)
+    assert not any(c["flagged"] for c in doc["changes"])  # nothing changed month to month
+    assert doc["competitors"][0]["mentions"] == 6
+    assert doc["competitors"][0]["quotes"][0] == "Zalando ships faster."
