@@ -288,8 +288,16 @@ def test_demo_step_returns_headline_figures(duckdb_url: str, shop_orders: pd.Dat
 def test_unhappy_customers_are_reached_out_to_and_new_ones_get_an_advocate() -> None:
     assert suggested_action(pd.Series({"negative_feedback_share_90d": 0.5, "frequency": 9})) == "reach out"
     assert suggested_action(pd.Series({"is_detractor": 1.0, "frequency": 1})) == "reach out"
-    assert suggested_action(pd.Series({"frequency": 1, "reason_1_feature": "recency_days"})) == "peer advocate"
-    assert suggested_action(pd.Series({"frequency": 8, "reason_1_feature": "recency_days"})) == "offer"
+    assert (
+        suggested_action(pd.Series({"frequency": 1, "tenure_days": 40, "reason_1_feature": "recency_days"}))
+        == "peer advocate"
+    )
+    assert (
+        suggested_action(pd.Series({"frequency": 1, "tenure_days": 400, "reason_1_feature": "recency_days"})) == "offer"
+    )
+    assert (
+        suggested_action(pd.Series({"frequency": 8, "tenure_days": 40, "reason_1_feature": "recency_days"})) == "offer"
+    )
 
 
 def test_saving_scores_twice_replaces_them(duckdb_url: str) -> None:
@@ -306,3 +314,87 @@ def test_saving_scores_twice_replaces_them(duckdb_url: str) -> None:
         save_churn_scores(store, scores, "m1", 90)
         save_churn_scores(store, scores.assign(churn_risk=0.7), "m1", 90)
         assert store.query("SELECT churn_risk FROM churn_scores")["churn_risk"].tolist() == [0.7]
+
+
+def test_at_risk_uses_negative_feedback_and_detractor_answers(duckdb_url: str, shop_orders: pd.DataFrame) -> None:
+    end = pd.to_datetime(shop_orders["ordered_at"]).max()
+    active = shop_orders.assign(t=pd.to_datetime(shop_orders["ordered_at"])).groupby("customer_id")["t"].max()
+    unhappy, detractor = sorted(active[active > end - pd.Timedelta(days=60)].index)[:2]
+    when = end - pd.Timedelta(days=10)
+    with connect(duckdb_url) as store:
+        _load_orders(store, shop_orders)
+        store.insert_new(
+            "feedback",
+            pd.DataFrame(
+                {
+                    "feedback_id": ["f1"],
+                    "channel": "review",
+                    "customer_id": [unhappy],
+                    "author_kind": "customer",
+                    "text": ["Broken on arrival"],
+                    "created_at": [when],
+                }
+            ),
+        )
+        store.insert_new(
+            "feedback_enriched",
+            pd.DataFrame(
+                {
+                    "feedback_id": ["f1"],
+                    "text_hash": "h",
+                    "sentiment": "negative",
+                    "sentiment_score": -0.8,
+                    "model_version": "test",
+                    "processed_at": [when],
+                }
+            ),
+        )
+        definition = {"pages": [{"questions": [{"id": "recommend", "type": "nps", "text": "Would you recommend us?"}]}]}
+        store.insert_new(
+            "surveys",
+            pd.DataFrame(
+                {
+                    "survey_id": ["s-1"],
+                    "slug": "s",
+                    "version": 1,
+                    "title": "NPS",
+                    "status": "open",
+                    "definition": [json.dumps(definition)],
+                    "created_at": [when],
+                }
+            ),
+        )
+        store.insert_new(
+            "responses",
+            pd.DataFrame(
+                {
+                    "response_id": ["r1"],
+                    "survey_id": "s-1",
+                    "slug": "s",
+                    "customer_id": [detractor],
+                    "started_at": [when],
+                }
+            ),
+        )
+        store.insert_new(
+            "answers",
+            pd.DataFrame(
+                {
+                    "response_id": ["r1"],
+                    "question_id": "recommend",
+                    "field": "",
+                    "value": "2",
+                    "value_num": 2.0,
+                    "idempotency_key": "k",
+                    "answered_at": [when],
+                }
+            ),
+        )
+        from heedful.cli.retain import run_at_risk
+
+        result = run_at_risk(store, horizon=90)
+    table = result.customers.set_index("customer_id")
+    assert table.loc[unhappy, "negative_feedback_share_90d"] == 1.0
+    assert table.loc[detractor, "nps_score"] == 2.0 and table.loc[detractor, "is_detractor"] == 1.0
+    assert table.loc[unhappy, "action"] == "reach out"
+    assert table.loc[detractor, "action"] == "reach out"

@@ -4,7 +4,7 @@
 purchase in the next `horizon_days`), checks it on that time split, then scores every customer
 as of the end of the data. Each customer gets value at risk = CLV × risk, the top three reasons
 and a suggested action: *reach out* when they told us they are unhappy, *peer advocate* for new
-or wavering customers, *offer* otherwise.
+customers still finding their way, *offer* otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from heedful.retain.metrics import auc, brier
 
 ACTIONS = ("reach out", "peer advocate", "offer")
 UNHAPPY_FEATURES = ("negative_feedback_share", "nps_score", "is_detractor")
+NEW_CUSTOMER_DAYS = 180  # first purchase within this many days and at most two orders: a new customer
 
 
 @dataclass
@@ -34,12 +35,12 @@ class AtRiskResult:
 
 
 def suggested_action(row: pd.Series) -> str:
-    """Reach out to the unhappy, pair new or wavering customers with an advocate, else make an offer."""
+    """Reach out to the unhappy, pair new customers (≤ 2 orders, first within 180 days) with an advocate, else offer."""
     unhappy = (row.get("negative_feedback_share_90d", 0) or 0) > 0 or (row.get("is_detractor", 0) or 0) > 0
     top_reasons = [str(row.get(f"reason_{i}_feature", "")) for i in (1, 2, 3)]
     if unhappy or any(r.startswith(UNHAPPY_FEATURES) for r in top_reasons[:1]):
         return "reach out"
-    if (row.get("frequency", 0) or 0) <= 2:
+    if (row.get("frequency", 0) or 0) <= 2 and (row.get("tenure_days", 0) or 0) <= NEW_CUSTOMER_DAYS:
         return "peer advocate"
     return "offer"
 
