@@ -138,8 +138,8 @@ def test_full_survey_without_javascript(browser: Any, live: tuple[str, Store]) -
     _answer_tradeoffs(page)
     # a double submit records once
     page.locator("button.primary").dblclick()
-    page.wait_for_load_state()
-    page.goto("/s/customer-pulse")
+    page.get_by_role("heading", name="Thank you").wait_for()
+    page.reload()
     assert page.get_by_role("heading", name="Thank you").is_visible()
     rid = store.fetchall("SELECT response_id FROM responses WHERE completed_at IS NOT NULL")[0][0]
     marks = store.fetchall(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -137,6 +138,58 @@ def _survey_or_404(request: Request, store: Store, slug: str) -> tuple[dict[str,
     return row, survey
 
 
+class ResponseCache:
+    """Write-through cache of respondents' progress (state and answers) for the submit hot path.
+
+    Only on DuckDB, where the file lock guarantees this process is the only writer: every change
+    to a cached response goes through `apply` after its commit, so the cache cannot go stale.
+    (On PostgreSQL several servers may share the database, so it always reads.)
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.entries: OrderedDict[str, tuple[dict[str, Any], list[tuple[str, str, str]]]] = OrderedDict()
+        self.max_entries = max_entries
+
+    def get(self, store: Store, response_id: str) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
+        hit = self.entries.get(response_id) if store.dialect == "duckdb" else None
+        if hit is not None:
+            self.entries.move_to_end(response_id)
+            return dict(hit[0]), list(hit[1])
+        state, answered = repo.response_with_answers(store, response_id)
+        if state is not None and store.dialect == "duckdb":
+            self.entries[response_id] = (dict(state), list(answered))
+            if len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+        return state, answered
+
+    def apply(self, item: PageSave, saved: bool) -> None:
+        """Record a committed page save (or forget the response when unsure)."""
+        hit = self.entries.get(item.response_id)
+        if hit is None:
+            return
+        if not saved:  # a duplicate: the stored answers are those of the first submission
+            return
+        state, answered = hit
+        kept = [a for a in answered if a[0] not in item.question_ids]
+        kept += [(a.question_id, a.field, a.value) for a in item.answers]
+        state = dict(state)
+        if item.next_page is None:
+            state["current_page"], state["completed_at"] = None, time.time()
+        else:
+            state["current_page"] = item.next_page
+        self.entries[item.response_id] = (state, kept)
+
+    def forget(self, response_id: str) -> None:
+        self.entries.pop(response_id, None)
+
+
+def _responses(app: FastAPI) -> ResponseCache:
+    cache = getattr(app.state, "survey_responses", None)
+    if cache is None:
+        cache = app.state.survey_responses = ResponseCache()
+    return cache
+
+
 def _respondent(
     request: Request, store: Store, slug: str, row: dict[str, Any], survey: SurveyDefinition, token: str
 ) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]], Response | None]:
@@ -161,10 +214,10 @@ def _respondent(
         rid = repo.start_response(
             store, row["survey_id"], slug, invitation["customer_id"], invitation["token_hash"], survey.wave
         )
-        state, answered = repo.response_with_answers(store, rid)
+        state, answered = _responses(request.app).get(store, rid)
         return state, answered, None
     rid = request.cookies.get(_cookie(slug), "")
-    state, answered = repo.response_with_answers(store, rid) if rid else (None, [])
+    state, answered = _responses(request.app).get(store, rid) if rid else (None, [])
     if state is None or state["slug"] != slug:
         rid = repo.start_response(store, row["survey_id"], slug, None, None, survey.wave)
         state, answered = repo.response_state(store, rid), []
@@ -182,7 +235,7 @@ def _page_response(
     token: str,
     status_code: int = 200,
 ) -> Response:
-    answered = repo.response_answers(store, state["response_id"])
+    answered = _responses(request.app).get(store, state["response_id"])[1]
     known = known_values(answered)
     customer = _customer(store, state.get("customer_id"))
     page = survey.pages[page_index]
@@ -299,12 +352,15 @@ class PageWriter:
                             results.extend(await asyncio.to_thread(repo.save_pages, app.state.store, [item]))
                         except Exception as exc:
                             results.append(exc)
-            for (_, done), result in zip(batch, results, strict=True):
-                if done.done():
-                    continue
+            cache = _responses(app)
+            for (item, done), result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
-                    done.set_exception(result)
-                else:
+                    cache.forget(item.response_id)
+                    if not done.done():
+                        done.set_exception(result)
+                    continue
+                cache.apply(item, result)
+                if not done.done():
                     done.set_result(result)
 
 
