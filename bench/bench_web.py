@@ -10,6 +10,7 @@ overview and customer list < 300 ms, customer profile < 100 ms (server time, war
     .venv/bin/python bench/bench_web.py --customers 100000 --requests 200   # quicker
 
 There is no peer library for a whole dashboard; `ratio` is p50 server time / target (< 1 is good).
+Search and the API page have no target in the issue; they are measured against 300 ms for reference.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ SEGMENTS = [
     "hibernating",
     "lost",
 ]
+TARGET_PAGES = ("overview", "customer_list", "customer_list_sorted_by_churn_risk", "customer_profile")
 THEMES = [
     "delivery_speed",
     "product_quality",
@@ -121,7 +123,7 @@ def start_server(db_url: str, port: int) -> subprocess.Popen[bytes]:
         "import uvicorn; from heedful.web.app import create_app; "
         f"uvicorn.run(create_app({db_url!r}, secret_key='bench'), host='127.0.0.1', port={port}, log_level='warning')"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)  # stdout carries only our JSON
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -240,7 +242,8 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "build_seconds": {k: round(v, 1) for k, v in build.items()},
         "pages": results,
-        "meets_targets": all(r["server_p50_ms"] < r["target_ms"] for r in results.values()),
+        # The issue's targets: overview and customer list < 300 ms, profile < 100 ms (server time).
+        "meets_targets": all(results[p]["server_p50_ms"] < results[p]["target_ms"] for p in TARGET_PAGES),
     }
     print(json.dumps(report, indent=2))
 

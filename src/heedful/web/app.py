@@ -99,6 +99,8 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(verify_csrf)],
     )
+    if the_store.dialect == "duckdb":
+        the_store.execute("SET enable_progress_bar = false")  # long first queries would draw bars in the server log
     app.state.store = the_store
     app.state.store_lock = asyncio.Lock()
     app.state.login_throttle = login_throttle or LoginThrottle(clock=clock)

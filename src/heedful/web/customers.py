@@ -17,6 +17,7 @@ from heedful.web.templating import render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 PAGE_SIZE = 50
+CACHED_ROWS = 1000  # unsearched list pages before this row are cached
 
 
 def customer_profile(store: Store, customer_id: str) -> dict[str, Any]:
@@ -41,7 +42,11 @@ def customer_list(
     query = queries.CustomerQuery(
         q=q, segment=segment, sort=sort, order=order, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
-    rows, total = queries.customer_page(store, query)
+    if q.strip() or query.offset >= CACHED_ROWS:
+        rows, total = queries.customer_page(store, query)
+    else:  # the first pages of each ordering are kept until the data changes
+        cache: queries.AggregateCache = request.app.state.aggregates
+        rows, total = cache.get(store, f"customers:{query}", lambda s: queries.customer_page(s, query))
     pages = max(1, -(-total // PAGE_SIZE))
 
     def link(**change: Any) -> str:

@@ -16,11 +16,6 @@ from heedful.web.templating import csv_response, figure, render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _cached(request: Request, store: Store, key: str, compute: Any) -> Any:
-    cache: queries.AggregateCache = request.app.state.aggregates
-    return cache.get(store, key, compute)
-
-
 def _survey_trend(scores: pd.DataFrame) -> pd.DataFrame:
     """NPS and CSAT overall and per month, computed by the surveys package's estimators."""
     from heedful.surveys.nps import CustomerSatisfaction, NetPromoterScore
@@ -40,11 +35,12 @@ def _survey_trend(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kind", "month", "value", "n"])
 
 
-def _chart_data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
-    figures = _cached(request, store, "overview", queries.overview_figures)
-    mentions = _cached(request, store, "themes", queries.theme_mentions)
+def overview_data(store: Store) -> dict[str, Any]:
+    """Everything the overview shows, computed in one go (and cached until the data changes)."""
+    figures = queries.overview_figures(store)
+    mentions = queries.theme_mentions(store)
     top = queries.top_themes(mentions)
-    scores = _cached(request, store, "surveys", queries.survey_scores)
+    scores = queries.survey_scores(store)
     survey = _survey_trend(scores) if not scores.empty else pd.DataFrame(columns=["kind", "month", "value", "n"])
     return {
         "figures": figures,
@@ -53,6 +49,12 @@ def _chart_data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
         "theme_trend": queries.theme_trend(mentions, list(top["theme"].head(5))),
         "survey": survey,
     }
+
+
+def _chart_data(request: Request, store: Store) -> dict[str, Any]:
+    cache: queries.AggregateCache = request.app.state.aggregates
+    data: dict[str, Any] = cache.get(store, "overview", overview_data)
+    return data
 
 
 @router.get("/")
