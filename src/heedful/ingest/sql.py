@@ -230,8 +230,7 @@ def orders_plan(
     )
     product_id = b.text("product_id")
     product_name = b.text("product_name")
-    # what makes a line the same line again: the product by id (its name only when there is no id)
-    content = [order_id, customer_id, ordered_at, f"COALESCE({product_id}, {product_name})", quantity, price, amount]
+    content = [order_id, customer_id, ordered_at, product_id, product_name, quantity, price, amount]
     line_id = _content_id([quote_literal(source_name), *content])
     if "order_line_id" in fields:
         line_id = f"COALESCE({quote_literal(source_name + ':')} || {b.text('order_line_id')}, {line_id})"
