@@ -218,7 +218,7 @@ def _headline(config: JourneyConfig, data: JourneyData, period: str, scorecard: 
     nps, low, high, n = nps_value(now_scores)
     if nps is not None:
         nps_prev = nps_value(prev_scores)[0]
-        item = _with_change("NPS", nps, nps_prev, f"{nps:.0f}", higher_is_better=True)
+        item = _with_change("NPS", nps, nps_prev, f"{nps:.0f}", higher_is_better=True, points=True)
         item["detail"] = f"95% interval {low:.0f} to {high:.0f}, n = {n}"
         items.append(item)
     else:
@@ -250,14 +250,21 @@ def _headline(config: JourneyConfig, data: JourneyData, period: str, scorecard: 
 
 
 def _with_change(
-    label: str, value: float, previous: float | None, shown: str, *, higher_is_better: bool, pct: bool = False
+    label: str,
+    value: float,
+    previous: float | None,
+    shown: str,
+    *,
+    higher_is_better: bool,
+    pct: bool = False,
+    points: bool = False,
 ) -> dict[str, Any]:
     item: dict[str, Any] = {"label": label, "value": value, "shown": shown}
     if previous is None or (isinstance(previous, float) and not math.isfinite(previous)):
         return item
     delta = value - previous
-    if pct:
-        item["change"] = f"{delta * 100:+.1f} pts vs last month"
+    if pct or points:  # shares and scores change by points, not by a percentage of themselves
+        item["change"] = f"{delta * (100 if pct else 1):+.1f} pts vs last month"
     elif previous:
         item["change"] = f"{delta / abs(previous):+.0%} vs last month"
     else:
