@@ -36,3 +36,16 @@ def test_monthly_retention_and_revenue() -> None:
 def test_unknown_period_is_a_user_error() -> None:
     with pytest.raises(InputError, match="period"):
         cohorts(_orders(), period="Y")
+
+
+def test_periods_without_purchases_are_zero_not_missing() -> None:
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-22"]),
+            "amount": [1.0, 1.0],
+        }
+    )
+    result = cohorts(orders, period="W")
+    assert list(result.retention.columns) == [0, 1, 2, 3]
+    assert result.retention.iloc[0].tolist() == [1.0, 0.0, 0.0, 1.0]

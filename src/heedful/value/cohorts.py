@@ -77,8 +77,11 @@ def cohorts(orders: ir.Table | pd.DataFrame, *, period: str = "M", cols: Columns
     if frame.empty:
         raise InputError("No purchases found to build cohorts from.")
     frame["offset"] = frame["offset"].astype(int)
-    active = frame.pivot_table(index="cohort", columns="offset", values="active", aggfunc="sum").fillna(0)
-    revenue = frame.pivot_table(index="cohort", columns="offset", values="revenue", aggfunc="sum").fillna(0.0)
+    offsets = range(int(frame["offset"].max()) + 1)  # every period, also those with no purchase at all
+    active = frame.pivot_table(index="cohort", columns="offset", values="active", aggfunc="sum")
+    active = active.reindex(columns=offsets).fillna(0)
+    revenue = frame.pivot_table(index="cohort", columns="offset", values="revenue", aggfunc="sum")
+    revenue = revenue.reindex(columns=offsets).fillna(0.0)
     # periods after the end of the data are unknown, not zero
     last = int((frame["cohort"] + frame["offset"]).max())
     observed = pd.DataFrame({o: [int(c) + o <= last for c in active.index] for o in active.columns}, index=active.index)
