@@ -115,3 +115,25 @@ def test_json_lines_with_blank_and_broken_lines(store: Store, tmp_path: Path) ->
     assert rows["source_line"].tolist() == [1, 4]
     raw = store.query("SELECT raw FROM quarantine")["raw"].iloc[0]
     assert raw == "{not json"
+
+
+def test_malformed_csv_records_are_quarantined_and_later_lines_keep_their_numbers(store: Store, tmp_path: Path) -> None:
+    text = (
+        RETAIL_HEADER + "\n"
+        "1,A,x,1,2011-01-01,2.0,1,UK\n"
+        "2,B,y,1,2011-01-01,2.0,1,UK,extra\n"
+        '3,C,"two\nlines",1,2011-01-01,2.0,1,UK\n'
+        "4,D\n"
+        "5,E,z,1,bad date,2.0,1,UK\n"
+        "6,F,w,1,2011-01-01,2.0,1,UK\n"
+    )
+    result = import_file(store, write(tmp_path / "broken.csv", text), "orders", preset="online-retail")
+    assert (result.accepted, result.rejected) == (3, 3)
+    errors = {q["line"]: q["error"] for q in result.quarantine}
+    assert set(errors) == {3, 5, 6}
+    assert "malformed CSV record" in errors[3] and "malformed CSV record" in errors[5]
+    assert "unparseable date" in errors[6]
+    lines = store.query("SELECT order_id, source_line FROM orders ORDER BY order_id")
+    assert lines["source_line"].tolist() == [2, 4, 7]
+    raw = store.query("SELECT raw FROM quarantine WHERE line = 3").iloc[0, 0]
+    assert raw == "2,B,y,1,2011-01-01,2.0,1,UK,extra"

@@ -133,13 +133,14 @@ def import_file(
     hasher.start()
     options = {"delimiter": delimiter, "sheet": sheet}
     attempt_encoding = encoding
+    tolerant = False
     while True:
         import_id = uuid.uuid4().hex
         result = ImportResult(import_id, entity, preset, str(file))
         started = _now()
         engine = _engine()
         try:
-            source = open_source(engine, file, encoding=attempt_encoding, **options)
+            source = open_source(engine, file, encoding=attempt_encoding, tolerant=tolerant, **options)
             try:
                 _run(
                     store, engine, source, spec, result, mapping, progress, formats, kind, source_name or preset, hasher
@@ -149,6 +150,9 @@ def import_file(
         except (duckdb.Error, InputError) as exc:
             if attempt_encoding is None and "unicode" in str(exc).lower():
                 attempt_encoding = "latin-1"  # not UTF-8: the usual other one for CSV exports
+                continue
+            if not tolerant and "csv error" in str(exc).lower():
+                tolerant = True  # malformed records: read again, setting them aside in the quarantine
                 continue
             _record_failure(store, result, started, str(file))
             if isinstance(exc, InputError):
@@ -241,6 +245,10 @@ def _run(
     if store.dialect == "duckdb":
         store.execute("SET enable_progress_bar = false")
     with store.transaction(), _Prefetch(reader) as batches:
+        if source.rejects:
+            lines, raws, errors = zip(*source.rejects, strict=True)
+            rejected = pa.table({"source_line": pa.array(lines, pa.int64()), "_error": errors, "_raw": raws})
+            _quarantine(store, result, rejected, str(source.path))
         for table in batches:
             result.rows_read += table.num_rows
             bad_mask = pc.is_valid(table.column("_error"))
@@ -355,7 +363,7 @@ class _Sink:
         """(column list, SELECT list) storing a registered batch's good rows with the provenance constants."""
         names = [*self.plan.output_columns, *self.plan.constants]
         values = [f'"{c}"' for c in self.plan.output_columns]
-        values += ["'" + v.replace("'", "''") + f"' AS \"{k}\"" for k, v in self.plan.constants.items()]
+        values += ["'" + v.replace("'", "''") + f'\' AS "{k}"' for k, v in self.plan.constants.items()]
         return ", ".join(f'"{c}"' for c in names), f"SELECT {', '.join(values)} FROM {view} WHERE _error IS NULL"
 
     def add(self, good: pa.Table) -> None:

@@ -55,6 +55,8 @@ class Source:
     estimated_rows: int | None = None
     encoding: str = "utf-8"
     cleanup: list[Path] = field(default_factory=list)
+    # malformed CSV records skipped by the reader: (line, raw text, reason); they go to the quarantine
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
 
     def value_sql(self, column: str) -> str:
         """The column's value as trimmed text, NULL when empty."""
@@ -94,8 +96,13 @@ def open_source(
     delimiter: str | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
+    tolerant: bool = False,
 ) -> Source:
-    """Open `path` in `engine`; raises InputError with a readable message when it cannot be read."""
+    """Open `path` in `engine`; raises InputError with a readable message when it cannot be read.
+
+    `tolerant` (CSV only) skips malformed records (wrong number of fields, broken quotes) and lists
+    them in `Source.rejects`, keeping every other record's line number right.
+    """
     fmt = detect_format(path)
     if fmt == "parquet":
         return _open_parquet(engine, path)
@@ -106,7 +113,7 @@ def open_source(
     try:
         if fmt == "jsonl":
             return _open_jsonl(path, readable, enc, cleanup)
-        return _open_csv(engine, path, readable, enc, delimiter, cleanup)
+        return _open_csv(engine, path, readable, enc, delimiter, cleanup, tolerant)
     except BaseException:
         for p in cleanup:
             p.unlink(missing_ok=True)
@@ -114,10 +121,12 @@ def open_source(
 
 
 # ------------------------------------------------------------------------------------------ CSV
-def csv_reader_sql(readable: Path, encoding: str, delimiter: str | None) -> str:
+def csv_reader_sql(readable: Path, encoding: str, delimiter: str | None, extra: str = "") -> str:
     options = ["header=true", "all_varchar=true", f"encoding={quote_literal(encoding)}", "max_line_size=16777216"]
     if delimiter:
         options.append(f"delim={quote_literal(_unescape_delimiter(delimiter))}")
+    if extra:
+        options.append(extra)
     return f"read_csv({quote_literal(str(readable))}, {', '.join(options)})"
 
 
@@ -132,24 +141,62 @@ def _open_csv(
     encoding: str,
     delimiter: str | None,
     cleanup: list[Path],
+    tolerant: bool = False,
 ) -> Source:
     reader = csv_reader_sql(readable, encoding, delimiter)
     try:
-        described = engine.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        columns = _describe(engine, reader)
+        if len(columns) == 1 and not tolerant:
+            # a few malformed records can make the sniffer see one column; it sees through them when
+            # told to set them aside
+            sniffed = _describe(engine, csv_reader_sql(readable, encoding, delimiter, "store_rejects=true"))
+            if len(sniffed) > 1:
+                columns, tolerant = sniffed, True
+        if not tolerant:
+            relation = f"SELECT row_number() OVER () + 1 AS _line, * FROM {reader}"
+            rejects: list[tuple[int, str, str]] = []
+        else:
+            relation, rejects = _tolerant_relation(engine, readable, encoding, delimiter)
     except duckdb.Error as exc:
         raise InputError(f"Cannot read {path} as CSV: {_first_line(exc)}") from exc
-    columns = [str(r[0]) for r in described]
-    relation = f"SELECT row_number() OVER () + 1 AS _line, * FROM {reader}"
-    return Source(
-        path,
-        "csv",
-        columns,
-        relation,
-        {c: quote_ident(c) for c in columns},
-        estimate_rows(readable),
-        encoding,
-        cleanup,
+    source = Source(path, "csv", columns, relation, {c: quote_ident(c) for c in columns})
+    source.estimated_rows = estimate_rows(readable)
+    source.encoding = encoding
+    source.cleanup = cleanup
+    source.rejects = rejects
+    return source
+
+
+def _describe(engine: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
+    return [str(r[0]) for r in engine.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+
+
+def _tolerant_relation(
+    engine: duckdb.DuckDBPyConnection, readable: Path, encoding: str, delimiter: str | None
+) -> tuple[str, list[tuple[int, str, str]]]:
+    """Scan once to find malformed records, then read the rest with their true line numbers.
+
+    The reader skips rejected records, so the k-th record it returns is not on line k + 1. With the
+    rejected lines r_0 < r_1 < … and t_i = r_i - i, a record numbered `base` (= k + 1) is on line
+    base + #{i : t_i <= base}.
+    """
+    scan = csv_reader_sql(
+        readable, encoding, delimiter, "store_rejects=true, rejects_table='_hf_rejects', rejects_scan='_hf_scans'"
     )
+    engine.execute(f"SELECT COUNT(*) FROM {scan}").fetchall()
+    rows = engine.execute(
+        "SELECT line, FIRST(csv_line), MIN(error_message) FROM _hf_rejects GROUP BY line ORDER BY line"
+    ).fetchall()
+    rejects = [(int(line), str(raw or ""), f"malformed CSV record: {reason}") for line, raw, reason in rows]
+    engine.execute("CREATE OR REPLACE TEMP TABLE _hf_shift (t BIGINT)")
+    if rejects:
+        engine.executemany("INSERT INTO _hf_shift VALUES (?)", [[line - i] for i, (line, _, _) in enumerate(rejects)])
+    reader = csv_reader_sql(readable, encoding, delimiter, "ignore_errors=true")
+    relation = (
+        "SELECT _base + (SELECT COUNT(*) FROM _hf_shift WHERE t <= _base) AS _line, * EXCLUDE (_base) "
+        f"FROM (SELECT row_number() OVER () + 1 AS _base, * FROM {reader})"
+    )
+    return relation, rejects
 
 
 def _first_line(exc: BaseException) -> str:
