@@ -136,3 +136,35 @@ def test_demo_step_scores_the_needs_and_reports_headline_figures(journey_store: 
     assert figures["needs_missed"] >= 1  # type: ignore[operator]
     assert figures["alerts"] >= 1  # type: ignore[operator]
     assert journey_store.count("metric_values") > 0
+
+
+def test_alerts_send_emails_the_digest_and_each_department_its_own(
+    journey_store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_inbox: tuple[int, list[Any]],
+) -> None:
+    from heedful.store import journey_repo as repo
+
+    port, received = smtp_inbox
+    config = default_config()
+    with_email = config.model_copy(
+        update={
+            "departments": [
+                d.model_copy(update={"email": "logistics@example.com"}) if d.id == "delivery" else d
+                for d in config.departments
+            ]
+        }
+    )
+    repo.save_config(journey_store, with_email)
+    url = _db(journey_store)
+    journey_store.close()
+    (tmp_path / "heedful.toml").write_text(
+        f'[journey.alerts.smtp]\nhost = "127.0.0.1"\nport = {port}\nrecipients = ["cx@example.com"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HEEDFUL_ALERT_WEBHOOK", raising=False)
+    doc = _json(["journey", "alerts", "--since", "2026-10", "--db", url, "--send", "--json"])
+    assert isinstance(doc, dict) and doc["sent_via"] == ["smtp", "smtp:delivery"]
+    assert [m.rcpt_tos for m in received] == [["cx@example.com"], ["logistics@example.com"]]
+    assert b"got worse" in received[1].content

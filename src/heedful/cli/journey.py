@@ -15,7 +15,7 @@ from heedful.config import load_settings
 from heedful.errors import ConfigError, InputError
 from heedful.journey.alerts import Alert, detect_alerts, digest_payload, digest_text
 from heedful.journey.config import dump_config, parse_config
-from heedful.journey.delivery import deliver, delivery_settings
+from heedful.journey.delivery import deliver, delivery_settings, email_departments
 from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
 from heedful.journey.metrics import period_range
 from heedful.journey.scorecard import Scorecard, build_scorecard
@@ -157,6 +157,20 @@ def alerts_cmd(
                     digest_text(unsent, label),
                     digest_payload(unsent, label),
                 )
+                addresses = {d.id: d.email for d in repo.load_config(store).departments if d.email}
+                by_department: dict[str, list[Alert]] = {}
+                for alert in unsent:
+                    if alert.department_id:
+                        by_department.setdefault(alert.department_id, []).append(alert)
+                emailed = email_departments(
+                    settings,
+                    {
+                        dept: (f"heedful: {len(items)} journey alert(s) for {dept}, {label}", digest_text(items, label))
+                        for dept, items in by_department.items()
+                    },
+                    addresses,
+                )
+                sent += [f"smtp:{dept}" for dept in emailed]
                 repo.mark_sent(store, [a.alert_id for a in unsent])
     if json_out:
         emit_json({**digest_payload(alerts, label), "periods": periods, "sent_via": sent})

@@ -121,3 +121,22 @@ def deliver(settings: DeliverySettings, subject: str, body: str, payload: dict[s
         post_webhook(settings.webhook, payload)
         used.append("webhook")
     return used
+
+
+def email_departments(
+    settings: DeliverySettings, digests: dict[str, tuple[str, str]], addresses: dict[str, str]
+) -> list[str]:
+    """Send each department its own digest (subject, body) at the address stored for it.
+
+    Uses the configured SMTP server; departments without an address, or without alerts, get nothing.
+    Returns the departments e-mailed."""
+    if settings.smtp is None:
+        return []
+    sent = []
+    for department, (subject, body) in digests.items():
+        address = addresses.get(department)
+        if not address:
+            continue
+        send_email(settings.smtp.model_copy(update={"recipients": [address]}), subject, body)
+        sent.append(department)
+    return sent
