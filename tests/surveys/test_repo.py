@@ -67,3 +67,21 @@ def test_invitation_tokens_cannot_be_guessed_reused_across_surveys_or_read_back(
     assert first == second
     repo.save_page(store, first, "loyalty", ["nps"], [Answer("nps", "", "10", 10.0)], "k", None)
     assert repo.find_invitation(store, "customer-pulse", token)["used_at"] is not None
+
+
+def test_group_commit_saves_each_key_once_and_keeps_page_order(store: Store) -> None:
+    info = repo.save_definition(store, parse_survey(TEXT))
+    a = repo.start_response(store, info["survey_id"], "customer-pulse")
+    b = repo.start_response(store, info["survey_id"], "customer-pulse")
+    first = repo.PageSave(a, "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "2", 2.0),), "ka", 1)
+    batch = [
+        first,
+        first,  # a double submit inside one batch
+        repo.PageSave(a, "why_low", ("low_reason", "problems"), (Answer("low_reason", "", "late"),), "ka2", None),
+        repo.PageSave(b, "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "10", 10.0),), "kb", 2),
+    ]
+    assert repo.save_pages(store, batch) == [True, False, True, True]
+    assert repo.save_pages(store, batch[:1]) == [False]
+    assert sorted(repo.response_answers(store, a)) == [("low_reason", "", "late"), ("nps", "", "2")]
+    assert repo.response_state(store, a)["completed_at"] is not None
+    assert repo.response_state(store, b)["current_page"] == 2
