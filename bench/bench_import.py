@@ -21,19 +21,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "uci_online_retail" / "online_retail.csv.gz"
+STORE_MEMORY_LIMIT = "500MB"  # DuckDB buffer pool of the store during chunked imports
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def case_heedful(path: str, workdir: str) -> dict[str, object]:
+def case_heedful(path: str, workdir: str, commit_every: int | None = None) -> dict[str, object]:
     from heedful.ingest import import_file
     from heedful.store import connect
 
     store = connect(f"duckdb:///{Path(workdir) / 'bench.duckdb'}")
+    if commit_every:
+        store.execute(f"SET memory_limit = '{STORE_MEMORY_LIMIT}'")
     cpu0, t0 = time.process_time(), time.perf_counter()
-    result = import_file(store, path, "orders", preset="online-retail")
+    result = import_file(store, path, "orders", preset="online-retail", commit_every=commit_every)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     store.close()
@@ -46,10 +49,11 @@ def case_heedful(path: str, workdir: str) -> dict[str, object]:
         "rejected": result.rejected,
         "duplicates": result.duplicates,
         "peak_rss_mb": round(_peak_rss_mb()),
+        "commit_every": commit_every,
     }
 
 
-def case_pandas(path: str, workdir: str) -> dict[str, object]:
+def case_pandas(path: str, workdir: str, commit_every: int | None = None) -> dict[str, object]:
     import sqlite3
 
     import pandas as pd
@@ -77,11 +81,12 @@ def case_pandas(path: str, workdir: str) -> dict[str, object]:
 CASES = {"heedful": case_heedful, "pandas_to_sql": case_pandas}
 
 
-def run_case(name: str, path: Path) -> dict[str, object]:
+def run_case(name: str, path: Path, commit_every: int = 0) -> dict[str, object]:
     """Run one case in a fresh interpreter so that peak RSS is measured per case."""
     with tempfile.TemporaryDirectory(prefix="heedful-bench-") as workdir:
+        args = ["--case", name, "--file", str(path), "--workdir", workdir, "--commit-every", str(commit_every)]
         out = subprocess.run(
-            [sys.executable, __file__, "--case", name, "--file", str(path), "--workdir", workdir],
+            [sys.executable, __file__, *args],
             check=True,
             capture_output=True,
             text=True,
@@ -115,17 +120,23 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--replicate", type=int, default=0, help="also import a replication to this many rows")
     parser.add_argument("--baseline-replicated", action="store_true", help="run the pandas baseline on it too")
+    parser.add_argument(
+        "--commit-every",
+        type=int,
+        default=0,
+        help="rows per commit (0: one transaction); the replicated run uses 1,000,000 unless given",
+    )
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(CASES[args.case](str(args.file), args.workdir)))
+        print(json.dumps(CASES[args.case](str(args.file), args.workdir, args.commit_every or None)))
         return
     if not args.file.is_file():
         print(json.dumps({"skipped": f"{args.file} not found"}))
         return
     report: dict[str, object] = {"cpus": os.cpu_count(), "file": str(args.file)}
-    heedful = run_case("heedful", args.file)
+    heedful = run_case("heedful", args.file, args.commit_every)
     baseline = run_case("pandas_to_sql", args.file)
     report["online_retail"] = {
         "heedful": heedful,
@@ -137,7 +148,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="heedful-bench-rep-") as tmp:
             big = Path(tmp) / f"online_retail_x{args.replicate}.csv"
             replicate(args.file, args.replicate, big)
-            section: dict[str, object] = {"rows": args.replicate, "heedful": run_case("heedful", big)}
+            chunk = args.commit_every or 1_000_000
+            section: dict[str, object] = {"rows": args.replicate, "heedful": run_case("heedful", big, chunk)}
             if args.baseline_replicated:
                 base = run_case("pandas_to_sql", big)
                 section["pandas_to_sql"] = base

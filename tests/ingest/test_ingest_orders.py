@@ -167,3 +167,28 @@ def test_progress_is_reported_per_batch(duck_store: Store, retail_csv: Path) -> 
     seen: list[tuple[int, int | None]] = []
     import_file(duck_store, retail_csv, "orders", preset="online-retail", progress=lambda n, t: seen.append((n, t)))
     assert seen and seen[-1][0] == len(RETAIL_ROWS)
+
+
+def test_chunked_commits_are_undone_when_the_import_fails(
+    store: Store, retail_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import heedful.ingest.importer as importer
+
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+
+    def boom(self: _OrdersSink) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(_OrdersSink, "finish", boom)
+    with pytest.raises(RuntimeError):
+        import_file(store, retail_csv, "orders", preset="online-retail", commit_every=2)
+    assert store.count("orders") == 0 and store.count("quarantine") == 0
+
+
+def test_chunked_commits_store_the_same_rows(store: Store, retail_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import heedful.ingest.importer as importer
+
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    result = import_file(store, retail_csv, "orders", preset="online-retail", commit_every=2)
+    assert (result.accepted, result.rejected, result.duplicates) == (6, 4, 1)
+    assert store.count("customers") == 3

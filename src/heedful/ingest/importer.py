@@ -36,7 +36,7 @@ from heedful.store.schema import CUSTOMER_KINDS
 Progress = Callable[[int, int | None], None]
 """progress(rows_read_so_far, estimated_total_rows_or_None), called after every batch."""
 
-BATCH_ROWS = 250_000
+BATCH_ROWS = 122_880  # one DuckDB row group
 QUARANTINE_REPORTED = 1000  # entries kept in ImportResult.quarantine; `rejected` has the full count
 
 
@@ -73,7 +73,7 @@ def _engine() -> duckdb.DuckDBPyConnection:
     engine = duckdb.connect(":memory:")
     engine.execute("SET TimeZone = 'UTC'")
     engine.execute("SET preserve_insertion_order = true")
-    engine.execute("SET memory_limit = '768MB'")
+    engine.execute("SET memory_limit = '512MB'")
     engine.execute("SET enable_progress_bar = false")
     return engine
 
@@ -111,12 +111,15 @@ def import_file(
     date_format: str | None = None,
     kind: str | None = None,
     source_name: str | None = None,
+    commit_every: int | None = None,
 ) -> ImportResult:
     """Import `path` as `entity` ("orders", "customers" or "feedback") into `store`.
 
     `preset` names the export format (see `heedful.ingest.presets.PRESETS`); `mapping` maps source
     columns to canonical fields and overrides the preset. Bad rows go to the quarantine table;
-    rows already stored count as duplicates. Everything commits together or not at all.
+    rows already stored count as duplicates. Everything commits together or not at all
+    (`commit_every=N` commits every N rows to bound memory on very large files, deleting what was
+    committed if the import then fails).
     """
     if entity not in ENTITIES:
         raise InputError(f"Unknown entity {entity!r}; use one of {', '.join(ENTITIES)}.")
@@ -143,7 +146,18 @@ def import_file(
             source = open_source(engine, file, encoding=attempt_encoding, tolerant=tolerant, **options)
             try:
                 _run(
-                    store, engine, source, spec, result, mapping, progress, formats, kind, source_name or preset, hasher
+                    store,
+                    engine,
+                    source,
+                    spec,
+                    result,
+                    mapping,
+                    progress,
+                    formats,
+                    kind,
+                    source_name or preset,
+                    hasher,
+                    commit_every,
                 )
             finally:
                 source.close()
@@ -232,6 +246,7 @@ def _run(
     kind: str | None,
     source_name: str,
     hasher: _FileHasher,
+    commit_every: int | None = None,
 ) -> None:
     started = _now()
     plan = _plan(source, spec, mapping, formats, kind, source_name, result.import_id)
@@ -244,7 +259,7 @@ def _run(
     )
     if store.dialect == "duckdb":
         store.execute("SET enable_progress_bar = false")
-    with store.transaction(), _Prefetch(reader) as batches:
+    with _Transactions(store, result, commit_every) as tx, _Prefetch(reader) as batches:
         if source.rejects:
             lines, raws, errors = zip(*source.rejects, strict=True)
             rejected = pa.table({"source_line": pa.array(lines, pa.int64()), "_error": errors, "_raw": raws})
@@ -262,12 +277,52 @@ def _run(
                     sink.add_view(view, table.num_rows - n_bad)
             else:
                 sink.add(table.filter(pc.invert(bad_mask)) if n_bad else table)
+            tx.stored(table.num_rows)
             if progress is not None:
                 progress(result.rows_read, source.estimated_rows)
         sink.finish()
         hasher.join()
         result.file_hash = hasher.digest
         store.insert_new("imports", _imports_row(result, started, str(source.path), "done"))
+
+
+class _Transactions:
+    """One transaction for the whole import — or, with `commit_every`, one per that many rows.
+
+    Chunked commits bound the memory a very large import needs (DuckDB keeps an open
+    transaction's rows and key index in memory). If such an import fails, the rows it already
+    committed are deleted again, so it still stores all or nothing (but others may see it happen).
+    """
+
+    def __init__(self, store: Store, result: ImportResult, commit_every: int | None) -> None:
+        self.store = store
+        self.result = result
+        self.commit_every = commit_every
+        self.pending = 0
+        self.committed_any = False
+        self.current: contextlib.AbstractContextManager[Store] | None = None
+
+    def __enter__(self) -> _Transactions:
+        self.current = self.store.transaction()
+        self.current.__enter__()
+        return self
+
+    def stored(self, rows: int) -> None:
+        self.pending += rows
+        if self.commit_every and self.pending >= self.commit_every and self.current is not None:
+            self.current.__exit__(None, None, None)
+            self.committed_any = True
+            self.pending = 0
+            self.current = self.store.transaction()
+            self.current.__enter__()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self.current is not None
+        self.current.__exit__(exc_type, exc, tb)
+        if exc_type is not None and self.committed_any:
+            with self.store.transaction():
+                for table in ("orders", "feedback", "quarantine"):
+                    self.store.execute(f"DELETE FROM {table} WHERE import_id = ?", [self.result.import_id])
 
 
 @contextlib.contextmanager
