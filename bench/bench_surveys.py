@@ -178,9 +178,12 @@ def bench_submit(n: int = 1000, rate: float = 200.0) -> dict[str, object]:
 
 if __name__ == "__main__":
     which = sys.argv[1:] or ["hb", "submit"]
-    out: dict[str, object] = {"cpu_count": os.cpu_count()}
+    out: dict[str, object] = {"cpu_count": os.cpu_count(), "load_average_before": os.getloadavg()[0]}
     if "hb" in which:
         out["hb"] = bench_hb()
     if "submit" in which:
         out["submit"] = bench_submit()
+        out["load_average_after"] = os.getloadavg()[0]
+    if "submit-light" in which:  # the same at a tenth of the rate: latency when the server is not saturated
+        out["submit_20_per_s"] = bench_submit(n=300, rate=20.0)
     print(json.dumps(out, indent=2))
