@@ -54,6 +54,7 @@ ROUTERS: list[str] = [
     "advocacy",
     "surveys",
     "journey",
+    "retain",
     "api",
 ]
 

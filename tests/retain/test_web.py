@@ -1,0 +1,88 @@
+"""The Retain page and API show stored value at risk, reasons, actions and offers to signed-in users only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from heedful.cli.retain import save_churn_scores
+from heedful.store import Store, connect
+from heedful.web.accounts import Role, create_user
+from heedful.web.app import create_app
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Store]]:
+    path: Path = tmp_path_factory.mktemp("retain_web") / "heedful.duckdb"
+    store = connect(f"duckdb:///{path}")
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["alice", "bob"],
+            "churn_risk": [0.8, 0.3],
+            "clv": [1000.0, 5000.0],
+            "value_at_risk": [800.0, 1500.0],
+            "action": ["reach out", "offer"],
+            "reason_1": ["negative_feedback_share_90d = 1", "overdue_ratio = 3.2"],
+            "reason_1_feature": ["negative_feedback_share_90d", "overdue_ratio"],
+            "reason_1_effect": [0.9, 0.5],
+        }
+    )
+    save_churn_scores(store, scores, "test", 90)
+    store.insert_new(
+        "offers",
+        pd.DataFrame(
+            {
+                "customer_id": ["bob"],
+                "rank": [1],
+                "product_id": ["P7"],
+                "product_name": ["Camping stove"],
+                "score": [1.0],
+                "method": ["svd"],
+                "explanation": [
+                    "Customers who bought Tent also bought Camping stove (83% of them, 2.0× the usual rate)"
+                ],
+                "created_at": [pd.Timestamp("2025-01-01")],
+            }
+        ),
+    )
+    create_user(store, "viewer@example.com", Role.viewer, PASSWORD)
+    app = create_app(store=store, secret_key="test-secret")
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c, store
+    store.close()
+
+
+def _sign_in(c: TestClient) -> None:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', c.get("/login").text)
+    assert match
+    response = c.post(
+        "/login",
+        data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": match.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+
+def test_retain_page_needs_sign_in_then_lists_value_at_risk_first(client: tuple[TestClient, Store]) -> None:
+    c, _ = client
+    assert c.get("/api/v1/retain/at-risk").status_code in (401, 403)
+    _sign_in(c)
+    page = c.get("/retain")
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("bob") < html.index("alice")  # 1,500 at risk before 800
+    assert "overdue_ratio = 3.2" in html and "reach out" in html and "Camping stove" in html
+    api = c.get("/api/v1/retain/at-risk?top=1").json()
+    assert [r["customer_id"] for r in api["customers"]] == ["bob"]
+    assert api["customers"][0]["reasons"] == ["overdue_ratio = 3.2"]
+    offers = c.get("/api/v1/retain/offers/bob").json()["offers"]
+    assert offers[0]["product_name"] == "Camping stove" and "Tent" in offers[0]["explanation"]
+    csv = c.get("/retain/at-risk.csv")
+    assert csv.status_code == 200 and csv.text.splitlines()[1].startswith("bob,")
