@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -110,3 +111,15 @@ def test_admin_imports_needs_yaml_and_errors_name_the_line(clients: dict[Role, T
     assert ok.status_code == 303
     assert "My parcel comes when promised" in admin.get("/journey").text
     assert clients[Role.analyst].get("/journey/settings").status_code == 403
+
+
+@pytest.mark.browser
+def test_report_pdf_download_is_printed_by_chromium(clients: dict[Role, TestClient]) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but /usr/bin/chromium is missing")
+        pytest.skip("/usr/bin/chromium is not installed")
+    response = clients[Role.viewer].get("/journey/report.pdf?period=2026-10")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-") and len(response.content) > 50_000
