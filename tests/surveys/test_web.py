@@ -91,3 +91,21 @@ def test_team_pages_need_sign_in_and_show_results(client: TestClient) -> None:
     assert listing.status_code == 200 and "/surveys/customer-pulse" in listing.text
     detail = client.get("/surveys/customer-pulse")
     assert detail.status_code == 200 and "Embed" in detail.text and "?a.nps=10" in detail.text
+
+
+def test_analyst_writes_a_survey_on_the_page_and_sees_errors_with_lines(client: TestClient) -> None:
+    login = client.get("/login")
+    client.post(
+        "/login",
+        data={"email": ANALYST[0], "password": ANALYST[1], "csrf_token": hidden(login.text, "csrf_token")},
+        follow_redirects=False,
+    )
+    form = client.get("/surveys/new")
+    token = hidden(form.text, "csrf_token")
+    bad = "slug: quick\ntitle: Quick\npages:\n  - id: p\n    questions:\n      - {id: q, type: nps}\n"
+    refused = client.post("/surveys/new", data={"definition": bad, "csrf_token": token}, follow_redirects=False)
+    assert refused.status_code == 422 and "definition:6:" in refused.text
+    good = bad.replace("type: nps}", "type: nps, text: Would you recommend us}")
+    saved = client.post("/surveys/new", data={"definition": good, "csrf_token": token}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == "/surveys/quick"
+    assert client.get("/s/quick").status_code == 200

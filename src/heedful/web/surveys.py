@@ -435,7 +435,40 @@ async def survey_submit(request: Request, slug: str) -> Response:
 @router.get("/surveys")
 def surveys_list(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     table = repo.list_surveys(store)
-    return render(request, "survey_list.html", {"surveys": table.to_dict(orient="records"), "section": "surveys"})
+    context = {
+        "surveys": table.to_dict(orient="records"),
+        "can_edit": user.role.allows(Role.analyst),
+        "section": "surveys",
+    }
+    return render(request, "survey_list.html", context)
+
+
+@router.get("/surveys/new")
+def survey_new(request: Request, user: AnalystUser) -> Response:
+    from heedful.cli.survey import EXAMPLE
+
+    return render(
+        request, "survey_new.html", {"text": EXAMPLE.read_text(encoding="utf-8"), "errors": [], "section": "surveys"}
+    )
+
+
+@router.post("/surveys/new")
+async def survey_create(request: Request, store: StoreDep, user: AnalystUser) -> Response:
+    from heedful.errors import InputError
+    from heedful.surveys.definition import parse_survey
+
+    form = await request.form()
+    text = str(form.get("definition", ""))
+    try:
+        survey = parse_survey(text, "definition")
+    except InputError as exc:
+        errors = [line for line in str(exc).splitlines() if line.startswith("definition:")] or [str(exc)]
+        return render(request, "survey_new.html", {"text": text, "errors": errors, "section": "surveys"}, 422)
+    repo.save_definition(
+        store, survey, status=str(form.get("status", "open")) if form.get("status") == "draft" else "open"
+    )
+    getattr(request.app.state, "survey_rows", {}).pop(survey.slug, None)
+    return RedirectResponse(f"/surveys/{survey.slug}", status_code=303)
 
 
 @router.get("/surveys/{slug}")
