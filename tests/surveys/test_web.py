@@ -109,3 +109,34 @@ def test_analyst_writes_a_survey_on_the_page_and_sees_errors_with_lines(client: 
     saved = client.post("/surveys/new", data={"definition": good, "csrf_token": token}, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"] == "/surveys/quick"
     assert client.get("/s/quick").status_code == 200
+
+
+def test_only_the_respondent_pages_are_public() -> None:
+    from fastapi.routing import APIRoute
+
+    from heedful.web import surveys as survey_pages
+    from heedful.web.accounts import Role
+
+    expected = {
+        ("GET", "/s/{slug}"): None,
+        ("POST", "/s/{slug}"): None,
+        ("GET", "/surveys"): Role.viewer,
+        ("GET", "/surveys/{slug}"): Role.viewer,
+        ("GET", "/surveys/new"): Role.analyst,
+        ("POST", "/surveys/new"): Role.analyst,
+        ("POST", "/surveys/{slug}/status"): Role.analyst,
+    }
+    found = {}
+    for route in survey_pages.router.routes:
+        assert isinstance(route, APIRoute)
+        role = next(
+            (
+                getattr(d.call, "required_role", None)
+                for d in route.dependant.dependencies
+                if getattr(d.call, "required_role", None)
+            ),
+            None,
+        )
+        for method in route.methods:
+            found[(method, route.path)] = Role(role) if role else None
+    assert found == expected
