@@ -14,6 +14,7 @@ from heedful.cli import web
 from heedful.cli import customer, demo, ingest
 from heedful.cli import survey
 from heedful.cli import listen
+from heedful.cli import admin
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -35,6 +36,7 @@ app.add_typer(survey.app, name="survey")
 app.add_typer(listen.app, name="listen")
 app.command("report")(report.report_cmd)
 web.register(app)
+admin.register(app)
 
 
 def main() -> None:
