@@ -90,7 +90,16 @@ def test_help_explains_every_option() -> None:
     for command in ("orders", "customers", "feedback"):
         result = runner.invoke(app, ["import", command, "--help"])
         assert result.exit_code == 0
-        for option in ("--preset", "--map", "--db", "--json", "--delimiter", "--encoding", "--date-format"):
+        for option in (
+            "--preset",
+            "--map",
+            "--db",
+            "--json",
+            "--delimiter",
+            "--encoding",
+            "--date-format",
+            "--commit-every",
+        ):
             assert option in result.stdout
     assert "--kind" in runner.invoke(app, ["import", "customers", "--help"]).stdout
 

@@ -161,6 +161,16 @@ DateFormatOption = Annotated[
         show_default=False,
     ),
 ]
+CommitEveryOption = Annotated[
+    int | None,
+    typer.Option(
+        "--commit-every",
+        help="Commit every N rows instead of once (bounds memory on files of many millions of rows; "
+        "what was committed is deleted again if the import fails).",
+        show_default=False,
+        min=1,
+    ),
+]
 SourceOption = Annotated[
     str | None,
     typer.Option("--source", help="Source name recorded on every row (default: the preset name).", show_default=False),
@@ -181,6 +191,7 @@ def orders_cmd(
     sheet: SheetOption = None,
     date_format: DateFormatOption = None,
     source: SourceOption = None,
+    commit_every: CommitEveryOption = None,
 ) -> None:
     run_import(
         "orders",
@@ -194,6 +205,7 @@ def orders_cmd(
         sheet=sheet,
         date_format=date_format,
         source_name=source,
+        commit_every=commit_every,
     )
 
 
@@ -222,6 +234,7 @@ def customers_cmd(
     sheet: SheetOption = None,
     date_format: DateFormatOption = None,
     source: SourceOption = None,
+    commit_every: CommitEveryOption = None,
 ) -> None:
     run_import(
         "customers",
@@ -236,6 +249,7 @@ def customers_cmd(
         sheet=sheet,
         date_format=date_format,
         source_name=source,
+        commit_every=commit_every,
     )
 
 
@@ -267,6 +281,7 @@ def feedback_cmd(
     sheet: SheetOption = None,
     date_format: DateFormatOption = None,
     source: SourceOption = None,
+    commit_every: CommitEveryOption = None,
 ) -> None:
     run_import(
         "feedback",
@@ -281,4 +296,5 @@ def feedback_cmd(
         sheet=sheet,
         date_format=date_format,
         source_name=source,
+        commit_every=commit_every,
     )

@@ -73,7 +73,7 @@ def _engine() -> duckdb.DuckDBPyConnection:
     engine = duckdb.connect(":memory:")
     engine.execute("SET TimeZone = 'UTC'")
     engine.execute("SET preserve_insertion_order = true")
-    engine.execute("SET memory_limit = '512MB'")
+    engine.execute("SET memory_limit = '1GB'")
     engine.execute("SET enable_progress_bar = false")
     return engine
 
