@@ -77,3 +77,11 @@ def test_all_customers_without_repeats_is_reported_as_not_converged() -> None:
 def test_predicting_before_fitting_says_what_to_do() -> None:
     with pytest.raises(NotFittedError, match="fit"):
         BetaGeo().p_alive(pd.DataFrame({"frequency": [1], "recency": [1], "T": [2]}))
+
+
+def test_missing_values_in_the_summary_are_refused_not_dropped() -> None:
+    from heedful.errors import InputError
+
+    summary = pd.DataFrame({"frequency": [1.0, np.nan], "recency": [1.0, 0.0], "T": [5.0, 5.0]})
+    with pytest.raises(InputError, match="missing"):
+        BetaGeo().fit(summary)

@@ -100,8 +100,13 @@ class ValueModel:
 
     # ------------------------------------------------------------------ model-specific
     def _prepare(self, summary: pd.DataFrame) -> FitData:
-        cols = {"x": summary["frequency"], "t_x": summary["recency"], "T": summary["T"]}
-        return FitData.from_arrays({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
+        cols = {
+            k: np.asarray(summary[c], dtype=np.float64) for k, c in (("x", "frequency"), ("t_x", "recency"), ("T", "T"))
+        }
+        for name, values in cols.items():
+            if not np.all(np.isfinite(values)) or np.any(values < 0):
+                raise InputError(f"The summary's {name} column has missing, infinite or negative values.")
+        return FitData.from_arrays(cols)
 
     def _check_data(self, data: FitData) -> str | None:
         """A reason the model cannot be identified from this data, or None."""
