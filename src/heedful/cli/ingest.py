@@ -29,7 +29,7 @@ def _fields_help(entity: str) -> str:
 
 
 def _presets_help(entity: str) -> str:
-    return "; ".join(f"{name}: {p.description}" for name, p in PRESETS[entity].items())
+    return "; ".join(f"{name}: {p.description.rstrip('.')}" for name, p in PRESETS[entity].items()) + "."
 
 
 @contextmanager
