@@ -12,7 +12,7 @@ from rich.table import Table
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
 from heedful.config import load_settings
-from heedful.errors import ConfigError, InputError
+from heedful.errors import InputError
 from heedful.journey.alerts import Alert, detect_alerts, digest_payload, digest_text
 from heedful.journey.config import dump_config, parse_config
 from heedful.journey.delivery import deliver, delivery_settings, email_departments
@@ -296,6 +296,3 @@ def demo_step(store: Store) -> dict[str, object]:
         "needs_without_data": statuses.count("no_data"),
         "alerts": len(alerts),
     }
-
-
-__all__ = ["ConfigError", "app", "demo_step"]
