@@ -15,6 +15,7 @@ from heedful.cli import customer, demo, ingest
 from heedful.cli import survey
 from heedful.cli import listen
 from heedful.cli import admin
+from heedful.cli import privacy
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -37,6 +38,7 @@ app.add_typer(listen.app, name="listen")
 app.command("report")(report.report_cmd)
 web.register(app)
 admin.register(app)
+app.add_typer(privacy.app, name="privacy")
 
 
 def main() -> None:

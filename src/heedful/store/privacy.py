@@ -1,0 +1,368 @@
+"""Data-subject rights: export everything held about a person, erase them, and retention of raw text.
+
+Where a person is referenced is derived from the canonical schema (`store/schema.py`): columns named
+like `customer_id`, `advocate_id`, `referred_customer_id` hold their id; `email`, `referred_email`,
+`actor` their e-mail; `author`, `author_name` their name. Dependent rows follow (feedback_enriched by
+feedback_id, answers by response_id). Free text anywhere (feedback, answers, quarantined raw rows,
+JSON attributes, audit details) is searched for the person's id, e-mail, name and phone.
+
+Erasure (one transaction):
+- deleted: the customer row, their feedback and its enrichment, survey responses with answers and
+  invitations, advocate enrolment and stories, and every derived per-customer table (customer_value,
+  churn_scores, offers and any other table with a `customer_id` column not kept below);
+- kept for accounting but de-identified: orders, referrals, rewards and peer_matches get a salted-hash
+  pseudonym instead of the id (the salt is random per erasure and not stored, so the pseudonym cannot
+  be linked back by hashing guesses) and their personal columns nulled;
+- every remaining text column of every table has mentions of the id, e-mail, name or phone replaced
+  by `[erased]`; quarantined raw rows mentioning them are deleted;
+- an audit_log row `privacy.erase` records the pseudonym and the counts, without personal data.
+The web app's cached pages (customer search, overview) are keyed on table counts and so refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from heedful.errors import InputError, NotFoundError
+from heedful.store.backend import Store
+from heedful.store.schema import TABLES
+
+ERASED = "[erased]"
+ID_COLUMNS = ("customer_id", "advocate_id", "referred_customer_id")
+EMAIL_COLUMNS = ("email", "referred_email", "actor")
+NAME_COLUMNS = ("author", "author_name")
+# Tables kept for accounting / programme statistics: the person's id becomes a pseudonym.
+PSEUDONYMISED: dict[str, tuple[str, ...]] = {
+    "orders": ("customer_id",),
+    "referrals": ("advocate_id", "referred_customer_id"),
+    "rewards": ("advocate_id",),
+    "peer_matches": ("customer_id", "advocate_id"),
+}
+# Personal columns nulled on the kept rows that reference the person.
+NULLED_ON_KEPT: dict[str, tuple[str, ...]] = {"referrals": ("referred_email",), "peer_matches": ("reasons",)}
+MIN_SWEEP_LEN = 4  # identifiers shorter than this are not searched for inside free text
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person: their customer id and the personal identifiers held on the customer row."""
+
+    customer_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    def identifiers(self) -> list[str]:
+        values = [self.customer_id, self.email, self.name, self.phone]
+        return [v for v in values if v and len(v.strip()) >= MIN_SWEEP_LEN]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, "name": self.name, "email": self.email, "phone": self.phone}
+
+
+@dataclass
+class ErasureResult:
+    pseudonym: str
+    deleted: dict[str, int] = field(default_factory=dict)
+    pseudonymised: dict[str, int] = field(default_factory=dict)
+    redacted: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pseudonym": self.pseudonym,
+            "deleted": self.deleted,
+            "pseudonymised": self.pseudonymised,
+            "redacted": self.redacted,
+        }
+
+
+def references() -> list[tuple[str, str, str]]:
+    """(table, column, kind) for every schema column that names a person; kind is id | email | name."""
+    refs: list[tuple[str, str, str]] = []
+    for table in TABLES:
+        for col in table.column_names:
+            if col in ID_COLUMNS:
+                refs.append((table.name, col, "id"))
+            elif col in EMAIL_COLUMNS:
+                refs.append((table.name, col, "email"))
+            elif col in NAME_COLUMNS:
+                refs.append((table.name, col, "name"))
+    return refs
+
+
+def find_subject(store: Store, who: str) -> Subject:
+    """The person with customer id `who`, else with e-mail `who`; NotFoundError when nothing refers to them."""
+    rows = store.fetchall("SELECT customer_id, name, email, phone FROM customers WHERE customer_id = ?", [who])
+    if not rows and "@" in who:
+        rows = store.fetchall(
+            "SELECT customer_id, name, email, phone FROM customers WHERE lower(email) = lower(?)", [who]
+        )
+    if rows:
+        cid, name, email, phone = rows[0]
+        return Subject(str(cid), name, email, phone)
+    present = set(store.list_tables())
+    for table, column, kind in references():
+        if (
+            kind == "id"
+            and table in present
+            and store.fetchall(f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1", [who])
+        ):
+            return Subject(who)
+    raise NotFoundError(f"No customer {who!r} (by id or e-mail) is held in this store.")
+
+
+def _value(kind: str, subject: Subject) -> str | None:
+    return {"id": subject.customer_id, "email": subject.email, "name": subject.name}[kind]
+
+
+def _records(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    frame = store.query(sql, params)
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _text_columns(store: Store, table: str) -> list[str]:
+    schema_filter = "current_schema()" if store.dialect == "postgres" else "'main'"
+    rows = store.fetchall(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        f"WHERE table_name = ? AND table_schema = {schema_filter} ORDER BY ordinal_position",
+        [table],
+    )
+    return [str(name) for name, dtype in rows if str(dtype).lower() in ("varchar", "text", "character varying")]
+
+
+def _mention_clause(columns: list[str], n_idents: int) -> str:
+    return " OR ".join(f'strpos(lower("{c}"), lower(?)) > 0' for c in columns for _ in range(n_idents))
+
+
+def _user_tables(store: Store) -> list[str]:
+    return [t for t in store.list_tables() if not t.startswith("_hf_") and t != "schema_migrations"]
+
+
+def export_subject(store: Store, who: str) -> dict[str, Any]:
+    """Everything held about a person, as one JSON-ready document.
+
+    `tables` holds every row that references the person (by id, e-mail or name) and the rows that
+    depend on those (enrichment of their feedback, answers of their responses); `mentions` holds
+    other rows whose text mentions their id, e-mail, name or phone.
+    """
+    subject = find_subject(store, who)
+    present = set(store.list_tables())
+    tables: dict[str, list[dict[str, Any]]] = {}
+    seen: dict[str, set[str]] = {}
+    for table in [t.name for t in TABLES if t.name in present]:
+        conds: list[str] = []
+        params: list[Any] = []
+        for t, col, kind in references():
+            value = _value(kind, subject)
+            if t == table and value:
+                conds.append(f"lower({col}) = lower(?)" if kind != "id" else f"{col} = ?")
+                params.append(value)
+        if not conds:
+            continue
+        rows = _records(store, f"SELECT * FROM {table} WHERE {' OR '.join(conds)}", params)
+        if rows:
+            tables[table] = rows
+    feedback_ids = [r["feedback_id"] for r in tables.get("feedback", [])]
+    response_ids = [r["response_id"] for r in tables.get("responses", [])]
+    for table, key, ids in (
+        ("feedback_enriched", "feedback_id", feedback_ids),
+        ("answers", "response_id", response_ids),
+    ):
+        if ids:
+            marks = ", ".join("?" for _ in ids)
+            tables[table] = _records(store, f"SELECT * FROM {table} WHERE {key} IN ({marks})", ids)
+    for table, rows in tables.items():
+        seen[table] = {json.dumps(r, sort_keys=True, default=str) for r in rows}
+    mentions: dict[str, list[dict[str, Any]]] = {}
+    idents = subject.identifiers()
+    for table in _user_tables(store):
+        cols = _text_columns(store, table)
+        if not cols or not idents:
+            continue
+        rows = _records(store, f"SELECT * FROM {table} WHERE {_mention_clause(cols, len(idents))}", idents * len(cols))
+        rows = [r for r in rows if json.dumps(r, sort_keys=True, default=str) not in seen.get(table, set())]
+        if rows:
+            mentions[table] = rows
+    return {
+        "subject": subject.to_dict(),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": tables,
+        "mentions": mentions,
+        "rows": sum(len(v) for v in tables.values()) + sum(len(v) for v in mentions.values()),
+    }
+
+
+def _pseudonym(customer_id: str) -> str:
+    salt = secrets.token_bytes(16)  # random per erasure and never stored: the pseudonym links to no one
+    return "erased-" + hashlib.sha256(salt + customer_id.encode()).hexdigest()[:16]
+
+
+def _like_regex(text: str) -> str:
+    """`text` as a literal in a regular expression understood by both RE2 (DuckDB) and PostgreSQL."""
+    return "".join("\\" + ch if ch in r".^$*+?()[]{}|\/" else ch for ch in text)
+
+
+def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResult:
+    """Erase a person from every table (see the module docstring); returns counts per table."""
+    subject = find_subject(store, who)
+    cid = subject.customer_id
+    result = ErasureResult(pseudonym=_pseudonym(cid))
+    present = set(store.list_tables())
+    names = [v for v in (subject.name, subject.email) if v]
+
+    def count(bucket: dict[str, int], key: str, n: int) -> None:
+        if n > 0:
+            bucket[key] = bucket.get(key, 0) + n
+
+    with store.transaction():
+        # Their feedback (by id, or by their name / e-mail as author) and its enrichment.
+        author = " OR ".join("lower(author) = lower(?)" for _ in names)
+        where_fb = f"customer_id = ?{' OR ' + author if author else ''}"
+        fb_ids = [r[0] for r in store.fetchall(f"SELECT feedback_id FROM feedback WHERE {where_fb}", [cid, *names])]
+        for ids_chunk in _chunks(fb_ids):
+            marks = ", ".join("?" for _ in ids_chunk)
+            count(
+                result.deleted,
+                "feedback_enriched",
+                store.execute(f"DELETE FROM feedback_enriched WHERE feedback_id IN ({marks})", ids_chunk),
+            )
+            count(
+                result.deleted,
+                "feedback",
+                store.execute(f"DELETE FROM feedback WHERE feedback_id IN ({marks})", ids_chunk),
+            )
+        # Their survey responses, answers and invitations.
+        resp_ids = [r[0] for r in store.fetchall("SELECT response_id FROM responses WHERE customer_id = ?", [cid])]
+        for ids_chunk in _chunks(resp_ids):
+            marks = ", ".join("?" for _ in ids_chunk)
+            count(
+                result.deleted,
+                "answers",
+                store.execute(f"DELETE FROM answers WHERE response_id IN ({marks})", ids_chunk),
+            )
+            count(
+                result.deleted,
+                "responses",
+                store.execute(f"DELETE FROM responses WHERE response_id IN ({marks})", ids_chunk),
+            )
+        if subject.name:
+            count(
+                result.deleted,
+                "stories",
+                store.execute("DELETE FROM stories WHERE lower(author_name) = lower(?)", [subject.name]),
+            )
+        # Kept rows: pseudonym instead of the id, personal columns nulled.
+        for table, cols in PSEUDONYMISED.items():
+            if table not in present:
+                continue
+            for col in cols:
+                nulls = "".join(f", {c} = NULL" for c in NULLED_ON_KEPT.get(table, ()))
+                n = store.execute(f"UPDATE {table} SET {col} = ?{nulls} WHERE {col} = ?", [result.pseudonym, cid])
+                count(result.pseudonymised, table, n)
+        if subject.email and "referrals" in present:
+            n = store.execute(
+                "UPDATE referrals SET referred_email = NULL WHERE lower(referred_email) = lower(?)", [subject.email]
+            )
+            count(result.pseudonymised, "referrals", n)
+        # Every other table with a person-id column: their rows go (customers, advocates, stories,
+        # invitations, customer_value, churn_scores, offers, and tables added later).
+        for table, col, kind in references():
+            if kind != "id" or table in PSEUDONYMISED or table not in present:
+                continue
+            count(result.deleted, table, store.execute(f"DELETE FROM {table} WHERE {col} = ?", [cid]))
+        if subject.email:
+            if "users" in present:
+                n = store.execute(
+                    "UPDATE users SET email = ?, active = FALSE, password_hash = 'erased' WHERE lower(email) = lower(?)",
+                    [f"{result.pseudonym}@invalid", subject.email],
+                )
+                count(result.pseudonymised, "users", n)
+            if "audit_log" in present:
+                n = store.execute("UPDATE audit_log SET actor = NULL WHERE lower(actor) = lower(?)", [subject.email])
+                count(result.pseudonymised, "audit_log", n)
+        idents = subject.identifiers()
+        if idents and "quarantine" in present:
+            n = store.execute(f"DELETE FROM quarantine WHERE {_mention_clause(['raw'], len(idents))}", idents)
+            count(result.deleted, "quarantine", n)
+        # Sweep: mentions in any remaining text column of any table.
+        for table in _user_tables(store):
+            for col in _text_columns(store, table):
+                for ident in idents:
+                    n = store.execute(
+                        f'UPDATE {table} SET "{col}" = regexp_replace("{col}", ?, ?, \'gi\') '
+                        f'WHERE strpos(lower("{col}"), lower(?)) > 0',
+                        [_like_regex(ident), ERASED, ident],
+                    )
+                    count(result.redacted, f"{table}.{col}", n)
+        if "audit_log" in present:
+            detail = {"deleted": result.deleted, "pseudonymised": result.pseudonymised, "redacted": result.redacted}
+            store.execute(
+                "INSERT INTO audit_log (audit_id, occurred_at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    uuid.uuid4().hex,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    actor,
+                    "privacy.erase",
+                    result.pseudonym,
+                    json.dumps(detail),
+                ],
+            )
+    return result
+
+
+def _chunks(ids: list[Any], size: int = 500) -> list[list[Any]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+RETAINED_MARK = "[text removed after retention period]"
+
+
+def apply_retention(store: Store, days: int, *, now: datetime | None = None) -> dict[str, Any]:
+    """Replace raw `feedback.text` older than `days` by its PII-redacted version.
+
+    The redacted text (from feedback_enriched.redacted_text where classified, else redacted now with
+    `heedful.listen.pii`) stays, and so do the enrichment results; the raw text is gone. Idempotent.
+    """
+    from heedful.listen.pii import redact
+
+    if days < 0:
+        raise InputError("--days must be 0 or more.")
+    cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=days)
+    rows = store.fetchall(
+        "SELECT f.feedback_id, f.text, e.redacted_text FROM feedback f "
+        "LEFT JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE f.created_at < ?",
+        [cutoff],
+    )
+    changed = 0
+    with store.transaction():
+        for feedback_id, text, redacted in rows:
+            new = redacted if redacted else redact(text or "")
+            new = new or RETAINED_MARK
+            if new != text:
+                store.execute("UPDATE feedback SET text = ? WHERE feedback_id = ?", [new, feedback_id])
+                changed += 1
+        store.execute(
+            "UPDATE feedback_enriched SET redacted_text = (SELECT text FROM feedback f "
+            "WHERE f.feedback_id = feedback_enriched.feedback_id) WHERE redacted_text IS NULL AND feedback_id IN "
+            "(SELECT feedback_id FROM feedback WHERE created_at < ?)",
+            [cutoff],
+        )
+    return {"cutoff": cutoff.isoformat(timespec="seconds"), "checked": len(rows), "redacted": changed}

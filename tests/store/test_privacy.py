@@ -1,0 +1,144 @@
+"""Privacy: export everything about a person; erase them from every table; retention of raw text."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from tests.store.seed import SUBJECT, seed
+from typer.testing import CliRunner
+
+from heedful.cli.main import app
+from heedful.errors import NotFoundError
+from heedful.store import Store, connect
+from heedful.store.privacy import apply_retention, erase_subject, export_subject, references
+
+runner = CliRunner()
+
+
+def _text_columns(store: Store, table: str) -> list[str]:
+    schema_filter = "current_schema()" if store.dialect == "postgres" else "'main'"
+    rows = store.fetchall(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        f"WHERE table_name = ? AND table_schema = {schema_filter}",
+        [table],
+    )
+    return [n for n, t in rows if str(t).lower() in ("varchar", "text", "character varying")]
+
+
+def _find_everywhere(store: Store, needle: str) -> list[str]:
+    """Every table.column (all text columns of all tables) whose value contains `needle`, case-insensitive."""
+    hits = []
+    for table in store.list_tables():
+        for col in _text_columns(store, table):
+            n = store.fetchall(f'SELECT COUNT(*) FROM {table} WHERE strpos(lower("{col}"), lower(?)) > 0', [needle])
+            if n[0][0]:
+                hits.append(f"{table}.{col}")
+    return hits
+
+
+def test_references_come_from_the_schema() -> None:
+    refs = {(t, c) for t, c, _ in references()}
+    for expected in [
+        ("orders", "customer_id"),
+        ("referrals", "referred_customer_id"),
+        ("referrals", "referred_email"),
+        ("rewards", "advocate_id"),
+        ("feedback", "author"),
+        ("stories", "author_name"),
+        ("churn_scores", "customer_id"),
+        ("offers", "customer_id"),
+        ("customer_value", "customer_id"),
+    ]:
+        assert expected in refs
+
+
+def test_export_holds_every_table_about_the_person(store: Store) -> None:
+    seed(store)
+    doc = export_subject(store, SUBJECT["email"])  # found by e-mail as well as by id
+    assert doc["subject"]["customer_id"] == SUBJECT["customer_id"]
+    tables = doc["tables"]
+    for table in [
+        "customers",
+        "orders",
+        "feedback",
+        "feedback_enriched",
+        "invitations",
+        "responses",
+        "answers",
+        "referrals",
+        "rewards",
+        "peer_matches",
+        "advocates",
+        "stories",
+        "customer_value",
+        "churn_scores",
+        "offers",
+    ]:
+        assert tables.get(table), table
+    assert len(tables["orders"]) == 3 and len(tables["answers"]) == 2 and len(tables["referrals"]) == 2
+    assert {r["feedback_id"] for r in tables["feedback"]} == {"F1"}
+    assert all(r["customer_id"] == SUBJECT["customer_id"] for r in tables["customer_value"])
+    # Texts elsewhere that mention them: another customer's ticket, a quarantined row, the audit log.
+    assert {r["feedback_id"] for r in doc["mentions"]["feedback"]} == {"F3"}
+    assert "quarantine" in doc["mentions"] and "audit_log" in doc["mentions"]
+    json.dumps(doc)  # JSON-ready
+
+
+def test_erase_leaves_no_trace_in_any_table(store: Store) -> None:
+    seed(store)
+    revenue = store.fetchall("SELECT SUM(amount) FROM orders")[0][0]
+    result = erase_subject(store, SUBJECT["customer_id"])
+    for needle in SUBJECT.values():
+        assert _find_everywhere(store, needle) == [], needle
+    # Orders kept for accounting, de-identified under one pseudonym; others untouched.
+    assert store.count("orders") == 6
+    assert store.fetchall("SELECT SUM(amount) FROM orders")[0][0] == pytest.approx(revenue)
+    pseud = store.fetchall("SELECT DISTINCT customer_id FROM orders WHERE customer_id NOT IN ('C2', 'C3')")
+    assert pseud == [(result.pseudonym,)]
+    assert store.fetchall("SELECT advocate_id FROM rewards") == [(result.pseudonym,)]
+    assert store.fetchall("SELECT referred_email FROM referrals WHERE referral_id = 'RF2'") == [(None,)]
+    # Derived tables lose the person, keep the others.
+    assert store.fetchall("SELECT customer_id FROM customer_value") == [("C2",)]
+    assert store.count("churn_scores") == store.count("offers") == store.count("advocates") == 0
+    assert store.fetchall("SELECT feedback_id FROM feedback_enriched ORDER BY 1") == [("F2",), ("F3",)]
+    assert store.fetchall("SELECT response_id FROM answers") == [("R2",)]
+    assert store.count("customers") == 2
+    # An audit record without personal data.
+    audit = store.fetchall("SELECT target, detail FROM audit_log WHERE action = 'privacy.erase'")
+    assert len(audit) == 1 and audit[0][0] == result.pseudonym
+    assert json.loads(audit[0][1])["deleted"]["customers"] == 1
+    with pytest.raises(NotFoundError):
+        export_subject(store, SUBJECT["customer_id"])
+
+
+def test_retention_redacts_old_raw_text_keeps_enrichment(store: Store) -> None:
+    seed(store)
+    out = apply_retention(store, days=30, now=datetime(2026, 6, 1))
+    assert out["checked"] == 2 and out["redacted"] == 2  # F1, F3 are old; F2 is newer than the cutoff
+    texts = dict(store.fetchall("SELECT feedback_id, text FROM feedback"))
+    assert SUBJECT["email"] not in texts["F1"] and SUBJECT["phone"] not in texts["F1"]
+    assert texts["F1"] == "Parcel late again. Call me on [phone]."  # the stored redacted text
+    assert "x@y.com" not in texts["F3"]
+    assert texts["F2"] == "Lovely mugs, fast delivery."
+    assert store.count("feedback_enriched") == 3
+    assert apply_retention(store, days=30, now=datetime(2026, 6, 1))["redacted"] == 0  # idempotent
+
+
+def test_cli_privacy(duckdb_url: str) -> None:
+    with connect(duckdb_url) as st:
+        seed(st)
+    res = runner.invoke(app, ["privacy", "export", SUBJECT["customer_id"], "--db", duckdb_url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["subject"]["email"] == SUBJECT["email"]
+    res = runner.invoke(app, ["privacy", "erase", SUBJECT["customer_id"], "--db", duckdb_url], input="n\n")
+    assert res.exit_code == 1
+    res = runner.invoke(app, ["privacy", "erase", SUBJECT["customer_id"], "--db", duckdb_url, "--yes", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["deleted"]["customers"] == 1
+    res = runner.invoke(app, ["privacy", "export", SUBJECT["customer_id"], "--db", duckdb_url])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["privacy", "retention", "--days", "0", "--db", duckdb_url, "--json"])
+    # F1 was erased; of F2 and F3 only F3 is older than today (F2 is dated in 2027).
+    assert res.exit_code == 0 and json.loads(res.stdout)["checked"] == 1
