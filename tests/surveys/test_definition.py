@@ -63,4 +63,4 @@ def test_unknown_piped_field_is_refused_and_known_ones_are_filled() -> None:
         pipe("Hi {{customer.name}}, {{ customer.attributes.tier }}", {"name": "Ann", "attributes": {"tier": "gold"}})
         == "Hi Ann, gold"
     )
-    assert pipe("Hi {{customer.name}}", None) == "Hi "
+    assert pipe("Hi {{customer.name}}, welcome", None) == "Hi, welcome"

@@ -308,9 +308,10 @@ def pipe(text: str, customer: dict[str, Any] | None) -> str:
         current: Any = customer
         for part in parts:
             current = current.get(part) if isinstance(current, dict) else None
-        return "" if current is None else str(current)
+        return "\x00" if current is None or current == "" else str(current)
 
-    return PIPE.sub(value, text)
+    # an unknown value leaves no gap: "Hi {{customer.name}}, …" becomes "Hi, …"
+    return re.sub(r"\s*\x00", "", PIPE.sub(value, text))
 
 
 # --------------------------------------------------------------------------------------- YAML

@@ -249,6 +249,7 @@ def _page_response(
         "questions": questions,
         "values": values,
         "errors": errors,
+        "error_list": [(v["q"].id, v["text"], errors[v["q"].id]) for v in questions if v["q"].id in errors],
         "idempotency_key": secrets.token_urlsafe(16),
         "token": token,
         "back_to": path[-1] if (path := _previous_pages(survey, known, page_index)) else None,
