@@ -142,3 +142,24 @@ def test_cli_privacy(duckdb_url: str) -> None:
     res = runner.invoke(app, ["privacy", "retention", "--days", "0", "--db", duckdb_url, "--json"])
     # F1 was erased; of F2 and F3 only F3 is older than today (F2 is dated in 2027).
     assert res.exit_code == 0 and json.loads(res.stdout)["checked"] == 1
+
+
+def test_customer_show_redacts_quotes_unless_asked(duckdb_url: str) -> None:
+    with connect(duckdb_url) as st:
+        seed(st)
+    args = ["customer", "show", SUBJECT["customer_id"], "--db", duckdb_url, "--json"]
+    shown = json.loads(runner.invoke(app, args).stdout)
+    quote = shown["feedback"][0]["text"]
+    assert SUBJECT["email"] not in quote and "[EMAIL]" in quote
+    answers = " ".join(a["value"] for a in shown["survey_answers"])
+    assert SUBJECT["email"] not in answers
+    raw = json.loads(runner.invoke(app, [*args, "--no-redact"]).stdout)
+    assert SUBJECT["email"] in raw["feedback"][0]["text"]
+
+
+def test_web_profile_redacts_quotes(duck_store: Store) -> None:
+    from heedful.web.customers import customer_profile
+
+    seed(duck_store)
+    profile = customer_profile(duck_store, SUBJECT["customer_id"])
+    assert all(SUBJECT["email"] not in (f["text"] or "") for f in profile["feedback"])

@@ -77,14 +77,20 @@ def show_cmd(
     customer_id: Annotated[str, typer.Argument(help="The customer id (customers.customer_id).")],
     db: DbOption = None,
     json_out: JsonOption = False,
+    no_redact: Annotated[
+        bool, typer.Option("--no-redact", help="Show feedback and answers as written, personal data included.")
+    ] = False,
 ) -> None:
     """Show one customer's unified profile: identity, kind, orders, feedback, survey answers, referrals, value."""
     from heedful.ingest.profile import customer_profile
+    from heedful.store.privacy import redact_profile
 
     with user_errors():
         store = open_store(db)
         try:
             profile = customer_profile(store, customer_id)
+            if not no_redact:  # feedback quotes are shown redacted by default
+                profile = redact_profile(profile)
         finally:
             store.close()
     if json_out:

@@ -366,3 +366,22 @@ def apply_retention(store: Store, days: int, *, now: datetime | None = None) -> 
             [cutoff],
         )
     return {"cutoff": cutoff.isoformat(timespec="seconds"), "checked": len(rows), "redacted": changed}
+
+
+def redact_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """A customer profile for display: feedback titles/texts and free-text answers PII-redacted.
+
+    Used by `heedful customer show` (unless `--no-redact`) and the web profile page and API.
+    """
+    from heedful.listen.pii import redact
+
+    out = dict(profile)
+    out["feedback"] = [
+        {**f, **{k: redact(f[k]) for k in ("title", "text") if isinstance(f.get(k), str)}}
+        for f in profile.get("feedback") or []
+    ]
+    out["survey_answers"] = [
+        {**a, "value": redact(a["value"])} if isinstance(a.get("value"), str) else a
+        for a in profile.get("survey_answers") or []
+    ]
+    return out
