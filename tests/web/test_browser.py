@@ -231,3 +231,35 @@ def test_phone_layout_and_keyboard_navigation(browser, base_url: str) -> None:  
     page.keyboard.press("Enter")
     assert page.evaluate("() => location.hash") == "#main"
     context.close()
+
+
+CONTRAST_JS = """() => {
+  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = parse(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  document.querySelectorAll('a, button, label, th, td, p, h1, h2, .badge, .label, .value, .note, span, dt, dd, caption').forEach(el => {
+    if (!el.offsetParent || !el.textContent.trim() || el.closest('.plot')) return;
+    const fg = lum(parse(getComputedStyle(el).color).slice(0, 3));
+    const bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) worst.push(el.tagName + '.' + el.className + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  });
+  return worst;
+}"""
+
+
+def test_text_contrast_meets_wcag_aa_on_every_page(page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, Role.admin)
+    for path in ("/", "/customers", "/customers/C1", "/value", "/imports", "/settings", "/account"):
+        page.goto(path)
+        assert page.evaluate(CONTRAST_JS) == [], path

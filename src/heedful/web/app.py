@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from heedful.config import load_settings
 from heedful.errors import HeedfulError, NotFoundError
 from heedful.store import Store, connect
-from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, verify_csrf
+from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, StoreLock, verify_csrf
 from heedful.web.queries import AggregateCache
 from heedful.web.security import (
     LoginThrottle,
@@ -71,10 +71,12 @@ def create_app(
     session_policy: SessionPolicy | None = None,
     login_throttle: LoginThrottle | None = None,
     clock: Any = time.time,
+    warm_cache: bool = True,
 ) -> FastAPI:
     """Build the app over the store at `db_url` (or an open `store`).
 
-    `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
+    `warm_cache` computes the overview's whole-table figures as the server starts, so the first visitor
+    does not wait for them. `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
     restart; without it a random key is made and everyone signs in again after a restart.
     """
     settings = load_settings()
@@ -87,7 +89,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warming = asyncio.create_task(warm_caches(app)) if warm_cache else None
         yield
+        if warming is not None:
+            await warming  # a running computation cannot be interrupted; it ends with its query
         if own_store:
             the_store.close()
 
@@ -103,7 +108,7 @@ def create_app(
     if the_store.dialect == "duckdb":
         the_store.execute("SET enable_progress_bar = false")  # long first queries would draw bars in the server log
     app.state.store = the_store
-    app.state.store_lock = asyncio.Lock()
+    app.state.store_lock = StoreLock()
     app.state.login_throttle = login_throttle or LoginThrottle(clock=clock)
     app.state.clock = clock
     app.state.aggregates = AggregateCache()
@@ -119,6 +124,19 @@ def create_app(
         module = importlib.import_module(f"heedful.web.{name}")
         app.include_router(module.router)
     return app
+
+
+async def warm_caches(app: FastAPI) -> None:
+    """Compute the overview figures in a worker thread, holding the store like a request would."""
+    from starlette.concurrency import run_in_threadpool
+
+    from heedful.web.overview import overview_data
+
+    async with app.state.store_lock:
+        try:
+            await run_in_threadpool(app.state.aggregates.get, app.state.store, "overview", overview_data)
+        except Exception:  # an empty or half-migrated store: the page computes it when visited
+            log.warning("Could not precompute the overview figures", exc_info=True)
 
 
 class ServerTimingMiddleware:

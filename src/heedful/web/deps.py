@@ -9,6 +9,8 @@ request by a dependency the app installs globally (`verify_csrf`); bearer-token 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -57,12 +59,29 @@ class CsrfFailed(Exception):
 
 
 # ---------------------------------------------------------------- store
-async def get_store(request: Request) -> AsyncIterator[Store]:
-    """The app's store, used by one request at a time.
+class StoreLock:
+    """Mutual exclusion for the store across threads and event loops: `async with app.state.store_lock:`.
 
     DuckDB allows one process to hold the file and its Python connection must not be used by two
-    threads at once, so requests take an asyncio lock (waiting requests hold no worker thread).
+    threads at once, so requests take turns. Waiting polls a thread lock instead of blocking a worker
+    thread (a request holding the lock needs a worker thread to finish) or binding to one event loop.
     """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    async def __aenter__(self) -> None:
+        pause = 0.0005
+        while not self._lock.acquire(blocking=False):
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.01)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+async def get_store(request: Request) -> AsyncIterator[Store]:
+    """The app's store, used by one request at a time (see StoreLock)."""
     waiting = time.perf_counter()
     async with request.app.state.store_lock:
         request.state.store_wait_ms = (time.perf_counter() - waiting) * 1000
