@@ -448,6 +448,7 @@ def demo_step(store: Store) -> dict[str, object]:
     return {
         "customers_valued": report["n_customers"],
         "bgnbd_converged": report["converged"],
+        "notes": report["notes"],
         "total_clv_12m": round(report["total_clv"], 2),
         "champions": int(sizes.get("champions", 0)),
         "at_risk": int(sizes.get("at risk", 0)),

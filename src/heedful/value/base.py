@@ -292,9 +292,15 @@ class ValueModel:
                 False, f"optimizer stopped with gradient {gnorm:.3g} ({res.message})", starts, iters, gnorm
             )
         if not np.all(np.isfinite(cov)):
+            drifting = [name for name, v in zip(self.param_names, log_theta, strict=True) if abs(v) > 7]
+            hint = (
+                f" ({', '.join(drifting)} drift towards 0 or infinity: e.g. no sign of customers dropping out)"
+                if drifting
+                else ""
+            )
             return FitDiagnostics(
                 False,
-                "the Hessian at the estimate is not negative definite: the maximum is not unique",
+                f"the Hessian at the estimate is not negative definite: the maximum is not unique{hint}",
                 starts,
                 iters,
                 gnorm,
