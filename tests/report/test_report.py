@@ -119,3 +119,23 @@ def test_pdf_opens_has_the_sections_and_static_charts(report_store: Store, tmp_p
         shutil.copy(out, ARTIFACTS / "report.pdf")
         subprocess.run(["pdftoppm", "-r", "60", "-png", str(out), str(ARTIFACTS / "page")], check=True, timeout=120)
         assert len(list(ARTIFACTS.glob("page-*.png"))) == len(reader.pages)
+
+
+@pytest.mark.browser
+def test_pdf_falls_back_to_the_chromium_command_line_without_playwright(
+    report_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_chromium()
+    pypdf = pytest.importorskip("pypdf")
+    from heedful.report import report as report_module
+
+    def no_playwright(*args: object) -> None:
+        raise ImportError("playwright is not installed")
+
+    monkeypatch.setattr(report_module, "_pdf_with_playwright", no_playwright)
+    out = tmp_path / "report.pdf"
+    write_report(report_store, PERIOD, out)
+    reader = pypdf.PdfReader(str(out))
+    text = unicodedata.normalize("NFKC", "\n".join(page.extract_text() for page in reader.pages))
+    assert "What we would rather not hear" in text
+    assert sum(len(page.images) for page in reader.pages) >= 5  # charts rendered to PNG before printing
