@@ -77,6 +77,11 @@ def _context(browser: Any, base_url: str, phone: bool = False) -> Any:
     return browser.new_context(base_url=base_url, java_script_enabled=False, viewport=viewport)
 
 
+def _fits(page: Any) -> bool:
+    """Nothing is wider than the (phone) screen."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"))
+
+
 def _answer_tradeoffs(page: Any) -> None:
     for fieldset in ("features", "plans"):
         assert page.locator(f"#q-{fieldset}").is_visible()
@@ -100,7 +105,7 @@ def test_full_survey_without_javascript(browser: Any, live: tuple[str, Store]) -
     page.goto("/s/customer-pulse")
     assert "Page 1 of 4" in page.locator(".progress-label").inner_text()
     # the page fits a phone screen: nothing wider than the viewport
-    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")
+    assert _fits(page)
     # every answer is checked, with a message next to it and a summary at the top
     page.get_by_role("button", name="Next").click()
     assert page.locator(".error-summary").is_visible()
@@ -110,6 +115,7 @@ def test_full_survey_without_javascript(browser: Any, live: tuple[str, Store]) -
     page.locator("input[name=csat][value='2']").check()
     page.get_by_role("button", name="Next").click()
     assert "Page 2 of 4" in page.locator(".progress-label").inner_text()
+    assert _fits(page)
     page.locator("input[name=problems][value='delivery_was_late']").check()
     page.locator("input[name=problems][value='__other__']").check()
     page.get_by_role("button", name="Next").click()
@@ -119,6 +125,7 @@ def test_full_survey_without_javascript(browser: Any, live: tuple[str, Store]) -
     page.get_by_role("button", name="Next").click()
     # page 3: matrix, single with other, ranking, numeric, text
     assert "Page 3 of 4" in page.locator(".progress-label").inner_text()
+    assert _fits(page)
     for row in ("delivery_is_fast", "prices_are_fair", "support_is_helpful"):
         page.locator(f"input[name='ratings.{row}'][value='4']").check()
     page.locator("input[name=channel][value='__other__']").check()
@@ -130,6 +137,7 @@ def test_full_survey_without_javascript(browser: Any, live: tuple[str, Store]) -
     page.fill("textarea[name=comment]", "Keep it up")
     page.get_by_role("button", name="Next").click()
     assert "Page 4 of 4" in page.locator(".progress-label").inner_text()
+    assert _fits(page)
     # come back later: a new tab of the same browser resumes at page 4
     page.close()
     page = context.new_page()

@@ -165,7 +165,7 @@ class MaxDiffQuestion(_Question):
 
 class ConjointQuestion(_Question):
     type: Literal["conjoint"]
-    attributes: dict[str, list[str | float]]
+    attributes: dict[str, list[str | int | float]]
     price: str | None = Field(default=None, description="name of the attribute that is the price")
     alternatives: int = Field(default=3, ge=2)
     tasks: int = Field(default=8, ge=1)
