@@ -118,3 +118,9 @@ def test_aggregate_cache_recomputes_after_new_data(seeded: Store) -> None:
         ),
     )
     assert cache.get(seeded, "n", compute) == first + 1 and len(calls) == 2
+
+
+def test_fingerprint_changes_when_value_results_are_rewritten_in_place(seeded: Store) -> None:
+    before = queries.fingerprint(seeded)
+    seeded.execute("UPDATE customer_value SET clv = clv + 1, computed_at = TIMESTAMP '2030-01-01 00:00:00'")
+    assert queries.fingerprint(seeded) != before

@@ -27,12 +27,14 @@ def _scalar(store: Store, sql: str, params: list[Any] | None = None) -> Any:
 
 
 def fingerprint(store: Store) -> tuple[Any, ...]:
-    """Changes whenever an import, a value run, classification or survey answer lands."""
+    """Changes whenever an import, a value or churn run, classification or survey answer lands."""
     return tuple(
         store.fetchall(
             "SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM orders), "
             "(SELECT COUNT(*) FROM feedback_enriched), (SELECT COUNT(*) FROM answers), "
-            "(SELECT COUNT(*) FROM customer_value), (SELECT MAX(started_at) FROM imports)"
+            "(SELECT COUNT(*) FROM customer_value), (SELECT MAX(started_at) FROM imports), "
+            # value runs rewrite rows in place; retain updates customer_value.churn_risk with its scores
+            "(SELECT MAX(computed_at) FROM customer_value), (SELECT MAX(scored_at) FROM churn_scores)"
         )[0]
     )
 

@@ -193,12 +193,14 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             "z": cohorts.to_numpy().tolist(),
                             "x": [str(c) for c in cohorts.columns],
                             "y": [str(i) for i in cohorts.index],
-                            "colorscale": "Blues",
+                            "colorscale": [[0, "#f0f5fb"], [1, "#1d4f91"]],  # light = few stay, dark = many
                             "zmin": 0,
+                            "zmax": 1,
+                            "hovertemplate": "cohort %{y}, period %{x}: %{z:.0%}<extra></extra>",
                         }
                     ],
                     {
-                        "yaxis": {"autorange": "reversed", "type": "category"},
+                        "yaxis": {"autorange": "reversed", "type": "category", "automargin": True},
                         "xaxis": {"title": {"text": "periods since first order"}},
                     },
                 ),
