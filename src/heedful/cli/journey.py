@@ -17,7 +17,7 @@ from heedful.journey.alerts import Alert, detect_alerts, digest_payload, digest_
 from heedful.journey.config import dump_config, parse_config
 from heedful.journey.delivery import deliver, delivery_settings, email_departments
 from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
-from heedful.journey.metrics import period_range
+from heedful.journey.metrics import JourneyData, period_range
 from heedful.journey.scorecard import Scorecard, build_scorecard
 from heedful.store import Store
 from heedful.store import journey_repo as repo
@@ -47,17 +47,24 @@ def resolve_period(store: Store, period: str | None) -> str:
     return latest
 
 
-def scorecard_for(store: Store, period: str, department: str | None = None, audience: str = "external") -> Scorecard:
-    """Load config and data, and score the needs for one audience (internal ones with anonymity rules)."""
+def scorecard_for(
+    store: Store,
+    period: str,
+    department: str | None = None,
+    audience: str = "external",
+    data: JourneyData | None = None,
+) -> Scorecard:
+    """Load config and data (unless given), and score the needs for one audience (internal ones with
+    anonymity rules)."""
     if audience not in AUDIENCES:
         raise InputError(f"Audience {audience!r} must be one of {', '.join(AUDIENCES)}.")
     config = repo.load_config(store)
     if department is not None and department not in {d.id for d in config.departments}:
         known = ", ".join(d.id for d in config.departments)
         raise InputError(f"Unknown department {department!r}; known: {known}.")
-    data = split_audiences(repo.load_journey_data(store, period))[audience]
-    card = build_scorecard(config, data, period, department=department, audience=audience)
-    return suppress_scorecard(card, data) if audience != "external" else card
+    part = split_audiences(data if data is not None else repo.load_journey_data(store, period))[audience]
+    card = build_scorecard(config, part, period, department=department, audience=audience)
+    return suppress_scorecard(card, part) if audience != "external" else card
 
 
 @app.command("scorecard")

@@ -39,7 +39,11 @@ def answers_audience(answers: pd.DataFrame) -> pd.Series:
 
 
 def split_audiences(data: JourneyData) -> dict[str, JourneyData]:
-    """One JourneyData per audience; customers' views only ever see the `external` one."""
+    """One JourneyData per audience; customers' views only ever see the `external` one.
+
+    Computed once per data set (kept on it), so the derived columns of each view are too."""
+    if data.audiences is not None:
+        return data.audiences
     fb_aud = feedback_audience(data.feedback)
     ans_aud = answers_audience(data.answers)
     split = {"external": data.subset(fb_aud == "external", ans_aud == "external")}
@@ -51,6 +55,7 @@ def split_audiences(data: JourneyData) -> dict[str, JourneyData]:
             answers=data.answers[(ans_aud == aud).to_numpy()],
             customers=data.customers[data.customers["kind"] == aud] if not data.customers.empty else None,
         )
+    data.audiences = split
     return split
 
 

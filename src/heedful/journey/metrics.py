@@ -120,6 +120,8 @@ class JourneyData:
         self.customer_value = _or_empty(customer_value, "customer_value")
         self.operations = _or_empty(operations, "operations")
         self.customers = _or_empty(customers, "customers")
+        # set by `internal.split_audiences`: the per-audience views, computed once per data set
+        self.audiences: dict[str, JourneyData] | None = None
 
     def subset(self, feedback_mask: pd.Series | None = None, answers_mask: pd.Series | None = None) -> JourneyData:
         """A view with feedback / answers filtered (used to keep audiences apart)."""

@@ -101,11 +101,14 @@ def check_period(period: str) -> str:
 # ---------------------------------------------------------------- gathering
 
 
-def build_report(store: Store, period: str, *, config: JourneyConfig | None = None) -> CustomerFocusReport:
-    """Read what the report needs from the store and build every section for `period` (YYYY-MM)."""
+def build_report(
+    store: Store, period: str, *, config: JourneyConfig | None = None, data: JourneyData | None = None
+) -> CustomerFocusReport:
+    """Read what the report needs from the store (`data`: the journey tables, if already loaded for
+    this period) and build every section for `period` (YYYY-MM)."""
     check_period(period)
     config = config or repo.load_config(store)
-    data = repo.load_journey_data(store, period)
+    data = data if data is not None else repo.load_journey_data(store, period)
     extras = {
         "referrals": _query_or_empty(store, "SELECT advocate_id, status, created_at, converted_at FROM referrals"),
         "rewards": _query_or_empty(store, "SELECT advocate_id, amount, entry, created_at FROM rewards"),

@@ -15,12 +15,14 @@ from starlette.background import BackgroundTask
 from heedful.errors import HeedfulError, InputError
 from heedful.journey.config import METRIC_KINDS, dump_config, parse_config
 from heedful.journey.internal import AUDIENCES, internal_summary
+from heedful.journey.metrics import JourneyData
 from heedful.journey.scorecard import Scorecard
 from heedful.report.report import build_report, render_html, write_pdf
 from heedful.store import Store
 from heedful.store import journey_repo as repo
 from heedful.web import accounts
 from heedful.web.deps import AdminUser, AnalystUser, StoreDep, ViewerUser, client_ip
+from heedful.web.queries import AggregateCache
 from heedful.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -37,10 +39,20 @@ def _period(store: Store, period: str | None) -> str | None:
         return None
 
 
-def _scorecard(store: Store, period: str, department: str | None = None, audience: str = "external") -> Scorecard:
+def _data(request: Request, store: Store, period: str) -> JourneyData:
+    """The journey tables for `period`, cached until data lands (the app's aggregate cache) or
+    operations figures are imported."""
+    cache: AggregateCache = request.app.state.aggregates
+    operations = store.count("operations")
+    return cache.get(store, f"journey.data.{period}.{operations}", lambda s: repo.load_journey_data(s, period))  # type: ignore[no-any-return]
+
+
+def _scorecard(
+    request: Request, store: Store, period: str, department: str | None = None, audience: str = "external"
+) -> Scorecard:
     from heedful.cli.journey import scorecard_for
 
-    return scorecard_for(store, period, department, audience)
+    return scorecard_for(store, period, department, audience, data=_data(request, store, period))
 
 
 def _by_stage(card: Scorecard, stage_order: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -61,11 +73,11 @@ def journey_page(
     chosen = _period(store, period)
     context: dict[str, Any] = {"period": chosen, "audience": audience, "audiences": AUDIENCES, "section": "journey"}
     if chosen is not None:
-        card = _scorecard(store, chosen, audience=audience)
+        card = _scorecard(request, store, chosen, audience=audience)
         context["stages"] = _by_stage(card, [(s.id, s.name) for s in config.ordered_stages()])
         context["departments"] = card.department_summary()
         if audience != "external":
-            context["internal"] = internal_summary(repo.load_journey_data(store, chosen), chosen, audience)
+            context["internal"] = internal_summary(_data(request, store, chosen), chosen, audience)
     context["alerts"] = repo.load_alerts(store, audience=audience).head(10).to_dict(orient="records")
     return render(request, "journey.html", context)
 
@@ -79,7 +91,7 @@ def department_page(
     if department_id not in {d.id for d in config.departments}:
         raise HTTPException(404, f"No department {department_id!r}.")
     chosen = _period(store, period)
-    card = _scorecard(store, chosen, department=department_id) if chosen else None
+    card = _scorecard(request, store, chosen, department=department_id) if chosen else None
     alerts = repo.load_alerts(store)
     alerts = alerts[alerts["department_id"] == department_id] if not alerts.empty else alerts
     return render(
@@ -124,19 +136,25 @@ def run_alerts(request: Request, store: StoreDep, user: AnalystUser) -> Response
 def report_page(request: Request, store: StoreDep, user: ViewerUser, period: PeriodQuery = None) -> Response:
     """The customer-focus report as a page (charts drawn by the app's Plotly), with downloads."""
     chosen = _period(store, period)
-    body = render_html(build_report(store, chosen), standalone=False) if chosen else None
+    body = (
+        render_html(build_report(store, chosen, data=_data(request, store, chosen)), standalone=False)
+        if chosen
+        else None
+    )
     return render(request, "journey_report.html", {"section": "journey", "period": chosen, "report_html": body})
 
 
 @router.get("/journey/report.{fmt}")
-def report_download(store: StoreDep, user: ViewerUser, fmt: str, period: PeriodQuery = None) -> Response:
+def report_download(
+    request: Request, store: StoreDep, user: ViewerUser, fmt: str, period: PeriodQuery = None
+) -> Response:
     """The report as a file: HTML with interactive charts, or PDF printed by headless Chromium."""
     if fmt not in ("html", "pdf"):
         raise HTTPException(404, "The report is available as .html or .pdf.")
     chosen = _period(store, period)
     if chosen is None:
         raise InputError("There is no data yet to report on.")
-    report = build_report(store, chosen)
+    report = build_report(store, chosen, data=_data(request, store, chosen))
     filename = f"customer-focus-{chosen}.{fmt}"
     if fmt == "html":
         return Response(
