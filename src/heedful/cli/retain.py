@@ -95,7 +95,7 @@ def churn_train(
     folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5,
     leakage: Annotated[str, typer.Option("--leakage", help="refuse | drop | flag suspicious columns.")] = "refuse",
     calibration: Annotated[str, typer.Option("--calibration", help="isotonic | platt | none.")] = "isotonic",
-    rounds: Annotated[int, typer.Option("--rounds", help="Most boosting rounds (early stopping picks fewer).")] = 400,
+    rounds: Annotated[int, typer.Option("--rounds", help="Most boosting rounds (early stopping picks fewer).")] = 300,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the AUC interval.")] = 1000,
     model_out: Annotated[Path | None, typer.Option("--model-out", help="Folder to save the model in.")] = None,
     json_out: JsonOption = False,

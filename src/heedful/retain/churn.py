@@ -313,8 +313,8 @@ class ChurnModel:
     def __init__(
         self,
         n_folds: int = 5,
-        n_estimators: int = 400,
-        learning_rate: float = 0.05,
+        n_estimators: int = 300,
+        learning_rate: float = 0.1,
         num_leaves: int = 15,
         min_child_samples: int = 20,
         max_depth: int = 6,
