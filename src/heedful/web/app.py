@@ -31,13 +31,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from heedful.config import load_settings
 from heedful.errors import HeedfulError, NotFoundError
 from heedful.store import Store, connect
+from heedful.web import imports as web_imports
 from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, StoreLock, verify_csrf
 from heedful.web.queries import AggregateCache
 from heedful.web.security import (
+    BodySizeLimitMiddleware,
     LoginThrottle,
     SecurityHeadersMiddleware,
     SessionMiddleware,
     SessionPolicy,
+    install_log_redaction,
 )
 from heedful.web.templating import STATIC_DIR, render
 
@@ -117,6 +120,8 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ServerTimingMiddleware)
+    install_log_redaction()
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=web_imports.MAX_UPLOAD_BYTES + 2**20)  # form fields on top
 
     _add_assets(app)
     _add_error_handlers(app)

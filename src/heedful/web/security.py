@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
+import re
 import secrets
 import threading
 import time
@@ -257,8 +260,77 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if scope.get("scheme") == "https":
+                if served_over_tls(scope):
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def served_over_tls(scope: Scope) -> bool:
+    """HTTPS directly, behind a TLS-terminating proxy (X-Forwarded-Proto: https), or HEEDFUL_HSTS=1.
+
+    Only HSTS depends on this: a forged header just makes a plain-HTTP browser ignore an HSTS header.
+    """
+    if scope.get("scheme") == "https" or os.environ.get("HEEDFUL_HSTS", "") in ("1", "true", "yes"):
+        return True
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-proto":
+            return value.split(b",")[0].strip().lower() == b"https"
+    return False
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 before reading a request whose Content-Length is over `max_bytes` (huge uploads)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                    body = json.dumps(
+                        {
+                            "type": "about:blank",
+                            "title": "Content Too Large",
+                            "status": 413,
+                            "detail": f"The request is larger than {self.max_bytes // 2**20} MiB; "
+                            "import big files with `heedful import`.",
+                            "instance": scope.get("path", ""),
+                        }
+                    ).encode()
+                    headers = [(b"content-type", b"application/problem+json"), (b"connection", b"close")]
+                    await send({"type": "http.response.start", "status": 413, "headers": headers})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
+
+
+# ---------------------------------------------------------------- secrets in logs
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:t|token|access_token|password|csrf_token)=)[^&\s\"]*")
+
+
+def redact_secrets(text: str) -> str:
+    """`/s/pulse?t=abc` -> `/s/pulse?t=[redacted]`: invitation tokens and the like never reach a log."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Scrubs secret query parameters from log records (Uvicorn's access log prints the full path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_secrets(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add the filter to the access and error loggers once (idempotent)."""
+    for name in ("uvicorn.access", "uvicorn.error", "heedful.web"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecretsFilter) for f in logger.filters):
+            logger.addFilter(RedactSecretsFilter())
