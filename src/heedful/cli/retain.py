@@ -520,7 +520,7 @@ def survival(
     if covariates:
         for row in doc["hazard_ratios"].itertuples(index=False):
             console.print(
-                f"{row.covariate}: HR {row.hazard_ratio:.2f} ({row.lower:.2f}–{row.upper:.2f}), p={row.p:.3g}"
+                f"{row.covariate}: HR {row.hazard_ratio:.3g} ({row.lower:.3g}–{row.upper:.3g}), p={row.p:.3g}"
             )
 
 
