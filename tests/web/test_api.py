@@ -26,6 +26,19 @@ def test_customer_list_pages_with_total_and_next_offset(api: TestClient, web_sto
     assert rest["next_offset"] is None
 
 
+def test_customer_list_walks_pages_with_a_cursor(api: TestClient, web_store: Store) -> None:
+    seen: list[str] = []
+    params: dict[str, object] = {"limit": 2}
+    while True:
+        body = api.get("/api/v1/customers", params=params).json()
+        assert body["total"] == web_store.count("customers")
+        seen.extend(c["customer_id"] for c in body["items"])
+        if body["next_after"] is None:
+            break
+        params = {"limit": 2, "after": body["next_after"]}
+    assert seen == sorted(r[0] for r in web_store.fetchall("SELECT customer_id FROM customers"))
+
+
 def test_customer_search_and_filters(api: TestClient) -> None:
     assert [c["name"] for c in api.get("/api/v1/customers", params={"q": "hopper"}).json()["items"]] == ["Grace Hopper"]
     uk = api.get("/api/v1/customers", params={"country": "UK"}).json()

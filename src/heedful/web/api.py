@@ -36,13 +36,18 @@ Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list: `next_offset` is null on the last page."""
+    """One page of a list: `next_offset` is null on the last page.
+
+    Lists that take a cursor (`after`) also give `next_after`: pass it back to get the next page
+    without an offset, which stays fast however deep the page.
+    """
 
     items: list[T]
     total: int
     limit: int
     offset: int
     next_offset: int | None
+    next_after: str | None = None
 
 
 class CustomerPublic(BaseModel):
@@ -196,6 +201,9 @@ def list_customers(
     q: Annotated[str | None, Query(description="Text in id, name, e-mail or company.")] = None,
     kind: Annotated[str | None, Query(description="customer | prospect | staff | partner")] = None,
     country: str | None = None,
+    after: Annotated[
+        str | None, Query(description="Cursor: customers with an id after this one (from next_after).")
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[CustomerPublic]:
@@ -212,9 +220,21 @@ def list_customers(
     if country:
         where.append("country = ?")
         params.append(country)
-    return _page(
+    total = int(store.fetchall(f"SELECT COUNT(*) FROM customers{_where(where)}", params)[0][0])
+    if after is not None:
+        where.append("customer_id > ?")
+        params.append(after)
+    page = _page(
         store, CustomerPublic, _columns(CustomerPublic), "customers", where, params, "customer_id", limit, offset
     )
+    more = page.next_offset is not None
+    return page.model_copy(
+        update={"total": total, "next_after": page.items[-1].customer_id if more and page.items else None}
+    )
+
+
+def _where(clauses: list[str]) -> str:
+    return f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
 @router.get("/customers/{customer_id}", summary="One customer")
