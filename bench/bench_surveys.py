@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _load(base: str, n: int, rate: float) -> dict[str, object]:
+async def _load(base: str, n: int, rate: float, server_cpu: Callable[[], float]) -> dict[str, object]:
     import httpx
 
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
@@ -111,6 +112,7 @@ async def _load(base: str, n: int, rate: float) -> dict[str, object]:
             if r.status_code == 303:
                 acknowledged += 1
 
+        cpu_before = server_cpu()
         start = time.perf_counter()
         tasks = []
         for i, (cookie, fields) in enumerate(sessions):
@@ -120,6 +122,7 @@ async def _load(base: str, n: int, rate: float) -> dict[str, object]:
             tasks.append(asyncio.create_task(submit(cookie, fields)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
+        cpu_used = server_cpu() - cpu_before
     lat = np.array(latencies + failures) * 1000  # failed requests count at the time they failed
     return {
         "submissions": n,
@@ -131,7 +134,16 @@ async def _load(base: str, n: int, rate: float) -> dict[str, object]:
         "max_ms": round(float(lat.max()), 1),
         "acknowledged": acknowledged,
         "failed_requests": len(failures),
+        # CPU the server process spent per submission: what bounds throughput when cores are shared
+        "server_cpu_ms_per_submit": round(1000 * cpu_used / n, 2),
+        "max_rate_per_s_on_one_free_core": round(n / cpu_used, 0) if cpu_used else None,
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_submit(n: int = 1000, rate: float = 200.0) -> dict[str, object]:
@@ -159,7 +171,7 @@ def bench_submit(n: int = 1000, rate: float = 200.0) -> dict[str, object]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the app did not start") from None
                 time.sleep(0.2)
-        result = asyncio.run(_load(f"http://127.0.0.1:{port}", n, rate))
+        result = asyncio.run(_load(f"http://127.0.0.1:{port}", n, rate, lambda: _cpu_seconds(server.pid)))
     finally:
         server.terminate()
         server.wait(timeout=30)

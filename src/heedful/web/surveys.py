@@ -399,6 +399,38 @@ def _check_submission(
     return state, answered, page, page_index, survey, result
 
 
+def _check_from_memory(
+    request: Request, slug: str, values: dict[str, list[str]], token: str
+) -> tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any] | None:
+    """The common case without touching the store (so without waiting for it): an open survey and
+    a known respondent from the caches, and a page that validates. None when anything else."""
+    rows: dict[str, tuple[float, tuple[Any, ...]]] = getattr(request.app.state, "survey_rows", {})
+    hit = rows.get(slug)
+    responses = getattr(request.app.state, "survey_responses", None)
+    rid = request.cookies.get(_cookie(slug), "")
+    if token or hit is None or hit[0] <= time.monotonic() or responses is None or not rid:
+        return None
+    survey_id, status = hit[1][0], hit[1][5]
+    survey = getattr(request.app.state, "survey_definitions", {}).get(survey_id)
+    cached = responses.entries.get(rid)
+    if survey is None or status != "open" or cached is None:
+        return None
+    state, answered = dict(cached[0]), list(cached[1])
+    if state["slug"] != slug or state["completed_at"] is not None:
+        return None
+    try:
+        page_index = int((values.get("page") or ["-1"])[0])
+    except ValueError:
+        return None
+    if not 0 <= page_index < len(survey.pages):
+        return None
+    page = survey.pages[page_index]
+    result = validate_page(survey, page, values, state["response_id"], known_values(answered))
+    if not result.ok:
+        return None
+    return state, answered, page, page_index, survey, result
+
+
 @router.post("/s/{slug}")
 async def survey_submit(request: Request, slug: str) -> Response:
     form = await request.form()
@@ -408,9 +440,13 @@ async def survey_submit(request: Request, slug: str) -> Response:
             values.setdefault(key, []).append(value)
     token = (values.get("t") or [""])[0]
     target = f"/s/{slug}" + (f"?t={quote(token)}" if token else "")
-    async with request.app.state.store_lock:  # short reads; the write goes through the group-commit writer
-        # in a worker thread, so the event loop keeps reading other submissions meanwhile
-        checked = await asyncio.to_thread(_check_submission, request, slug, values, token, target)
+    fast = _check_from_memory(request, slug, values, token)
+    checked: Response | tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any]
+    if fast is not None:
+        checked = fast
+    else:  # not all in memory (or a page to show): read the store, in a worker thread
+        async with request.app.state.store_lock:
+            checked = await asyncio.to_thread(_check_submission, request, slug, values, token, target)
     if isinstance(checked, Response):
         return checked
     state, answered, page, page_index, survey, result = checked
