@@ -42,6 +42,20 @@ def _safe_name(name: str | None) -> str:
     return cleaned[:120]
 
 
+class _Bounded:
+    """A file-like view that stops after `limit` bytes, so an oversized upload is never copied whole."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self.raw, self.left = raw, limit
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data: bytes = self.raw.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+
 def run_import(
     store: Store,
     user: UserPublic,
@@ -62,9 +76,9 @@ def run_import(
         path = Path(folder) / _safe_name(filename)
         with path.open("wb") as out:
             if isinstance(content, bytes):
-                out.write(content)
+                out.write(content[: MAX_UPLOAD_BYTES + 1])
             else:
-                shutil.copyfileobj(content, out, length=1 << 20)
+                shutil.copyfileobj(_Bounded(content, MAX_UPLOAD_BYTES + 1), out, length=1 << 20)
         if path.stat().st_size > MAX_UPLOAD_BYTES:
             raise InputError(
                 f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MiB; import it with `heedful import`."
