@@ -7,9 +7,11 @@ live in `heedful.store.surveys_repo`; the respondent pages in `heedful.web.surve
 from __future__ import annotations
 
 from heedful.surveys.conjoint import Conjoint, cbc_design
+from heedful.surveys.definition import SurveyDefinition, parse_survey
 from heedful.surveys.drivers import KeyDrivers
 from heedful.surveys.maxdiff import MaxDiff, maxdiff_design
 from heedful.surveys.nps import CustomerEffortScore, CustomerSatisfaction, NetPromoterScore
+from heedful.surveys.results import survey_results
 from heedful.surveys.vanwestendorp import VanWestendorp
 
 __all__ = [
@@ -19,7 +21,10 @@ __all__ = [
     "KeyDrivers",
     "MaxDiff",
     "NetPromoterScore",
+    "SurveyDefinition",
     "VanWestendorp",
     "cbc_design",
     "maxdiff_design",
+    "parse_survey",
+    "survey_results",
 ]
