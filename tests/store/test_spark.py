@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -177,3 +179,23 @@ def test_classification_distributed_equals_local(spark: SparkEngine, loaded: tup
     assert list(result["sentiment"]) == list(expected["sentiment"])
     assert list(result["themes"].fillna("")) == list(expected["themes"].fillna(""))
     np.testing.assert_allclose(result["sentiment_score"].to_numpy(), expected["sentiment_score"].to_numpy(), atol=1e-6)
+
+
+def test_cli_spark_summary_and_themes(loaded: tuple[Store, dict[str, object]], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from heedful.cli.main import app
+
+    store, _ = loaded
+    runner = CliRunner()
+    res = runner.invoke(app, ["spark", "summary", "--db", "spark://local[2]", "--store", store.url, "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    expected = transaction_summary(store.table("orders"))
+    assert doc["customers"] == len(expected)
+    assert doc["mean_frequency"] == pytest.approx(expected["frequency"].mean())
+    parquet = tmp_path / "enriched.parquet"
+    store.query("SELECT * FROM feedback_enriched").to_parquet(parquet)
+    res = runner.invoke(app, ["spark", "themes", "--parquet", str(parquet), "--json"])
+    assert res.exit_code == 0, res.output
+    assert {t["theme"]: t["mentions"] for t in json.loads(res.stdout)["themes"]}["delivery_speed"] == 2

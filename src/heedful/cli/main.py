@@ -16,6 +16,7 @@ from heedful.cli import survey
 from heedful.cli import listen
 from heedful.cli import admin
 from heedful.cli import privacy
+from heedful.cli import spark
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
@@ -39,6 +40,7 @@ app.command("report")(report.report_cmd)
 web.register(app)
 admin.register(app)
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(spark.app, name="spark")
 
 
 def main() -> None:

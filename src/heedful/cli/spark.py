@@ -1,0 +1,157 @@
+"""`heedful spark …`: the value and listening analytics as Spark jobs (local mode or a cluster)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from heedful.cli.common import JsonOption, console, emit_json, open_store
+from heedful.cli.ingest import user_errors
+
+app = typer.Typer(
+    help="Run analyses on Spark (PySpark through Ibis): --db spark://local[2], spark://HOST:7077 or sc://HOST:15002.",
+    no_args_is_help=True,
+)
+
+SparkUrl = Annotated[
+    str,
+    typer.Option(
+        "--db", "--engine-url", help="Spark URL: spark://local[2] (default), spark://HOST:7077, sc://HOST:15002."
+    ),
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="heedful store to read the tables from (default: HEEDFUL_DB / heedful.toml)."),
+]
+ParquetOpt = Annotated[
+    Path | None,
+    typer.Option("--parquet", help="Read the table from Parquet (file, folder or glob) instead of the store."),
+]
+
+
+def _table(engine: Any, name: str, store_url: str | None, parquet: Path | None) -> Any:
+    if parquet is not None:
+        return engine.load_parquet(name, parquet)
+    store = open_store(store_url)
+    try:
+        return engine.load_store(store, [name])[name]
+    finally:
+        store.close()
+
+
+def _engine(url: str) -> Any:
+    from heedful.store.spark import SparkEngine
+
+    return SparkEngine.connect(url)
+
+
+@app.command("summary")
+def summary_cmd(
+    db: SparkUrl = "spark://local[2]",
+    store: StoreOpt = None,
+    parquet: ParquetOpt = None,
+    time_unit: Annotated[str, typer.Option("--time-unit", help="D, W or M.")] = "W",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the per-customer summary to this Parquet file.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Per-customer transaction summary (frequency, recency, T, monetary value) computed by Spark."""
+    from heedful.value import transaction_summary
+
+    with user_errors():
+        engine = _engine(db)
+        frame = transaction_summary(_table(engine, "orders", store, parquet), time_unit=time_unit)
+        engine.close()
+    if out is not None:
+        frame.reset_index().to_parquet(out, index=False)
+    doc = {
+        "engine": db,
+        "customers": len(frame),
+        **{f"mean_{c}": float(frame[c].mean()) for c in ("frequency", "recency", "T", "monetary_value")},
+    }
+    emit_json(doc) if json_out else console.print(doc)
+
+
+@app.command("rfm")
+def rfm_cmd(
+    db: SparkUrl = "spark://local[2]",
+    store: StoreOpt = None,
+    parquet: ParquetOpt = None,
+    json_out: JsonOption = False,
+) -> None:
+    """RFM scores and segments computed by Spark (per-customer scoring on the collected summary)."""
+    from heedful.value import rfm
+
+    with user_errors():
+        engine = _engine(db)
+        result = rfm(_table(engine, "orders", store, parquet))
+        engine.close()
+    if json_out:
+        emit_json({"engine": db, "segments": result.segments})
+    else:
+        console.print(result.segments.to_string(index=False))
+
+
+@app.command("cohorts")
+def cohorts_cmd(
+    db: SparkUrl = "spark://local[2]",
+    store: StoreOpt = None,
+    parquet: ParquetOpt = None,
+    period: Annotated[str, typer.Option("--period", help="D, W, M or Q.")] = "M",
+    json_out: JsonOption = False,
+) -> None:
+    """Cohort retention and revenue tables computed by Spark."""
+    from heedful.value import cohorts
+
+    with user_errors():
+        engine = _engine(db)
+        result = cohorts(_table(engine, "orders", store, parquet), period=period)
+        engine.close()
+    if json_out:
+        emit_json({"engine": db, **result.to_dict()})
+    else:
+        console.print(result.retention.round(3).to_string())
+
+
+@app.command("themes")
+def themes_cmd(
+    db: SparkUrl = "spark://local[2]",
+    store: StoreOpt = None,
+    parquet: ParquetOpt = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Theme mentions (and negative mentions) over feedback_enriched, counted by Spark."""
+    from heedful.store.spark import theme_counts
+
+    with user_errors():
+        engine = _engine(db)
+        frame = theme_counts(_table(engine, "feedback_enriched", store, parquet))
+        engine.close()
+    if json_out:
+        emit_json({"engine": db, "themes": frame})
+    else:
+        console.print(frame.to_string(index=False))
+
+
+@app.command("classify")
+def classify_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the classified feedback to (Parquet).")],
+    db: SparkUrl = "spark://local[2]",
+    store: StoreOpt = None,
+    parquet: ParquetOpt = None,
+    backend: Annotated[str, typer.Option("--backend", help="transformer | static")] = "transformer",
+    json_out: JsonOption = False,
+) -> None:
+    """Classify feedback (sentiment, themes, owners) on the Spark workers with mapInPandas."""
+    with user_errors():
+        engine = _engine(db)
+        _table(engine, "feedback", store, parquet)
+        result = engine.classify_feedback("feedback", backend=backend)
+        result.write.mode("overwrite").parquet(str(out))
+        n = engine.session.read.parquet(str(out)).count()
+        engine.close()
+    doc = {"engine": db, "classified": n, "out": str(out)}
+    emit_json(doc) if json_out else console.print(doc)
