@@ -116,3 +116,37 @@ def test_cli_backup_restore(duckdb_url: str, other_url: str, tmp_path: Path) -> 
     assert json.loads(res.stdout)["tables"]["orders"] == 6
     res = runner.invoke(app, ["restore", str(out), "--db", other_url])
     assert res.exit_code == 2 and "--force" in res.output
+
+
+def test_snapshot_ignores_writes_committed_during_the_backup(
+    store: Store, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows another connection commits while the backup runs are not in the archive (one snapshot)."""
+    import heedful.store.backup as backup_mod
+
+    seed(store)
+    writer = connect(db_url)
+    original = backup_mod._batches
+    done: list[str] = []
+
+    def batches_then_write(st: Store, table: str, schema: object) -> object:
+        yield from original(st, table, schema)  # type: ignore[arg-type]
+        if not done:  # after the first table is read, another session commits new orders and feedback
+            done.append(table)
+            writer.execute(
+                "INSERT INTO orders (order_line_id, order_id, ordered_at, quantity, unit_price, amount, is_return) "
+                "VALUES ('LATE', 'OL', TIMESTAMP '2026-02-01 00:00:00', 1, 1, 1, FALSE)"
+            )
+            writer.execute(
+                "INSERT INTO feedback (feedback_id, channel, author_kind, text, created_at) "
+                "VALUES ('FLATE', 'review', 'customer', 'late', TIMESTAMP '2026-02-01 00:00:00')"
+            )
+
+    monkeypatch.setattr(backup_mod, "_batches", batches_then_write)
+    archive = tmp_path / "b.zip"
+    backup(store, archive)
+    writer.close()
+    assert done, "the concurrent write ran"
+    counts = {t["table"]: t["rows"] for t in read_manifest(archive)["tables"]}
+    assert counts["orders"] == 6 and counts["feedback"] == 3
+    assert store.count("orders") == 7  # the write itself did land
