@@ -304,14 +304,18 @@ def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResul
             count(result.deleted, "quarantine", n)
         # Sweep: mentions in any remaining text column of any table.
         for table in _user_tables(store):
-            for col in _text_columns(store, table):
+            for col in _text_columns(store, table) if idents else []:
+                # one pass per column: every identifier replaced, only rows that mention one touched
+                replaced = f'"{col}"'
+                params: list[Any] = []
                 for ident in idents:
-                    n = store.execute(
-                        f'UPDATE {table} SET "{col}" = regexp_replace("{col}", ?, ?, \'gi\') '
-                        f'WHERE strpos(lower("{col}"), lower(?)) > 0',
-                        [_like_regex(ident), ERASED, ident],
-                    )
-                    count(result.redacted, f"{table}.{col}", n)
+                    replaced = f"regexp_replace({replaced}, ?, ?, 'gi')"
+                    params += [_like_regex(ident), ERASED]  # innermost first: the id and e-mail before the name
+                n = store.execute(
+                    f'UPDATE {table} SET "{col}" = {replaced} WHERE {_mention_clause([col], len(idents))}',
+                    [*params, *idents],
+                )
+                count(result.redacted, f"{table}.{col}", n)
         if "audit_log" in present:
             detail = {"deleted": result.deleted, "pseudonymised": result.pseudonymised, "redacted": result.redacted}
             store.execute(
