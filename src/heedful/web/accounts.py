@@ -7,9 +7,9 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from heedful.errors import InputError, NotFoundError
 from heedful.store import Store
@@ -54,7 +54,7 @@ class UserPublic(BaseModel):
     email: str
     role: Role
     active: bool
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
 
 class UserCreate(BaseModel):
@@ -75,10 +75,18 @@ class TokenPublic(BaseModel):
     token_id: str
     user_id: str
     name: str
-    created_at: datetime
-    last_used_at: datetime | None = None
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = None
+    revoked_at: UtcDatetime | None = None
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes in the store are UTC: say so, so the API writes RFC 3339 (…Z / +00:00)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def _now() -> datetime:

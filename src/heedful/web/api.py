@@ -18,7 +18,7 @@ from heedful.cli.common import to_jsonable
 from heedful.errors import NotFoundError
 from heedful.store import Store
 from heedful.web import queries
-from heedful.web.accounts import UserPublic
+from heedful.web.accounts import UserPublic, UtcDatetime
 from heedful.web.customers import customer_profile
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.imports import ENTITIES, quarantine_rows, run_import
@@ -32,7 +32,7 @@ router = APIRouter(
 
 T = TypeVar("T", bound=BaseModel)
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page (1-1000).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=2**53, description="Items to skip.")]  # beyond BIGINT the SQL fails
 
 
 class Page(BaseModel, Generic[T]):
@@ -58,8 +58,8 @@ class CustomerPublic(BaseModel):
     company: str | None = None
     country: str | None = None
     city: str | None = None
-    first_seen_at: datetime | None = None
-    created_at: datetime | None = None
+    first_seen_at: UtcDatetime | None = None
+    created_at: UtcDatetime | None = None
     source: str | None = None
 
 
@@ -67,7 +67,7 @@ class OrderPublic(BaseModel):
     order_line_id: str
     order_id: str
     customer_id: str | None = None
-    ordered_at: datetime
+    ordered_at: UtcDatetime
     product_id: str | None = None
     product_name: str | None = None
     quantity: float
@@ -88,7 +88,7 @@ class FeedbackPublic(BaseModel):
     text: str
     rating: float | None = None
     rating_scale: float | None = None
-    created_at: datetime
+    created_at: UtcDatetime
     language: str | None = None
     product_id: str | None = None
     source: str | None = None
@@ -102,8 +102,8 @@ class ImportPublic(BaseModel):
     entity: str
     preset: str
     source_file: str
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
     accepted: int | None = None
     rejected: int | None = None
     duplicates: int | None = None
@@ -142,7 +142,7 @@ class CustomerValuePublic(BaseModel):
     rfm_score: str | None = None
     segment: str | None = None
     churn_risk: float | None = None
-    computed_at: datetime
+    computed_at: UtcDatetime
 
 
 class SegmentPublic(BaseModel):

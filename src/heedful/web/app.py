@@ -125,6 +125,7 @@ def create_app(
 
     _add_assets(app)
     _add_error_handlers(app)
+    _document_problems(app)
     for name in ROUTERS:
         module = importlib.import_module(f"heedful.web.{name}")
         app.include_router(module.router)
@@ -202,6 +203,38 @@ _DOCS_HTML = """<!doctype html>
 
 
 # ---------------------------------------------------------------- errors
+_PROBLEM_STATUSES = {
+    "400": "Invalid input (the detail says what to fix)",
+    "401": "Not signed in",
+    "403": "Role not allowed",
+    "404": "Not found",
+    "413": "Request too large",
+    "422": "Invalid parameters",
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Every /api/ operation documents the problem documents it may answer with (RFC 9457)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _PROBLEM_STATUSES.items():
+                    answer = responses.setdefault(status, {"description": description})
+                    answer["content"] = {PROBLEM_JSON: {"schema": {"type": "object"}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
