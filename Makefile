@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/ruff format --check src tests bench scripts
 	$(VENV)/bin/mypy
+	$(PY) scripts/dep_audit.py
 
 unit: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile
