@@ -93,3 +93,14 @@ def test_trends_command_reports_shares_changes_and_competitors(duckdb_url: str) 
     assert not any(c["flagged"] for c in doc["changes"])  # nothing changed month to month
     assert doc["competitors"][0]["mentions"] == 6
     assert doc["competitors"][0]["quotes"][0] == "Zalando ships faster."
+
+
+def test_demo_step_classifies_stored_feedback_and_reports_headlines(duckdb_url: str) -> None:
+    from heedful.cli.listen import demo_step
+
+    with connect(duckdb_url) as store:
+        _seed(store, FEEDBACK)
+        figures = demo_step(store)
+    assert figures["feedback_classified"] == 3
+    assert 0 < figures["negative_or_mixed_share"] <= 1  # type: ignore[operator]
+    assert "delivery_speed" in figures["top_themes"]  # type: ignore[operator]

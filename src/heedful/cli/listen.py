@@ -181,7 +181,7 @@ def demo_step(store: Store) -> dict[str, object]:
 
     classifier = Classifier.build()
     classify_store(store, classifier)
-    enriched = store.query("SELECT sentiment, themes, department FROM feedback_enriched")
+    enriched = store.query("SELECT sentiment, sentiment_score, themes, department FROM feedback_enriched")
     negative = enriched[enriched["sentiment"].isin(["negative", "mixed"])]
     summary = _summary(enriched)
     return {
