@@ -320,9 +320,17 @@ class _Transactions:
         assert self.current is not None
         self.current.__exit__(exc_type, exc, tb)
         if exc_type is not None and self.committed_any:
-            with self.store.transaction():
-                for table in ("orders", "feedback", "quarantine"):
-                    self.store.execute(f"DELETE FROM {table} WHERE import_id = ?", [self.result.import_id])
+            tables = ("orders", "feedback", "quarantine")
+            try:
+                with self.store.transaction():
+                    for table in tables:
+                        self.store.execute(f"DELETE FROM {table} WHERE import_id = ?", [self.result.import_id])
+            except Exception as cleanup:  # e.g. out of memory again: say exactly what is left behind
+                statements = "; ".join(f"DELETE FROM {t} WHERE import_id = '{self.result.import_id}'" for t in tables)
+                raise InputError(
+                    f"Import {self.result.import_id} failed ({exc}) and the rows it had committed could not be "
+                    f"removed ({cleanup}). Remove them with: {statements}"
+                ) from exc
 
 
 @contextlib.contextmanager
