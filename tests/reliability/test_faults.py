@@ -91,6 +91,7 @@ import sys
 from heedful.ingest import import_file
 from heedful.store import connect
 
+
 store = connect(sys.argv[1])
 def progress(done, total):
     print(f"progress {done}", flush=True)
@@ -139,5 +140,30 @@ def test_kill_9_mid_import_leaves_all_or_nothing_and_a_rerun_completes(tmp_path:
     store = connect(db_url)
     try:
         assert store.count("orders") == rows  # all of it, once
+    finally:
+        store.close()
+
+
+def test_store_reconnects_after_postgresql_drops_its_connection(pg_url: str) -> None:
+    """What a PostgreSQL restart does to a running app, without restarting the shared server: the
+    server ends this store's connection; the next read and the next transaction just work."""
+    import psycopg
+    from tests.conftest import PG_URL
+
+    store = connect(pg_url)
+    try:
+        store.execute("CREATE TABLE IF NOT EXISTS probe (n INT)")
+        for round_ in range(2):
+            (pid,) = store.fetchall("SELECT pg_backend_pid()")[0]
+            with psycopg.connect(PG_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            assert store.fetchall("SELECT 1")[0][0] == 1  # a read: retried on a new connection
+            assert store.fetchall("SELECT pg_backend_pid()")[0][0] != pid
+            (pid,) = store.fetchall("SELECT pg_backend_pid()")[0]
+            with psycopg.connect(PG_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            with store.transaction():  # a transaction begun on the dropped connection starts on a new one
+                store.execute("INSERT INTO probe VALUES (?)", [round_])
+        assert store.count("probe") == 2
     finally:
         store.close()

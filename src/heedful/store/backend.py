@@ -154,9 +154,31 @@ class Store:
         rows = self.fetchall("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
         return sorted(r[0] for r in rows)
 
+    def _reconnect_if_dropped(self) -> bool:
+        """PostgreSQL outside a transaction: replace a connection the server dropped (a restart, a
+        failover, an idle timeout) with a new one. True when it did."""
+        if self.dialect != "postgres" or self._in_tx or not (self.raw.closed or self.raw.broken):
+            return False
+        with contextlib.suppress(Exception):
+            self.ibis.disconnect()
+        self.ibis = self._connect()
+        return True
+
+    def _read(self, run: Any) -> Any:
+        """A read, retried once on a fresh connection when the old one turns out to be dropped."""
+        with self._lock:
+            self._reconnect_if_dropped()
+            try:
+                return run()
+            except Exception:
+                if not self._reconnect_if_dropped():
+                    raise
+            return run()
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run SQL (with `?` placeholders) and return a DataFrame."""
-        with self._lock:
+
+        def run() -> pd.DataFrame:
             if self.dialect == "duckdb":
                 return self.raw.execute(sql, params or []).df()
             with self.raw.cursor() as cur:
@@ -166,17 +188,27 @@ class Store:
                 cols = [d.name for d in cur.description]
                 return pd.DataFrame(cur.fetchall(), columns=cols)
 
+        frame: pd.DataFrame = self._read(run)
+        return frame
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        with self._lock:
+        def run() -> list[tuple[Any, ...]]:
             if self.dialect == "duckdb":
                 return list(self.raw.execute(sql, params or []).fetchall())
             with self.raw.cursor() as cur:
                 cur.execute(_pg_params(sql), params or None)
                 return list(cur.fetchall()) if cur.description is not None else []
 
+        rows: list[tuple[Any, ...]] = self._read(run)
+        return rows
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
-        """Run one statement; returns the number of rows changed where the backend reports it."""
+        """Run one statement; returns the number of rows changed where the backend reports it.
+
+        Not retried (a write may have happened); a dropped connection is replaced before the next use.
+        """
         with self._lock:
+            self._reconnect_if_dropped()
             if self.dialect == "duckdb":
                 cur = self.raw.execute(sql, params or [])
                 try:
@@ -215,6 +247,9 @@ class Store:
         if self.dialect == "duckdb":
             self.raw.execute("BEGIN TRANSACTION")
         else:
+            with contextlib.suppress(Exception):  # a dropped connection shows itself on use: ping it first
+                self.raw.execute("SELECT 1")
+            self._reconnect_if_dropped()
             self.raw.autocommit = False
 
     def _commit(self) -> None:
@@ -227,7 +262,7 @@ class Store:
     def _rollback(self) -> None:
         if self.dialect == "duckdb":
             self.raw.execute("ROLLBACK")
-        else:
+        elif not (self.raw.closed or self.raw.broken):  # a dropped connection has nothing to roll back
             self.raw.rollback()
             self.raw.autocommit = True
 

@@ -201,17 +201,18 @@ def user_for_token(store: Store, token: str) -> UserPublic | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     rows = store.fetchall(
-        "SELECT t.token_id, t.expires_at, t.revoked_at, u.user_id FROM api_tokens t "
+        "SELECT t.token_id, t.expires_at, t.revoked_at, u.user_id, t.last_used_at FROM api_tokens t "
         "JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.active",
         [token_digest(token)],
     )
     if not rows:
         return None
-    token_id, expires_at, revoked_at, user_id = rows[0]
+    token_id, expires_at, revoked_at, user_id, last_used_at = rows[0]
     now = _now()
     if revoked_at is not None or (expires_at is not None and expires_at < now):
         return None
-    store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [now, token_id])
+    if last_used_at is None or now - last_used_at > timedelta(seconds=60):  # not a durable write per API call
+        store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [now, token_id])
     return get_user(store, user_id)
 
 
