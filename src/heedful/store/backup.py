@@ -265,14 +265,17 @@ def restore(store: Store, path: str | Path, *, force: bool = False) -> BackupRes
                 if not _IDENT.match(table):
                     raise InputError(f"Invalid table name {table!r} in the backup.")
                 _create_table(store, table, entry["columns"])
-                data = pq.read_table(Path(tmp) / f"tables/{table}.parquet")
-                if data.num_rows != entry["rows"]:
-                    raise InputError(f"Table {table}: {data.num_rows} rows in the file, manifest says {entry['rows']}.")
-                if data.num_rows:
-                    # PostgreSQL folds unquoted names to lower case (customer_value.T is t there).
-                    target = {c["name"].lower(): c["name"] for c in _columns(store, table)}
-                    data = data.rename_columns([target.get(n.lower(), n) for n in data.column_names])
-                    store.insert_new(table, data)
+                parquet = pq.ParquetFile(Path(tmp) / f"tables/{table}.parquet")
+                if parquet.metadata.num_rows != entry["rows"]:
+                    raise InputError(
+                        f"Table {table}: {parquet.metadata.num_rows} rows in the file, manifest says {entry['rows']}."
+                    )
+                # PostgreSQL folds unquoted names to lower case (customer_value.T is t there).
+                target = {c["name"].lower(): c["name"] for c in _columns(store, table)}
+                names = [target.get(n.lower(), n) for n in parquet.schema_arrow.names]
+                for batch in parquet.iter_batches(BATCH_ROWS):  # bounded memory on large tables
+                    if batch.num_rows:
+                        store.insert_new(table, pa.Table.from_batches([batch]).rename_columns(names))
                 stored = store.count(table)
                 if stored != entry["rows"]:
                     raise HeedfulError(f"Table {table}: {stored} rows after restore, the backup has {entry['rows']}.")
