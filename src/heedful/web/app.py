@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heedful.config import load_settings
-from heedful.errors import HeedfulError, NotFoundError
+from heedful.errors import ConfigError, HeedfulError, NotFoundError
 from heedful.store import Store, connect
 from heedful.web import imports as web_imports
 from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, StoreLock, verify_csrf
@@ -209,6 +209,7 @@ _PROBLEM_STATUSES = {
     "403": "Role not allowed",
     "404": "Not found",
     "413": "Request too large",
+    "503": "Database unavailable for a moment (Retry-After)",
     "422": "Invalid parameters",
 }
 
@@ -322,7 +323,16 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HeedfulError)
     async def user_error(request: Request, exc: HeedfulError) -> Response:
-        status = 404 if isinstance(exc, NotFoundError) else 400
+        # A ConfigError while serving is the database being unreachable (e.g. PostgreSQL restarting): 503, retry.
+        status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, ConfigError) else 400
+        if status == 503:
+            log.warning("Store unavailable on %s %s: %s", request.method, request.url.path, exc)
+            message = "The database is unavailable for a moment; please try again shortly."
+            if is_api(request):
+                return problem(request, 503, message, headers={"Retry-After": "5"})
+            page = _error_page(request, 503, message)
+            page.headers["Retry-After"] = "5"
+            return page
         if is_api(request):
             return problem(request, status, str(exc))
         return _error_page(request, status, str(exc))
