@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pandas as pd
 import pytest
 from tests.store.seed import SUBJECT, seed
 from typer.testing import CliRunner
@@ -163,3 +164,25 @@ def test_web_profile_redacts_quotes(duck_store: Store) -> None:
     seed(duck_store)
     profile = customer_profile(duck_store, SUBJECT["customer_id"])
     assert all(SUBJECT["email"] not in (f["text"] or "") for f in profile["feedback"])
+
+
+def test_namesake_rows_linked_to_someone_else_are_not_theirs(store: Store) -> None:
+    seed(store)
+    namesake = pd.DataFrame(
+        [
+            {
+                "feedback_id": "F9",
+                "channel": "review",
+                "customer_id": "C2",
+                "author_kind": "customer",
+                "author": SUBJECT["name"],
+                "text": "Good mugs.",
+                "created_at": datetime(2026, 1, 1),
+            }
+        ]
+    )
+    store.insert_new("feedback", namesake)
+    doc = export_subject(store, SUBJECT["customer_id"])
+    assert {r["feedback_id"] for r in doc["tables"]["feedback"]} == {"F1"}  # not C2's row
+    erase_subject(store, SUBJECT["customer_id"])
+    assert store.fetchall("SELECT customer_id, text FROM feedback WHERE feedback_id = 'F9'") == [("C2", "Good mugs.")]

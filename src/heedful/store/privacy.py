@@ -46,6 +46,8 @@ PSEUDONYMISED: dict[str, tuple[str, ...]] = {
 }
 # Personal columns nulled on the kept rows that reference the person.
 NULLED_ON_KEPT: dict[str, tuple[str, ...]] = {"referrals": ("referred_email",), "peer_matches": ("reasons",)}
+# Name columns matched only on rows not linked to a person id (a namesake's rows stay theirs).
+NAME_ONLY_WITHOUT_ID: dict[str, str] = {"feedback": "customer_id", "stories": "advocate_id"}
 MIN_SWEEP_LEN = 4  # identifiers shorter than this are not searched for inside free text
 
 
@@ -173,7 +175,13 @@ def export_subject(store: Store, who: str) -> dict[str, Any]:
         for t, col, kind in references():
             value = _value(kind, subject)
             if t == table and value:
-                conds.append(f"lower({col}) = lower(?)" if kind != "id" else f"{col} = ?")
+                if kind == "id":
+                    conds.append(f"{col} = ?")
+                elif kind == "name" and table in NAME_ONLY_WITHOUT_ID:
+                    # a name alone may be a namesake's: only rows not linked to another person
+                    conds.append(f"(lower({col}) = lower(?) AND {NAME_ONLY_WITHOUT_ID[table]} IS NULL)")
+                else:
+                    conds.append(f"lower({col}) = lower(?)")
                 params.append(value)
         if not conds:
             continue
@@ -235,7 +243,7 @@ def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResul
     with store.transaction():
         # Their feedback (by id, or by their name / e-mail as author) and its enrichment.
         author = " OR ".join("lower(author) = lower(?)" for _ in names)
-        where_fb = f"customer_id = ?{' OR ' + author if author else ''}"
+        where_fb = f"customer_id = ?{f' OR (customer_id IS NULL AND ({author}))' if author else ''}"
         fb_ids = [r[0] for r in store.fetchall(f"SELECT feedback_id FROM feedback WHERE {where_fb}", [cid, *names])]
         for ids_chunk in _chunks(fb_ids):
             marks = ", ".join("?" for _ in ids_chunk)
@@ -267,7 +275,9 @@ def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResul
             count(
                 result.deleted,
                 "stories",
-                store.execute("DELETE FROM stories WHERE lower(author_name) = lower(?)", [subject.name]),
+                store.execute(
+                    "DELETE FROM stories WHERE advocate_id IS NULL AND lower(author_name) = lower(?)", [subject.name]
+                ),
             )
         # Kept rows: pseudonym instead of the id, personal columns nulled.
         for table, cols in PSEUDONYMISED.items():
