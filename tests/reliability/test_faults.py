@@ -167,3 +167,37 @@ def test_store_reconnects_after_postgresql_drops_its_connection(pg_url: str) -> 
         assert store.count("probe") == 2
     finally:
         store.close()
+
+
+def test_an_unreachable_database_answers_503_with_retry_after(tmp_path: Path) -> None:
+    """While PostgreSQL restarts, reconnecting raises ConfigError: that is the server's trouble, not
+    the client's — 503 with Retry-After, on the API and on pages — and the next request works."""
+    from fastapi.testclient import TestClient
+
+    from heedful.errors import ConfigError
+    from heedful.web.app import create_app
+
+    db_url = f"duckdb:///{tmp_path / 'down.duckdb'}"
+    token = seed(db_url, customers=3)
+    store = connect(db_url)
+    app = create_app(store=store, secret_key="down", warm_cache=False)
+    real = store.fetchall
+    down = {"on": True}
+
+    def flaky(sql: str, params: object = None) -> list[tuple[object, ...]]:
+        if down["on"]:
+            raise ConfigError("Cannot connect to PostgreSQL at 127.0.0.1:5432/test: connection refused")
+        return real(sql, params)  # type: ignore[arg-type]
+
+    store.fetchall = flaky  # type: ignore[method-assign]
+    try:
+        with TestClient(app) as client:
+            auth = {"Authorization": f"Bearer {token}"}
+            api = client.get("/api/v1/me", headers=auth)
+            assert api.status_code == 503 and api.headers["retry-after"] == "5"
+            assert api.headers["content-type"].startswith("application/problem+json")
+            assert "5432" not in api.text  # no connection details for the client
+            down["on"] = False
+            assert client.get("/api/v1/me", headers=auth).status_code == 200
+    finally:
+        store.close()
