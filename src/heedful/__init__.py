@@ -9,7 +9,14 @@ hf.value.BetaGeo().fit(summary)         # domain packages load on first use
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# OpenMP threads that spin while waiting make LightGBM 10-20x slower once PyTorch's OpenMP runtime is
+# loaded in the same process or the cores are busy (measured: the demo's churn step took 84 s instead of
+# 7 s after sentence embeddings ran). Sleeping waits cost little on an idle machine. This must be set
+# before either library loads its OpenMP runtime, hence here; an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from heedful.errors import HeedfulError
 from heedful.store import Store, connect

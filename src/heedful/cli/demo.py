@@ -13,9 +13,26 @@ from heedful.store import Store
 
 DemoStep = Callable[[Store], dict[str, Any]]
 
-# Each area adds ("name", its `demo_step(store)`); steps run in order after the data is imported
-# and each result is printed (or returned under "steps" with --json).
-DEMO_STEPS: list[tuple[str, DemoStep]] = []
+
+def _area_steps() -> list[tuple[str, DemoStep]]:
+    """Each area's `demo_step(store)`, in the order their inputs exist: value before retain (CLV),
+    listen before journey (themes), everything before the web admin is seeded."""
+    from heedful.cli import advocacy, journey, listen, retain, survey, value, web
+
+    return [
+        ("value", value.demo_step),
+        ("listen", listen.demo_step),
+        ("surveys", survey.demo_step),
+        ("retain", retain.demo_step),
+        ("advocacy", advocacy.demo_step),
+        ("journey", journey.demo_step),
+        ("web", web.demo_step),
+    ]
+
+
+# Steps run in order after the data is imported; each result is printed (or returned under
+# "steps" with --json).
+DEMO_STEPS: list[tuple[str, DemoStep]] = _area_steps()
 
 
 def demo(
@@ -61,7 +78,10 @@ def demo(
         return
     import uvicorn
 
+    login = steps.get("web", {})
     err_console.print(f"Serving the dashboard on http://127.0.0.1:{port} (Ctrl+C to stop)")
+    if login.get("login"):
+        err_console.print(f"Sign in as {login['login']} with password {login['password']}")
     uvicorn.run(create_app(url), host="127.0.0.1", port=port)
 
 

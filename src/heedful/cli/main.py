@@ -6,17 +6,23 @@ import sys
 
 import typer
 
-from heedful.cli import advocacy, db
-from heedful.cli import journey, report
-from heedful.cli import retain
-from heedful.cli import value
-from heedful.cli import web
-from heedful.cli import customer, demo, ingest
-from heedful.cli import survey
-from heedful.cli import listen
-from heedful.cli import admin
-from heedful.cli import privacy
-from heedful.cli import spark
+from heedful.cli import (
+    admin,
+    advocacy,
+    customer,
+    db,
+    demo,
+    ingest,
+    journey,
+    listen,
+    privacy,
+    report,
+    retain,
+    spark,
+    survey,
+    value,
+    web,
+)
 from heedful.cli.common import err_console
 from heedful.errors import HeedfulError
 
