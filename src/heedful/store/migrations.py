@@ -70,7 +70,11 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(700, "retain: churn_scores, offers", lambda s: ensure_tables(s, ["churn_scores", "offers"])),
     Migration(800, "advocacy: advocates, stories; rewards period/order_id; peer_matches arm/reason/times", _advocacy),
-    Migration(900, "journey: operations, metric_values, alerts", lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"])),
+    Migration(
+        900,
+        "journey: operations, metric_values, alerts",
+        lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"]),
+    ),
 ]
 
 
