@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from tests.surveys.conftest import seed_survey_store
 
+from heedful.report.report import CHROMIUM_ARGS  # one place for the offline Chromium flags
 from heedful.store import Store, connect
 from heedful.store import surveys_repo as repo
 from heedful.web.app import create_app
@@ -26,14 +27,6 @@ from heedful.web.surveys import STATUS_TTL_S
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

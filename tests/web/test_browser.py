@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from heedful.report.report import CHROMIUM_ARGS  # one place for the offline Chromium flags
 from heedful.store import Store, connect
 from heedful.web.accounts import Role, create_user
 from heedful.web.app import create_app
@@ -26,14 +27,6 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _free_port() -> int:
