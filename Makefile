@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint typecheck unit bench venv clean docs
+.PHONY: demo test lint unit bench venv clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,8 @@ test: lint unit
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench]'
-	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@# bench_faults.py restarts the PostgreSQL server (kill -9 and restart runs): run it by hand only.
+	@for f in bench/bench_*.py; do [ "$$f" = bench/bench_faults.py ] && continue; echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts
