@@ -19,12 +19,8 @@ def backup_cmd(
     """Write a consistent snapshot of every table (one transaction) to a portable archive."""
     from heedful.store.backup import backup
 
-    with user_errors():
-        store = open_store(db)
-        try:
-            result = backup(store, out)
-        finally:
-            store.close()
+    with user_errors(), open_store(db) as store:
+        result = backup(store, out)
     doc = result.to_dict()
     if json_out:
         emit_json(doc)
@@ -44,12 +40,8 @@ def restore_cmd(
     """Restore a backup into a store (checksums and row counts verified; one transaction)."""
     from heedful.store.backup import restore
 
-    with user_errors():
-        store = open_store(db)
-        try:
-            result = restore(store, archive, force=force)
-        finally:
-            store.close()
+    with user_errors(), open_store(db) as store:
+        result = restore(store, archive, force=force)
     doc = result.to_dict()
     doc["path"] = str(archive)
     if json_out:

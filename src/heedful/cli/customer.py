@@ -85,14 +85,10 @@ def show_cmd(
     from heedful.ingest.profile import customer_profile
     from heedful.store.privacy import redact_profile
 
-    with user_errors():
-        store = open_store(db)
-        try:
-            profile = customer_profile(store, customer_id)
-            if not no_redact:  # feedback quotes are shown redacted by default
-                profile = redact_profile(profile)
-        finally:
-            store.close()
+    with user_errors(), open_store(db) as store:
+        profile = customer_profile(store, customer_id)
+        if not no_redact:  # feedback quotes are shown redacted by default
+            profile = redact_profile(profile)
     if json_out:
         emit_json(profile)
     else:

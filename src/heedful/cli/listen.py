@@ -149,12 +149,11 @@ def classify(
             result = enrich(clf, items, redact_pii=not no_redact, progress=advance)
         result = result.rename(columns={"feedback_id": id_col or "row", "redacted_text": "text"})
     else:
-        store = open_store(db)
-        try:
-            with progress_bar("Classifying new feedback", None, enabled=not json_out) as advance:
-                result, skipped = classify_store(store, clf, reprocess_all, not no_redact, advance)
-        finally:
-            store.close()
+        with (
+            open_store(db) as store,
+            progress_bar("Classifying new feedback", None, enabled=not json_out) as advance,
+        ):
+            result, skipped = classify_store(store, clf, reprocess_all, not no_redact, advance)
     if out is not None:
         columns = [c for c in result.columns if c not in ("model_version", "processed_at", "text_hash")]
         result[columns].to_csv(out, index=False)
@@ -360,11 +359,8 @@ def discover(
             raise InputError(f"Column {text_col!r} is not in {file}.")
         frame = pd.DataFrame({"text": frame[text_col]}).dropna()
     else:
-        store = open_store(db)
-        try:
+        with open_store(db) as store:
             frame = _feedback_with_results(store)
-        finally:
-            store.close()
     if limit and len(frame) > limit:
         frame = frame.sample(limit, random_state=0)
     texts = frame["text"].astype(str).tolist()
@@ -435,11 +431,8 @@ def trends(
     from heedful.config import load_settings
     from heedful.listen.trends import competitor_mentions, flag_changes, theme_trends
 
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         frame = _feedback_with_results(store)
-    finally:
-        store.close()
     frame = frame[frame["sentiment"].notna()]
     if frame.empty:
         raise InputError("No classified feedback yet; run `heedful listen classify --db …` first.")

@@ -21,12 +21,8 @@ def export_cmd(customer: CustomerArg, db: DbOption = None) -> None:
     """Print, as one JSON document, every row held about the person and every text that mentions them."""
     from heedful.store.privacy import export_subject
 
-    with user_errors():
-        store = open_store(db)
-        try:
-            doc = export_subject(store, customer)
-        finally:
-            store.close()
+    with user_errors(), open_store(db) as store:
+        doc = export_subject(store, customer)
     emit_json(doc)
 
 
@@ -40,17 +36,13 @@ def erase_cmd(
     """Erase the person from every table: delete their rows, de-identify orders and ledgers, scrub mentions."""
     from heedful.store.privacy import erase_subject, find_subject
 
-    with user_errors():
-        store = open_store(db)
-        try:
-            subject = find_subject(store, customer)
-            if not yes and not typer.confirm(
-                f"Erase customer {subject.customer_id} from every table? This cannot be undone.", default=False
-            ):
-                raise typer.Exit(1)
-            result = erase_subject(store, subject.customer_id)
-        finally:
-            store.close()
+    with user_errors(), open_store(db) as store:
+        subject = find_subject(store, customer)
+        if not yes and not typer.confirm(
+            f"Erase customer {subject.customer_id} from every table? This cannot be undone.", default=False
+        ):
+            raise typer.Exit(1)
+        result = erase_subject(store, subject.customer_id)
     doc = result.to_dict()
     if json_out:
         emit_json(doc)
@@ -70,12 +62,8 @@ def retention_cmd(
     """Replace raw feedback text older than N days by its redacted version (enrichment kept)."""
     from heedful.store.privacy import apply_retention
 
-    with user_errors():
-        store = open_store(db)
-        try:
-            doc = apply_retention(store, days)
-        finally:
-            store.close()
+    with user_errors(), open_store(db) as store:
+        doc = apply_retention(store, days)
     if json_out:
         emit_json(doc)
     else:

@@ -59,12 +59,9 @@ def users_add(
         chosen = typer.prompt(
             "Password (empty: generate one)", default="", hide_input=True, confirmation_prompt=True, show_default=False
         )
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         user, final = accounts.create_user(store, email, _role(role), chosen or None)
         accounts.record_audit(store, "user.create", actor="cli", target=user.email, detail={"role": user.role.value})
-    finally:
-        store.close()
     generated = not chosen
     if json_out:
         emit_json(
@@ -84,11 +81,8 @@ def users_add(
 @users_app.command("list")
 def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List users and their roles."""
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         users = accounts.list_users(store)
-    finally:
-        store.close()
     if json_out:
         emit_json([u.model_dump(mode="json") for u in users])
         return
@@ -108,30 +102,24 @@ def users_set_role(
     email: str, role: Annotated[str, typer.Argument(help="admin | analyst | viewer")], db: DbOption = None
 ) -> None:
     """Change a user's role."""
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         user = _find(store, email)
         accounts.update_user(store, user.user_id, accounts.UserUpdate(role=_role(role)))
         accounts.record_audit(
             store, "user.update", actor="cli", target=user.email, detail={"role": [user.role.value, role]}
         )
-    finally:
-        store.close()
     console.print(f"{email} is now {role}.")
 
 
 @users_app.command("disable")
 def users_disable(email: str, db: DbOption = None) -> None:
     """Stop a user from signing in (their API tokens stop working too)."""
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         user = _find(store, email)
         accounts.update_user(store, user.user_id, accounts.UserUpdate(active=False))
         accounts.record_audit(
             store, "user.update", actor="cli", target=user.email, detail={"active": [user.active, False]}
         )
-    finally:
-        store.close()
     console.print(f"{email} can no longer sign in.")
 
 
@@ -144,15 +132,12 @@ def tokens_create(
     json_out: JsonOption = False,
 ) -> None:
     """Create an API token; it is printed once (only its hash is stored)."""
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         user = _find(store, email)
         record, token = accounts.create_token(store, user.user_id, name, expires_days)
         accounts.record_audit(
             store, "token.create", actor="cli", target=record.token_id, detail={"user": user.email, "name": name}
         )
-    finally:
-        store.close()
     if json_out:
         emit_json({"token_id": record.token_id, "email": user.email, "role": user.role.value, "token": token})
         return
@@ -164,12 +149,9 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List API tokens (never the tokens themselves)."""
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         tokens = accounts.list_tokens(store)
         emails = {u.user_id: u.email for u in accounts.list_users(store)}
-    finally:
-        store.close()
     if json_out:
         emit_json([{**t.model_dump(mode="json"), "email": emails.get(t.user_id)} for t in tokens])
         return
@@ -181,12 +163,9 @@ def tokens_list(db: DbOption = None, json_out: JsonOption = False) -> None:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: str, db: DbOption = None) -> None:
     """Revoke an API token by its id."""
-    store = open_store(db)
-    try:
+    with open_store(db) as store:
         accounts.revoke_token(store, token_id)
         accounts.record_audit(store, "token.revoke", actor="cli", target=token_id)
-    finally:
-        store.close()
     console.print(f"Token {token_id} revoked.")
 
 
