@@ -134,7 +134,7 @@ def seed_data(store: Store) -> None:
                     "model": "bgnbd",
                     "frequency": float(i),
                     "recency": 10.0 * i,
-                    # No "T": Store's PostgreSQL bulk write quotes it, but the column is stored as lower-case t.
+                    "T": 40.0,
                     "monetary_value": 20.0,
                     "p_alive": 0.3 * i,
                     "expected_purchases": 0.5 * i,

@@ -290,9 +290,6 @@ def store_clv(store: Store, values: pd.DataFrame, model_name: str) -> int:
     ].copy()
     rows["model"] = model_name
     rows["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
-    if store.dialect == "postgres":
-        # the schema's unquoted DDL makes PostgreSQL fold column T to lower case
-        rows = rows.rename(columns={"T": "t"})
     return store.upsert("customer_value", rows)
 
 

@@ -31,7 +31,8 @@ class Column:
 
     def ddl(self, dialect: str) -> str:
         sql_type = SQL_TYPES[self.type][0 if dialect == "duckdb" else 1]
-        return f"{self.name} {sql_type}{'' if self.nullable else ' NOT NULL'}"
+        # Quoted so that mixed-case names from the literature (the BTYD `T`) keep their case on PostgreSQL.
+        return f'"{self.name}" {sql_type}{"" if self.nullable else " NOT NULL"}'
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,14 @@ class Table:
     def ddl(self, dialect: str, schema: str | None = None) -> str:
         qualified = f"{schema}.{self.name}" if schema else self.name
         parts = [c.ddl(dialect) for c in self.columns]
-        parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
-        parts.extend(f"UNIQUE ({', '.join(u)})" for u in self.unique)
+        parts.append(f"PRIMARY KEY ({_quoted(self.primary_key)})")
+        parts.extend(f"UNIQUE ({_quoted(u)})" for u in self.unique)
         body = ",\n  ".join(parts)
         return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {body}\n)"
+
+
+def _quoted(names: tuple[str, ...]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
 
 
 def C(name: str, type_: str, doc: str, nullable: bool = True) -> Column:
