@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from heedful.errors import ConfigError
@@ -84,3 +85,24 @@ def test_stored_config_round_trips_on_both_backends(store: Store) -> None:
     assert loaded.stages == config.stages
     assert loaded.needs == config.needs
     assert sorted(loaded.departments, key=lambda d: d.id) == sorted(config.departments, key=lambda d: d.id)
+
+
+def test_listening_departments_and_stages_are_read_as_their_journey_owners() -> None:
+    feedback = pd.DataFrame(
+        {
+            "department": ["logistics", "merchandising", "support", "astrology", None],
+            "journey_stage": ["delivery", "after_sales", "use", "delivery", None],
+        }
+    )
+    out = default_config().harmonise_feedback(feedback)
+    assert out["department"].tolist()[:4] == ["delivery", "product", "support", "astrology"]
+    assert out["journey_stage"].tolist()[:4] == ["delivery", "support", "use", "delivery"]
+    assert feedback["department"].iloc[0] == "logistics"  # the caller's frame is left alone
+
+
+def test_a_journey_that_defines_a_listening_id_keeps_it() -> None:
+    config = parse_config(
+        "departments:\n  - {id: logistics, name: Logistics}\n  - {id: delivery, name: Couriers}\nneeds: []\n"
+    )
+    out = config.harmonise_feedback(pd.DataFrame({"department": ["logistics", "returns"], "journey_stage": ["x", "y"]}))
+    assert out["department"].tolist() == ["logistics", "delivery"]

@@ -89,3 +89,13 @@ def test_departments_added_in_settings_keep_the_default_needs(store: Store) -> N
     for dept in default_config().departments:
         store.upsert("departments", pd.DataFrame([{"department_id": dept.id, "name": dept.name, "email": None}]))
     assert len(repo.load_config(store).needs) == len(default_config().needs)
+
+
+def test_feedback_listening_gave_to_logistics_counts_for_the_delivery_department(store: Store) -> None:
+    data = make_journey_data(SyntheticSpec(customers=100, feedback=600, seed=4))
+    fill_store(store, data)
+    store.execute("UPDATE feedback_enriched SET department = 'logistics' WHERE department = 'delivery'")
+    assert store.fetchall("SELECT count(*) FROM feedback_enriched WHERE department = 'logistics'")[0][0] > 0
+    loaded = repo.load_journey_data(store, "2026-10")
+    assert "logistics" not in set(loaded.feedback["department"])
+    assert (loaded.feedback["department"] == "delivery").sum() == (data.feedback["department"] == "delivery").sum()

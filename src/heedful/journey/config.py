@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -96,6 +97,23 @@ DEFAULT_DEPARTMENTS: list[tuple[str, str]] = [
     ("support", "Customer support"),
     ("product", "Product management"),
 ]
+
+# Listening's default taxonomy names finer owners than the journey's six departments (and one stage
+# the journey calls support). Feedback enriched with it is read as owned by the journey department
+# that answers for it, so a need owned by `delivery` sees the items listening gave to `logistics`.
+# Only ids the journey configuration does not itself define are translated.
+LISTEN_DEPARTMENT_OWNERS: dict[str, str] = {
+    "logistics": "delivery",
+    "returns": "delivery",
+    "merchandising": "product",
+    "digital": "product",
+    "pricing": "marketing",
+    "finance": "sales",
+    "operations": "services",
+    "kitchen": "services",
+    "customer_success": "services",
+}
+LISTEN_STAGE_OWNERS: dict[str, str] = {"after_sales": "support"}
 
 
 class _Strict(BaseModel):
@@ -193,6 +211,24 @@ class JourneyConfig(_Strict):
 
     def needs_of(self, department_id: str) -> list[Need]:
         return [n for n in self.needs if n.department == department_id]
+
+    def harmonise_feedback(self, feedback: pd.DataFrame) -> pd.DataFrame:
+        """`feedback` with listening's department and journey_stage ids read as this journey's ids.
+
+        Ids the configuration defines are kept; the default taxonomy's finer ones
+        (`LISTEN_DEPARTMENT_OWNERS`, `LISTEN_STAGE_OWNERS`) map to their journey owner where that
+        owner exists here. Anything else is left as listening wrote it."""
+        out = feedback.copy()
+        for column, own, table in (
+            ("department", {d.id for d in self.departments}, LISTEN_DEPARTMENT_OWNERS),
+            ("journey_stage", {s.id for s in self.stages}, LISTEN_STAGE_OWNERS),
+        ):
+            if column not in out or out.empty:
+                continue
+            mapping = {k: v for k, v in table.items() if k not in own and v in own}
+            if mapping:
+                out[column] = out[column].replace(mapping)
+        return out
 
 
 def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...], str]]:

@@ -155,8 +155,11 @@ def load_journey_data(store: Store, period: str | None = None, months: int = 13)
         "SELECT metric, period_start, segment, numerator, denominator, value, department_id FROM operations"
     )
     customers = store.query("SELECT customer_id, kind, name FROM customers")
+    typed_feedback = _typed(feedback, "feedback")
+    if typed_feedback is not None:
+        typed_feedback = load_config(store).harmonise_feedback(typed_feedback)
     return JourneyData(
-        feedback=_typed(feedback, "feedback"),
+        feedback=typed_feedback,
         answers=_typed(answers, "answers"),
         orders=_typed(orders, "orders"),
         customer_value=customer_value if not customer_value.empty else None,
