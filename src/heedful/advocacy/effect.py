@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from heedful.errors import InputError
+from heedful.stats import wilson_interval
 
 
 def in_holdout(customer_id: str, fraction: float, salt: str = "peer-matching") -> bool:
@@ -60,16 +60,6 @@ def measure_outcomes(
     latest = pd.Timestamp(as_of) if as_of is not None else pd.to_datetime(orders["ordered_at"]).max()
     out["observed"] = end <= latest
     return out
-
-
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (float(centre - half), float(centre + half))
 
 
 def newcombe_difference(x1: int, n1: int, x2: int, n2: int, confidence: float = 0.95) -> tuple[float, float, float]:

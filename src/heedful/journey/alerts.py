@@ -24,7 +24,6 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -37,6 +36,7 @@ from heedful.journey.metrics import (
     period_range,
     previous_period,
 )
+from heedful.stats import holm, two_proportion_greater
 
 DEFAULT_ALPHA = 0.01
 
@@ -67,14 +67,7 @@ class Alert:
 
 def holm_adjust(p_values: list[float]) -> list[float]:
     """Holm step-down adjusted p-values (controls the family-wise error rate)."""
-    m = len(p_values)
-    order = np.argsort(p_values)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
+    return [float(v) for v in holm(p_values)]
 
 
 def worsening_p_value(
@@ -189,7 +182,7 @@ def emerging_negative_themes(
         rate_now, rate_base = k_now / n_now, k_base / n_base
         if k_now < min_mentions or rate_now < min_ratio * rate_base:
             continue
-        p = _two_proportion_greater(int(k_now), n_now, k_base, n_base)
+        p = two_proportion_greater(int(k_now), n_now, k_base, n_base)[1]
         tested.append((str(theme), int(k_now), k_base, rate_now, rate_base, p))
     if not tested:
         return []
@@ -235,15 +228,6 @@ def _theme_department(data: JourneyData) -> dict[str, str]:
     counts = frame.groupby(["theme", "department"]).size().sort_values(ascending=False)
     top = counts.reset_index().drop_duplicates("theme")
     return {str(t): str(d) for t, d in zip(top["theme"], top["department"], strict=True)}
-
-
-def _two_proportion_greater(k1: int, n1: int, k0: int, n0: int) -> float:
-    """One-sided p-value that k1/n1 > k0/n0 (pooled z test)."""
-    pooled = (k1 + k0) / (n1 + n0)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    if se <= 0:
-        return 1.0
-    return float(stats.norm.sf((k1 / n1 - k0 / n0) / se))
 
 
 def valuable_segments(customer_value: pd.DataFrame, top_share: float = 0.2) -> dict[str, pd.Index]:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from scipy import stats
 
 from heedful.journey.config import MetricSpec
+from heedful.stats import wilson_interval
 
 Z95 = 1.959963984540054
 PROPORTION_KINDS = {
@@ -230,18 +231,6 @@ def _or_empty(frame: pd.DataFrame | None, name: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- intervals
-
-
-def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float, z: float = Z95) -> tuple[Any, Any]:
-    """Wilson score interval for a proportion (vectorised); n = 0 gives NaN."""
-    k = np.asarray(successes, dtype=float)
-    m = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / m
-        denom = 1 + z**2 / m
-        centre = (p + z**2 / (2 * m)) / denom
-        half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / denom
-    return centre - half, centre + half
 
 
 def proportion_series(periods: pd.Series, success: pd.Series) -> pd.DataFrame:

@@ -16,18 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from heedful.stats import wilson_interval
 from heedful.surveys._base import Estimator, numeric_answers, z_value
-
-
-def wilson_interval(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion."""
-    if n <= 0:
-        return (float("nan"), float("nan"))
-    z = z_value(level)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
 def nps_interval(promoters: float, detractors: float, n: float, level: float = 0.95) -> tuple[float, float, float]:
