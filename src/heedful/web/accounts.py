@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -155,6 +157,7 @@ def authenticate(store: Store, email: str, password: str) -> UserPublic | None:
 
 def update_user(store: Store, user_id: str, change: UserUpdate) -> UserPublic:
     get_user(store, user_id)
+    forget_token_users()
     if change.role is not None:
         store.execute("UPDATE users SET role = ? WHERE user_id = ?", [Role(change.role).value, user_id])
     if change.active is not None:
@@ -196,6 +199,35 @@ def create_token(store: Store, user_id: str, name: str, expires_days: int | None
     ), token
 
 
+# Bearer token -> user, for API calls in quick succession (the hot path of scripts and load). An entry
+# lives TOKEN_CACHE_TTL_S at most and never past the token's expiry; revoking a token or changing a
+# user in this process clears the cache at once, elsewhere (another worker, the CLI) within the TTL.
+TOKEN_CACHE_TTL_S = 1.0
+_token_users: dict[tuple[str, str], tuple[float, UserPublic]] = {}
+_token_users_lock = threading.Lock()
+
+
+def cached_token_user(store: Store, token: str) -> UserPublic | None:
+    """The user behind `token` if it was checked less than TOKEN_CACHE_TTL_S ago, else None."""
+    hit = _token_users.get((store.url, token_digest(token)))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
+def forget_token_users() -> None:
+    with _token_users_lock:
+        _token_users.clear()
+
+
+def _remember_token_user(store: Store, token: str, user: UserPublic, expires_at: datetime | None) -> None:
+    until = time.monotonic() + TOKEN_CACHE_TTL_S
+    if expires_at is not None:
+        until = min(until, time.monotonic() + (expires_at - _now()).total_seconds())
+    with _token_users_lock:
+        if len(_token_users) > 10_000:
+            _token_users.clear()
+        _token_users[(store.url, token_digest(token))] = (until, user)
+
+
 def user_for_token(store: Store, token: str) -> UserPublic | None:
     """The active user a bearer token acts as, or None for an unknown, revoked or expired token."""
     if not token.startswith(TOKEN_PREFIX):
@@ -213,7 +245,9 @@ def user_for_token(store: Store, token: str) -> UserPublic | None:
         return None
     if last_used_at is None or now - last_used_at > timedelta(seconds=60):  # not a durable write per API call
         store.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?", [now, token_id])
-    return get_user(store, user_id)
+    user = get_user(store, user_id)
+    _remember_token_user(store, token, user, expires_at)
+    return user
 
 
 def list_tokens(store: Store, user_id: str | None = None) -> list[TokenPublic]:
@@ -233,6 +267,7 @@ def revoke_token(store: Store, token_id: str, user_id: str | None = None) -> Non
     if token_id not in tokens:
         raise NotFoundError(f"No API token {token_id}.")
     store.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [_now(), token_id])
+    forget_token_users()
 
 
 # ---------------------------------------------------------------- audit log

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from heedful.cli.common import to_jsonable
@@ -161,6 +161,11 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _missing_to_none(row: dict[str, Any]) -> dict[str, Any]:
+    """Plain DB-API values (no DataFrame in between): only NaN needs mapping to None."""
+    return {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
+
+
 def _page(
     store: Store,
     model: type[T],
@@ -171,13 +176,17 @@ def _page(
     order: str,
     limit: int,
     offset: int,
+    total: int | None = None,
 ) -> Page[T]:
+    """One page of `select` (the model's fields, from `_columns`) with the total count (unless given)."""
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    frame = store.query(
+    rows = store.fetchall(
         f"SELECT {select} FROM {source}{clause} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
     )
-    total = int(store.fetchall(f"SELECT COUNT(*) FROM {source}{clause}", params)[0][0])
-    items = [model.model_validate(_clean(r)) for r in frame.to_dict(orient="records")]
+    if total is None:
+        total = int(store.fetchall(f"SELECT COUNT(*) FROM {source}{clause}", params)[0][0])
+    names = list(model.model_fields)
+    items = [model.model_validate(_missing_to_none(dict(zip(names, r, strict=True)))) for r in rows]
     next_offset = offset + limit if offset + limit < total else None
     return Page[model](items=items, total=total, limit=limit, offset=offset, next_offset=next_offset)  # type: ignore[valid-type]
 
@@ -194,7 +203,7 @@ def me(user: ViewerUser) -> UserPublic:
 
 
 # ---------------------------------------------------------------- customers
-@router.get("/customers", summary="Customers, searchable and filterable")
+@router.get("/customers", summary="Customers, searchable and filterable", response_model=Page[CustomerPublic])
 def list_customers(
     store: StoreDep,
     user: ViewerUser,
@@ -206,7 +215,7 @@ def list_customers(
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[CustomerPublic]:
+) -> Response:
     where: list[str] = []
     params: list[Any] = []
     if q:
@@ -224,13 +233,24 @@ def list_customers(
     if after is not None:
         where.append("customer_id > ?")
         params.append(after)
+    counted = total if after is None else None  # after a cursor, next_offset follows the rows left
     page = _page(
-        store, CustomerPublic, _columns(CustomerPublic), "customers", where, params, "customer_id", limit, offset
+        store,
+        CustomerPublic,
+        _columns(CustomerPublic),
+        "customers",
+        where,
+        params,
+        "customer_id",
+        limit,
+        offset,
+        counted,
     )
     more = page.next_offset is not None
-    return page.model_copy(
-        update={"total": total, "next_after": page.items[-1].customer_id if more and page.items else None}
-    )
+    page.total = total
+    page.next_after = page.items[-1].customer_id if more and page.items else None
+    # Validated once here; answered as JSON directly (the hot read of the load benchmark).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 def _where(clauses: list[str]) -> str:

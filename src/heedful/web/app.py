@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -32,7 +33,7 @@ from heedful.config import load_settings
 from heedful.errors import ConfigError, HeedfulError, NotFoundError
 from heedful.store import Store, connect
 from heedful.web import imports as web_imports
-from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, StoreLock, verify_csrf
+from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, StorePool, verify_csrf
 from heedful.web.queries import AggregateCache
 from heedful.web.security import (
     BodySizeLimitMiddleware,
@@ -52,6 +53,7 @@ ROUTERS: list[str] = [
     "overview",
     "customers",
     "value",
+    "listen",
     "imports",
     "settings",
     "advocacy",
@@ -75,11 +77,13 @@ def create_app(
     login_throttle: LoginThrottle | None = None,
     clock: Any = time.time,
     warm_cache: bool = True,
+    pool_size: int | None = None,
 ) -> FastAPI:
     """Build the app over the store at `db_url` (or an open `store`).
 
     `warm_cache` computes the overview's whole-table figures as the server starts, so the first visitor
-    does not wait for them. `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
+    does not wait for them. `pool_size` caps the PostgreSQL connections one server process opens for
+    its requests (default HEEDFUL_WEB_POOL or 4; DuckDB always uses its one connection). `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
     restart; without it a random key is made and everyone signs in again after a restart.
     """
     settings = load_settings()
@@ -96,6 +100,7 @@ def create_app(
         yield
         if warming is not None:
             await warming  # a running computation cannot be interrupted; it ends with its query
+        pool.close()
         if own_store:
             the_store.close()
 
@@ -111,7 +116,9 @@ def create_app(
     if the_store.dialect == "duckdb":
         the_store.execute("SET enable_progress_bar = false")  # long first queries would draw bars in the server log
     app.state.store = the_store
-    app.state.store_lock = StoreLock()
+    size = pool_size if pool_size is not None else int(os.environ.get("HEEDFUL_WEB_POOL", "4"))
+    opener = (lambda: connect(the_store.url, migrate=False)) if the_store.dialect == "postgres" else None
+    pool = app.state.store_pool = StorePool(the_store, size, opener)
     app.state.login_throttle = login_throttle or LoginThrottle(clock=clock)
     app.state.clock = clock
     app.state.aggregates = AggregateCache()
@@ -138,9 +145,9 @@ async def warm_caches(app: FastAPI) -> None:
 
     from heedful.web.overview import overview_data
 
-    async with app.state.store_lock:
+    async with app.state.store_pool.acquire() as store:
         try:
-            await run_in_threadpool(app.state.aggregates.get, app.state.store, "overview", overview_data)
+            await run_in_threadpool(app.state.aggregates.get, store, "overview", overview_data)
         except Exception:  # an empty or half-migrated store: the page computes it when visited
             log.warning("Could not precompute the overview figures", exc_info=True)
 

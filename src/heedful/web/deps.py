@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from heedful.store import Store
-from heedful.web.accounts import Role, UserPublic, get_user, user_for_token
+from heedful.web.accounts import Role, UserPublic, cached_token_user, get_user, user_for_token
 from heedful.web.security import csrf_matches, new_csrf_token
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "Requires",
     "Role",
     "StoreDep",
+    "StorePool",
     "UserPublic",
     "ViewerUser",
     "client_ip",
@@ -59,33 +63,101 @@ class CsrfFailed(Exception):
 
 
 # ---------------------------------------------------------------- store
-class StoreLock:
-    """Mutual exclusion for the store across threads and event loops: `async with app.state.store_lock:`.
+class StorePool:
+    """The stores a server's requests use, each by one request at a time: `async with pool.acquire() as store:`.
 
     DuckDB allows one process to hold the file and its Python connection must not be used by two
-    threads at once, so requests take turns. Waiting polls a thread lock instead of blocking a worker
-    thread (a request holding the lock needs a worker thread to finish) or binding to one event loop.
+    threads at once, so there the pool is the one store and requests take turns. On PostgreSQL the
+    pool opens up to `size` connections (the first is the app's store; the others are opened when
+    all are busy), so requests of one worker wait on the database side by side instead of in line.
+    Waiters are served first come, first served; waiting parks the request on its own event loop
+    (never a worker thread) and works across event loops (tests run each client in its own).
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, primary: Store, size: int = 1, opener: Callable[[], Store] | None = None) -> None:
+        self.primary = primary
+        self.size = max(1, size if opener is not None else 1)
+        self._opener = opener
+        self._free: list[Store] = [primary]
+        self._all: list[Store] = [primary]
+        self._opening = 0
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[Store]]] = deque()
+        self._mutex = threading.Lock()
 
-    async def __aenter__(self) -> None:
-        pause = 0.0005
-        while not self._lock.acquire(blocking=False):
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.01)
+    async def _take(self) -> Store:
+        with self._mutex:
+            if self._free:
+                return self._free.pop()
+            grow = len(self._all) + self._opening < self.size
+            if grow:
+                self._opening += 1
+            else:
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[Store] = loop.create_future()
+                self._waiters.append((loop, future))
+        if grow:
+            assert self._opener is not None
+            try:
+                store = await asyncio.to_thread(self._opener)
+            finally:
+                with self._mutex:
+                    self._opening -= 1
+            with self._mutex:
+                self._all.append(store)
+            return store
+        try:
+            return await future
+        except asyncio.CancelledError:
+            with self._mutex:
+                if (loop, future) in self._waiters:
+                    self._waiters.remove((loop, future))
+                    raise
+            # handed a store just as we were cancelled: give it back
+            if future.done() and not future.cancelled():
+                self._give(future.result())
+            raise
 
-    async def __aexit__(self, *exc: object) -> None:
-        self._lock.release()
+    def _give(self, store: Store) -> None:
+        with self._mutex:
+            while self._waiters:
+                loop, future = self._waiters.popleft()
+                if future.done() or loop.is_closed():
+                    continue
+                loop.call_soon_threadsafe(_hand_over, future, store, self)
+                return
+            self._free.append(store)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Store]:
+        store = await self._take()
+        try:
+            yield store
+        finally:
+            self._give(store)
+
+    def close(self) -> None:
+        """Close the stores the pool opened (the primary is its owner's to close)."""
+        with self._mutex:
+            extra = [s for s in self._all if s is not self.primary]
+            self._all = [self.primary]
+            self._free = [self.primary]
+        for store in extra:
+            store.close()
+
+
+def _hand_over(future: asyncio.Future[Store], store: Store, pool: StorePool) -> None:
+    if future.done():  # cancelled meanwhile: the next waiter (or the free list) gets it
+        pool._give(store)
+    else:
+        future.set_result(store)
 
 
 async def get_store(request: Request) -> AsyncIterator[Store]:
-    """The app's store, used by one request at a time (see StoreLock)."""
+    """A store of the app's pool, used by this request alone until it ends (see StorePool)."""
     waiting = time.perf_counter()
-    async with request.app.state.store_lock:
+    async with request.app.state.store_pool.acquire() as store:
         request.state.store_wait_ms = (time.perf_counter() - waiting) * 1000
-        yield request.app.state.store
+        yield store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -102,29 +174,42 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_user(request: Request, store: StoreDep) -> UserPublic:
-    """The user behind the bearer token or the session cookie; NotSignedIn otherwise."""
+async def current_user(request: Request, store: StoreDep) -> UserPublic:
+    """The user behind the bearer token or the session cookie; NotSignedIn otherwise.
+
+    A token checked within the last second is taken from memory (see `cached_token_user`); any
+    store lookup runs in a worker thread.
+    """
     cached = getattr(request.state, "user", None)
     if isinstance(cached, UserPublic):
         return cached
     token = bearer_token(request)
-    user: UserPublic | None = None
+    user: UserPublic | None
     if token is not None:
-        user = user_for_token(store, token)
+        user = cached_token_user(store, token)
+        if user is None:
+            user = await run_in_threadpool(user_for_token, store, token)
     else:
-        user_id = request.session.get("uid")
-        if user_id:
-            try:
-                user = get_user(store, str(user_id))
-            except Exception:
-                user = None
-            if user is not None and not user.active:
-                user = None
-            if user is None:
-                request.session.clear()
+        user = await run_in_threadpool(_session_user, request, store)
     if user is None:
         raise NotSignedIn()
     request.state.user = user
+    return user
+
+
+def _session_user(request: Request, store: Store) -> UserPublic | None:
+    user_id = request.session.get("uid")
+    if not user_id:
+        return None
+    user: UserPublic | None
+    try:
+        user = get_user(store, str(user_id))
+    except Exception:
+        user = None
+    if user is not None and not user.active:
+        user = None
+    if user is None:
+        request.session.clear()
     return user
 
 
@@ -134,7 +219,7 @@ CurrentUser = Annotated[UserPublic, Depends(current_user)]
 def Requires(role: Role) -> Any:
     """A dependency that passes the signed-in user through when their role allows `role`."""
 
-    def check_role(user: CurrentUser) -> UserPublic:
+    async def check_role(user: CurrentUser) -> UserPublic:
         if not user.role.allows(role):
             raise Forbidden(role, user.role)
         return user

@@ -14,6 +14,8 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -179,6 +181,21 @@ class ResponseCache:
             state["current_page"] = item.next_page
         self.entries[item.response_id] = (state, kept)
 
+    def start(self, item: PageSave, new: NewResponse) -> None:
+        """Remember a response created with its first page (DuckDB only, like `get`)."""
+        state = {
+            "response_id": item.response_id,
+            "survey_id": new.survey_id,
+            "slug": new.slug,
+            "customer_id": None,
+            "token_hash": None,
+            "current_page": 0,
+            "completed_at": None,
+        }
+        self.entries[item.response_id] = (state, [])
+        if len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
     def forget(self, response_id: str) -> None:
         self.entries.pop(response_id, None)
 
@@ -316,50 +333,87 @@ def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page:
     return _page_response(request, store, survey, state, current, values, {}, t)
 
 
+@dataclass(frozen=True)
+class NewResponse:
+    """A response to create in the same transaction as its first page (a visitor without a cookie)."""
+
+    survey_id: str
+    slug: str
+    wave: str | None
+
+
+def _create_responses(store: Store, new: Sequence[tuple[str, NewResponse]]) -> None:
+    """The `responses` rows `repo.start_response` would write, with ids chosen before validation
+    (a page's randomised tasks are seeded by the response id), in the caller's transaction."""
+    if not new:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows: list[Any] = [v for rid, n in new for v in (rid, n.survey_id, n.slug, now, n.wave)]
+    values = ", ".join(["(?, ?, ?, NULL, NULL, ?, 0, ?, 'web')"] * len(new))
+    store.execute(
+        "INSERT INTO responses (response_id, survey_id, slug, customer_id, token_hash, started_at, current_page, "
+        f"wave, source) VALUES {values}",
+        rows,
+    )
+
+
+def _save_batch(store: Store, batch: Sequence[tuple[PageSave, NewResponse | None]]) -> list[bool]:
+    """One transaction, one durable commit: the new responses of the batch, then every page."""
+    with store.transaction():
+        _create_responses(store, [(item.response_id, new) for item, new in batch if new is not None])
+        return repo.save_pages(store, [item for item, _ in batch])
+
+
+Pending = tuple[PageSave, NewResponse | None, asyncio.Future[bool]]
+
+
 class PageWriter:
     """Group commit: page saves queue up and are written together, one transaction and one durable
     commit per batch, and each submitter hears success only after that commit. Under load this
-    turns many small commits (each an fsync) into few, which is what keeps submits fast.
+    turns many small commits (each an fsync) into few, which is what keeps submits fast. A first
+    page from a new visitor creates its response in that same transaction.
     """
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: asyncio.Queue[tuple[PageSave, asyncio.Future[bool]]] | None = None
+        self.queue: asyncio.Queue[Pending] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    async def save(self, app: FastAPI, item: PageSave) -> bool:
+    async def save(self, app: FastAPI, item: PageSave, new: NewResponse | None = None) -> bool:
         loop = asyncio.get_running_loop()
         if self.loop is not loop or self.queue is None or self.task is None or self.task.done():
             self.loop, self.queue = loop, asyncio.Queue()
             self.task = loop.create_task(self._run(app, self.queue))
         done: asyncio.Future[bool] = loop.create_future()
-        await self.queue.put((item, done))
+        await self.queue.put((item, new, done))
         return await done
 
-    async def _run(self, app: FastAPI, queue: asyncio.Queue[tuple[PageSave, asyncio.Future[bool]]]) -> None:
+    async def _run(self, app: FastAPI, queue: asyncio.Queue[Pending]) -> None:
         while True:
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < 500:
                 batch.append(queue.get_nowait())
-            async with app.state.store_lock:
+            async with app.state.store_pool.acquire() as store:
                 try:
                     results: list[bool | BaseException] = list(
-                        await asyncio.to_thread(repo.save_pages, app.state.store, [item for item, _ in batch])
+                        await asyncio.to_thread(_save_batch, store, [(item, new) for item, new, _ in batch])
                     )
                 except Exception:  # one bad item must not fail the others: write them one by one
                     results = []
-                    for item, _ in batch:
+                    for item, new, _ in batch:
                         try:
-                            results.extend(await asyncio.to_thread(repo.save_pages, app.state.store, [item]))
+                            results.extend(await asyncio.to_thread(_save_batch, store, [(item, new)]))
                         except Exception as exc:
                             results.append(exc)
             cache = _responses(app)
-            for (item, done), result in zip(batch, results, strict=True):
+            for (item, new, done), result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
                     cache.forget(item.response_id)
                     if not done.done():
                         done.set_exception(result)
                     continue
+                if new is not None and result and store.dialect == "duckdb":
+                    cache.start(item, new)
                 cache.apply(item, result)
                 if not done.done():
                     done.set_result(result)
@@ -373,10 +427,9 @@ def _writer(app: FastAPI) -> PageWriter:
 
 
 def _check_submission(
-    request: Request, slug: str, values: dict[str, list[str]], token: str, target: str
+    request: Request, store: Store, slug: str, values: dict[str, list[str]], token: str, target: str
 ) -> Response | tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any]:
     """Everything a submit reads: the survey, the response, and the page's validation."""
-    store: Store = request.app.state.store
     row, survey = _survey_or_404(request, store, slug)
     if row["status"] == "closed":
         return _closed(request, survey)
@@ -401,21 +454,30 @@ def _check_submission(
 
 def _check_from_memory(
     request: Request, slug: str, values: dict[str, list[str]], token: str
-) -> tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any] | None:
-    """The common case without touching the store (so without waiting for it): an open survey and
-    a known respondent from the caches, and a page that validates. None when anything else."""
+) -> tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any, NewResponse | None] | None:
+    """The common case without touching the store (so without waiting for it): an open survey from
+    the cache, a known respondent from the cache or a new visitor (no cookie, no invitation; their
+    response is created with the page), and a page that validates. None when anything else."""
     rows: dict[str, tuple[float, tuple[Any, ...]]] = getattr(request.app.state, "survey_rows", {})
     hit = rows.get(slug)
     responses = getattr(request.app.state, "survey_responses", None)
     rid = request.cookies.get(_cookie(slug), "")
-    if token or hit is None or hit[0] <= time.monotonic() or responses is None or not rid:
+    if token or hit is None or hit[0] <= time.monotonic():
         return None
     survey_id, status = hit[1][0], hit[1][5]
     survey = getattr(request.app.state, "survey_definitions", {}).get(survey_id)
-    cached = responses.entries.get(rid)
-    if survey is None or status != "open" or cached is None:
+    if survey is None or status != "open":
         return None
-    state, answered = dict(cached[0]), list(cached[1])
+    new: NewResponse | None = None
+    if not rid:
+        new = NewResponse(survey_id, slug, survey.wave)
+        state: dict[str, Any] = {"response_id": secrets.token_urlsafe(16), "slug": slug, "completed_at": None}
+        answered: list[tuple[str, str, str]] = []
+    else:
+        cached = responses.entries.get(rid) if responses is not None else None
+        if cached is None:
+            return None
+        state, answered = dict(cached[0]), list(cached[1])
     if state["slug"] != slug or state["completed_at"] is not None:
         return None
     try:
@@ -428,7 +490,7 @@ def _check_from_memory(
     result = validate_page(survey, page, values, state["response_id"], known_values(answered))
     if not result.ok:
         return None
-    return state, answered, page, page_index, survey, result
+    return state, answered, page, page_index, survey, result, new
 
 
 @router.post("/s/{slug}")
@@ -442,11 +504,13 @@ async def survey_submit(request: Request, slug: str) -> Response:
     target = f"/s/{slug}" + (f"?t={quote(token)}" if token else "")
     fast = _check_from_memory(request, slug, values, token)
     checked: Response | tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any]
+    new: NewResponse | None = None
     if fast is not None:
-        checked = fast
+        *checked_fast, new = fast
+        checked = tuple(checked_fast)  # type: ignore[assignment]
     else:  # not all in memory (or a page to show): read the store, in a worker thread
-        async with request.app.state.store_lock:
-            checked = await asyncio.to_thread(_check_submission, request, slug, values, token, target)
+        async with request.app.state.store_pool.acquire() as store:
+            checked = await asyncio.to_thread(_check_submission, request, store, slug, values, token, target)
     if isinstance(checked, Response):
         return checked
     state, answered, page, page_index, survey, result = checked
@@ -462,7 +526,7 @@ async def survey_submit(request: Request, slug: str) -> Response:
         key,
         next_page(survey, page_index, known),
     )
-    await _writer(request.app).save(request.app, item)  # returns after the commit: the answer is durable
+    await _writer(request.app).save(request.app, item, new)  # returns after the commit: the answer is durable
     response = RedirectResponse(target, status_code=303)
     _remember(response, slug, state["response_id"])
     return response
