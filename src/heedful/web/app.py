@@ -53,7 +53,6 @@ ROUTERS: list[str] = [
     "overview",
     "customers",
     "value",
-    "listen",
     "imports",
     "settings",
     "advocacy",
