@@ -120,6 +120,23 @@ def test_sign_in_and_browse_the_overview(page) -> None:  # type: ignore[no-untyp
     shot(page, "overview")
 
 
+def test_listening_page_shows_themes_bad_news_first_and_filters_quotes(page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, Role.viewer)
+    page.get_by_role("link", name="Listening").click()
+    assert page.get_by_role("heading", name="What customers are telling us").is_visible()
+    assert page.get_by_test_id("listen-items").inner_text() == "2"
+    assert "Delivery speed" in page.get_by_test_id("listen-themes").inner_text()
+    page.wait_for_selector(".plot .main-svg")
+    # by default the quotes are the negative and mixed ones
+    assert page.get_by_test_id("listen-quotes").inner_text().startswith("Delivery was late again")
+    page.get_by_label("Sentiment").select_option("positive")
+    page.get_by_role("button", name="Show").click()
+    assert "Lovely product" in page.get_by_test_id("listen-quotes").inner_text()
+    assert "late again" not in page.get_by_test_id("listen-quotes").inner_text()
+    assert page.console_errors == []
+    shot(page, "listen")
+
+
 def test_search_customers_and_open_a_profile(page) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, Role.viewer)
     page.get_by_role("link", name="Customers").click()
@@ -253,6 +270,6 @@ CONTRAST_JS = """() => {
 
 def test_text_contrast_meets_wcag_aa_on_every_page(page) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, Role.admin)
-    for path in ("/", "/customers", "/customers/C1", "/value", "/imports", "/settings", "/account"):
+    for path in ("/", "/customers", "/customers/C1", "/value", "/listen", "/imports", "/settings", "/account"):
         page.goto(path)
         assert page.evaluate(CONTRAST_JS) == [], path

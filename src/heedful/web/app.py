@@ -53,6 +53,7 @@ ROUTERS: list[str] = [
     "overview",
     "customers",
     "value",
+    "listen",
     "imports",
     "settings",
     "advocacy",

@@ -1,0 +1,203 @@
+"""Listening page: themes customers raise, how they feel about each, who owns it, what is changing,
+and what they say in their own (redacted) words — bad news first. Also `/api/v1/listen/themes`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from heedful.store import Store
+from heedful.web import queries
+from heedful.web.deps import StoreDep, ViewerUser
+from heedful.web.templating import csv_response, figure, records, render
+
+router = APIRouter()
+PAGE: dict[str, Any] = {"include_in_schema": False}
+Period = Annotated[str, Query(pattern="^[WMQ]$", description="W, M or Q.")]
+TREND_THEMES = 6
+
+
+def classified_feedback(store: Store) -> pd.DataFrame:
+    """Every classified feedback item with its listening results (no text: quotes are fetched apart)."""
+    return store.query(
+        "SELECT f.feedback_id, f.created_at, f.channel, e.sentiment, e.sentiment_score, e.themes, "
+        "e.theme_sentiments, e.department, e.journey_stage FROM feedback f "
+        "JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE e.sentiment IS NOT NULL"
+    )
+
+
+def _overview(store: Store, period: str) -> dict[str, Any]:
+    from heedful.listen.overview import theme_overview
+    from heedful.listen.taxonomy import default_taxonomy
+    from heedful.listen.trends import theme_trends
+
+    frame = classified_feedback(store)
+    if frame.empty:
+        return {"items": 0, "themes": pd.DataFrame(), "trends": pd.DataFrame(), "sentiment": pd.DataFrame()}
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    sentiment = frame["sentiment"].value_counts().rename_axis("sentiment").reset_index(name="items")
+    return {
+        "items": len(frame),
+        "themes": theme_overview(frame, default_taxonomy(), period=period),
+        "trends": theme_trends(frame, period),
+        "sentiment": sentiment,
+    }
+
+
+def overview_data(request: Request, store: Store, period: str) -> dict[str, Any]:
+    cache: queries.AggregateCache = request.app.state.aggregates
+    return cache.get(store, f"listen.overview.{period}", lambda s: _overview(s, period))  # type: ignore[no-any-return]
+
+
+def quotes(store: Store, theme: str | None, sentiment: str | None, limit: int = 20) -> pd.DataFrame:
+    """The latest items (redacted text), of one theme and/or sentiment; negative and mixed first by default."""
+    where, params = ["e.sentiment IS NOT NULL"], []
+    if theme:
+        where.append("(';' || e.themes || ';') LIKE ?")
+        params.append(f"%;{theme};%")
+    if sentiment:
+        where.append("e.sentiment = ?")
+        params.append(sentiment)
+    else:
+        where.append("e.sentiment IN ('negative', 'mixed')")
+    frame = store.query(
+        "SELECT f.feedback_id, f.created_at, f.channel, f.customer_id, e.sentiment, e.themes, e.theme_sentiments, "
+        "substr(coalesce(e.redacted_text, '[text not stored]'), 1, 600) AS quote FROM feedback f "
+        f"JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE {' AND '.join(where)} "
+        "ORDER BY f.created_at DESC, f.feedback_id LIMIT ?",
+        [*params, int(limit)],
+    )
+    frame["themes"] = frame["themes"].fillna("").str.replace(";", ", ")
+    return frame
+
+
+def _charts(data: dict[str, Any]) -> list[dict[str, str]]:
+    themes: pd.DataFrame = data["themes"]
+    if themes.empty:
+        return []
+    top = themes.head(12).iloc[::-1]
+    charts = [
+        {
+            "name": "themes",
+            "title": "Mentions per theme, split by how customers feel",
+            "figure": figure(
+                [
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "negative",
+                        "y": list(top["label"]),
+                        "x": list(top["negative_mentions"]),
+                        "marker": {"color": "#b91c1c"},
+                    },
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": "other",
+                        "y": list(top["label"]),
+                        "x": list(top["mentions"] - top["negative_mentions"]),
+                        "marker": {"color": "#9ca3af"},
+                    },
+                ],
+                {"barmode": "stack", "margin": {"l": 160, "r": 20, "t": 30, "b": 40}},
+            ),
+        }
+    ]
+    trends: pd.DataFrame = data["trends"]
+    keep = list(themes["theme"].head(TREND_THEMES))
+    labels = dict(zip(themes["theme"], themes["label"], strict=True))
+    trend = trends[trends["theme"].isin(keep)]
+    if trend["period"].nunique() > 1:
+        charts.append(
+            {
+                "name": "trend",
+                "title": f"Share of feedback mentioning the top {len(keep)} themes, per period",
+                "figure": figure(
+                    [
+                        {
+                            "type": "scatter",
+                            "mode": "lines+markers",
+                            "name": labels.get(t, t),
+                            "x": list(g["period"]),
+                            "y": list(g["share"]),
+                        }
+                        for t, g in trend.groupby("theme", sort=False)
+                    ],
+                    {"yaxis": {"tickformat": ".0%"}},
+                ),
+            }
+        )
+    return charts
+
+
+def _chart_frame(data: dict[str, Any], name: str) -> pd.DataFrame | None:
+    if name == "themes":
+        return data["themes"]
+    if name == "trend":
+        return data["trends"]
+    return None
+
+
+@router.get("/listen", **PAGE)
+def listen_page(
+    request: Request,
+    store: StoreDep,
+    user: ViewerUser,
+    period: Period = "M",
+    theme: Annotated[str | None, Query(max_length=80)] = None,
+    sentiment: Annotated[str | None, Query(pattern="^(positive|negative|neutral|mixed)$")] = None,
+) -> Response:
+    data = overview_data(request, store, period)
+    themes: pd.DataFrame = data["themes"]
+    counts = dict(zip(data["sentiment"].get("sentiment", []), data["sentiment"].get("items", []), strict=True))
+    items = int(data["items"])
+    flagged = themes[themes["emerging"] | themes["worsening"]] if not themes.empty else themes
+    labels = dict(zip(themes["theme"], themes["label"], strict=True)) if not themes.empty else {}
+    return render(
+        request,
+        "listen.html",
+        {
+            "section": "listen",
+            "period": period,
+            "items": items,
+            "shares": {k: (counts.get(k, 0) / items if items else None) for k in ("positive", "negative", "mixed")},
+            "themes": records(themes),
+            "flagged": records(flagged),
+            "charts": _charts(data),
+            "quotes": records(quotes(store, theme, sentiment)) if items else [],
+            "theme": theme,
+            "theme_label": labels.get(theme or "", theme),
+            "sentiment": sentiment,
+        },
+    )
+
+
+@router.get("/listen/themes.csv", **PAGE)
+def themes_csv(request: Request, store: StoreDep, user: ViewerUser, period: Period = "M") -> Response:
+    return csv_response(overview_data(request, store, period)["themes"], "themes.csv")
+
+
+@router.get("/listen/chart/{name}.csv", **PAGE)
+def chart_csv(request: Request, name: str, store: StoreDep, user: ViewerUser, period: Period = "M") -> Response:
+    frame = _chart_frame(overview_data(request, store, period), name)
+    if frame is None:
+        return Response(status_code=404)
+    return csv_response(frame, f"{name}.csv")
+
+
+@router.get("/api/v1/listen/themes", tags=["listen"])
+def themes_api(request: Request, store: StoreDep, user: ViewerUser, period: Period = "M") -> dict[str, Any]:
+    """Every theme mentioned in classified feedback: mentions, share of feedback, negative share with its
+    95% Wilson interval, owner (department, journey stage), and the emerging / worsening flags of the
+    latest period against the three before (Benjamini-Hochberg q-values)."""
+    data = overview_data(request, store, period)
+    themes: pd.DataFrame = data["themes"]
+    return {
+        "period": period,
+        "items": int(data["items"]),
+        "themes": json.loads(themes.to_json(orient="records")) if not themes.empty else [],
+    }
