@@ -20,7 +20,6 @@ month raises any alert is at most about 3%.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from heedful.journey.config import JourneyConfig
 from heedful.journey.metrics import (
     PROPORTION_KINDS,
     JourneyData,
+    difference_se,
     metric_series,
     nps_series,
     period_range,
@@ -74,18 +74,10 @@ def worsening_p_value(
     kind: str, before: pd.Series | dict[str, float], after: pd.Series | dict[str, float], better: str
 ) -> float | None:
     """One-sided p-value that the metric got worse from `before` to `after` (series rows)."""
-    n1, n2 = float(before["n"]), float(after["n"])
-    v1, v2 = float(before["value"]), float(after["value"])
-    if not (math.isfinite(v1) and math.isfinite(v2)) or n1 < 1 or n2 < 1:
+    diff = difference_se(kind, before, after)
+    if diff is None:
         return None
-    if kind in PROPORTION_KINDS:
-        pooled = (v1 * n1 + v2 * n2) / (n1 + n2)
-        se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    else:
-        s1, s2 = float(before["se"]), float(after["se"])
-        if not (math.isfinite(s1) and math.isfinite(s2)):
-            return None
-        se = math.sqrt(s1**2 + s2**2)
+    v1, v2, se = diff
     if se <= 0:
         return 1.0
     z = (v2 - v1) / se

@@ -519,24 +519,33 @@ def status_of(value: float | None, low: float | None, high: float | None, target
     return "missed"
 
 
-def change_test(kind: str, before: pd.Series, after: pd.Series) -> float | None:
-    """Two-sided p-value that the metric changed between two series rows (pooled z for proportions)."""
+def difference_se(
+    kind: str, before: pd.Series | dict[str, float], after: pd.Series | dict[str, float]
+) -> tuple[float, float, float] | None:
+    """(value before, value after, standard error of the difference) of two series rows: pooled for
+    proportions, from each row's `se` otherwise; None when either side has no usable figure."""
     n1, n2 = float(before["n"]), float(after["n"])
     v1, v2 = float(before["value"]), float(after["value"])
     if n1 < 1 or n2 < 1 or not (math.isfinite(v1) and math.isfinite(v2)):
         return None
     if kind in PROPORTION_KINDS:
         pooled = (v1 * n1 + v2 * n2) / (n1 + n2)
-        se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    else:
-        s1, s2 = float(before["se"]), float(after["se"])
-        if not (math.isfinite(s1) and math.isfinite(s2)):
-            return None
-        se = math.sqrt(s1**2 + s2**2)
+        return v1, v2, math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    s1, s2 = float(before["se"]), float(after["se"])
+    if not (math.isfinite(s1) and math.isfinite(s2)):
+        return None
+    return v1, v2, math.sqrt(s1**2 + s2**2)
+
+
+def change_test(kind: str, before: pd.Series, after: pd.Series) -> float | None:
+    """Two-sided p-value that the metric changed between two series rows (pooled z for proportions)."""
+    diff = difference_se(kind, before, after)
+    if diff is None:
+        return None
+    v1, v2, se = diff
     if se <= 0:
         return 1.0 if v1 == v2 else 0.0
-    z = (v2 - v1) / se
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(2 * stats.norm.sf(abs((v2 - v1) / se)))
 
 
 def evaluate_metric(
