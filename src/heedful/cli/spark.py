@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from heedful.cli.common import JsonOption, console, emit_json, open_store
 from heedful.cli.ingest import user_errors
+from heedful.errors import InputError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from heedful.store import Store
 
 app = typer.Typer(
     help="Run analyses on Spark (PySpark through Ibis): --db spark://local[2], spark://HOST:7077 or sc://HOST:15002.",
@@ -45,6 +53,52 @@ def _engine(url: str) -> Any:
     from heedful.store.spark import SparkEngine
 
     return SparkEngine.connect(url)
+
+
+# ---------------------------------------------------------------- --engine for the other commands
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the queries run: 'store' (the store's database, or DuckDB for a file) or 'spark' "
+        "(Spark local mode, spark://local[2], reading the same tables); a Spark URL also works: "
+        "spark://HOST:7077, sc://HOST:15002.",
+    ),
+]
+
+
+def spark_url_of(engine: str) -> str | None:
+    """The Spark URL an `--engine` value asks for, or None for the store's own engine."""
+    if engine in ("", "store"):
+        return None
+    if engine == "spark":
+        return "spark://local[2]"
+    if engine.startswith(("spark://", "sc://")):
+        return engine
+    raise InputError(f"Unknown engine {engine!r}: use 'store' (the default), 'spark' or a spark:// URL.")
+
+
+@contextmanager
+def engine_tables(engine: str, store: Store | None, tables: Mapping[str, ir.Table]) -> Iterator[dict[str, ir.Table]]:
+    """`tables` to run an analysis on, on the engine `--engine` names.
+
+    With the store's engine they are returned as they are. With Spark, store tables are copied to
+    Parquet in one snapshot and registered in the Spark session (`SparkEngine.load_store`); tables
+    that are not the store's (a file read into memory) are registered from their rows. The same Ibis
+    analyses then run as Spark jobs; the Spark engine is closed (its copies removed) on exit.
+    """
+    url = spark_url_of(engine)
+    if url is None:
+        yield dict(tables)
+        return
+    spark = _engine(url)
+    try:
+        if store is not None:
+            yield spark.load_store(store, list(tables))
+        else:
+            yield {name: spark.load_pandas(name, table.to_pandas()) for name, table in tables.items()}
+    finally:
+        spark.close()
 
 
 @app.command("summary")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +16,7 @@ import typer
 from rich.table import Table
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
+from heedful.cli.spark import EngineOption, engine_tables, spark_url_of
 from heedful.errors import InputError
 from heedful.store import Store
 from heedful.value import (
@@ -116,6 +119,27 @@ def load_orders(
     return table, cols, store
 
 
+@contextmanager
+def orders_on(
+    engine: str,
+    file: Path | None,
+    db: str | None,
+    customer_col: str | None,
+    date_col: str | None,
+    amount_col: str | None,
+    date_format: str | None,
+) -> Iterator[tuple[ir.Table, Columns, Store | None]]:
+    """`load_orders`, with the orders on the engine `--engine` names (see `engine_tables`); closes the store."""
+    spark_url_of(engine)  # an unknown engine is refused before anything is read
+    table, cols, store = load_orders(file, db, customer_col, date_col, amount_col, date_format)
+    try:
+        with engine_tables(engine, store, {"orders": table}) as tables:
+            yield tables["orders"], cols, store
+    finally:
+        if store is not None:
+            store.close()
+
+
 def _summary(
     table: ir.Table, cols: Columns, time_unit: str, calibration_end: str | None, observation_end: str | None
 ) -> pd.DataFrame:
@@ -201,15 +225,12 @@ def fit_command(
     time_unit: TimeUnit = "W",
     calibration_end: CalibrationEnd = None,
     observation_end: ObservationEnd = None,
+    engine: EngineOption = "store",
     json_out: JsonOption = False,
 ) -> None:
     """Fit a BTYD or spend model; with --calibration-end also compare predictions with the holdout period."""
-    table, cols, store = load_orders(file, db, customer_col, date_col, amount_col, date_format)
-    try:
+    with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, _):
         report = fit_report(table, cols, model, time_unit, calibration_end, observation_end)
-    finally:
-        if store is not None:
-            store.close()
     if json_out:
         emit_json(report)
         return
@@ -307,17 +328,14 @@ def clv_command(
     discount_rate: Annotated[float, typer.Option("--discount-rate", help="Monthly discount rate.")] = 0.01,
     observation_end: ObservationEnd = None,
     top: Annotated[int, typer.Option("--top", help="Customers listed (highest CLV first).")] = 50,
+    engine: EngineOption = "store",
     json_out: JsonOption = False,
 ) -> None:
     """Expected purchases, P(alive), expected spend and discounted CLV per customer; --db stores them."""
-    table, cols, store = load_orders(file, db, customer_col, date_col, amount_col, date_format)
-    try:
+    with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
         report, values = clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
         if store is not None:
             report["stored"] = store_clv(store, values, model)
-    finally:
-        if store is not None:
-            store.close()
     report["customers"] = values.head(top).reset_index()
     if json_out:
         emit_json(report)
@@ -363,18 +381,15 @@ def rfm_command(
     period: Annotated[str, typer.Option("--period", help="Unit of the recency shown: D, W or M.")] = "D",
     observation_end: ObservationEnd = None,
     top: Annotated[int, typer.Option("--top", help="Customers listed (highest spend first).")] = 50,
+    engine: EngineOption = "store",
     json_out: JsonOption = False,
 ) -> None:
     """RFM scores and named segments (champions, loyal, at risk, can't lose, hibernating, …) with sizes and value."""
-    table, cols, store = load_orders(file, db, customer_col, date_col, amount_col, date_format)
-    try:
+    with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
         result = rfm(table, bins=bins, cols=cols, observation_end=observation_end)
         customers = result.customers.copy()
         customers["recency"] = customers["recency_days"] / unit_days(period)
         stored = store_rfm(store, result.customers) if store is not None else None
-    finally:
-        if store is not None:
-            store.close()
     if json_out:
         emit_json(
             {
@@ -407,15 +422,12 @@ def cohorts_command(
     amount_col: AmountCol = None,
     date_format: DateFormat = None,
     period: Annotated[str, typer.Option("--period", help="Cohort period: D, W, M or Q.")] = "M",
+    engine: EngineOption = "store",
     json_out: JsonOption = False,
 ) -> None:
     """Retention and revenue by acquisition cohort and periods since acquisition."""
-    table, cols, store = load_orders(file, db, customer_col, date_col, amount_col, date_format)
-    try:
+    with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, _):
         result = cohorts(table, period=period, cols=cols)
-    finally:
-        if store is not None:
-            store.close()
     if json_out:
         emit_json(result.to_dict())
         return
