@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from heedful.cli.listen import app
@@ -104,3 +106,23 @@ def test_demo_step_classifies_stored_feedback_and_reports_headlines(duckdb_url: 
     assert figures["feedback_classified"] == 3
     assert 0 < figures["negative_or_mixed_share"] <= 1  # type: ignore[operator]
     assert "delivery_speed" in figures["top_themes"]  # type: ignore[operator]
+
+
+def test_fast_classify_keeps_piece_vectors_between_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from heedful.listen import embed as embed_module
+
+    monkeypatch.setenv("HEEDFUL_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "feedback.csv"
+    pd.DataFrame({"body": [text for _, text in FEEDBACK]}).to_csv(src, index=False)
+    args = ["classify", str(src), "--text-col", "body", "--out", str(tmp_path / "out.csv"), "--fast", "--json"]
+    embed_module._STATIC.clear()
+    assert runner.invoke(app, args).exit_code == 0
+    cache = tmp_path / "cache" / "static-pieces-minilm.npz"
+    assert cache.exists()
+    embed_module._STATIC.clear()  # a new process: vectors come from the file, none are computed again
+    with np.load(cache) as saved:
+        stored = len(saved["ids"])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(embed_module._STATIC) == stored
+    assert json.loads(result.stdout)["processed"] == len(FEEDBACK)

