@@ -188,3 +188,34 @@ def test_customer_list_pages_keep_their_totals_and_cursors(duckdb_url: str, afte
     assert body["next_offset"] == 3
     assert body["next_after"] == f"C{first + 2:05d}"
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "table"),
+    [
+        ("/api/v1/customers", "customers"),
+        ("/api/v1/orders", "orders"),
+        ("/api/v1/feedback", "feedback"),
+        ("/api/v1/value", "customer_value"),
+        ("/api/v1/imports", "imports"),
+    ],
+)
+def test_list_pages_count_with_the_page_on_both_backends(db_url: str, path: str, table: str) -> None:
+    from tests.web.conftest import seed_data
+
+    store = connect(db_url)
+    seed_data(store)
+    user, _ = create_user(store, "lists@example.com", Role.viewer, "correct-horse-battery")
+    _, token = create_token(store, user.user_id, "lists")
+    auth = {"Authorization": f"Bearer {token}"}
+    expected = store.count(table)
+    with TestClient(create_app(store=store, secret_key="pool-test", warm_cache=False)) as client:
+        first = client.get(path, params={"limit": 2}, headers=auth)
+        past_the_end = client.get(path, params={"limit": 2, "offset": 50}, headers=auth)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["total"] == expected
+    assert len(body["items"]) == min(2, expected)
+    assert body["next_offset"] == (2 if expected > 2 else None)
+    assert past_the_end.json()["total"] == expected and past_the_end.json()["items"] == []
+    store.close()
