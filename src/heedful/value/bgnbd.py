@@ -113,7 +113,7 @@ class BetaGeo(TransactionModel):
             )
         return 1.0 / (1.0 + odds)
 
-    def _conditional_purchases(self, t: float, x: Array, t_x: Array, T: Array) -> Array:
+    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
         r, alpha, a, b = self._p()
         z = t / (alpha + T + t)
         hyp = hyp2f1_by_distinct(r + x, b + x, a + b + x - 1, z, x, T)

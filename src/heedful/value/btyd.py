@@ -31,7 +31,8 @@ class TransactionModel(ValueModel):
     def _p_alive(self, x: Array, t_x: Array, T: Array) -> Array:
         raise NotImplementedError
 
-    def _conditional_purchases(self, t: float, x: Array, t_x: Array, T: Array) -> Array:
+    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
+        """E[purchases in the next t | x, t_x, T]; `t` may be a column of horizons (result: one row per horizon)."""
         raise NotImplementedError
 
     def expected_purchases_new_customer(self, t: Array | float) -> Array:

@@ -31,26 +31,25 @@ def discounted_clv(
     Customers with the same (x, t_x, T) share one evaluation, which keeps this fast on millions.
     """
     codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
-    per_purchase = _discount_factors(model, ux, ut, uT, horizon_months, discount_rate, time_unit)
+    per_purchase, _ = _discount_factors(model, ux, ut, uT, horizon_months, discount_rate, time_unit)
     return as_array(per_purchase[codes] * as_array(spend))
 
 
 def _discount_factors(
     model: TransactionModel, x: Array, t_x: Array, T: Array, horizon_months: int, discount_rate: float, time_unit: str
-) -> Array:
-    """Discounted expected purchases over the horizon, per row (multiply by spend for CLV)."""
+) -> tuple[Array, Array]:
+    """(discounted expected purchases over the horizon, undiscounted ones) per row; times spend gives CLV."""
     if horizon_months < 1:
         raise InputError("The CLV horizon must be at least one month.")
     if discount_rate < 0:
         raise InputError("The discount rate cannot be negative.")
-    month = UNIT_DAYS["M"] / unit_days(time_unit)
-    total = np.zeros(len(x))
-    previous = np.zeros(len(x))
-    for m in range(1, horizon_months + 1):
-        cumulative = model._conditional_purchases(m * month, x, t_x, T)
-        total += (cumulative - previous) / (1.0 + discount_rate) ** m
-        previous = cumulative
-    return total
+    months = np.arange(1, horizon_months + 1, dtype=np.float64)
+    # every month end in one call (a column of horizons): the rows are grouped once, not once a month
+    ends = (months * UNIT_DAYS["M"] / unit_days(time_unit))[:, None]
+    cumulative = np.atleast_2d(model._conditional_purchases(ends, x, t_x, T))
+    per_month = np.diff(cumulative, axis=0, prepend=0.0)
+    discount = (1.0 + discount_rate) ** -months
+    return as_array(discount @ per_month), as_array(cumulative[-1])
 
 
 def clv_table(
@@ -66,7 +65,6 @@ def clv_table(
 
     Without a spend model the customer's own mean repeat spend (or the overall mean) is used.
     """
-    horizon = horizon_months * UNIT_DAYS["M"] / unit_days(time_unit)
     x, t_x, T = (as_array(summary[c]) for c in ("frequency", "recency", "T"))
     if spend is not None:
         expected_spend = as_array(spend.expected_spend(summary))
@@ -80,9 +78,9 @@ def clv_table(
             out[col] = summary[col]
     # customers with the same history share every prediction: compute once per distinct (x, t_x, T)
     codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
+    factors, purchases = _discount_factors(transactions, ux, ut, uT, horizon_months, discount_rate, time_unit)
     out["p_alive"] = transactions._p_alive(ux, ut, uT)[codes]
-    out["expected_purchases"] = transactions._conditional_purchases(horizon, ux, ut, uT)[codes]
+    out["expected_purchases"] = purchases[codes]
     out["expected_spend"] = expected_spend
-    factors = _discount_factors(transactions, ux, ut, uT, horizon_months, discount_rate, time_unit)
     out["clv"] = factors[codes] * expected_spend
     return out.sort_values("clv", ascending=False)

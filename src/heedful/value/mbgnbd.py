@@ -106,7 +106,7 @@ class ModifiedBetaGeo(TransactionModel):
             odds = a / (b + x) * np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
         return as_array(1.0 / (1.0 + odds))
 
-    def _conditional_purchases(self, t: float, x: Array, t_x: Array, T: Array) -> Array:
+    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
         r, alpha, a, b = self._p()
         hyp = hyp2f1_by_distinct(r + x, b + x + 1, a + b + x, t / (alpha + T + t), x, T)
         with np.errstate(all="ignore"):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value.summary import EPOCH, Columns, _to_date, daily_transactions
+from heedful.value.summary import EPOCH, Columns, _to_date, order_lines, shared_purchase_days
 
 #: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
 #: with "lost" split off the bottom corner of "hibernating").
@@ -74,20 +74,29 @@ def rfm_table(
     observation_end: str | date | None = None,
 ) -> pd.DataFrame:
     """Per customer (query on the backend): days since last purchase, purchase days, net spend."""
-    days = daily_transactions(orders, cols)
+    lines = order_lines(orders, cols)
     obs = _to_date(observation_end)
     if obs is not None:
-        days = days.filter(days.day <= (obs - EPOCH).days)
         end_day = (obs - EPOCH).days
+        lines = lines.filter(lines.day <= end_day)
     else:
-        end_day = days.day.max().to_pandas()
+        end_day = lines.day.max().to_pandas()  # a plain scan, no grouping
         if end_day is None or pd.isna(end_day):
             raise InputError("No transactions with a customer and a date were found.")
-    bought = days.n_purchases > 0
-    per_customer = days.group_by("customer_id").aggregate(
-        last_day=ibis.ifelse(bought, days.day, None).max(),
-        frequency=ibis.ifelse(bought, 1, 0).sum(),
-        monetary=(days.purchase - days.refund).sum(),
+    # purchase days = purchase lines - surplus lines of days with several (as in the summary query)
+    per_customer = lines.group_by("customer_id").aggregate(
+        last_day=lines.day.max(where=lines.bought),
+        lines_bought=ibis.ifelse(lines.bought, 1, 0).sum(),
+        monetary=(lines.purchase - lines.refund).sum(),
+    )
+    shared = shared_purchase_days(lines)
+    surplus = shared.group_by(shared.customer_id.name("sid")).aggregate(surplus=(shared.n - 1).sum())
+    joined = per_customer.left_join(surplus, per_customer.customer_id == surplus.sid)
+    per_customer = joined.select(
+        customer_id=joined.customer_id,
+        last_day=joined.last_day,
+        frequency=joined.lines_bought - joined.surplus.fill_null(0),
+        monetary=joined.monetary,
     )
     per_customer = per_customer.filter(per_customer.frequency > 0)
     frame = per_customer.to_pandas().sort_values("customer_id", kind="stable")
