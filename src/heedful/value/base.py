@@ -51,15 +51,26 @@ class FitData:
         return float(self.weight.sum())
 
     @classmethod
-    def from_arrays(cls, columns: dict[str, Array], weight: Array | None = None, x_name: str = "x") -> FitData:
-        """Merge identical rows (exact float equality) and index the distinct values of `x_name`."""
+    def from_arrays(
+        cls, columns: dict[str, Array], weight: Array | None = None, x_name: str = "x", merge: bool = True
+    ) -> FitData:
+        """Merge identical rows (exact float equality) and index the distinct values of `x_name`.
+
+        `merge=False` skips the merging where rows are known to be nearly all distinct (a
+        continuous column such as mean spend): hashing them would cost more than it saves.
+        """
         names = list(columns)
-        frame = pd.DataFrame({n: np.asarray(columns[n], dtype=np.float64) for n in names})
-        frame["_w"] = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
-        merged = frame.groupby(names, sort=False, as_index=False)["_w"].sum()  # hashing, not sorting
-        cols = {n: np.ascontiguousarray(merged[n].to_numpy(dtype=np.float64)) for n in names}
+        if merge:
+            frame = pd.DataFrame({n: np.asarray(columns[n], dtype=np.float64) for n in names})
+            frame["_w"] = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+            merged = frame.groupby(names, sort=False, as_index=False)["_w"].sum()  # hashing, not sorting
+            cols = {n: np.ascontiguousarray(merged[n].to_numpy(dtype=np.float64)) for n in names}
+            weights = merged["_w"].to_numpy(dtype=np.float64)
+        else:
+            cols = {n: np.ascontiguousarray(columns[n], dtype=np.float64) for n in names}
+            n_rows = len(cols[x_name])
+            weights = np.ones(n_rows) if weight is None else np.asarray(weight, dtype=np.float64)
         x_unique, x_index = np.unique(cols[x_name], return_inverse=True)
-        weights = merged["_w"].to_numpy(dtype=np.float64)
         x_weight = np.bincount(x_index.ravel(), weights=weights, minlength=len(x_unique)).astype(np.float64)
         return cls(cols, weights, x_unique.astype(np.float64), x_index.ravel(), x_weight)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from heedful.value._special import Array, as_array, hyp2f1_by_distinct, weighted_sum
+from heedful.value._special import Array, as_array, weighted_sum
 from heedful.value.base import FitData
 from heedful.value.btyd import TransactionModel
 
@@ -113,14 +113,12 @@ class BetaGeo(TransactionModel):
             )
         return 1.0 / (1.0 + odds)
 
-    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
+    def _purchases_if_alive(self, t: float | Array, x: Array, T: Array) -> Array:
         r, alpha, a, b = self._p()
-        z = t / (alpha + T + t)
-        hyp = hyp2f1_by_distinct(r + x, b + x, a + b + x - 1, z, x, T)
+        hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
         with np.errstate(all="ignore"):
             ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-            numerator = (a + b + x - 1) / (a - 1) * (1 - ratio * hyp)
-        return as_array(numerator * self._p_alive(x, t_x, T))
+            return as_array((a + b + x - 1) / (a - 1) * (1 - ratio * hyp))
 
 
 def _hyp(a: float, b: float, c: float, z: Array) -> Array:

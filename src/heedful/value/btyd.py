@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array
+from heedful.value._special import Array, as_array, distinct_rows
 from heedful.value.base import FitData, ValueModel
 
 
@@ -31,9 +31,18 @@ class TransactionModel(ValueModel):
     def _p_alive(self, x: Array, t_x: Array, T: Array) -> Array:
         raise NotImplementedError
 
-    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
-        """E[purchases in the next t | x, t_x, T]; `t` may be a column of horizons (result: one row per horizon)."""
+    def _purchases_if_alive(self, t: float | Array, x: Array, T: Array) -> Array:
+        """E[purchases in the next t | alive, x, T]; `t` may be a column of horizons (one result row each)."""
         raise NotImplementedError
+
+    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
+        """E[purchases in the next t | x, t_x, T] = purchases if alive × P(alive).
+
+        The first factor depends on (x, T) only: it is computed once per distinct pair (the
+        hypergeometric terms are the expensive part), P(alive) once per row.
+        """
+        codes, (ux, uT) = distinct_rows(x, T)
+        return as_array(self._purchases_if_alive(t, ux, uT)[..., codes] * self._p_alive(x, t_x, T))
 
     def expected_purchases_new_customer(self, t: Array | float) -> Array:
         raise NotImplementedError

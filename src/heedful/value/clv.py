@@ -44,12 +44,15 @@ def _discount_factors(
     if discount_rate < 0:
         raise InputError("The discount rate cannot be negative.")
     months = np.arange(1, horizon_months + 1, dtype=np.float64)
-    # every month end in one call (a column of horizons): the rows are grouped once, not once a month
     ends = (months * UNIT_DAYS["M"] / unit_days(time_unit))[:, None]
-    cumulative = np.atleast_2d(model._conditional_purchases(ends, x, t_x, T))
+    # purchases = (purchases if alive, a function of x and T) × P(alive), and discounting is linear:
+    # discount the first factor per distinct (x, T), for every month end at once, then scale by P(alive)
+    codes, (ux, uT) = distinct_rows(x, T)
+    cumulative = np.atleast_2d(model._purchases_if_alive(ends, ux, uT))
     per_month = np.diff(cumulative, axis=0, prepend=0.0)
     discount = (1.0 + discount_rate) ** -months
-    return as_array(discount @ per_month), as_array(cumulative[-1])
+    alive = model._p_alive(x, t_x, T)
+    return as_array((discount @ per_month)[codes] * alive), as_array(cumulative[-1][codes] * alive)
 
 
 def clv_table(

@@ -30,7 +30,7 @@ class GammaGamma(ValueModel):
         keep = (x > 0) & (m > 0) & np.isfinite(m)
         if not keep.any():
             raise InputError("Gamma-Gamma needs customers with repeat purchases of positive value; none found.")
-        return FitData.from_arrays({"x": x[keep], "m": m[keep]})
+        return FitData.from_arrays({"x": x[keep], "m": m[keep]}, merge=False)  # mean spends rarely repeat
 
     def _check_data(self, data: FitData) -> str | None:
         if data.n_rows < 2 or np.ptp(data["m"]) == 0:
@@ -76,9 +76,14 @@ class GammaGamma(ValueModel):
                 xlogm=float(weighted_sum(w, (x * np.log(m)))),
                 logm=float(weighted_sum(w, np.log(m))),
                 xlogx=float(weighted_sum(w, (x * np.log(x)))),
-                wx=float(weighted_sum(w, x)),
             )
-        log_vxm = np.log(v + x * m)
+            d.columns["xm"], d.columns["wx"] = x * m, w * x  # fixed across iterations
+        # the only per-customer work: log(v + x·m) and 1/(v + x·m), then four dot products
+        vxm = v + d["xm"]
+        log_vxm = np.log(vxm)
+        inv_vxm = 1.0 / vxm
+        wx_log, w_log = weighted_sum(d["wx"], log_vxm), weighted_sum(w, log_vxm)
+        wx_inv, w_inv = weighted_sum(d["wx"], inv_vxm), weighted_sum(w, inv_vxm)
         pxu = p * xu
         ll = (
             weighted_sum(wx, (gammaln(pxu + q) - gammaln(pxu)))
@@ -86,17 +91,15 @@ class GammaGamma(ValueModel):
             + p * st["xlogm"]
             - st["logm"]
             + p * st["xlogx"]
-            - weighted_sum((w * (p * x + q)), log_vxm)
+            - p * wx_log
+            - q * w_log
         )
         psi = digamma(pxu + q)
         grad = np.array(
             [
-                weighted_sum((wx * xu), (psi - digamma(pxu)))
-                + st["xlogm"]
-                + st["xlogx"]
-                - weighted_sum((w * x), log_vxm),
-                weighted_sum(wx, psi) - n * digamma(q) + n * np.log(v) - weighted_sum(w, log_vxm),
-                n * q / v - weighted_sum((w * (p * x + q)), (1 / (v + x * m))),
+                weighted_sum((wx * xu), (psi - digamma(pxu))) + st["xlogm"] + st["xlogx"] - wx_log,
+                weighted_sum(wx, psi) - n * digamma(q) + n * np.log(v) - w_log,
+                n * q / v - p * wx_inv - q * w_inv,
             ]
         )
         return float(ll), grad

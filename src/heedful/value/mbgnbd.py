@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln, hyp2f1
 
-from heedful.value._special import Array, as_array, hyp2f1_by_distinct, weighted_sum
+from heedful.value._special import Array, as_array, weighted_sum
 from heedful.value.base import FitData
 from heedful.value.bgnbd import _rate_start
 from heedful.value.btyd import TransactionModel
@@ -106,10 +106,9 @@ class ModifiedBetaGeo(TransactionModel):
             odds = a / (b + x) * np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
         return as_array(1.0 / (1.0 + odds))
 
-    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
+    def _purchases_if_alive(self, t: float | Array, x: Array, T: Array) -> Array:
         r, alpha, a, b = self._p()
-        hyp = hyp2f1_by_distinct(r + x, b + x + 1, a + b + x, t / (alpha + T + t), x, T)
+        hyp = hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
         with np.errstate(all="ignore"):
             ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-            numerator = (a + b + x) / (a - 1) * (1 - ratio * hyp)
-        return as_array(numerator * self._p_alive(x, t_x, T))
+            return as_array((a + b + x) / (a - 1) * (1 - ratio * hyp))

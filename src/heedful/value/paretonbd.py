@@ -72,10 +72,10 @@ class ParetoNBD(TransactionModel):
             )
         return as_array(expit(-log_odds))
 
-    def _conditional_purchases(self, t: float | Array, x: Array, t_x: Array, T: Array) -> Array:
+    def _purchases_if_alive(self, t: float | Array, x: Array, T: Array) -> Array:
         r, alpha, s, beta = self._p()
         rate = (r + x) * (beta + T) / (alpha + T)
-        return as_array(rate * _lifetime_integral(s, np.log((beta + T) / (beta + T + t))) * self._p_alive(x, t_x, T))
+        return as_array(rate * _lifetime_integral(s, np.log((beta + T) / (beta + T + t))))
 
 
 def _lifetime_integral(s: float, log_ratio: Array) -> Array:
