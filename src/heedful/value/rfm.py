@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -127,11 +129,18 @@ def score_rfm(table: pd.DataFrame, bins: int = 5) -> RFMResult:
     out["r_score"] = quantile_scores(-out["recency_days"], bins)
     out["f_score"] = quantile_scores(out["frequency"], bins)
     out["m_score"] = quantile_scores(out["monetary"], bins)
-    out["rfm_score"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    pairs = out[["r_score", "f_score"]].drop_duplicates()
-    names = {(r, f): segment_of(r, f, bins) for r, f in pairs.itertuples(index=False)}
-    out["segment"] = [names[(r, f)] for r, f in zip(out["r_score"], out["f_score"], strict=True)]
+    r, f, m = (out[c].to_numpy(dtype=np.int64) for c in ("r_score", "f_score", "m_score"))
+    # at most bins³ distinct scores: name each once, then spread them (no per-customer Python loop)
+    base = bins + 1
+    out["rfm_score"] = _label_codes((r * base + f) * base + m, lambda c: f"{c // base**2}{c // base % base}{c % base}")
+    out["segment"] = _label_codes(r * base + f, lambda c: segment_of(c // base, c % base, bins))
     return RFMResult(out, segment_summary(out))
+
+
+def _label_codes(codes: np.ndarray[Any, np.dtype[np.int64]], label: Callable[[int], str]) -> np.ndarray[Any, Any]:
+    """label(code) for every element, computed once per distinct code."""
+    distinct, index = np.unique(codes, return_inverse=True)
+    return np.array([label(int(c)) for c in distinct], dtype=object)[index.ravel()]
 
 
 def segment_summary(customers: pd.DataFrame) -> pd.DataFrame:
