@@ -22,7 +22,7 @@ from heedful.listen.themes import ThemeClassifier
 
 MIXED_CUT = 0.4  # a clause this positive and another this negative make an item "mixed"
 OUTPUT_COLUMNS = ["sentiment", "sentiment_score", "themes", "theme_sentiments", "department", "journey_stage"]
-MODEL_VERSION = "minilm-l6+sentiment-head-1"
+MODEL_VERSION = "minilm-l6+sentiment-head-2"
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
@@ -178,12 +178,14 @@ class Classifier:
                 per_theme.setdefault(str(theme_ids[j]), []).extend(members or [sentence_row])
         if not clause_rows:
             return _empty_row()
-        # The whole text and the mean of its sentences vote equally: on a development sample of star-rated
-        # reviews (kept out of the evaluation) this read the overall verdict better than clause averages,
-        # which over-count minor side remarks.
+        # The whole text, the mean of its sentences and its most negative clause vote 1:1:1 (text and
+        # sentences as before, plus the worst clause): on a development sample of star-rated reviews (kept
+        # out of the evaluation) unhappy customers often wrap one complaint in praise ("I wanted to love
+        # this dress, but…"), and counting the worst clause raised balanced accuracy from 0.73 to 0.80.
         sentence_rows = [units[" ".join(clauses)] for clauses in sentences]
-        item_proba = (proba[units[_whole(sentences)]] + proba[sentence_rows].mean(axis=0)) / 2
         clause_scores = score(proba[clause_rows])
+        worst = proba[clause_rows[int(np.argmin(clause_scores))]]
+        item_proba = (proba[units[_whole(sentences)]] + proba[sentence_rows].mean(axis=0) + worst) / 3
         item_score = float(np.clip(score(item_proba[None, :])[0], -1, 1))
         if clause_scores.max() >= MIXED_CUT and clause_scores.min() <= -MIXED_CUT:
             label = "mixed"
