@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value.summary import EPOCH, Columns, _to_date, order_lines, shared_purchase_days
+from heedful.value.summary import EPOCH, Columns, _to_date, customer_index, order_lines, shared_purchase_days
 
 #: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
 #: with "lost" split off the bottom corner of "hibernating").
@@ -101,12 +101,15 @@ def rfm_table(
         monetary=joined.monetary,
     )
     per_customer = per_customer.filter(per_customer.frequency > 0)
-    frame = per_customer.to_pandas().sort_values("customer_id", kind="stable")
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    frame["recency_days"] = (int(end_day) - frame["last_day"]).astype("float64")
-    frame["frequency"] = frame["frequency"].astype("float64")
-    frame["monetary"] = frame["monetary"].astype("float64")
-    return frame.set_index("customer_id")[["recency_days", "frequency", "monetary"]]
+    table = per_customer.order_by("customer_id").to_pyarrow()  # Arrow straight to NumPy, sorted by the backend
+    return pd.DataFrame(
+        {
+            "recency_days": int(end_day) - table["last_day"].to_numpy().astype(np.float64),
+            "frequency": table["frequency"].to_numpy().astype(np.float64),
+            "monetary": table["monetary"].to_numpy().astype(np.float64),
+        },
+        index=customer_index(table["customer_id"]),
+    )
 
 
 def rfm(
