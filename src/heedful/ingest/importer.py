@@ -29,7 +29,7 @@ from heedful.errors import InputError
 from heedful.ingest.mapping import resolve
 from heedful.ingest.presets import ENTITIES, Preset, get_preset
 from heedful.ingest.sources import Source, _first_line, open_source
-from heedful.ingest.sql import Plan, customers_plan, feedback_plan, orders_plan
+from heedful.ingest.sql import BATCH_VIEW, Plan, customers_plan, feedback_plan, orders_plan
 from heedful.store import Store
 from heedful.store.schema import CUSTOMER_KINDS
 
@@ -251,15 +251,24 @@ def _run(
     started = _now()
     plan = _plan(source, spec, mapping, formats, kind, source_name, result.import_id)
     try:
-        reader = engine.sql(plan.sql).to_arrow_reader(BATCH_ROWS)
+        reader = engine.sql(plan.source_sql).to_arrow_reader(BATCH_ROWS)
     except duckdb.Error as exc:
         raise InputError(f"Cannot read {source.path}: {_first_line(exc)}") from exc
+    validator = engine.cursor()  # its own connection: the reader's query stays open on `engine`
+
+    def validate(batch: pa.RecordBatch) -> pa.Table:
+        validator.register(BATCH_VIEW, pa.Table.from_batches([batch]))
+        try:
+            return validator.sql(plan.sql).to_arrow_table()
+        finally:
+            validator.unregister(BATCH_VIEW)
+
     sink = _SINKS[spec.entity](
         store, result, plan, kind_explicit=kind is not None or "kind" in (mapping or {}).values()
     )
     if store.dialect == "duckdb":
         store.execute("SET enable_progress_bar = false")
-    with _Transactions(store, result, commit_every) as tx, _Prefetch(reader) as batches:
+    with _Transactions(store, result, commit_every) as tx, _Prefetch(reader, validate) as batches:
         if source.rejects:
             lines, raws, errors = zip(*source.rejects, strict=True)
             rejected = pa.table({"source_line": pa.array(lines, pa.int64()), "_error": errors, "_raw": raws})
@@ -344,10 +353,13 @@ def _registered(store: Store, table: pa.Table) -> Iterator[str]:
 
 
 class _Prefetch:
-    """Read the next batch in a thread while the current one is stored (DuckDB releases the GIL)."""
+    """Read and validate the next batch in a thread while the current one is stored (DuckDB releases the GIL)."""
 
-    def __init__(self, reader: pa.RecordBatchReader, depth: int = 2) -> None:
+    def __init__(
+        self, reader: pa.RecordBatchReader, validate: Callable[[pa.RecordBatch], pa.Table], depth: int = 2
+    ) -> None:
         self.reader = reader
+        self.validate = validate
         self.queue: queue.Queue[pa.Table | BaseException | None] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._produce, daemon=True)
@@ -357,7 +369,7 @@ class _Prefetch:
             for batch in self.reader:
                 if self.stop.is_set():
                     return
-                self.queue.put(pa.Table.from_batches([batch]))
+                self.queue.put(self.validate(batch))
             self.queue.put(None)
         except BaseException as exc:
             self.queue.put(exc)
@@ -470,8 +482,9 @@ class _OrdersSink(_Sink):
         self.customers: list[pd.DataFrame] = []
 
     AGG_SQL = (
-        "SELECT customer_id, MIN(ordered_at) AS first_seen_at, FIRST(country) AS country, FIRST(_email) AS email, "
-        "FIRST(_name) AS name, MIN(source_line) AS source_line FROM {view} "
+        "SELECT customer_id, MIN(ordered_at) AS first_seen_at, arg_min_null(country, source_line) AS country, "
+        "arg_min_null(_email, source_line) AS email, arg_min_null(_name, source_line) AS name, "
+        "MIN(source_line) AS source_line FROM {view} "
         "WHERE _error IS NULL AND customer_id IS NOT NULL GROUP BY customer_id"
     )
 
@@ -542,7 +555,7 @@ class _FeedbackSink(_Sink):
     def collect_view(self, view: str) -> None:
         self.customers.append(
             self.store.query(
-                f"SELECT customer_id, FIRST(author_kind) AS kind, MIN(created_at) AS first_seen_at, "
+                "SELECT customer_id, arg_min_null(author_kind, source_line) AS kind, MIN(created_at) AS first_seen_at, "
                 f"MIN(source_line) AS source_line FROM {view} WHERE _error IS NULL AND customer_id IS NOT NULL "
                 "GROUP BY customer_id"
             ).set_index("customer_id")

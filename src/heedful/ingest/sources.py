@@ -176,8 +176,14 @@ def check_decompression(path: Path, fmt: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ CSV
+MAX_RECORD_BYTES = 16 * 2**20
+
+
 def csv_reader_sql(readable: Path, encoding: str, delimiter: str | None, extra: str = "") -> str:
-    options = ["header=true", "all_varchar=true", f"encoding={quote_literal(encoding)}", "max_line_size=16777216"]
+    # 16 MB records at most; buffers of twice that (DuckDB's default, 16 times the record limit, holds
+    # 256 MB per reading thread)
+    options = ["header=true", "all_varchar=true", f"encoding={quote_literal(encoding)}"]
+    options += [f"max_line_size={MAX_RECORD_BYTES}", f"buffer_size={2 * MAX_RECORD_BYTES}"]
     if delimiter:
         options.append(f"delim={quote_literal(_unescape_delimiter(delimiter))}")
     if extra:

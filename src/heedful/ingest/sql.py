@@ -18,14 +18,20 @@ from heedful.store.schema import CUSTOMER_KINDS
 TRUTHY = ("true", "t", "yes", "y", "1", "x", "return", "returned")
 
 
+BATCH_VIEW = "_hf_batch"
+"""The name under which each batch of source rows is registered when `Plan.sql` runs over it."""
+
+
 @dataclass
 class Plan:
-    """A SELECT producing the entity's columns, `_error`, `_raw` and `source_line`."""
+    """Two steps: `source_sql` streams the source rows (with `_line`) in batches; `sql`, run over one
+    batch registered as `BATCH_VIEW`, produces the entity's columns, `_error`, `_raw` and `source_line`."""
 
     sql: str
     output_columns: list[str]  # canonical columns in the output
     constants: dict[str, str]  # provenance columns with one value for the whole import (added when storing)
     extra_columns: list[str]  # helper outputs (e.g. `_email`) not stored in the entity table
+    source_sql: str = ""
 
 
 class _Builder:
@@ -34,10 +40,23 @@ class _Builder:
         self.fields = fields
         self.preset = preset
         self.items: list[tuple[str, str]] = []
+        self.lookups: list[tuple[str, str, str]] = []  # (join alias, key expression, value expression)
 
     def add(self, alias: str, expr: str) -> str:
         self.items.append((alias, expr))
         return alias
+
+    def parsed_once(self, alias: str, text_alias: str, parse: str) -> str:
+        """Alias `alias`: `parse` (an expression over `_hf_k`) applied to the text of `text_alias`,
+        computed once per distinct value of the batch and joined back.
+
+        Parsing dates is the costliest step of validation (a list of formats tried in turn), and
+        export files repeat the same values (all lines of an invoice share its time).
+        """
+        key = dict(self.items)[text_alias]
+        join = f"_hf_lk_{len(self.lookups)}"
+        self.lookups.append((join, key, parse))
+        return self.add(alias, f"{join}._hf_v")
 
     def text(self, name: str, *, upper: bool = False, use_constant: bool = True) -> str:
         """Alias `_hf_s_<name>`: the field's text (NULL when empty or absent), constants as fallback."""
@@ -74,10 +93,15 @@ class _Builder:
         fs = self.fields.get(name)
         return fs.columns[0] if fs else name
 
-    def sql(self, outputs: list[tuple[str, str]], relation: str) -> str:
+    def sql(self, outputs: list[tuple[str, str]]) -> str:
         select = [f"{expr} AS {alias}" for alias, expr in self.items]
         select += [f"{expr} AS {quote_ident(name)}" for name, expr in outputs]
-        return f"SELECT _line AS source_line, {', '.join(select)} FROM ({relation}) AS _hf_src"
+        joins = "".join(
+            f" LEFT JOIN (SELECT _hf_k, {parse} AS _hf_v FROM (SELECT DISTINCT {key} AS _hf_k FROM {BATCH_VIEW})) "
+            f"AS {join} ON {join}._hf_k = {key}"
+            for join, key, parse in self.lookups
+        )
+        return f"SELECT _line AS source_line, {', '.join(select)} FROM {BATCH_VIEW}{joins}"
 
 
 def number(x: str) -> str:
@@ -117,7 +141,7 @@ def shown(x: str) -> str:
 
 def _date_checks(b: _Builder, name: str, label: str, formats: tuple[str, ...], required: bool) -> tuple[str, list[str]]:
     s = b.text(name)
-    t = b.add(f"_hf_t_{name}", timestamp(s, formats))
+    t = b.parsed_once(f"_hf_t_{name}", s, timestamp("_hf_k", formats))
     col = quote_literal(b.column_of(name))
     checks = []
     if required:
@@ -256,7 +280,11 @@ def orders_plan(
     relation = _fill_down(source, fields, preset, cancelled_column)
     cols = [n for n, _ in outputs if not n.startswith("_")] + ["source_line"]
     return Plan(
-        b.sql(outputs, relation), cols, _provenance(source_name, source.path.name, import_id), ["_email", "_name"]
+        b.sql(outputs),
+        cols,
+        _provenance(source_name, source.path.name, import_id),
+        ["_email", "_name"],
+        relation,
     )
 
 
@@ -338,7 +366,8 @@ def feedback_plan(
         ("_raw", f"CASE WHEN {error} IS NOT NULL THEN {source.raw_sql()} END"),
     ]
     cols = [n for n, _ in outputs if not n.startswith("_")] + ["source_line"]
-    return Plan(b.sql(outputs, source.relation), cols, _provenance(source_name, source.path.name, import_id), [])
+    provenance = _provenance(source_name, source.path.name, import_id)
+    return Plan(b.sql(outputs), cols, provenance, [], source.relation)
 
 
 # --------------------------------------------------------------------------------------- customers
@@ -381,4 +410,5 @@ def customers_plan(
         ("_raw", f"CASE WHEN {error} IS NOT NULL THEN {source.raw_sql()} END"),
     ]
     cols = [n for n, _ in outputs if not n.startswith("_")] + ["source_line"]
-    return Plan(b.sql(outputs, source.relation), cols, _provenance(source_name, source.path.name, import_id), [])
+    provenance = _provenance(source_name, source.path.name, import_id)
+    return Plan(b.sql(outputs), cols, provenance, [], source.relation)
