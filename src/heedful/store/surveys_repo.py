@@ -256,10 +256,11 @@ def save_pages(store: Store, items: Sequence[PageSave]) -> list[bool]:
 
 def _write_round(store: Store, items: Sequence[PageSave], now: datetime) -> None:
     """Write pages of distinct responses: replace their questions' answers, move each response on."""
-    pairs = [f"{item.response_id}\x1f{q}" for item in items for q in item.question_ids]
+    pairs = [value for item in items for q in item.question_ids for value in (item.response_id, q)]
     if pairs:
-        marks = ", ".join("?" for _ in pairs)
-        store.execute(f"DELETE FROM answers WHERE response_id || chr(31) || question_id IN ({marks})", pairs)
+        # a row-value list, so both databases delete through the primary key instead of scanning answers
+        marks = ", ".join("(?, ?)" for _ in range(len(pairs) // 2))
+        store.execute(f"DELETE FROM answers WHERE (response_id, question_id) IN ({marks})", pairs)
     rows: list[Any] = []
     for item in items:
         for a in [*item.answers, Answer(PAGE_MARK, item.page_id, "submitted")]:
