@@ -183,6 +183,7 @@ def main() -> None:
     folder = Path(folder_ctx.name if folder_ctx else args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     runs = []
+    load_at_start = os.getloadavg()
     for n in sizes:
         with_spark = n <= args.spark_max
         data = generate(folder, n, parquet=with_spark)
@@ -207,6 +208,8 @@ def main() -> None:
         "benchmark": "customer value summaries + RFM, DuckDB vs Spark local mode",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "spark_master": args.master,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),  # other jobs on the machine inflate the times
         "runs": runs,
     }
     print(json.dumps(doc, indent=2))

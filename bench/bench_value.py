@@ -247,6 +247,7 @@ def main() -> None:
     out: dict[str, Any] = {
         "benchmark": "summary + BG/NBD fit + Gamma-Gamma fit + 12-month CLV for all customers",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "load_average_at_start": os.getloadavg(),  # 1, 5, 15 min: other jobs on the machine inflate wall times
         "datasets": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -277,6 +278,7 @@ def main() -> None:
                         }
                         for k, v in peers.items()
                     }
+            entry["load_average_after"] = os.getloadavg()
             out["datasets"][key] = entry
             print(json.dumps({key: entry}, default=float), file=sys.stderr)
     print(json.dumps(out, indent=2, default=float))
