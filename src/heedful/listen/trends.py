@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from heedful.errors import InputError
 from heedful.listen.segment import split_sentences
+from heedful.stats import benjamini_hochberg, two_proportion_greater
 
 
 def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -68,31 +68,6 @@ def theme_trends(feedback: pd.DataFrame, period: str = "M") -> pd.DataFrame:
     return out[["period", "theme", "mentions", "items", "share", "mean_sentiment", "negative_share"]]
 
 
-def _one_sided_z(x1: float, n1: float, x0: float, n0: float) -> tuple[float, float]:
-    """z and p for H1: rate in the latest period (x1/n1) is above the baseline (x0/n0)."""
-    if n1 == 0 or n0 == 0:
-        return 0.0, 1.0
-    pooled = (x1 + x0) / (n1 + n0)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    if se == 0:
-        return 0.0, 1.0
-    z = (x1 / n1 - x0 / n0) / se
-    return float(z), float(stats.norm.sf(z))
-
-
-def benjamini_hochberg(p: Sequence[float]) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values)."""
-    p_arr = np.asarray(p, dtype=float)
-    if p_arr.size == 0:
-        return p_arr
-    order = np.argsort(p_arr)
-    ranked = p_arr[order] * p_arr.size / np.arange(1, p_arr.size + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def flag_changes(
     feedback: pd.DataFrame, period: str = "M", baseline_periods: int = 3, fdr: float = 0.05
 ) -> pd.DataFrame:
@@ -110,13 +85,13 @@ def flag_changes(
     rows = []
     for theme, group in long.groupby("theme"):
         now, before = group[group["period"] == latest], group[group["period"].isin(base)]
-        z, p = _one_sided_z(len(now), n1, len(before), n0)
+        z, p = two_proportion_greater(len(now), n1, len(before), n0)
         rows.append([theme, "emerging", str(latest), len(now) / n1, len(before) / n0 if n0 else np.nan, z, p])
         neg_now, neg_before = (
             float((now["polarity"] == "negative").sum()),
             float((before["polarity"] == "negative").sum()),
         )
-        z, p = _one_sided_z(neg_now, len(now), neg_before, len(before))
+        z, p = two_proportion_greater(neg_now, len(now), neg_before, len(before))
         rows.append([
             theme, "worsening", str(latest),
             neg_now / len(now) if len(now) else np.nan,
