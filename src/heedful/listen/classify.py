@@ -29,7 +29,9 @@ MIXED_CUT = 0.7
 MIXED_BALANCE = 0.4
 WORST_CLAUSE_WEIGHT = 0.5  # weight of the most negative clause in the item score (see _item)
 OUTPUT_COLUMNS = ["sentiment", "sentiment_score", "themes", "theme_sentiments", "department", "journey_stage"]
-MODEL_VERSION = "minilm-l6+sentiment-head-2"
+MODEL_VERSION = (
+    "minilm-l6+sentiment-head-2+mixed-2"  # stored with each result; `listen classify --db … --all` redoes old ones
+)
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
