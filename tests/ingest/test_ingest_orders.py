@@ -102,6 +102,39 @@ def test_us_style_dates_of_the_original_workbook_export_parse(duck_store: Store,
     assert str(row["ordered_at"]) == "2010-12-01 08:26:00" and row["customer_id"] == "17850"
 
 
+def test_line_ids_stay_the_same_across_versions(duck_store: Store, tmp_path: Path) -> None:
+    """A store filled by an earlier version must see a re-import as duplicates: the id of a line is
+    the URL-safe base64 of the first 96 bits of the MD5 of its source and content."""
+    import base64
+    import hashlib
+
+    text = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    text += "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850.0,United Kingdom\n"
+    import_file(duck_store, write(tmp_path / "r.csv", text), "orders", preset="online-retail")
+    content = "|".join(
+        ["online-retail", "536365", "17850", "2010-12-01 08:26:00", "85123A", "HEART", "6.0", "2.55", "\0"]
+    )
+    expected = base64.urlsafe_b64encode(hashlib.md5(content.encode()).digest()[:12]).decode()
+    assert duck_store.fetchall("SELECT order_line_id FROM orders")[0][0] == expected
+
+
+def test_each_distinct_date_of_a_batch_parses_on_its_own(duck_store: Store, tmp_path: Path) -> None:
+    # dates are parsed once per distinct value and joined back: repeated, mixed and bad values
+    # must each land on their own lines
+    text = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    dates = ["12/1/2010 8:26", "2011-03-04 10:00:00", "12/1/2010 8:26", "", "not a date", " 12/1/2010 8:26 "]
+    text += "".join(f"{i},P{i},ITEM,1,{d},1.5,1,UK\n" for i, d in enumerate(dates))
+    result = import_file(duck_store, write(tmp_path / "d.csv", text), "orders", preset="online-retail")
+    assert {q["line"]: q["error"].split(" ")[0] for q in result.quarantine} == {5: "missing", 6: "unparseable"}
+    stored = dict(duck_store.fetchall("SELECT order_id, CAST(ordered_at AS VARCHAR) FROM orders"))
+    assert stored == {
+        "0": "2010-12-01 08:26:00",
+        "1": "2011-03-04 10:00:00",
+        "2": "2010-12-01 08:26:00",
+        "5": "2010-12-01 08:26:00",
+    }
+
+
 SHOPIFY = (
     "Name,Email,Financial Status,Paid at,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,"
     "Lineitem sku,Billing Name,Billing Country,Cancelled at\n"
