@@ -10,7 +10,7 @@ from heedful.value.gammagamma import GammaGamma
 from heedful.value.holdout import calibration_vs_holdout, evaluate_holdout, tracking_curve
 from heedful.value.mbgnbd import ModifiedBetaGeo
 from heedful.value.paretonbd import ParetoNBD
-from heedful.value.rfm import RFMResult, rfm
+from heedful.value.rfm import RFMResult, rfm, rfm_from_summary
 from heedful.value.summary import Columns, repeat_transactions_by_day, transaction_summary
 
 MODELS = {"bgnbd": BetaGeo, "mbgnbd": ModifiedBetaGeo, "pareto-nbd": ParetoNBD, "gamma-gamma": GammaGamma}
@@ -31,6 +31,7 @@ __all__ = [
     "evaluate_holdout",
     "repeat_transactions_by_day",
     "rfm",
+    "rfm_from_summary",
     "tracking_curve",
     "transaction_summary",
 ]

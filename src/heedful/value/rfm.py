@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value.summary import EPOCH, Columns, _to_date, customer_index, order_lines, shared_purchase_days
+from heedful.value.summary import (
+    EPOCH,
+    Columns,
+    _to_date,
+    customer_index,
+    order_lines,
+    shared_purchase_days,
+    unit_days,
+)
 
 #: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
 #: with "lost" split off the bottom corner of "hibernating").
@@ -134,6 +142,27 @@ def rfm(
     if bins < 2:
         raise InputError("RFM needs at least 2 score levels.")
     table = rfm_table(orders, cols=cols, observation_end=observation_end)
+    return score_rfm(table, bins=bins)
+
+
+def rfm_from_summary(summary: pd.DataFrame, time_unit: str = "W", *, bins: int = 5) -> RFMResult:
+    """RFM from a `transaction_summary(..., net_spend=True)` made with the same `time_unit`: the
+    same figures as `rfm(orders)` (as of the summary's calibration end), without a second pass over
+    the orders. Recency is days since the last purchase, frequency purchase days, monetary net spend."""
+    missing = {"frequency", "recency", "T", "net_spend"} - set(summary.columns)
+    if missing:
+        raise InputError(f"rfm_from_summary needs a summary made with net_spend=True (missing {sorted(missing)}).")
+    if bins < 2:
+        raise InputError("RFM needs at least 2 score levels.")
+    unit = unit_days(time_unit)
+    table = pd.DataFrame(
+        {
+            "recency_days": np.rint((summary["T"].to_numpy() - summary["recency"].to_numpy()) * unit),
+            "frequency": summary["frequency"].to_numpy(dtype=np.float64) + 1.0,
+            "monetary": summary["net_spend"].to_numpy(dtype=np.float64),
+        },
+        index=summary.index,
+    )
     return score_rfm(table, bins=bins)
 
 

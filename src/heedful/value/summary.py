@@ -126,12 +126,14 @@ def transaction_summary(
     time_unit: str = "W",
     calibration_end: str | date | None = None,
     observation_end: str | date | None = None,
+    net_spend: bool = False,
 ) -> pd.DataFrame:
     """Per-customer summary, indexed by `customer_id`.
 
     Columns: frequency, recency, T, monetary_value, first_purchase; with `calibration_end` also
     frequency_holdout, monetary_value_holdout and duration_holdout (customers acquired after the
-    calibration end are left out, as in the literature).
+    calibration end are left out, as in the literature); with `net_spend`, the customer's spend net
+    of refunds up to the calibration end (what `rfm_from_summary` needs, from the same pass).
     """
     query = summary_query(
         orders,
@@ -139,6 +141,7 @@ def transaction_summary(
         time_unit=time_unit,
         calibration_end=calibration_end,
         observation_end=observation_end,
+        net_spend=net_spend,
     )
     table = query.order_by("customer_id").to_pyarrow()  # Arrow straight to NumPy: no pandas round trip
     columns: dict[str, Any] = {
@@ -183,6 +186,7 @@ def summary_query(
     time_unit: str = "W",
     calibration_end: str | date | None = None,
     observation_end: str | date | None = None,
+    net_spend: bool = False,
 ) -> ir.Table:
     """The Ibis expression behind `transaction_summary` (one row per customer, not yet executed)."""
     unit = unit_days(time_unit)
@@ -225,8 +229,11 @@ def summary_query(
         first_day=agg.first_day,
         frequency_holdout=agg.lines_holdout - agg.surplus_holdout.fill_null(0),
         value_holdout=agg.value_holdout,
+        net_spend=agg.gross - agg.refunds,
     )
     columns: list[Any] = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_day"]
+    if net_spend:
+        columns.append("net_spend")
     if cal_end is not None:
         out = out.mutate(
             monetary_value_holdout=ibis.ifelse(
