@@ -71,7 +71,7 @@ def theme_overview(
     for kind in ("emerging", "worsening"):
         rows = changes[changes["kind"] == kind].set_index("theme") if len(changes) else pd.DataFrame()
         flagged = rows["flagged"].reindex(out.index) if len(rows) else pd.Series(np.nan, index=out.index)
-        out[kind] = flagged.fillna(False).astype(bool)
+        out[kind] = flagged.eq(True).to_numpy()  # themes without a test (NaN) are not flagged
         out[f"{kind}_q"] = rows["q_value"].reindex(out.index) if len(rows) else np.nan
 
     known = {t.id: t for t in taxonomy.themes} if taxonomy is not None else {}
