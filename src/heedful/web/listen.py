@@ -103,7 +103,7 @@ def _charts(data: dict[str, Any]) -> list[dict[str, str]]:
                         "marker": {"color": "#9ca3af"},
                     },
                 ],
-                {"barmode": "stack", "margin": {"l": 160, "r": 20, "t": 30, "b": 40}},
+                {"barmode": "stack", "margin": {"l": 200, "r": 20, "t": 30, "b": 40}},
             ),
         }
     ]
