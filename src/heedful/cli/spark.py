@@ -55,6 +55,17 @@ def _engine(url: str) -> Any:
     return SparkEngine.connect(url)
 
 
+@contextmanager
+def _on_spark(url: str, name: str, store_url: str | None, parquet: Path | None) -> Iterator[tuple[Any, Any]]:
+    """(engine, table): the Spark engine at `url` with table `name` loaded from Parquet or the store;
+    the engine is closed on exit, errors included."""
+    engine = _engine(url)
+    try:
+        yield engine, _table(engine, name, store_url, parquet)
+    finally:
+        engine.close()
+
+
 # ---------------------------------------------------------------- --engine for the other commands
 EngineOption = Annotated[
     str,
@@ -115,10 +126,8 @@ def summary_cmd(
     """Per-customer transaction summary (frequency, recency, T, monetary value) computed by Spark."""
     from heedful.value import transaction_summary
 
-    with user_errors():
-        engine = _engine(db)
-        frame = transaction_summary(_table(engine, "orders", store, parquet), time_unit=time_unit)
-        engine.close()
+    with user_errors(), _on_spark(db, "orders", store, parquet) as (_, orders):
+        frame = transaction_summary(orders, time_unit=time_unit)
     if out is not None:
         frame.reset_index().to_parquet(out, index=False)
     doc = {
@@ -139,10 +148,8 @@ def rfm_cmd(
     """RFM scores and segments computed by Spark (per-customer scoring on the collected summary)."""
     from heedful.value import rfm
 
-    with user_errors():
-        engine = _engine(db)
-        result = rfm(_table(engine, "orders", store, parquet))
-        engine.close()
+    with user_errors(), _on_spark(db, "orders", store, parquet) as (_, orders):
+        result = rfm(orders)
     if json_out:
         emit_json({"engine": db, "segments": result.segments})
     else:
@@ -160,10 +167,8 @@ def cohorts_cmd(
     """Cohort retention and revenue tables computed by Spark."""
     from heedful.value import cohorts
 
-    with user_errors():
-        engine = _engine(db)
-        result = cohorts(_table(engine, "orders", store, parquet), period=period)
-        engine.close()
+    with user_errors(), _on_spark(db, "orders", store, parquet) as (_, orders):
+        result = cohorts(orders, period=period)
     if json_out:
         emit_json({"engine": db, **result.to_dict()})
     else:
@@ -180,10 +185,8 @@ def themes_cmd(
     """Theme mentions (and negative mentions) over feedback_enriched, counted by Spark."""
     from heedful.store.spark import theme_counts
 
-    with user_errors():
-        engine = _engine(db)
-        frame = theme_counts(_table(engine, "feedback_enriched", store, parquet))
-        engine.close()
+    with user_errors(), _on_spark(db, "feedback_enriched", store, parquet) as (_, enriched):
+        frame = theme_counts(enriched)
     if json_out:
         emit_json({"engine": db, "themes": frame})
     else:
@@ -200,12 +203,9 @@ def classify_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Classify feedback (sentiment, themes, owners) on the Spark workers with mapInPandas."""
-    with user_errors():
-        engine = _engine(db)
-        _table(engine, "feedback", store, parquet)
+    with user_errors(), _on_spark(db, "feedback", store, parquet) as (engine, _):
         result = engine.classify_feedback("feedback", backend=backend)
         result.write.mode("overwrite").parquet(str(out))
         n = engine.session.read.parquet(str(out)).count()
-        engine.close()
     doc = {"engine": db, "classified": n, "out": str(out)}
     emit_json(doc) if json_out else console.print(doc)
