@@ -240,37 +240,23 @@ def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResul
         if n > 0:
             bucket[key] = bucket.get(key, 0) + n
 
+    def delete_by_ids(tables: tuple[str, ...], column: str, ids: list[Any]) -> None:
+        """Delete the rows whose `column` is one of `ids` from each table, in order (dependants first)."""
+        for ids_chunk in _chunks(ids):
+            marks = ", ".join("?" for _ in ids_chunk)
+            for table in tables:
+                n = store.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids_chunk)
+                count(result.deleted, table, n)
+
     with store.transaction():
         # Their feedback (by id, or by their name / e-mail as author) and its enrichment.
         author = " OR ".join("lower(author) = lower(?)" for _ in names)
         where_fb = f"customer_id = ?{f' OR (customer_id IS NULL AND ({author}))' if author else ''}"
         fb_ids = [r[0] for r in store.fetchall(f"SELECT feedback_id FROM feedback WHERE {where_fb}", [cid, *names])]
-        for ids_chunk in _chunks(fb_ids):
-            marks = ", ".join("?" for _ in ids_chunk)
-            count(
-                result.deleted,
-                "feedback_enriched",
-                store.execute(f"DELETE FROM feedback_enriched WHERE feedback_id IN ({marks})", ids_chunk),
-            )
-            count(
-                result.deleted,
-                "feedback",
-                store.execute(f"DELETE FROM feedback WHERE feedback_id IN ({marks})", ids_chunk),
-            )
+        delete_by_ids(("feedback_enriched", "feedback"), "feedback_id", fb_ids)
         # Their survey responses, answers and invitations.
         resp_ids = [r[0] for r in store.fetchall("SELECT response_id FROM responses WHERE customer_id = ?", [cid])]
-        for ids_chunk in _chunks(resp_ids):
-            marks = ", ".join("?" for _ in ids_chunk)
-            count(
-                result.deleted,
-                "answers",
-                store.execute(f"DELETE FROM answers WHERE response_id IN ({marks})", ids_chunk),
-            )
-            count(
-                result.deleted,
-                "responses",
-                store.execute(f"DELETE FROM responses WHERE response_id IN ({marks})", ids_chunk),
-            )
+        delete_by_ids(("answers", "responses"), "response_id", resp_ids)
         if subject.name:
             count(
                 result.deleted,
