@@ -62,7 +62,7 @@ def scorecard_for(
     if department is not None and department not in {d.id for d in config.departments}:
         known = ", ".join(d.id for d in config.departments)
         raise InputError(f"Unknown department {department!r}; known: {known}.")
-    part = split_audiences(data if data is not None else repo.load_journey_data(store, period))[audience]
+    part = split_audiences(data if data is not None else repo.load_journey_data(store, period, config=config))[audience]
     card = build_scorecard(config, part, period, department=department, audience=audience)
     return suppress_scorecard(card, part) if audience != "external" else card
 
@@ -115,7 +115,7 @@ def run_alerts(store: Store, periods: list[str]) -> list[Alert]:
     """Detect alerts for each period and every audience, store the new ones, return them all."""
     config = repo.load_config(store)
     found: list[Alert] = []
-    data = split_audiences(repo.load_journey_data(store, periods[-1], months=len(periods) + 4))
+    data = split_audiences(repo.load_journey_data(store, periods[-1], months=len(periods) + 4, config=config))
     for period in periods:
         for audience, audience_data in data.items():
             previous = repo.previous_headline(store, "at_risk_value", period) if audience == "external" else None

@@ -108,7 +108,7 @@ def build_report(
     this period) and build every section for `period` (YYYY-MM)."""
     check_period(period)
     config = config or repo.load_config(store)
-    data = data if data is not None else repo.load_journey_data(store, period)
+    data = data if data is not None else repo.load_journey_data(store, period, config=config)
     extras = {
         "referrals": _query_or_empty(store, "SELECT advocate_id, status, created_at, converted_at FROM referrals"),
         "rewards": _query_or_empty(store, "SELECT advocate_id, amount, entry, created_at FROM rewards"),

@@ -109,9 +109,12 @@ def save_config(store: Store, config: JourneyConfig) -> dict[str, int]:
 # ---------------------------------------------------------------- the data metrics read
 
 
-def load_journey_data(store: Store, period: str | None = None, months: int = 13) -> JourneyData:
+def load_journey_data(
+    store: Store, period: str | None = None, months: int = 13, config: JourneyConfig | None = None
+) -> JourneyData:
     """Feedback (with enrichment), survey answers, orders by customer-month, value, operations and
-    customers; feedback and answers restricted to the `months` months ending with `period`."""
+    customers; feedback and answers restricted to the `months` months ending with `period`.
+    Listening's departments and stages are read as those of `config` (the stored one when None)."""
     since: datetime | None = None
     until: datetime | None = None
     if period is not None:
@@ -157,7 +160,7 @@ def load_journey_data(store: Store, period: str | None = None, months: int = 13)
     customers = store.query("SELECT customer_id, kind, name FROM customers")
     typed_feedback = _typed(feedback, "feedback")
     if typed_feedback is not None:
-        typed_feedback = load_config(store).harmonise_feedback(typed_feedback)
+        typed_feedback = (config or load_config(store)).harmonise_feedback(typed_feedback)
     return JourneyData(
         feedback=typed_feedback,
         answers=_typed(answers, "answers"),
