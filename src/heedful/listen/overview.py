@@ -43,12 +43,14 @@ def theme_overview(
     period: str = "M",
     baseline_periods: int = 3,
     fdr: float = 0.05,
+    trends: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per theme mentioned in `feedback` (columns: OVERVIEW_COLUMNS), most mentioned first.
 
     `share` is mentions over all feedback items; `latest_*` are the last period's figures; label,
-    department and stage come from `taxonomy` when it knows the theme (else the id, and blanks)."""
-    trends = theme_trends(feedback, period)
+    department and stage come from `taxonomy` when it knows the theme (else the id, and blanks).
+    `trends`: `theme_trends(feedback, period)` where the caller already has it."""
+    trends = theme_trends(feedback, period) if trends is None else trends
     if trends.empty:
         return pd.DataFrame(columns=OVERVIEW_COLUMNS)
     items_per_period = trends.drop_duplicates("period").set_index("period")["items"]

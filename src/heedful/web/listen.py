@@ -40,10 +40,11 @@ def _overview(store: Store, period: str) -> dict[str, Any]:
         return {"items": 0, "themes": pd.DataFrame(), "trends": pd.DataFrame(), "sentiment": pd.DataFrame()}
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     sentiment = frame["sentiment"].value_counts().rename_axis("sentiment").reset_index(name="items")
+    trends = theme_trends(frame, period)
     return {
         "items": len(frame),
-        "themes": theme_overview(frame, default_taxonomy(), period=period),
-        "trends": theme_trends(frame, period),
+        "themes": theme_overview(frame, default_taxonomy(), period=period, trends=trends),
+        "trends": trends,
         "sentiment": sentiment,
     }
 
