@@ -138,3 +138,52 @@ def test_online_retail_returns_are_excluded_and_models_fit() -> None:
     assert (summary["recency"] <= summary["T"]).all()
     assert BetaGeo().fit(summary).converged_
     assert GammaGamma().fit(summary).converged_
+
+
+def _random_orders(seed: int, customers: int = 300) -> pd.DataFrame:
+    """Orders with what the summary must get right: several lines on one day (the first day too), returns,
+    purchases after a calibration end, customers who only returned things."""
+    rng = np.random.default_rng(seed)
+    n = customers * 6
+    day = rng.integers(0, 120, n)
+    first_day_repeat = rng.random(n) < 0.15  # pile lines onto each customer's earliest days
+    customer = rng.integers(0, customers, n)
+    day = np.where(first_day_repeat, day % 7, day)
+    amount = np.round(rng.gamma(2.0, 20.0, n), 2)
+    is_return = rng.random(n) < 0.08
+    amount = np.where(is_return & (rng.random(n) < 0.5), -amount, amount)  # some returns only flagged
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{c}" for c in customer],
+            "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(day * 24 + rng.integers(0, 24, n), unit="h"),
+            "amount": amount,
+            "is_return": is_return,
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    "periods",
+    [{}, {"calibration_end": "2024-03-15"}, {"calibration_end": "2024-02-20", "observation_end": "2024-03-31"}],
+)
+def test_duckdb_day_bitmaps_give_the_same_summary_as_the_portable_query(
+    seed: int, periods: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On DuckDB purchase days are counted with per-customer day bitmaps; elsewhere (and where the bitmaps
+    would not fit the memory budget) by grouping lines per (customer, day). Both must agree exactly."""
+    from heedful.value import summary as summary_module
+
+    orders = _random_orders(seed)
+    fast = transaction_summary(orders, time_unit="D", net_spend=True, **periods)
+    monkeypatch.setattr(summary_module, "BITMAP_BUDGET_BYTES", 0)  # forces the portable query
+    portable = transaction_summary(orders, time_unit="D", net_spend=True, **periods)
+    assert len(fast) > 250
+    assert fast.index.equals(portable.index)
+    pd.testing.assert_frame_equal(fast, portable, check_exact=False, rtol=1e-12, atol=1e-9)
+    # and against a plain pandas count of purchase days in the calibration period
+    bought = orders[~orders["is_return"] & (orders["amount"] >= 0)]
+    end = pd.Timestamp(periods.get("calibration_end", orders["ordered_at"].max().normalize()))
+    days = bought[bought["ordered_at"].dt.normalize() <= end].groupby("customer_id")["ordered_at"]
+    expected = days.agg(lambda s: s.dt.normalize().nunique())
+    assert (fast["frequency"] == expected.reindex(fast.index) - 1).all()

@@ -8,21 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value.summary import (
-    EPOCH,
-    Columns,
-    _to_date,
-    customer_index,
-    order_lines,
-    shared_purchase_days,
-    unit_days,
-)
+from heedful.value.summary import Columns, transaction_summary, unit_days
 
 #: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
 #: with "lost" split off the bottom corner of "hibernating").
@@ -94,41 +85,22 @@ def rfm_table(
     cols: Columns = Columns(),
     observation_end: str | date | None = None,
 ) -> pd.DataFrame:
-    """Per customer (query on the backend): days since last purchase, purchase days, net spend."""
-    lines = order_lines(orders, cols)
-    obs = _to_date(observation_end)
-    if obs is not None:
-        end_day = (obs - EPOCH).days
-        lines = lines.filter(lines.day <= end_day)
-    else:
-        end_day = lines.day.max().to_pandas()  # a plain scan, no grouping
-        if end_day is None or pd.isna(end_day):
-            raise InputError("No transactions with a customer and a date were found.")
-    # purchase days = purchase lines - surplus lines of days with several (as in the summary query)
-    per_customer = lines.group_by("customer_id").aggregate(
-        last_day=lines.day.max(where=lines.bought),
-        lines_bought=ibis.ifelse(lines.bought, 1, 0).sum(),
-        monetary=(lines.purchase - lines.refund).sum(),
+    """Per customer (query on the backend): days since last purchase, purchase days, net spend.
+
+    The figures are those of the transaction summary in days, so both always agree.
+    """
+    summary = transaction_summary(
+        orders,
+        customer_col=cols.customer,
+        date_col=cols.date,
+        amount_col=cols.amount,
+        return_col=cols.is_return,
+        date_format=cols.date_format,
+        time_unit="D",
+        observation_end=observation_end,
+        net_spend=True,
     )
-    shared = shared_purchase_days(lines)
-    surplus = shared.group_by(shared.customer_id.name("sid")).aggregate(surplus=(shared.n - 1).sum())
-    joined = per_customer.left_join(surplus, per_customer.customer_id == surplus.sid)
-    per_customer = joined.select(
-        customer_id=joined.customer_id,
-        last_day=joined.last_day,
-        frequency=joined.lines_bought - joined.surplus.fill_null(0),
-        monetary=joined.monetary,
-    )
-    per_customer = per_customer.filter(per_customer.frequency > 0)
-    table = per_customer.order_by("customer_id").to_pyarrow()  # Arrow straight to NumPy, sorted by the backend
-    return pd.DataFrame(
-        {
-            "recency_days": int(end_day) - table["last_day"].to_numpy().astype(np.float64),
-            "frequency": table["frequency"].to_numpy().astype(np.float64),
-            "monetary": table["monetary"].to_numpy().astype(np.float64),
-        },
-        index=customer_index(table["customer_id"]),
-    )
+    return _rfm_figures(summary, unit=1.0)
 
 
 def rfm(
@@ -154,8 +126,12 @@ def rfm_from_summary(summary: pd.DataFrame, time_unit: str = "W", *, bins: int =
         raise InputError(f"rfm_from_summary needs a summary made with net_spend=True (missing {sorted(missing)}).")
     if bins < 2:
         raise InputError("RFM needs at least 2 score levels.")
-    unit = unit_days(time_unit)
-    table = pd.DataFrame(
+    return score_rfm(_rfm_figures(summary, unit_days(time_unit)), bins=bins)
+
+
+def _rfm_figures(summary: pd.DataFrame, unit: float) -> pd.DataFrame:
+    """(recency_days, frequency in purchase days, monetary net spend) from a summary with net_spend."""
+    return pd.DataFrame(
         {
             "recency_days": np.rint((summary["T"].to_numpy() - summary["recency"].to_numpy()) * unit),
             "frequency": summary["frequency"].to_numpy(dtype=np.float64) + 1.0,
@@ -163,7 +139,6 @@ def rfm_from_summary(summary: pd.DataFrame, time_unit: str = "W", *, bins: int =
         },
         index=summary.index,
     )
-    return score_rfm(table, bins=bins)
 
 
 def score_rfm(table: pd.DataFrame, bins: int = 5) -> RFMResult:
