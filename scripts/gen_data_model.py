@@ -17,7 +17,18 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "data-model.md"
 
 def _table(table: Table) -> list[str]:
     lines = [f"## `{table.name}`", "", table.doc, ""]
-    lines.append(f"Primary key: `{', '.join(table.primary_key)}`.")
+    key = ", ".join(table.primary_key)
+    if table.key_kept_by_store_on_duckdb:
+        lines += [
+            f"Primary key: `{key}`. PostgreSQL enforces it as a declared primary key. DuckDB declares none (an",
+            "index updated row by row would dominate bulk imports and must fit in memory): heedful's `Store`",
+            "keeps the key unique there — every write (imports, `insert_new`, `upsert`, restore) inserts only",
+            "rows whose key is not stored yet with one anti-join per batch, keeps the first of a key repeated",
+            "within a batch, and holds a per-file lock while it writes. SQL run against the DuckDB file",
+            "outside heedful is not checked.",
+        ]
+    else:
+        lines.append(f"Primary key: `{key}`.")
     for unique in table.unique:
         lines.append(f"Unique: `{', '.join(unique)}`.")
     lines += ["", "| column | type | required | meaning |", "|---|---|---|---|"]

@@ -225,3 +225,19 @@ def test_chunked_commits_store_the_same_rows(store: Store, retail_csv: Path, mon
     result = import_file(store, retail_csv, "orders", preset="online-retail", commit_every=2)
     assert (result.accepted, result.rejected, result.duplicates) == (6, 4, 1)
     assert store.count("customers") == 3
+
+
+@pytest.mark.parametrize("batch_rows", [2, 1000])
+def test_a_line_repeated_in_the_file_is_stored_once_from_its_first_occurrence(
+    store: Store, retail_csv: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
+) -> None:
+    """Lines 5 and 8 are the same order line: in one batch or in two, line 5 is kept and line 8 is a duplicate."""
+    import heedful.ingest.importer as importer
+
+    monkeypatch.setattr(importer, "BATCH_ROWS", batch_rows)
+    result = import_file(store, retail_csv, "orders", preset="online-retail")
+    assert (result.accepted, result.duplicates) == (GOOD_RETAIL_LINES - 1, 1)
+    lines = store.query("SELECT source_line FROM orders WHERE product_id = '84879'")["source_line"].tolist()
+    assert lines == [5]
+    again = import_file(store, retail_csv, "orders", preset="online-retail")
+    assert (again.accepted, again.duplicates) == (0, GOOD_RETAIL_LINES)

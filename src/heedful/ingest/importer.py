@@ -282,7 +282,7 @@ def _run(
                 _quarantine(store, result, bad, str(source.path))
             if store.dialect == "duckdb":
                 # DuckDB reads the Arrow batch in place and filters it itself: no copy of the good rows
-                with _registered(store, table) as view:
+                with store.registered(table) as view:
                     sink.add_view(view, table.num_rows - n_bad)
             else:
                 sink.add(table.filter(pc.invert(bad_mask)) if n_bad else table)
@@ -340,16 +340,6 @@ class _Transactions:
                     f"Import {self.result.import_id} failed ({exc}) and the rows it had committed could not be "
                     f"removed ({cleanup}). Remove them with: {statements}"
                 ) from exc
-
-
-@contextlib.contextmanager
-def _registered(store: Store, table: pa.Table) -> Iterator[str]:
-    view = f"_hf_batch_{uuid.uuid4().hex}"
-    store.raw.register(view, table)
-    try:
-        yield view
-    finally:
-        store.raw.unregister(view)
 
 
 class _Prefetch:
@@ -434,12 +424,16 @@ class _Sink:
             rows = rows.append_column(name, pa.array([value] * rows.num_rows, pa.string()))
         return rows
 
-    def select_sql(self, view: str) -> tuple[str, str]:
-        """(column list, SELECT list) storing a registered batch's good rows with the provenance constants."""
-        names = [*self.plan.output_columns, *self.plan.constants]
+    @property
+    def stored_columns(self) -> list[str]:
+        """The entity table's columns an import writes: the plan's outputs, then the provenance constants."""
+        return [*self.plan.output_columns, *self.plan.constants]
+
+    def select_sql(self, view: str) -> str:
+        """SELECT of `stored_columns` from a registered batch's good rows (the constants as literals)."""
         values = [f'"{c}"' for c in self.plan.output_columns]
         values += ["'" + v.replace("'", "''") + f'\' AS "{k}"' for k, v in self.plan.constants.items()]
-        return ", ".join(f'"{c}"' for c in names), f"SELECT {', '.join(values)} FROM {view} WHERE _error IS NULL"
+        return f"SELECT {', '.join(values)} FROM {view} WHERE _error IS NULL"
 
     def add(self, good: pa.Table) -> None:
         """Store the good rows of a batch (any store)."""
@@ -453,8 +447,8 @@ class _Sink:
         """Store the good rows of a batch registered as `view` in a DuckDB store."""
         if n_good == 0:
             return
-        cols, select = self.select_sql(view)
-        inserted = self.store.execute(f"INSERT INTO {self.table_name} ({cols}) {select} ON CONFLICT DO NOTHING")
+        select = self.select_sql(view)
+        inserted = self.store.insert_new_select(self.table_name, self.stored_columns, select, first_by="source_line")
         self._count(inserted, n_good)
         self.collect_view(view)
 
@@ -602,7 +596,7 @@ class _CustomersSink(_Sink):
 
     def add_view(self, view: str, n_good: int) -> None:
         if n_good:
-            self.parts.append(self.store.query(self.select_sql(view)[1]))
+            self.parts.append(self.store.query(self.select_sql(view)))
 
     def finish(self) -> None:
         if not self.parts:

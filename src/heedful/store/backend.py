@@ -25,6 +25,32 @@ from heedful.store.schema import TABLES_BY_NAME, Table
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class _KeyGuard:
+    """Writers of tables whose key the Store keeps unique (DuckDB) take turns, per database in this process.
+
+    The key check is a read of the table followed by an insert, so two connections to one DuckDB file
+    could each miss the other's new rows. A writer holds `lock` from its first keyed write to the end
+    of its transaction; `commits` counts the commits that wrote keyed rows, so a transaction whose
+    snapshot predates another connection's keyed commit is refused instead of checking stale keys.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.commits = 0
+
+
+_KEY_GUARDS: dict[str, _KeyGuard] = {}
+_KEY_GUARDS_LOCK = threading.Lock()
+
+
+def _key_guard(path: str | None) -> _KeyGuard:
+    if path is None or path == ":memory:":
+        return _KeyGuard()  # a private in-memory database: no other connection can see it
+    key = str(Path(path).expanduser().resolve())
+    with _KEY_GUARDS_LOCK:
+        return _KEY_GUARDS.setdefault(key, _KeyGuard())
+
+
 @dataclass(frozen=True)
 class DatabaseURL:
     """A parsed `--db` URL."""
@@ -82,6 +108,9 @@ class Store:
         self.dialect = self.location.dialect
         self._lock = threading.RLock()
         self._in_tx = 0
+        self._keys = _key_guard(self.location.path)
+        self._keys_held = False  # this transaction holds self._keys.lock (it wrote keyed rows)
+        self._keys_seen = 0  # self._keys.commits when this transaction began
         self.ibis: Any = self._connect()
         if migrate:
             from heedful.store.migrations import migrate as run_migrations
@@ -238,13 +267,20 @@ class Store:
                 yield self
             except BaseException:
                 self._in_tx = 0
-                self._rollback()
+                try:
+                    self._rollback()
+                finally:
+                    self._release_keys(committed=False)
                 raise
             self._in_tx = 0
-            self._commit()
+            try:
+                self._commit()
+            finally:
+                self._release_keys(committed=True)
 
     def _begin(self) -> None:
         if self.dialect == "duckdb":
+            self._keys_seen = self._keys.commits
             self.raw.execute("BEGIN TRANSACTION")
         else:
             with contextlib.suppress(Exception):  # a dropped connection shows itself on use: ping it first
@@ -265,6 +301,56 @@ class Store:
         elif not (self.raw.closed or self.raw.broken):  # a dropped connection has nothing to roll back
             self.raw.rollback()
             self.raw.autocommit = True
+
+    @contextmanager
+    def _keyed(self, table: str) -> Iterator[None]:
+        """Run a keyed write in a transaction (the caller's, else its own) holding the database's key lock
+        to the transaction's end."""
+        if not self._in_tx:
+            with self._keys.lock, self.transaction():  # the lock first: the snapshot then sees every keyed commit
+                self._keys.lock.acquire()
+                self._keys_held = True
+                yield
+            return
+        if not self._keys_held:
+            self._keys.lock.acquire()
+            self._keys_held = True
+            if self._keys.commits != self._keys_seen:
+                raise HeedfulError(
+                    f"Another connection to this database stored rows into keyed tables while this transaction "
+                    f"was open, so its key check on {table!r} could miss them; the transaction was undone. Retry."
+                )
+        yield
+
+    def _release_keys(self, *, committed: bool) -> None:
+        if self._keys_held:
+            if committed:
+                self._keys.commits += 1
+            self._keys_held = False
+            self._keys.lock.release()
+
+    def keeps_key(self, table: str) -> bool:
+        """True when the Store, not the database, keeps `table`'s primary key unique (DuckDB `orders`)."""
+        known = TABLES_BY_NAME.get(table)
+        return known is not None and not known.declares_key(self.dialect)
+
+    def insert_new_select(self, table: str, columns: Sequence[str], select: str, *, first_by: str) -> int:
+        """Insert the rows of `select` (a SELECT giving `columns` and `first_by`) whose key is not stored yet.
+
+        Where `select` repeats a key, the row with the smallest `first_by` is kept. Returns how many rows
+        were inserted. On a table the database keys this is `ON CONFLICT DO NOTHING`; on one the Store
+        keys (see `keeps_key`), one anti-join against the stored keys: one hash join per call instead
+        of an index update per row.
+        """
+        col_list = ", ".join(_quote(c) for c in columns)
+        with self._lock:
+            if not self.keeps_key(table):
+                return self.execute(
+                    f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM ({select}) AS _hf_new "
+                    "ON CONFLICT DO NOTHING"
+                )
+            with self._keyed(table):
+                return self.execute(_keyed_insert_sql(table, col_list, select, first_by))
 
     def insert_new(self, table: str, rows: pd.DataFrame | pa.Table) -> int:
         """Insert rows whose primary key is not stored yet; returns how many were inserted.
@@ -297,17 +383,45 @@ class Store:
         pk = TABLES_BY_NAME[table].primary_key if table in TABLES_BY_NAME else ()
         conflict = _conflict_clause(on_conflict, pk, cols)
         col_list = ", ".join(_quote(c) for c in cols)
+        if self.keeps_key(table):
+            return self._keyed_write(table, arrow, cols, on_conflict)
         with self._lock:
             if self.dialect == "duckdb":
-                view = f"_hf_stage_{uuid.uuid4().hex}"
-                self.raw.register(view, arrow)
-                try:
+                with self.registered(arrow) as view:
                     cur = self.raw.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {view} {conflict}")
                     row = cur.fetchone()
-                finally:
-                    self.raw.unregister(view)
                 return int(row[0]) if row else 0
             return self._pg_copy_insert(table, arrow, cols, col_list, conflict)
+
+    def _keyed_write(self, table: str, arrow: pa.Table, cols: list[str], on_conflict: str) -> int:
+        """`insert_new` / `upsert` on a table whose key the Store keeps: set-based, under the key lock.
+
+        New rows are those whose key is not stored; within `rows` the first of a repeated key wins
+        (the last one for `upsert`, which first deletes the stored rows it replaces)."""
+        pk = TABLES_BY_NAME[table].primary_key
+        n = arrow.num_rows
+        position = pa.array(range(n) if on_conflict == "nothing" else range(n, 0, -1), pa.int64())
+        staged = arrow.append_column("_hf_pos", position)
+        col_list = ", ".join(_quote(c) for c in cols)
+        with self._lock, self.registered(staged) as view, self._keyed(table):
+            if on_conflict != "nothing":
+                keys = ", ".join(_quote(k) for k in pk)
+                self.execute(f"DELETE FROM {table} WHERE ({keys}) IN (SELECT {keys} FROM {view})")
+            return self.execute(_keyed_insert_sql(table, col_list, f"SELECT * FROM {view}", "_hf_pos"))
+
+    @contextmanager
+    def registered(self, rows: pa.Table) -> Iterator[str]:
+        """DuckDB: `rows` readable in SQL under the returned view name while the block runs (no copy)."""
+        view = f"_hf_stage_{uuid.uuid4().hex}"
+        with self._lock:
+            self.raw.register(view, rows)
+            try:
+                yield view
+            except BaseException:
+                with contextlib.suppress(Exception):  # an aborted transaction refuses it until rolled back
+                    self.raw.unregister(view)
+                raise
+            self.raw.unregister(view)
 
     def _pg_copy_insert(self, table: str, arrow: pa.Table, cols: list[str], col_list: str, conflict: str) -> int:
         stage = f"_hf_stage_{uuid.uuid4().hex}"
@@ -362,6 +476,22 @@ def _db_columns(store: Store, table: str) -> list[str]:
         [table],
     )
     return [r[0] for r in rows]
+
+
+def _keyed_insert_sql(table: str, col_list: str, select: str, first_by: str) -> str:
+    """INSERT of the rows of `select` whose key `table` does not hold yet, the first of a repeated key only.
+
+    Rows with a NULL key part are passed on, so that the column's NOT NULL constraint refuses them."""
+    pk = [_quote(k) for k in TABLES_BY_NAME[table].primary_key]
+    keys = ", ".join(pk)
+    stored = " AND ".join(f"_hf_old.{k} = _hf_new.{k}" for k in pk)
+    null_key = " OR ".join(f"_hf_new.{k} IS NULL" for k in pk)
+    return (
+        f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM ({select}) AS _hf_new "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS _hf_old WHERE {stored}) "
+        f"AND (({keys}, {_quote(first_by)}) IN (SELECT {keys}, MIN({_quote(first_by)}) FROM ({select}) AS _hf_first "
+        f"GROUP BY ALL) OR {null_key})"
+    )
 
 
 def _conflict_clause(on_conflict: str, pk: Sequence[str], cols: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ tables as `schema.py` defines them today.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,54 @@ def _initial(store: Store) -> None:
     ensure_tables(store)
 
 
+def _drop_declared_key(store: Store, table: str) -> None:
+    """DuckDB: rebuild `table` without its declared primary key, keeping its rows, columns and indexes.
+
+    For tables whose key the Store keeps unique (`Table.key_kept_by_store_on_duckdb`): DuckDB cannot
+    drop a primary key in place. PostgreSQL keeps its key; a table already without one is left alone.
+    """
+    if store.dialect != "duckdb":
+        return
+    declared = store.fetchall(
+        "SELECT COUNT(*) FROM duckdb_constraints() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+        [table],
+    )
+    if not declared[0][0]:
+        return
+    indexes = store.fetchall(
+        "SELECT sql FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND table_name = ? AND sql IS NOT NULL",
+        [table],
+    )
+    columns = store.fetchall(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    )
+    rebuilt = f"_hf_rebuild_{table}"
+    canonical = TABLES_BY_NAME[table]
+    store.execute(f"DROP TABLE IF EXISTS {rebuilt}")
+    store.execute(replace(canonical, name=rebuilt).ddl(store.dialect))
+    for name, data_type in columns:
+        if name not in canonical.column_names:  # a column added outside the canonical schema stays
+            store.execute(f'ALTER TABLE {rebuilt} ADD COLUMN "{name}" {data_type}')
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    store.execute(f"INSERT INTO {rebuilt} ({names}) SELECT {names} FROM {table}")
+    for (sql,) in indexes:
+        store.execute(f"DROP INDEX IF EXISTS {_index_name(sql)}")
+    store.execute(f"DROP TABLE {table}")
+    store.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
+    for (sql,) in indexes:
+        store.execute(sql)
+
+
+def _index_name(create_sql: str) -> str:
+    """The index name in a `CREATE [UNIQUE] INDEX name ON …` statement."""
+    words = create_sql.split()
+    return words[words.index("INDEX") + 1]
+
+
 def _advocacy(store: Store) -> None:
     ensure_tables(store, ["advocates", "stories"])
     for table, column in [("rewards", "period"), ("rewards", "order_id"), ("peer_matches", "arm")]:
@@ -64,6 +112,11 @@ def _web_customer_indexes(store: Store) -> None:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical schema: customers, orders, feedback, surveys, … quarantine", _initial),
+    Migration(
+        2,
+        "orders: no primary-key index on DuckDB (bulk imports); the store keeps order_line_id unique",
+        lambda s: _drop_declared_key(s, "orders"),
+    ),
     Migration(500, "web: audit_log, api_tokens", lambda s: ensure_tables(s, ["audit_log", "api_tokens"])),
     Migration(
         501, "web: indexes for per-customer look-ups (profile page < 100 ms on 10M orders)", _web_customer_indexes

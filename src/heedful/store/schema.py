@@ -42,6 +42,13 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     unique: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+    # DuckDB only: the primary key is not declared (an ART index maintained row by row would dominate
+    # bulk imports and must fit in memory); `Store` keeps it unique with set-based inserts instead.
+    key_kept_by_store_on_duckdb: bool = False
+
+    def declares_key(self, dialect: str) -> bool:
+        """Whether the database itself enforces the primary key on `dialect`."""
+        return not (dialect == "duckdb" and self.key_kept_by_store_on_duckdb)
 
     @property
     def column_names(self) -> list[str]:
@@ -50,7 +57,8 @@ class Table:
     def ddl(self, dialect: str, schema: str | None = None) -> str:
         qualified = f"{schema}.{self.name}" if schema else self.name
         parts = [c.ddl(dialect) for c in self.columns]
-        parts.append(f"PRIMARY KEY ({_quoted(self.primary_key)})")
+        if self.declares_key(dialect):
+            parts.append(f"PRIMARY KEY ({_quoted(self.primary_key)})")
         parts.extend(f"UNIQUE ({_quoted(u)})" for u in self.unique)
         body = ",\n  ".join(parts)
         return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {body}\n)"
@@ -124,6 +132,7 @@ ORDERS = Table(
         *_provenance(),
     ),
     ("order_line_id",),
+    key_kept_by_store_on_duckdb=True,
 )
 
 FEEDBACK = Table(
