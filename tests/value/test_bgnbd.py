@@ -85,3 +85,55 @@ def test_missing_values_in_the_summary_are_refused_not_dropped() -> None:
     summary = pd.DataFrame({"frequency": [1.0, np.nan], "recency": [1.0, 0.0], "T": [5.0, 5.0]})
     with pytest.raises(InputError, match="missing"):
         BetaGeo().fit(summary)
+
+
+@pytest.fixture(scope="module")
+def many_histories() -> pd.DataFrame:
+    """Enough distinct (x, t_x, T) histories to span several evaluation blocks."""
+    return simulate_bgnbd(6000, r=0.5, alpha=6.0, a=0.8, b=2.5, T=np.linspace(20, 52, 6000), seed=3)
+
+
+def test_block_wise_likelihood_equals_the_per_customer_sum(many_histories: pd.DataFrame) -> None:
+    model = BetaGeo()
+    data = model._prepare(many_histories)
+    data.block_rows = 500  # several blocks on few customers
+    assert len(data.blocks) > 4
+    theta = np.array([0.4, 5.0, 0.9, 2.0])
+    ll, grad = model._value_and_gradient(theta, data)
+    assert ll == pytest.approx(float(np.dot(data.weight, model._loglik_rows(theta, data))), rel=1e-12)
+    np.testing.assert_allclose(grad, model._gradient_rows(theta, data) @ data.weight, rtol=1e-10)
+
+
+def test_threaded_evaluation_equals_single_threaded(
+    many_histories: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heedful.value import _special
+
+    model = BetaGeo()
+    data = model._prepare(many_histories)
+    data.block_rows = 500
+    theta = np.array([0.4, 5.0, 0.9, 2.0])
+    monkeypatch.setattr(_special, "worker_count", lambda: 1)
+    single = model._value_and_gradient(theta, data)
+    monkeypatch.setattr(_special, "worker_count", lambda: 2)
+    threaded = model._value_and_gradient(theta, data)
+    assert threaded[0] == single[0]  # blocks are added in the same order whatever the thread count
+    np.testing.assert_array_equal(threaded[1], single[1])
+
+
+def test_fit_by_blocks_gives_the_same_estimates(many_histories: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from heedful.value import base
+
+    whole = BetaGeo().fit(many_histories)
+    prepare = BetaGeo._prepare
+
+    def small_blocks(self: BetaGeo, summary: pd.DataFrame) -> base.FitData:
+        data = prepare(self, summary)
+        data.block_rows = 300
+        return data
+
+    monkeypatch.setattr(BetaGeo, "_prepare", small_blocks)
+    blocked = BetaGeo().fit(many_histories)
+    np.testing.assert_allclose(blocked.params_, whole.params_, rtol=1e-6)
+    np.testing.assert_allclose(blocked.standard_errors_, whole.standard_errors_, rtol=1e-4)
+    assert blocked.converged_ and whole.converged_

@@ -55,3 +55,30 @@ def test_time_unit_changes_the_scale_not_the_value() -> None:
     weeks = clv_table(BG, GG, CUSTOMERS, time_unit="W")["clv"]
     in_days = clv_table(bg_days, GG, days, time_unit="D")["clv"]
     assert in_days.to_dict() == pytest.approx(weeks.to_dict(), rel=1e-9)
+
+
+def test_clv_for_the_fitted_customers_reuses_the_fit_grouping_and_gives_the_same_table() -> None:
+    from heedful.value.simulate import simulate_bgnbd
+
+    summary = simulate_bgnbd(3000, r=0.5, alpha=6.0, a=0.8, b=2.5, T=np.linspace(20, 52, 3000), seed=4)
+    summary["monetary_value"] = np.where(summary["frequency"] > 0, 10 + summary.index.to_numpy() % 17, 0.0)
+    fitted = BetaGeo().fit(summary)
+    assert fitted._histories is not None
+    fresh = BetaGeo.from_params(**fitted.params_)  # no fit grouping: groups its customers itself
+    reused = clv_table(fitted, GG, summary)
+    pd.testing.assert_frame_equal(reused, clv_table(fresh, GG, summary), check_exact=True)
+    # other customers (one history changed) are grouped anew, not mapped onto the fit's groups
+    changed = summary.copy()
+    changed.iloc[7, changed.columns.get_loc("frequency")] += 1
+    pd.testing.assert_frame_equal(clv_table(fitted, GG, changed), clv_table(fresh, GG, changed), check_exact=True)
+    direct = fitted.expected_clv(GG.expected_spend(summary), summary)
+    assert direct.to_dict() == pytest.approx(reused["clv"].to_dict())
+
+
+def test_the_table_is_ordered_like_sort_values_ties_and_missing_values_included() -> None:
+    from heedful.value.clv import descending_order
+
+    values = np.array([3.0, 1.0, np.nan, 3.0, 2.0, 1.0, np.nan, 3.0, 0.0, 2.0] * 50)
+    frame = pd.DataFrame({"v": values})
+    want = frame.sort_values("v", ascending=False).index.to_numpy()
+    np.testing.assert_array_equal(descending_order(values), want)

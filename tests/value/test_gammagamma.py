@@ -60,3 +60,41 @@ def test_recovers_known_parameters_from_simulated_spend() -> None:
         lower, upper = ci.loc[name, "lower 95%"], ci.loc[name, "upper 95%"]
         widen = (upper / lower) ** (3.29 / 3.92 / 2)  # 99.9% interval
         assert lower / widen < value < upper * widen, (name, value, lower, upper)
+
+
+def test_block_wise_likelihood_equals_the_per_customer_sum(cdnow_spend: pd.DataFrame) -> None:
+    model = GammaGamma()
+    data = model._prepare(cdnow_spend)
+    data.block_rows = 100
+    assert len(data.blocks) > 4
+    theta = np.array([4.0, 3.0, 20.0])
+    ll, grad = model._value_and_gradient(theta, data)
+    assert ll == pytest.approx(float(np.dot(data.weight, model._loglik_rows(theta, data))), rel=1e-12)
+    np.testing.assert_allclose(grad, model._gradient_rows(theta, data) @ data.weight, rtol=1e-10)
+
+
+def test_a_newton_step_finishes_a_fit_the_optimizer_left_short(cdnow_spend: pd.DataFrame) -> None:
+    """L-BFGS-B can stop on its relative-reduction test before the gradient vanishes (q and v are
+    strongly correlated); one Newton step from such a point lands on the optimum."""
+    from scipy import optimize
+
+    model = GammaGamma().fit(cdnow_spend)
+    data = model._prepare(cdnow_spend)
+    optimum = np.log(model.params_.to_numpy())
+    short = optimum + np.array([2e-4, -3e-4, 4e-4])
+    res = optimize.OptimizeResult(x=short, fun=model._mean_negloglik(short, data), nit=5, message="stopped")
+    polished = model._newton_polish(res, data)
+    assert polished is not res
+    np.testing.assert_allclose(polished.x, optimum, atol=1e-5)
+    gradient = model._total_gradient(np.exp(polished.x), data) * np.exp(polished.x)
+    assert np.max(np.abs(gradient)) < 1e-3
+
+
+def test_a_newton_step_is_not_taken_at_the_edge_of_the_parameter_space(cdnow_spend: pd.DataFrame) -> None:
+    from scipy import optimize
+
+    model = GammaGamma()
+    data = model._prepare(cdnow_spend)
+    edge = np.array([11.5, 1.0, 2.0])
+    res = optimize.OptimizeResult(x=edge, fun=model._mean_negloglik(edge, data), nit=5, message="stopped")
+    assert model._newton_polish(res, data) is res

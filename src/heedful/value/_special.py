@@ -1,28 +1,119 @@
-"""Numerical helpers shared by the BTYD models: grouping identical rows, weighted sums."""
+"""Numerical helpers shared by the BTYD models: grouping identical rows, weighted sums, a worker pool."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
+Codes = np.ndarray[Any, np.dtype[np.intp]]
+R = TypeVar("R")
+S = TypeVar("S")
+
+#: rows per block when a likelihood is evaluated block by block: a block's temporaries stay in the CPU cache
+BLOCK_ROWS = 1 << 15
 
 
-def distinct_rows(*columns: Array) -> tuple[np.ndarray[Any, np.dtype[np.intp]], list[Array]]:
-    """Group identical rows of the given columns: (row -> group index, distinct values per column)."""
-    frame = pd.DataFrame({f"c{i}": np.asarray(c, dtype=np.float64) for i, c in enumerate(columns)})
-    codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    first = np.full(codes.max() + 1 if len(codes) else 0, -1, dtype=np.intp)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # first occurrence of each group
-    return codes.astype(np.intp), [frame[c].to_numpy()[first] for c in frame.columns]
+def distinct_rows(*columns: Array) -> tuple[Codes, list[Array]]:
+    """Group identical rows of the given columns: (row -> group index, distinct values per column).
+
+    Groups are numbered in order of first appearance. Each column is factorized on its own (few
+    distinct values: days, counts) and the integer codes are combined, which is much cheaper than
+    hashing rows of floats; NaN is a value of its own.
+    """
+    if not columns or len(columns[0]) == 0:
+        return np.zeros(0, dtype=np.intp), [np.zeros(0) for _ in columns]
+    key: np.ndarray[Any, np.dtype[np.int64]] | None = None
+    size = 1
+    for column in columns:
+        codes, uniques = pd.factorize(np.asarray(column, dtype=np.float64), use_na_sentinel=False)
+        if key is None:
+            key, size = codes.astype(np.int64), len(uniques)
+            continue
+        if size * len(uniques) >= 1 << 62:  # keep the combined key inside int64: renumber what we have
+            renumbered, kept = pd.factorize(key)
+            key, size = renumbered.astype(np.int64), len(kept)
+        key = key * len(uniques) + codes
+        size *= len(uniques)
+    assert key is not None
+    group, _ = pd.factorize(key)
+    group = group.astype(np.intp, copy=False)
+    first = np.empty(int(group.max()) + 1, dtype=np.intp)
+    first[group[::-1]] = np.arange(len(group) - 1, -1, -1, dtype=np.intp)  # first occurrence of each group
+    return group, [np.asarray(c, dtype=np.float64)[first] for c in columns]
+
+
+def unique_inverse(values: Array) -> tuple[Array, Codes]:
+    """`np.unique(values, return_inverse=True)` by hashing instead of sorting every row (few distinct values)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=np.float64), use_na_sentinel=False)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order), dtype=np.intp)
+    return np.asarray(uniques[order], dtype=np.float64), rank[codes]
 
 
 def as_array(values: Any) -> Array:
+    if isinstance(values, pd.Series):
+        # np.asarray(series) probes attributes the Series lacks, and pandas answers each probe by looking the
+        # name up in the index: on a million string ids that first builds a hash table of the index (~0.15 s)
+        return values.to_numpy(dtype=np.float64)
     return np.asarray(values, dtype=np.float64)
 
 
 def weighted_sum(a: Array, b: Array) -> float:
     """Weighted sum without BLAS: BLAS threads spin badly on busy machines for vectors this size."""
     return float(np.einsum("i,i->", a, b))
+
+
+def block_slices(n_rows: int, block_rows: int = BLOCK_ROWS) -> list[slice]:
+    """Consecutive row blocks; the split depends on the row count only, so block sums add up the same way always."""
+    return [slice(start, min(start + block_rows, n_rows)) for start in range(0, max(n_rows, 1), block_rows)]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_PID = 0  # a forked child inherits the pool object but not its threads: it needs its own
+_THREAD_PREFIX = "heedful-value"
+
+
+def worker_count() -> int:
+    """Threads for block-wise evaluation: the CPUs this process may use (NumPy's loops release the GIL)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def parallel_map(function: Callable[[S], R], items: Sequence[S], threads: int | None = None) -> list[R]:
+    """`[function(item) for item in items]`, the items shared out in runs over a thread pool; results in order.
+
+    Worth it only where `function` spends its time in NumPy loops, which release the GIL.
+    """
+    global _POOL, _POOL_SIZE, _POOL_PID
+    threads = worker_count() if threads is None else threads
+    nested = threading.current_thread().name.startswith(_THREAD_PREFIX)  # waiting on our own pool could deadlock
+    if threads <= 1 or len(items) < 2 or nested:
+        return [function(item) for item in items]
+    if _POOL is None or threads > _POOL_SIZE or os.getpid() != _POOL_PID:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=_THREAD_PREFIX)
+        _POOL_SIZE, _POOL_PID = threads, os.getpid()
+    share = -(-len(items) // threads)
+    runs = [items[i : i + share] for i in range(0, len(items), share)]
+    parts = _POOL.map(lambda run: [function(item) for item in run], runs)
+    return [result for part in parts for result in part]
+
+
+def sum_blocks(function: Callable[[slice], Array], blocks: Sequence[slice], threads: int | None = None) -> Array:
+    """Σ over blocks of `function(block)` (a vector of sums), added in block order whatever the thread count."""
+    parts = parallel_map(function, blocks, threads)
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total

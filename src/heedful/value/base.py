@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import optimize
 
 from heedful.errors import InputError, NotFittedError
+from heedful.value._special import BLOCK_ROWS, Codes, as_array, block_slices, distinct_rows, unique_inverse
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -30,14 +31,17 @@ class FitData:
 
     `x_unique` / `x_index` let models evaluate special functions that depend on x alone once per
     distinct x instead of once per customer (the expensive part of every BTYD likelihood).
+    `row_codes` maps each input row to its merged row (so predictions can reuse the grouping).
     """
 
     columns: dict[str, Array]
     weight: Array
     x_unique: Array = field(default_factory=lambda: np.zeros(0))
-    x_index: np.ndarray[Any, np.dtype[np.intp]] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    x_index: Codes = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     x_weight: Array = field(default_factory=lambda: np.zeros(0))  # customers per distinct x
     stats: dict[str, float] = field(default_factory=dict)  # model-specific sufficient statistics
+    row_codes: Codes | None = None
+    block_rows: int = BLOCK_ROWS  # rows per block in block-wise evaluation (smaller in tests)
 
     def __getitem__(self, name: str) -> Array:
         return self.columns[name]
@@ -50,6 +54,11 @@ class FitData:
     def n_customers(self) -> float:
         return float(self.weight.sum())
 
+    @property
+    def blocks(self) -> list[slice]:
+        """Row blocks for block-wise (cache-sized, multi-threaded) evaluation of a likelihood."""
+        return block_slices(self.n_rows, self.block_rows)
+
     @classmethod
     def from_arrays(
         cls, columns: dict[str, Array], weight: Array | None = None, x_name: str = "x", merge: bool = True
@@ -58,21 +67,22 @@ class FitData:
 
         `merge=False` skips the merging where rows are known to be nearly all distinct (a
         continuous column such as mean spend): hashing them would cost more than it saves.
+        Merged rows keep the order of their first appearance.
         """
         names = list(columns)
+        row_codes: Codes | None = None
         if merge:
-            frame = pd.DataFrame({n: np.asarray(columns[n], dtype=np.float64) for n in names})
-            frame["_w"] = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
-            merged = frame.groupby(names, sort=False, as_index=False)["_w"].sum()  # hashing, not sorting
-            cols = {n: np.ascontiguousarray(merged[n].to_numpy(dtype=np.float64)) for n in names}
-            weights = merged["_w"].to_numpy(dtype=np.float64)
+            row_codes, distinct = distinct_rows(*(columns[n] for n in names))
+            cols = {n: np.ascontiguousarray(v, dtype=np.float64) for n, v in zip(names, distinct, strict=True)}
+            w = None if weight is None else np.asarray(weight, dtype=np.float64)
+            weights = np.bincount(row_codes, weights=w, minlength=len(distinct[0])).astype(np.float64)
         else:
             cols = {n: np.ascontiguousarray(columns[n], dtype=np.float64) for n in names}
             n_rows = len(cols[x_name])
             weights = np.ones(n_rows) if weight is None else np.asarray(weight, dtype=np.float64)
-        x_unique, x_index = np.unique(cols[x_name], return_inverse=True)
+        x_unique, x_index = unique_inverse(cols[x_name])
         x_weight = np.bincount(x_index.ravel(), weights=weights, minlength=len(x_unique)).astype(np.float64)
-        return cls(cols, weights, x_unique.astype(np.float64), x_index.ravel(), x_weight)
+        return cls(cols, weights, x_unique.astype(np.float64), x_index.ravel(), x_weight, row_codes=row_codes)
 
     def per_x(self, values_on_unique_x: Array) -> Array:
         """Spread values computed on `x_unique` back to the rows."""
@@ -111,9 +121,7 @@ class ValueModel:
 
     # ------------------------------------------------------------------ model-specific
     def _prepare(self, summary: pd.DataFrame) -> FitData:
-        cols = {
-            k: np.asarray(summary[c], dtype=np.float64) for k, c in (("x", "frequency"), ("t_x", "recency"), ("T", "T"))
-        }
+        cols = {k: as_array(summary[c]) for k, c in (("x", "frequency"), ("t_x", "recency"), ("T", "T"))}
         for name, values in cols.items():
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise InputError(f"The summary's {name} column has missing, infinite or negative values.")
@@ -148,6 +156,18 @@ class ValueModel:
         if len(summary) == 0:
             raise InputError("No customers to fit the model on.")
         data = self._prepare(summary)
+        self._memo: dict[bytes, tuple[float, Array | None]] = {}
+        try:
+            self._fit_data(data)
+        finally:
+            del self._memo
+        self._fitted_on(summary, data)
+        return self
+
+    def _fitted_on(self, summary: pd.DataFrame, data: FitData) -> None:
+        """Hook: keep what predictions can reuse from the fit's data."""
+
+    def _fit_data(self, data: FitData) -> None:
         self.n_customers_ = round(data.n_customers)
         degenerate = self._check_data(data)
         starts = self._starts(data)
@@ -156,6 +176,8 @@ class ValueModel:
         for start in starts[: max(1, self.n_starts)]:
             res = self._optimise(np.log(np.asarray(start, dtype=np.float64)), data)
             tried += 1
+            if degenerate is None and not self._clean_optimum(res, data):
+                res = self._newton_polish(res, data)
             if best is None or (np.isfinite(res.fun) and res.fun < best.fun):
                 best = res
             if degenerate is None and self._clean_optimum(best, data):
@@ -173,7 +195,6 @@ class ValueModel:
         self.converged_ = diag.converged
         self.convergence_reason_ = diag.reason
         self.diagnostics_ = diag
-        return self
 
     def _clean_optimum(self, res: optimize.OptimizeResult, data: FitData) -> bool:
         """Interior point with a vanishing gradient: no need to try other starts."""
@@ -192,16 +213,29 @@ class ValueModel:
         starts.extend(self.default_starts)
         return starts or [tuple(1.0 for _ in self.param_names)]
 
+    def _evaluate(self, theta: Array, data: FitData) -> tuple[float, Array | None]:
+        """`_value_and_gradient`, remembered during a fit: the optimum is asked for again (clean? verdict)."""
+        memo = getattr(self, "_memo", None)
+        key = theta.tobytes()
+        if memo is not None and key in memo:
+            ll, grad = memo[key]
+            return ll, None if grad is None else grad.copy()
+        with np.errstate(all="ignore"):
+            ll, grad = self._value_and_gradient(theta, data)
+        if memo is not None:
+            if len(memo) >= 32:
+                del memo[next(iter(memo))]
+            memo[key] = (ll, None if grad is None else grad.copy())
+        return ll, grad
+
     def _mean_negloglik(self, log_theta: Array, data: FitData) -> float:
         theta = np.exp(log_theta)
-        with np.errstate(all="ignore"):
-            value = -self._value_and_gradient(theta, data)[0] / data.n_customers
+        value = -self._evaluate(theta, data)[0] / data.n_customers
         return value if math.isfinite(value) else 1e300
 
     def _total_gradient(self, theta: Array, data: FitData) -> Array:
         """Gradient of the total log-likelihood with respect to the natural parameters."""
-        with np.errstate(all="ignore"):
-            grad = self._value_and_gradient(theta, data)[1]
+        grad = self._evaluate(theta, data)[1]
         return grad if grad is not None else self._fd_gradient(theta, data)
 
     def _fd_gradient(self, theta: Array, data: FitData) -> Array:
@@ -223,8 +257,7 @@ class ValueModel:
 
         def objective(log_theta: Array) -> tuple[float, Array]:
             theta = np.exp(log_theta)
-            with np.errstate(all="ignore"):
-                ll, total_grad = self._value_and_gradient(theta, data)
+            ll, total_grad = self._evaluate(theta, data)
             value = -ll / n if math.isfinite(ll) else 1e300
             if total_grad is None:
                 total_grad = self._fd_gradient(theta, data)
@@ -246,8 +279,8 @@ class ValueModel:
                 options={"maxiter": self.max_iter, "ftol": 1e-14, "gtol": self.tol},
             )
 
-    def _log_covariance(self, log_theta: Array, data: FitData) -> Array:
-        """Inverse of the observed information of the log-parameters (Hessian by differencing the gradient)."""
+    def _log_hessian(self, log_theta: Array, data: FitData) -> Array:
+        """Hessian of the total log-likelihood in the log-parameters, by central differences of the gradient."""
         k = len(log_theta)
 
         def grad_log(lt: Array) -> Array:
@@ -261,8 +294,12 @@ class ValueModel:
             up[i] += h
             down[i] -= h
             hess[:, i] = (grad_log(up) - grad_log(down)) / (2 * h)
-        hess = (hess + hess.T) / 2
-        info = -hess
+        return np.asarray((hess + hess.T) / 2, dtype=np.float64)
+
+    def _log_covariance(self, log_theta: Array, data: FitData) -> Array:
+        """Inverse of the observed information of the log-parameters (Hessian by differencing the gradient)."""
+        k = len(log_theta)
+        info = -self._log_hessian(log_theta, data)
         try:
             eig = np.linalg.eigvalsh(info)
             if not np.all(np.isfinite(eig)) or eig.min() <= 0:
@@ -270,6 +307,45 @@ class ValueModel:
             return np.asarray(np.linalg.inv(info), dtype=np.float64)
         except np.linalg.LinAlgError:
             return np.full((k, k), np.nan)
+
+    def _newton_polish(self, res: optimize.OptimizeResult, data: FitData) -> optimize.OptimizeResult:
+        """One Newton step from an interior point where L-BFGS-B stopped with the gradient not yet small.
+
+        On ill-conditioned likelihoods (Gamma-Gamma's q and v move together) L-BFGS-B's relative-reduction
+        test can stop it before the gradient vanishes, and then another start from scratch was tried.
+        A Newton step with the differenced Hessian (the same one the standard errors use) brings the
+        gradient down by orders of magnitude for a fraction of that. The step is kept only if it raises
+        the likelihood and shrinks the gradient; otherwise the result is returned unchanged.
+        """
+        x = np.asarray(res.x, dtype=np.float64)
+        if not np.isfinite(res.fun) or res.fun >= 1e299 or np.any(np.abs(x) > LOG_BOUND - 1):
+            return res
+        grad = self._total_gradient(np.exp(x), data) * np.exp(x)
+        info = -self._log_hessian(x, data)
+        if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(info))):
+            return res
+        try:
+            if np.linalg.eigvalsh(info).min() <= 0:
+                return res
+            new = x + np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            return res
+        if not np.all(np.isfinite(new)) or np.any(np.abs(new) > LOG_BOUND - 1):
+            return res
+        value = self._mean_negloglik(new, data)
+        new_grad = self._total_gradient(np.exp(new), data) * np.exp(new)
+        # near the optimum the likelihood changes by less than its rounding noise (sums over millions of
+        # customers): accept a step that does not lower it beyond that noise and cuts the gradient tenfold
+        noise = 1e-12 * max(1.0, abs(float(res.fun)))
+        if not (
+            value <= res.fun + noise
+            and np.all(np.isfinite(new_grad))
+            and np.max(np.abs(new_grad)) <= 0.1 * np.max(np.abs(grad))
+        ):
+            return res
+        polished = optimize.OptimizeResult(dict(res))
+        polished.x, polished.fun, polished.jac = new, value, -new_grad / data.n_customers
+        return polished
 
     def _verdict(
         self,

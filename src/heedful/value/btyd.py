@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array, distinct_rows
+from heedful.value._special import Array, Codes, as_array, distinct_rows
 from heedful.value.base import FitData, ValueModel
 
 
@@ -16,9 +16,23 @@ class TransactionModel(ValueModel):
     """A fitted model of repeat purchases that can say who is alive and how much they will buy."""
 
     def fit(self, summary: pd.DataFrame) -> Self:
-        super().fit(summary)
+        return super().fit(summary)
+
+    def _fitted_on(self, summary: pd.DataFrame, data: FitData) -> None:
         self._summary = summary[list(self.data_columns)].copy()
-        return self
+        # the fit grouped identical (x, t_x, T) histories: predictions for the same customers reuse that
+        self._histories: tuple[Codes, list[Array]] | None = None
+        if data.row_codes is not None and {"x", "t_x", "T"} <= set(data.columns):
+            self._histories = (data.row_codes, [data["x"], data["t_x"], data["T"]])
+
+    def _distinct_histories(self, x: Array, t_x: Array, T: Array) -> tuple[Codes, list[Array]]:
+        """`distinct_rows(x, t_x, T)`; taken from the fit when these are exactly the customers it was fitted on."""
+        fitted = getattr(self, "_histories", None)
+        if fitted is not None and len(fitted[0]) == len(x):
+            columns = ("frequency", "recency", "T")
+            if all(np.array_equal(a, as_array(self._summary[c])) for a, c in zip((x, t_x, T), columns, strict=True)):
+                return fitted[0], list(fitted[1])
+        return distinct_rows(x, t_x, T)
 
     def _check_data(self, data: FitData) -> str | None:
         if not np.any(data["x"] > 0):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,15 +30,15 @@ def discounted_clv(
 
     Customers with the same (x, t_x, T) share one evaluation, which keeps this fast on millions.
     """
-    codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
-    per_purchase, _ = _discount_factors(model, ux, ut, uT, horizon_months, discount_rate, time_unit)
+    codes, (ux, ut, uT) = model._distinct_histories(x, t_x, T)
+    per_purchase, _, _ = _discount_factors(model, ux, ut, uT, horizon_months, discount_rate, time_unit)
     return as_array(per_purchase[codes] * as_array(spend))
 
 
 def _discount_factors(
     model: TransactionModel, x: Array, t_x: Array, T: Array, horizon_months: int, discount_rate: float, time_unit: str
-) -> tuple[Array, Array]:
-    """(discounted expected purchases over the horizon, undiscounted ones) per row; times spend gives CLV."""
+) -> tuple[Array, Array, Array]:
+    """(discounted expected purchases over the horizon, undiscounted ones, P(alive)) per row; times spend gives CLV."""
     if horizon_months < 1:
         raise InputError("The CLV horizon must be at least one month.")
     if discount_rate < 0:
@@ -52,7 +52,7 @@ def _discount_factors(
     per_month = np.diff(cumulative, axis=0, prepend=0.0)
     discount = (1.0 + discount_rate) ** -months
     alive = model._p_alive(x, t_x, T)
-    return as_array((discount @ per_month)[codes] * alive), as_array(cumulative[-1][codes] * alive)
+    return as_array((discount @ per_month)[codes] * alive), as_array(cumulative[-1][codes] * alive), alive
 
 
 def clv_table(
@@ -75,15 +75,34 @@ def clv_table(
         m = np.nan_to_num(as_array(summary.get("monetary_value", pd.Series(np.nan, index=summary.index))))
         fallback = float(np.mean(m[x > 0])) if np.any(x > 0) else 0.0
         expected_spend = np.where(x > 0, m, fallback)
-    out = pd.DataFrame(index=summary.index)
-    for col in ("frequency", "recency", "T", "monetary_value"):
-        if col in summary.columns:
-            out[col] = summary[col]
     # customers with the same history share every prediction: compute once per distinct (x, t_x, T)
-    codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
-    factors, purchases = _discount_factors(transactions, ux, ut, uT, horizon_months, discount_rate, time_unit)
-    out["p_alive"] = transactions._p_alive(ux, ut, uT)[codes]
-    out["expected_purchases"] = purchases[codes]
-    out["expected_spend"] = expected_spend
-    out["clv"] = factors[codes] * expected_spend
-    return out.sort_values("clv", ascending=False)
+    codes, (ux, ut, uT) = transactions._distinct_histories(x, t_x, T)
+    factors, purchases, alive = _discount_factors(transactions, ux, ut, uT, horizon_months, discount_rate, time_unit)
+    clv = factors[codes] * expected_spend
+    # build the table directly in its final order (highest CLV first) instead of sorting a built one:
+    # each column is gathered once, the per-history columns straight from their distinct values
+    order = descending_order(clv)
+    history = codes[order]
+    columns: dict[str, Any] = {
+        col: summary[col].array.take(order)
+        for col in ("frequency", "recency", "T", "monetary_value")
+        if col in summary.columns
+    }
+    columns["p_alive"] = alive[history]
+    columns["expected_purchases"] = purchases[history]
+    columns["expected_spend"] = expected_spend[order]
+    columns["clv"] = clv[order]
+    return pd.DataFrame(columns, index=summary.index.take(order))
+
+
+def descending_order(values: Array) -> np.ndarray[Any, np.dtype[np.intp]]:
+    """The row order of `DataFrame.sort_values(ascending=False)`, ties and NaN (last) included.
+
+    pandas reverses the values, sorts them ascending (quicksort), and reverses the result; doing the
+    same on the bare array gives the same order without building and then permuting a whole table.
+    """
+    missing = np.isnan(values)
+    positions = np.arange(len(values), dtype=np.intp)
+    present, present_at = values[~missing][::-1], positions[~missing][::-1]
+    order = present_at[present.argsort(kind="quicksort")][::-1]
+    return np.concatenate([order, positions[missing]]).astype(np.intp, copy=False)

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array, weighted_sum
+from heedful.value._special import Array, as_array, sum_blocks, weighted_sum
 from heedful.value.base import FitData, ValueModel
 
 
@@ -78,12 +78,24 @@ class GammaGamma(ValueModel):
                 xlogx=float(weighted_sum(w, (x * np.log(x)))),
             )
             d.columns["xm"], d.columns["wx"] = x * m, w * x  # fixed across iterations
-        # the only per-customer work: log(v + x·m) and 1/(v + x·m), then four dot products
-        vxm = v + d["xm"]
-        log_vxm = np.log(vxm)
-        inv_vxm = 1.0 / vxm
-        wx_log, w_log = weighted_sum(d["wx"], log_vxm), weighted_sum(w, log_vxm)
-        wx_inv, w_inv = weighted_sum(d["wx"], inv_vxm), weighted_sum(w, inv_vxm)
+        # the only per-customer work: log(v + x·m) and 1/(v + x·m), then four dot products, block by block
+        xm, wx_rows = d["xm"], d["wx"]
+
+        def block(rows: slice) -> Array:
+            vxm = v + xm[rows]
+            log_vxm = np.log(vxm)
+            inv_vxm = 1.0 / vxm
+            w_rows, wx_block = w[rows], wx_rows[rows]
+            return np.array(
+                [
+                    weighted_sum(wx_block, log_vxm),
+                    weighted_sum(w_rows, log_vxm),
+                    weighted_sum(wx_block, inv_vxm),
+                    weighted_sum(w_rows, inv_vxm),
+                ]
+            )
+
+        wx_log, w_log, wx_inv, w_inv = sum_blocks(block, d.blocks)
         pxu = p * xu
         ll = (
             weighted_sum(wx, (gammaln(pxu + q) - gammaln(pxu)))
