@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from heedful.cli.main import app
 from heedful.cli.value import demo_step
 from heedful.store import connect
+from heedful.value import rfm
 from heedful.value.simulate import simulate_transactions
 
 runner = CliRunner()
@@ -147,6 +148,10 @@ def test_demo_step_returns_headline_figures(duckdb_url: str) -> None:
         figures = demo_step(store)
         assert figures["customers_valued"] == 200
         assert store.count("customer_value") == 200
+        # the demo scores RFM from the CLV summary (one pass): the segments of a separate RFM run
+        stored = store.query("SELECT customer_id, segment FROM customer_value").set_index("customer_id")["segment"]
+        expected = rfm(store.table("orders")).customers["segment"]
+        assert stored.sort_index().equals(expected.sort_index().rename("segment"))
     assert isinstance(figures["total_clv_12m"], float)
 
 

@@ -29,6 +29,7 @@ from heedful.value import (
     evaluate_holdout,
     repeat_transactions_by_day,
     rfm,
+    rfm_from_summary,
     tracking_curve,
     transaction_summary,
 )
@@ -141,7 +142,13 @@ def orders_on(
 
 
 def _summary(
-    table: ir.Table, cols: Columns, time_unit: str, calibration_end: str | None, observation_end: str | None
+    table: ir.Table,
+    cols: Columns,
+    time_unit: str,
+    calibration_end: str | None,
+    observation_end: str | None,
+    *,
+    net_spend: bool = False,
 ) -> pd.DataFrame:
     summary = transaction_summary(
         table,
@@ -153,6 +160,7 @@ def _summary(
         time_unit=time_unit,
         calibration_end=calibration_end,
         observation_end=observation_end,
+        net_spend=net_spend,
     )
     if summary.empty:
         raise InputError("No customers with purchases in the calibration period.")
@@ -260,11 +268,16 @@ def clv_report(
     time_unit: str = "W",
     discount_rate: float = 0.01,
     observation_end: str | None = None,
+    summary: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """CLV per customer from a transaction model + Gamma-Gamma spend (own mean spend if that fails)."""
+    """CLV per customer from a transaction model + Gamma-Gamma spend (own mean spend if that fails).
+
+    `summary`: the transaction summary of `table` in `time_unit`, where the caller already has it.
+    """
     if model_name == "gamma-gamma":
         raise InputError("CLV needs a transaction model: --model bgnbd, mbgnbd or pareto-nbd.")
-    summary = _summary(table, cols, time_unit, None, observation_end)
+    if summary is None:
+        summary = _summary(table, cols, time_unit, None, observation_end)
     transactions = _model(model_name)().fit(summary)
     spend: GammaGamma | None = None
     notes: list[str] = []
@@ -449,9 +462,10 @@ def demo_step(store: Store) -> dict[str, object]:
     if "orders" not in store.list_tables() or store.count("orders") == 0:
         return {"skipped": "no orders in the store"}
     table, cols = store.table("orders"), Columns()
-    report, values = clv_report(table, cols, "bgnbd", horizon=12, time_unit="W", discount_rate=0.01)
+    summary = _summary(table, cols, "W", None, None, net_spend=True)  # one pass serves CLV and RFM
+    report, values = clv_report(table, cols, "bgnbd", horizon=12, time_unit="W", discount_rate=0.01, summary=summary)
     store_clv(store, values, "bgnbd")
-    segments = rfm(table, cols=cols)
+    segments = rfm_from_summary(summary, time_unit="W")
     store_rfm(store, segments.customers)
     sizes = segments.segments.set_index("segment")["customers"]
     return {
