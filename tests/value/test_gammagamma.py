@@ -98,3 +98,37 @@ def test_a_newton_step_is_not_taken_at_the_edge_of_the_parameter_space(cdnow_spe
     edge = np.array([11.5, 1.0, 2.0])
     res = optimize.OptimizeResult(x=edge, fun=model._mean_negloglik(edge, data), nit=5, message="stopped")
     assert model._newton_polish(res, data) is res
+
+
+def simulated_spend(n: int, p: float, q: float, v: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 12, n)
+    nu = rng.gamma(q, 1 / v, n)
+    means = rng.gamma(p * x, 1 / (nu * x))  # the mean of x Gamma(p, nu) spends
+    return pd.DataFrame({"frequency": x.astype(float), "monetary_value": means})
+
+
+def test_a_fit_from_the_moment_start_equals_one_from_the_usual_start() -> None:
+    from heedful.value.gammagamma import _moment_start
+
+    frame = simulated_spend(20_000, p=4.0, q=3.5, v=20.0, seed=8)
+    model = GammaGamma()
+    data = model._prepare(frame)
+    start = _moment_start(data)
+    assert start is not None
+    fitted = model.fit(frame)
+    assert fitted.n_starts_tried_ == 1 and fitted.converged_
+    p, q, v = start
+    assert p * v / (q - 1) == pytest.approx(frame["monetary_value"].mean())  # the start has the sample's mean spend
+    from_old_start = GammaGamma()
+    from_old_start._starts = lambda data: [(2.0, 3.0, float(np.mean(data["m"])))]  # type: ignore[method-assign]
+    np.testing.assert_allclose(from_old_start.fit(frame).params_, fitted.params_, rtol=1e-4)
+
+
+def test_no_moment_start_where_the_moments_do_not_give_one(cdnow_spend: pd.DataFrame) -> None:
+    """CDNOW's spends are heavy-tailed: the least-squares slope is negative, the usual start is used."""
+    from heedful.value.gammagamma import _moment_start
+
+    assert _moment_start(GammaGamma()._prepare(cdnow_spend)) is None
+    same = pd.DataFrame({"frequency": [2.0, 2.0, 2.0], "monetary_value": [10.0, 20.0, 30.0]})
+    assert _moment_start(GammaGamma()._prepare(same)) is None

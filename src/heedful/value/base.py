@@ -216,7 +216,7 @@ class ValueModel:
     def _evaluate(self, theta: Array, data: FitData) -> tuple[float, Array | None]:
         """`_value_and_gradient`, remembered during a fit: the optimum is asked for again (clean? verdict)."""
         memo = getattr(self, "_memo", None)
-        key = theta.tobytes()
+        key = id(data).to_bytes(8, "little") + theta.tobytes()  # a fit may also evaluate other data (a subsample)
         if memo is not None and key in memo:
             ll, grad = memo[key]
             return ll, None if grad is None else grad.copy()
