@@ -82,3 +82,12 @@ def test_the_table_is_ordered_like_sort_values_ties_and_missing_values_included(
     frame = pd.DataFrame({"v": values})
     want = frame.sort_values("v", ascending=False).index.to_numpy()
     np.testing.assert_array_equal(descending_order(values), want)
+
+
+def test_table_with_integer_summary_columns_keeps_their_dtype() -> None:
+    """The all-float fast path builds one block; other column types take the general path, same values."""
+    ints = CUSTOMERS.assign(frequency=CUSTOMERS["frequency"].astype(int))
+    table = clv_table(BG, GG, ints)
+    assert table["frequency"].dtype == np.int64
+    floats = clv_table(BG, GG, CUSTOMERS)
+    pd.testing.assert_frame_equal(table.astype({"frequency": float}), floats, check_exact=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array, distinct_rows
+from heedful.value._special import Array, as_array, distinct_rows, parallel_map
 from heedful.value.summary import UNIT_DAYS, unit_days
 
 if TYPE_CHECKING:
@@ -83,16 +83,42 @@ def clv_table(
     # each column is gathered once, the per-history columns straight from their distinct values
     order = descending_order(clv)
     history = codes[order]
-    columns: dict[str, Any] = {
-        col: summary[col].array.take(order)
-        for col in ("frequency", "recency", "T", "monetary_value")
-        if col in summary.columns
-    }
-    columns["p_alive"] = alive[history]
-    columns["expected_purchases"] = purchases[history]
-    columns["expected_spend"] = expected_spend[order]
-    columns["clv"] = clv[order]
-    return pd.DataFrame(columns, index=summary.index.take(order))
+    kept = [c for c in ("frequency", "recency", "T", "monetary_value") if c in summary.columns]
+    gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]] = [
+        *((c, summary[c].array, order) for c in kept),
+        ("p_alive", alive, history),
+        ("expected_purchases", purchases, history),
+        ("expected_spend", expected_spend, order),
+        ("clv", clv, order),
+    ]
+    return _ordered_table(gathers, summary.index, order)
+
+
+def _ordered_table(
+    gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]],
+    index: pd.Index,
+    order: np.ndarray[Any, np.dtype[np.intp]],
+) -> pd.DataFrame:
+    """A table of `values.take(rows)` per (name, values, rows), on `index.take(order)`.
+
+    All-float columns are gathered straight into one 2-D block, over the worker threads (NumPy's take
+    releases the GIL, the index's does not: they overlap), so pandas neither copies nor consolidates.
+    """
+    names = [name for name, _, _ in gathers]
+    if not all(getattr(values, "dtype", None) == np.float64 for _, values, _ in gathers):
+        columns = {name: values.take(rows) for name, values, rows in gathers}
+        return pd.DataFrame(columns, index=index.take(order))
+    block = np.empty((len(gathers), len(order)), dtype=np.float64)
+
+    def run(task: int) -> pd.Index | None:
+        if task == len(gathers):
+            return index.take(order)
+        _, values, rows = gathers[task]
+        np.take(np.asarray(values, dtype=np.float64), rows, out=block[task])
+        return None
+
+    results = parallel_map(run, [len(gathers), *range(len(gathers))])
+    return pd.DataFrame(block.T, columns=names, index=results[0], copy=False)
 
 
 def descending_order(values: Array) -> np.ndarray[Any, np.dtype[np.intp]]:
@@ -103,6 +129,9 @@ def descending_order(values: Array) -> np.ndarray[Any, np.dtype[np.intp]]:
     """
     missing = np.isnan(values)
     positions = np.arange(len(values), dtype=np.intp)
+    if not missing.any():
+        last = len(values) - 1
+        return np.asarray(last - values[::-1].argsort(kind="quicksort")[::-1], dtype=np.intp)
     present, present_at = values[~missing][::-1], positions[~missing][::-1]
     order = present_at[present.argsort(kind="quicksort")][::-1]
     return np.concatenate([order, positions[missing]]).astype(np.intp, copy=False)
