@@ -61,3 +61,13 @@ def test_block_sums_do_not_depend_on_the_thread_count() -> None:
     two = sum_blocks(lambda rows: np.array([np.log(values[rows]).sum(), values[rows].sum()]), blocks, threads=2)
     np.testing.assert_array_equal(one, two)
     np.testing.assert_allclose(one, [np.log(values).sum(), values.sum()], rtol=1e-12)
+
+
+def test_blas_runs_on_one_thread_inside_the_fit_context_and_as_before_after() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    with _special.one_blas_thread():
+        inside = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    after = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    assert inside and all(n == 1 for n in inside)
+    assert after == before

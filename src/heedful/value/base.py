@@ -17,7 +17,15 @@ import pandas as pd
 from scipy import optimize
 
 from heedful.errors import InputError, NotFittedError
-from heedful.value._special import BLOCK_ROWS, Codes, as_array, block_slices, distinct_rows, unique_inverse
+from heedful.value._special import (
+    BLOCK_ROWS,
+    Codes,
+    as_array,
+    block_slices,
+    distinct_rows,
+    one_blas_thread,
+    unique_inverse,
+)
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -158,7 +166,8 @@ class ValueModel:
         data = self._prepare(summary)
         self._memo: dict[bytes, tuple[float, Array | None]] = {}
         try:
-            self._fit_data(data)
+            with one_blas_thread():
+                self._fit_data(data)
         finally:
             del self._memo
         self._fitted_on(summary, data)
