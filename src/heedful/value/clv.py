@@ -87,13 +87,18 @@ def clv_table(
     history = codes[order]
     kept = [c for c in ("frequency", "recency", "T", "monetary_value") if c in summary.columns]
     gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]] = [
-        *((c, summary[c].array, order) for c in kept),
+        *((c, _column_values(summary[c]), order) for c in kept),
         ("p_alive", alive, history),
         ("expected_purchases", purchases, history),
         ("expected_spend", expected_spend, order),
         ("clv", clv, order),
     ]
     return _ordered_table(gathers, summary.index, order)
+
+
+def _column_values(column: pd.Series) -> Any:
+    """The column's NumPy array where it is float64 (the fast path below), else its pandas array."""
+    return column.to_numpy() if column.dtype == np.float64 else column.array
 
 
 def _ordered_table(

@@ -148,11 +148,15 @@ def _moment_start(data: FitData) -> tuple[float, float, float] | None:
     x, m, w = data["x"], data["m"], data.weight
     if data.n_rows < 3 or np.ptp(x) == 0:
         return None
-    mean = float(np.average(m, weights=w))
-    root_w = np.sqrt(w)
-    design = np.column_stack([root_w, root_w / x])
+    # weighted least squares of m² on (1, 1/x) by its 2×2 normal equations (lstsq on the tall matrix: 30 ms)
+    inv_x, m2 = 1.0 / x, m * m
+    n = float(w.sum())
+    s_u, s_uu, s_y, s_uy = (weighted_sum(w, a) for a in (inv_x, inv_x * inv_x, m2, m2 * inv_x))
+    mean = weighted_sum(w, m) / n
     with np.errstate(all="ignore"):
-        (intercept, slope), *_ = np.linalg.lstsq(design, m * m * root_w, rcond=None)
+        det = n * s_uu - s_u * s_u
+        intercept = (s_uu * s_y - s_u * s_uy) / det
+        slope = (n * s_uy - s_u * s_y) / det
         ratio = intercept / mean**2
         if not (intercept > 0 and slope > 0 and ratio > 1):
             return None
