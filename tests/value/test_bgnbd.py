@@ -137,3 +137,17 @@ def test_fit_by_blocks_gives_the_same_estimates(many_histories: pd.DataFrame, mo
     np.testing.assert_allclose(blocked.params_, whole.params_, rtol=1e-6)
     np.testing.assert_allclose(blocked.standard_errors_, whole.standard_errors_, rtol=1e-4)
     assert blocked.converged_ and whole.converged_
+
+
+def test_one_repeat_purchase_among_hundreds_is_reported_as_not_identified() -> None:
+    """The information matrix has two eigenvalues ~1e-8 of its largest: flat directions whose sign is
+    rounding luck. They must give `converged: false` whatever that luck."""
+    rng = np.random.default_rng(0)
+    n = 300
+    summary = pd.DataFrame(
+        {"frequency": np.r_[1.0, np.zeros(n - 1)], "recency": np.r_[5.0, np.zeros(n - 1)], "T": rng.uniform(20, 40, n)}
+    )
+    for order in (summary, summary.iloc[::-1]):
+        model = BetaGeo().fit(order)
+        assert model.converged_ is False
+        assert "not unique" in model.convergence_reason_ or "edge" in model.convergence_reason_

@@ -30,6 +30,7 @@ from heedful.value._special import (
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
 Z95 = 1.959963984540054
+SINGULAR = 1e-6  # smallest / largest eigenvalue of the information below this: numerically singular
 LOG_BOUND = 12.0  # log-parameters live in [-12, 12]: a parameter reaching it is not identified by the data
 
 
@@ -50,6 +51,7 @@ class FitData:
     stats: dict[str, float] = field(default_factory=dict)  # model-specific sufficient statistics
     row_codes: Codes | None = None
     block_rows: int = BLOCK_ROWS  # rows per block in block-wise evaluation (smaller in tests)
+    extra: dict[str, Any] = field(default_factory=dict)  # model-specific precomputed arrays
 
     def __getitem__(self, name: str) -> Array:
         return self.columns[name]
@@ -311,7 +313,9 @@ class ValueModel:
         info = -self._log_hessian(log_theta, data)
         try:
             eig = np.linalg.eigvalsh(info)
-            if not np.all(np.isfinite(eig)) or eig.min() <= 0:
+            # an eigenvalue within the differencing noise of zero (relative to the largest) is a flat direction:
+            # its sign is rounding luck, and the data do not identify that combination of parameters
+            if not np.all(np.isfinite(eig)) or eig.min() <= SINGULAR * max(eig.max(), 0.0):
                 return np.full((k, k), np.nan)
             return np.asarray(np.linalg.inv(info), dtype=np.float64)
         except np.linalg.LinAlgError:

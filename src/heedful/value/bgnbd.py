@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from heedful.value._special import Array, as_array, sum_blocks, weighted_sum
+from heedful.value._special import Array, Codes, as_array, sum_blocks, unique_inverse, weighted_sum
 from heedful.value.base import FitData
 from heedful.value.btyd import TransactionModel
 
@@ -62,60 +62,78 @@ class BetaGeo(TransactionModel):
         return (*_rate_start(data), 1.0, 2.0)
 
     def _value_and_gradient(self, params: Array, d: FitData) -> tuple[float, Array | None]:
-        """Total log-likelihood and gradient in one pass; x-only terms are summed per distinct x.
+        """Total log-likelihood and gradient in one pass.
 
-        The per-row part runs block by block (cache-sized blocks, shared out over threads); each block
-        returns its weighted sums and the blocks are added in order, so the result does not depend on
-        the number of threads.
+        Terms of x alone are summed per distinct x, terms of T alone per distinct T (T and t_x take few
+        values: days). What needs every row — the two-branch "tail" of the likelihood — runs block by
+        block (cache-sized blocks, shared out over threads, added in block order: the result does not
+        depend on the number of threads).
+
+        Per row, with d = c2 − c1 = log(a/(b+x−1)) + (r+x)·log((α+T)/(α+t_x)) (−∞ without repeats):
+        tail = log(e^c1 + e^c2) = c1 + softplus(d), c1 = −(r+x)·log(α+T), and the share of the
+        "dropped out after the last purchase" branch is sigmoid(d).
         """
         r, alpha, a, b = params
         xu, wx, n = d.x_unique, d.x_weight, d.n_customers
+        T_u, T_i, t_u, t_i, w_T, wx_T = _time_index(d)
         log_bx_u = np.log(np.where(xu > 0, b + xu - 1, 1.0))
-        # log a - log(b + x - 1) for repeat buyers; -inf for the others (no "dropped out after the last purchase" branch)
-        odds_u = np.where(xu > 0, np.log(a) - log_bx_u, -np.inf)
+        odds_u = np.where(xu > 0, np.log(a) - log_bx_u, -np.inf)  # log a − log(b + x − 1); −∞: no such branch
         inv_bx_u = np.exp(-log_bx_u)
+        log_T_u, log_t_u = np.log(alpha + T_u), np.log(alpha + t_u)
+        inv_T_u, inv_t_u = 1.0 / (alpha + T_u), 1.0 / (alpha + t_u)
 
         def block(rows: slice) -> Array:
-            x, t_x, T, w, xi = d["x"][rows], d["t_x"][rows], d["T"][rows], d.weight[rows], d.x_index[rows]
-            rx = r + x
-            alpha_T, alpha_t = alpha + T, alpha + t_x
-            log_T, log_t = np.log(alpha_T), np.log(alpha_t)
-            c1 = -rx * log_T
-            c2 = odds_u[xi] - rx * log_t
-            # tail = logaddexp(c1, c2) and w2 = exp(c2 - tail), written out: np.logaddexp is a scalar loop
-            # (~13 ns a row), this is vectorised; the same formula, max + log1p(exp(-|c2 - c1|))
-            diff = c2 - c1
-            e = np.exp(-np.abs(diff))
-            tail = np.maximum(c1, c2) + np.log1p(e)
-            # weighted share of "dropped out after the last purchase": exp(min(diff, 0)) is e where diff <= 0, else 1
-            w2 = np.exp(np.minimum(diff, 0.0)) / (1.0 + e) * w
-            w1 = w - w2
+            w, xi, Ti, ti = d.weight[rows], d.x_index[rows], T_i[rows], t_i[rows]
+            rx = r + d["x"][rows]
+            log_ratio = log_T_u[Ti]
+            log_ratio -= log_t_u[ti]  # log((α+T)/(α+t_x)) >= 0
+            diff = rx * log_ratio
+            diff += odds_u[xi]
+            # softplus and sigmoid written out (np.logaddexp is a scalar loop, ~13 ns a row): e = exp(−|d|)
+            e = np.abs(diff)
+            np.negative(e, out=e)
+            np.exp(e, out=e)
+            softplus = np.maximum(diff, 0.0)
+            softplus += np.log1p(e)
+            w2 = np.minimum(diff, 0.0)  # exp(min(d, 0)) / (1 + e) = sigmoid(d), weighted below
+            np.exp(w2, out=w2)
+            e += 1.0
+            w2 /= e
+            w2 *= w
+            rate_gap = inv_T_u[Ti]
+            rate_gap -= inv_t_u[ti]  # 1/(α+T) − 1/(α+t_x)
+            rate_gap *= rx
             return np.array(
                 [
-                    weighted_sum(w, tail),
-                    weighted_sum(w1, log_T),
-                    weighted_sum(w2, log_t),
-                    weighted_sum((w1 * rx), (1 / alpha_T)),
-                    weighted_sum((w2 * rx), (1 / alpha_t)),
+                    weighted_sum(w, softplus),
+                    weighted_sum(w2, log_ratio),
+                    weighted_sum(w2, rate_gap),
                     w2.sum(),
                     weighted_sum(w2, inv_bx_u[xi]),
                 ]
             )
 
-        tail_sum, w1_log_T, w2_log_t, w1_rate_T, w2_rate_t, w2_sum, w2_inv_bx = sum_blocks(block, d.blocks)
+        softplus_sum, w2_log_ratio, w2_rate_gap, w2_sum, w2_inv_bx = sum_blocks(block, d.blocks)
+        # Σ w·(r+x)·log(α+T) and Σ w·(r+x)/(α+T), over the distinct T
+        rx_log_T = r * weighted_sum(w_T, log_T_u) + weighted_sum(wx_T, log_T_u)
+        rx_rate_T = r * weighted_sum(w_T, inv_T_u) + weighted_sum(wx_T, inv_T_u)
         head = weighted_sum(wx, (gammaln(r + xu) + betaln(a, b + xu))) + n * (
             r * np.log(alpha) - gammaln(r) - betaln(a, b)
         )
         psi_ab, psi_abx = digamma(a + b), digamma(a + b + xu)
         grad = np.array(
             [
-                weighted_sum(wx, digamma(r + xu)) - n * digamma(r) + n * np.log(alpha) - w1_log_T - w2_log_t,
-                n * r / alpha - w1_rate_T - w2_rate_t,
+                weighted_sum(wx, digamma(r + xu))
+                - n * digamma(r)
+                + n * np.log(alpha)
+                - weighted_sum(w_T, log_T_u)
+                + w2_log_ratio,
+                n * r / alpha - rx_rate_T + w2_rate_gap,
                 weighted_sum(wx, (psi_ab - psi_abx)) + w2_sum / a,
                 weighted_sum(wx, (digamma(b + xu) - digamma(b) + psi_ab - psi_abx)) - w2_inv_bx,
             ]
         )
-        return float(head + tail_sum), grad
+        return float(head - rx_log_T + softplus_sum), grad
 
     # ------------------------------------------------------------------ predictions
     def expected_purchases_new_customer(self, t: Array | float) -> Array:
@@ -141,6 +159,18 @@ class BetaGeo(TransactionModel):
         with np.errstate(all="ignore"):
             ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
             return as_array((a + b + x - 1) / (a - 1) * (1 - ratio * hyp))
+
+
+def _time_index(d: FitData) -> tuple[Array, Codes, Array, Codes, Array, Array]:
+    """Distinct T and t_x with each row's index into them, and customers (w) and purchases (w·x) per T."""
+    if "time_index" not in d.extra:
+        T_u, T_i = unique_inverse(d["T"])
+        t_u, t_i = unique_inverse(d["t_x"])
+        w_T = np.bincount(T_i, weights=d.weight, minlength=len(T_u)).astype(np.float64)
+        wx_T = np.bincount(T_i, weights=d.weight * d["x"], minlength=len(T_u)).astype(np.float64)
+        d.extra["time_index"] = (T_u, T_i, t_u, t_i, w_T, wx_T)
+    cached: tuple[Array, Codes, Array, Codes, Array, Array] = d.extra["time_index"]
+    return cached
 
 
 def _hyp(a: float, b: float, c: float, z: Array) -> Array:
