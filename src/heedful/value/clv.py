@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -117,15 +118,14 @@ def _ordered_table(
         return pd.DataFrame(columns, index=index.take(order))
     block = np.empty((len(gathers), len(order)), dtype=np.float64)
 
-    def run(task: int) -> pd.Index | None:
-        if task == len(gathers):
-            return index.take(order)
-        _, values, rows = gathers[task]
-        np.take(np.asarray(values, dtype=np.float64), rows, out=block[task])
-        return None
+    def gather_floats() -> None:
+        for row, (_, values, rows) in enumerate(gathers):
+            np.take(np.asarray(values, dtype=np.float64), rows, out=block[row])
 
-    results = parallel_map(run, [len(gathers), *range(len(gathers))])
-    return pd.DataFrame(block.T, columns=names, index=results[0], copy=False)
+    # two tasks of similar length: the index's take (object ids, holds the GIL) beside the float gathers
+    tasks: list[Callable[[], Any]] = [lambda: index.take(order), gather_floats]
+    taken_index, _ = parallel_map(lambda task: task(), tasks)
+    return pd.DataFrame(block.T, columns=names, index=taken_index, copy=False)
 
 
 def descending_order(values: Array) -> np.ndarray[Any, np.dtype[np.intp]]:
