@@ -37,6 +37,8 @@ Progress = Callable[[int, int | None], None]
 """progress(rows_read_so_far, estimated_total_rows_or_None), called after every batch."""
 
 BATCH_ROWS = 122_880  # one DuckDB row group
+FLUSH_MAX_ROWS = 8 * BATCH_ROWS
+"""At most this many validated rows wait in memory to be stored together in a DuckDB store."""
 QUARANTINE_REPORTED = 1000  # entries kept in ImportResult.quarantine; `rejected` has the full count
 
 
@@ -268,7 +270,7 @@ def _run(
     )
     if store.dialect == "duckdb":
         store.execute("SET enable_progress_bar = false")
-    with _Transactions(store, result, commit_every) as tx, _Prefetch(reader, validate) as batches:
+    with _Transactions(store, result, commit_every, sink.flush) as tx, _Prefetch(reader, validate) as batches:
         if source.rejects:
             lines, raws, errors = zip(*source.rejects, strict=True)
             rejected = pa.table({"source_line": pa.array(lines, pa.int64()), "_error": errors, "_raw": raws})
@@ -281,14 +283,13 @@ def _run(
                 bad = table.select(["source_line", "_error", "_raw"]).filter(bad_mask)
                 _quarantine(store, result, bad, str(source.path))
             if store.dialect == "duckdb":
-                # DuckDB reads the Arrow batch in place and filters it itself: no copy of the good rows
-                with store.registered(table) as view:
-                    sink.add_view(view, table.num_rows - n_bad)
+                sink.add_pending(table, table.num_rows - n_bad)
             else:
                 sink.add(table.filter(pc.invert(bad_mask)) if n_bad else table)
             tx.stored(table.num_rows)
             if progress is not None:
                 progress(result.rows_read, source.estimated_rows)
+        sink.flush()
         sink.finish()
         hasher.join()
         result.file_hash = hasher.digest
@@ -303,10 +304,13 @@ class _Transactions:
     committed are deleted again, so it still stores all or nothing (but others may see it happen).
     """
 
-    def __init__(self, store: Store, result: ImportResult, commit_every: int | None) -> None:
+    def __init__(
+        self, store: Store, result: ImportResult, commit_every: int | None, before_commit: Callable[[], None]
+    ) -> None:
         self.store = store
         self.result = result
         self.commit_every = commit_every
+        self.before_commit = before_commit
         self.pending = 0
         self.committed_any = False
         self.current: contextlib.AbstractContextManager[Store] | None = None
@@ -319,6 +323,7 @@ class _Transactions:
     def stored(self, rows: int) -> None:
         self.pending += rows
         if self.commit_every and self.pending >= self.commit_every and self.current is not None:
+            self.before_commit()
             self.current.__exit__(None, None, None)
             self.committed_any = True
             self.pending = 0
@@ -417,6 +422,9 @@ class _Sink:
         self.result = result
         self.plan = plan
         self.kind_explicit = kind_explicit
+        self.pending: list[pa.Table] = []  # validated batches not stored yet (DuckDB stores)
+        self.pending_good = 0
+        self.stored_before: int | None = None
 
     def rows(self, good: pa.Table) -> pa.Table:
         rows = good.select(self.plan.output_columns)
@@ -443,8 +451,36 @@ class _Sink:
         self._count(inserted, good.num_rows)
         self.collect(good)
 
+    def add_pending(self, batch: pa.Table, n_good: int) -> None:
+        """DuckDB stores: keep validated batches until `flush_rows` good rows wait, then store them."""
+        if n_good:
+            self.pending.append(batch)
+            self.pending_good += n_good
+        if self.pending_good >= self.flush_rows():
+            self.flush()
+
+    def flush_rows(self) -> int:
+        """Good rows to store at once. Where the Store keeps the key, each store scans the stored keys
+        once: on a large table, larger stores (up to FLUSH_MAX_ROWS) keep that scan to about 1/8 of
+        the rows stored; on a small one, storing each batch at once overlaps best with validation."""
+        if not self.store.keeps_key(self.table_name):
+            return BATCH_ROWS
+        if self.stored_before is None:
+            self.stored_before = self.store.count(self.table_name)
+        stored = self.stored_before + self.result.accepted
+        return min(FLUSH_MAX_ROWS, max(BATCH_ROWS, stored // 8))
+
+    def flush(self) -> None:
+        """Store the good rows of the pending batches (DuckDB reads them in place and filters them itself)."""
+        if not self.pending:
+            return
+        batches, n_good = pa.concat_tables(self.pending), self.pending_good
+        self.pending, self.pending_good = [], 0
+        with self.store.registered(batches) as view:
+            self.add_view(view, n_good)
+
     def add_view(self, view: str, n_good: int) -> None:
-        """Store the good rows of a batch registered as `view` in a DuckDB store."""
+        """Store the good rows of validated batches registered as `view` in a DuckDB store."""
         if n_good == 0:
             return
         select = self.select_sql(view)

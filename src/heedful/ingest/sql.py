@@ -101,7 +101,10 @@ class _Builder:
             f"AS {join} ON {join}._hf_k = {key}"
             for join, key, parse in self.lookups
         )
-        return f"SELECT _line AS source_line, {', '.join(select)} FROM {BATCH_VIEW}{joins}"
+        steps = f"SELECT _line AS source_line, {', '.join(select)} FROM {BATCH_VIEW}{joins}"
+        # Only the outputs leave DuckDB: the `_hf_` steps would double the Arrow batches' width.
+        names = ", ".join(quote_ident(name) for name, _ in outputs)
+        return f"SELECT source_line, {names} FROM ({steps})"
 
 
 def number(x: str) -> str:
