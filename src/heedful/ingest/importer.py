@@ -259,7 +259,9 @@ def _run(
     validator = engine.cursor()  # its own connection: the reader's query stays open on `engine`
 
     def validate(batch: pa.RecordBatch) -> pa.Table:
-        validator.register(BATCH_VIEW, pa.Table.from_batches([batch]))
+        # Two record batches: DuckDB scans one per thread, so a batch is validated on both cores.
+        half = -(-batch.num_rows // 2)
+        validator.register(BATCH_VIEW, pa.Table.from_batches([batch.slice(0, half), batch.slice(half)]))
         try:
             return validator.sql(plan.sql).to_arrow_table()
         finally:
@@ -424,6 +426,7 @@ class _Sink:
         self.kind_explicit = kind_explicit
         self.pending: list[pa.Table] = []  # validated batches not stored yet (DuckDB stores)
         self.pending_good = 0
+        self.pending_rows = 0  # with the bad ones, which DuckDB filters out when storing
         self.stored_before: int | None = None
 
     def rows(self, good: pa.Table) -> pa.Table:
@@ -452,15 +455,16 @@ class _Sink:
         self.collect(good)
 
     def add_pending(self, batch: pa.Table, n_good: int) -> None:
-        """DuckDB stores: keep validated batches until `flush_rows` good rows wait, then store them."""
+        """DuckDB stores: keep validated batches until `flush_rows` rows wait, then store their good rows."""
         if n_good:
             self.pending.append(batch)
             self.pending_good += n_good
-        if self.pending_good >= self.flush_rows():
+            self.pending_rows += batch.num_rows
+        if self.pending_rows >= self.flush_rows():
             self.flush()
 
     def flush_rows(self) -> int:
-        """Good rows to store at once. Where the Store keeps the key, each store scans the stored keys
+        """Rows to store at once. Where the Store keeps the key, each store scans the stored keys
         once: on a large table, larger stores (up to FLUSH_MAX_ROWS) keep that scan to about 1/8 of
         the rows stored; on a small one, storing each batch at once overlaps best with validation."""
         if not self.store.keeps_key(self.table_name):
@@ -475,7 +479,7 @@ class _Sink:
         if not self.pending:
             return
         batches, n_good = pa.concat_tables(self.pending), self.pending_good
-        self.pending, self.pending_good = [], 0
+        self.pending, self.pending_good, self.pending_rows = [], 0, 0
         with self.store.registered(batches) as view:
             self.add_view(view, n_good)
 
