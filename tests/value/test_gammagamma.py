@@ -132,3 +132,16 @@ def test_no_moment_start_where_the_moments_do_not_give_one(cdnow_spend: pd.DataF
     assert _moment_start(GammaGamma()._prepare(cdnow_spend)) is None
     same = pd.DataFrame({"frequency": [2.0, 2.0, 2.0], "monetary_value": [10.0, 20.0, 30.0]})
     assert _moment_start(GammaGamma()._prepare(same)) is None
+
+
+def test_closed_form_hessian_equals_the_differenced_gradient(cdnow_spend: pd.DataFrame) -> None:
+    model = GammaGamma()
+    data = model._prepare(cdnow_spend)
+    data.block_rows = 100
+    for theta in (np.array([4.0, 3.0, 20.0]), np.array([6.25, 3.74, 15.44])):
+        log_theta = np.log(theta)
+        closed = model._log_hessian(log_theta, data)
+        model._hessian = lambda params, d: None  # type: ignore[method-assign]
+        differenced = model._log_hessian(log_theta, data)
+        del model._hessian
+        np.testing.assert_allclose(closed, differenced, rtol=1e-6)

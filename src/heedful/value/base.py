@@ -151,6 +151,10 @@ class ValueModel:
     def _data_start(self, data: FitData) -> tuple[float, ...] | None:
         return None
 
+    def _hessian(self, params: Array, data: FitData) -> Array | None:
+        """Hessian of the total log-likelihood in the natural parameters; None: difference the gradient."""
+        return None
+
     def _value_and_gradient(self, params: Array, data: FitData) -> tuple[float, Array | None]:
         """Total log-likelihood and its gradient (natural parameters); models may override for speed."""
         ll = float(np.dot(data.weight, self._loglik_rows(params, data)))
@@ -291,8 +295,15 @@ class ValueModel:
             )
 
     def _log_hessian(self, log_theta: Array, data: FitData) -> Array:
-        """Hessian of the total log-likelihood in the log-parameters, by central differences of the gradient."""
+        """Hessian of the total log-likelihood in the log-parameters: the model's own where it has one,
+        else by central differences of the gradient."""
         k = len(log_theta)
+        theta = np.exp(log_theta)
+        with np.errstate(all="ignore"):
+            natural = self._hessian(theta, data)
+        if natural is not None:
+            # d²ℓ/dlogθi dlogθj = θi θj d²ℓ/dθi dθj + [i = j] θi dℓ/dθi
+            return np.asarray(natural * np.outer(theta, theta) + np.diag(theta * self._total_gradient(theta, data)))
 
         def grad_log(lt: Array) -> Array:
             theta = np.exp(lt)

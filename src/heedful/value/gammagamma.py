@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, polygamma
 
 from heedful.errors import InputError
 from heedful.value._special import Array, as_array, sum_blocks, weighted_sum
@@ -74,16 +74,9 @@ class GammaGamma(ValueModel):
     def _value_and_gradient(self, params: Array, d: FitData) -> tuple[float, Array | None]:
         """Sufficient statistics: only log(v + x·m) needs a pass over the customers."""
         p, q, v = params
-        x, m, w = d["x"], d["m"], d.weight
+        w = d.weight
         xu, wx, n = d.x_unique, d.x_weight, d.n_customers
-        st = d.stats
-        if not st:
-            st.update(
-                xlogm=float(weighted_sum(w, (x * np.log(m)))),
-                logm=float(weighted_sum(w, np.log(m))),
-                xlogx=float(weighted_sum(w, (x * np.log(x)))),
-            )
-            d.columns["xm"], d.columns["wx"] = x * m, w * x  # fixed across iterations
+        st = _fixed_terms(d)
         # the only per-customer work: log(v + x·m) and 1/(v + x·m), then four dot products, block by block
         xm, wx_rows = d["xm"], d["wx"]
 
@@ -122,6 +115,36 @@ class GammaGamma(ValueModel):
         )
         return float(ll), grad
 
+    def _hessian(self, params: Array, d: FitData) -> Array | None:
+        """Second derivatives in closed form: one pass for Σ w·x^k/(v + x·m)² (k = 0, 1) and x-only sums."""
+        p, q, v = params
+        _fixed_terms(d)
+        xm, wx_rows, w = d["xm"], d["wx"], d.weight
+        xu, wx, n = d.x_unique, d.x_weight, d.n_customers
+
+        def block(rows: slice) -> Array:
+            inv_vxm = 1.0 / (v + xm[rows])
+            inv_sq = inv_vxm * inv_vxm
+            return np.array(
+                [
+                    weighted_sum(wx_rows[rows], inv_vxm),
+                    weighted_sum(w[rows], inv_vxm),
+                    weighted_sum(wx_rows[rows], inv_sq),
+                    weighted_sum(w[rows], inv_sq),
+                ]
+            )
+
+        wx_inv, w_inv, wx_inv_sq, w_inv_sq = sum_blocks(block, d.blocks)
+        pxu = p * xu
+        tri_pxq = polygamma(1, pxu + q)
+        h_pp = weighted_sum(wx * xu * xu, tri_pxq - polygamma(1, pxu))
+        h_pq = weighted_sum(wx * xu, tri_pxq)
+        h_qq = weighted_sum(wx, tri_pxq) - n * float(polygamma(1, q))
+        h_pv = -wx_inv
+        h_qv = n / v - w_inv
+        h_vv = -n * q / v**2 + p * wx_inv_sq + q * w_inv_sq
+        return np.array([[h_pp, h_pq, h_pv], [h_pq, h_qq, h_qv], [h_pv, h_qv, h_vv]], dtype=np.float64)
+
     # ------------------------------------------------------------------ predictions
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
         """E[mean spend per transaction | x, mean repeat spend]; customers with no repeat get the population mean."""
@@ -137,6 +160,19 @@ class GammaGamma(ValueModel):
     def population_mean_spend(self) -> float:
         p, q, v = self._p()
         return p * v / (q - 1) if q > 1 else float("inf")
+
+
+def _fixed_terms(d: FitData) -> dict[str, float]:
+    """Sums that do not depend on the parameters, and the columns x·m and w·x (computed once per data)."""
+    if not d.stats:
+        x, m, w = d["x"], d["m"], d.weight
+        d.stats.update(
+            xlogm=float(weighted_sum(w, (x * np.log(m)))),
+            logm=float(weighted_sum(w, np.log(m))),
+            xlogx=float(weighted_sum(w, (x * np.log(x)))),
+        )
+        d.columns["xm"], d.columns["wx"] = x * m, w * x
+    return d.stats
 
 
 def _moment_start(data: FitData) -> tuple[float, float, float] | None:
