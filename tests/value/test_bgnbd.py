@@ -151,3 +151,16 @@ def test_one_repeat_purchase_among_hundreds_is_reported_as_not_identified() -> N
         model = BetaGeo().fit(order)
         assert model.converged_ is False
         assert "not unique" in model.convergence_reason_ or "edge" in model.convergence_reason_
+
+
+def test_closed_form_hessian_equals_the_differenced_gradient(many_histories: pd.DataFrame) -> None:
+    model = BetaGeo()
+    data = model._prepare(many_histories)
+    data.block_rows = 500
+    for theta in (np.array([0.243, 4.414, 0.793, 2.426]), np.array([0.5, 6.0, 1.5, 0.3])):
+        log_theta = np.log(theta)
+        closed = model._log_hessian(log_theta, data)
+        model._hessian = lambda params, d: None  # type: ignore[method-assign]
+        differenced = model._log_hessian(log_theta, data)
+        del model._hessian
+        np.testing.assert_allclose(closed, differenced, rtol=1e-6, atol=1e-6 * np.abs(differenced).max())

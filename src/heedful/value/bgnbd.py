@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1, polygamma
 
 from heedful.value._special import Array, Codes, as_array, sum_blocks, unique_inverse, weighted_sum
 from heedful.value.base import FitData
@@ -134,6 +134,71 @@ class BetaGeo(TransactionModel):
             ]
         )
         return float(head - rx_log_T + softplus_sum), grad
+
+    def _hessian(self, params: Array, d: FitData) -> Array | None:
+        """Second derivatives in closed form, in one block-wise pass (the same d, softplus and sigmoid).
+
+        Per row the tail is c1 + softplus(d): its Hessian is σ(1−σ)·∇d∇dᵀ + σ·∇²d, with
+        ∇d = (λ, (r+x)γ, 1/a, −1/(b+x−1)), λ = log((α+T)/(α+t_x)), γ = 1/(α+T) − 1/(α+t_x).
+        """
+        r, alpha, a, b = params
+        xu, wx, n = d.x_unique, d.x_weight, d.n_customers
+        T_u, T_i, t_u, t_i, w_T, wx_T = _time_index(d)
+        log_bx_u = np.log(np.where(xu > 0, b + xu - 1, 1.0))
+        odds_u = np.where(xu > 0, np.log(a) - log_bx_u, -np.inf)
+        inv_bx_u = np.exp(-log_bx_u)
+        log_T_u, log_t_u = np.log(alpha + T_u), np.log(alpha + t_u)
+        inv_T_u, inv_t_u = 1.0 / (alpha + T_u), 1.0 / (alpha + t_u)
+        inv2_T_u, inv2_t_u = inv_T_u * inv_T_u, inv_t_u * inv_t_u
+
+        def block(rows: slice) -> Array:
+            w, xi, Ti, ti = d.weight[rows], d.x_index[rows], T_i[rows], t_i[rows]
+            rx = r + d["x"][rows]
+            lam = log_T_u[Ti] - log_t_u[ti]
+            gam = inv_T_u[Ti] - inv_t_u[ti]
+            g = rx * gam
+            diff = rx * lam + odds_u[xi]
+            e = np.exp(-np.abs(diff))
+            w2 = np.exp(np.minimum(diff, 0.0)) / (1.0 + e) * w  # w·σ(d)
+            u = w * e / ((1.0 + e) * (1.0 + e))  # w·σ(d)·(1 − σ(d))
+            ib = inv_bx_u[xi]
+            ul, ug, uib = u * lam, u * g, u * ib
+            return np.array(
+                [
+                    u.sum(),
+                    ul.sum(),
+                    weighted_sum(ul, lam),
+                    ug.sum(),
+                    weighted_sum(ug, g),
+                    weighted_sum(ul, g),
+                    uib.sum(),
+                    weighted_sum(ul, ib),
+                    weighted_sum(ug, ib),
+                    weighted_sum(uib, ib),
+                    weighted_sum(w2, gam),
+                    weighted_sum(w2 * rx, inv2_t_u[ti] - inv2_T_u[Ti]),
+                    w2.sum(),
+                    weighted_sum(w2 * ib, ib),
+                ]
+            )
+
+        (u, u_l, u_ll, u_g, u_gg, u_lg, u_b, u_lb, u_gb, u_bb, w2_gam, w2_delta, w2, w2_bb) = sum_blocks(
+            block, d.blocks
+        )
+        tri_ab = polygamma(1, a + b) - polygamma(1, a + b + xu)
+        h = np.empty((4, 4))
+        h[0, 0] = weighted_sum(wx, polygamma(1, r + xu)) - n * polygamma(1, r) + u_ll
+        h[0, 1] = n / alpha - weighted_sum(w_T, inv_T_u) + u_lg + w2_gam
+        h[1, 1] = -n * r / alpha**2 + r * weighted_sum(w_T, inv2_T_u) + weighted_sum(wx_T, inv2_T_u) + u_gg + w2_delta
+        h[0, 2], h[0, 3] = u_l / a, -u_lb
+        h[1, 2], h[1, 3] = u_g / a, -u_gb
+        h[2, 2] = weighted_sum(wx, tri_ab) + (u - w2) / a**2
+        h[2, 3] = weighted_sum(wx, tri_ab) - u_b / a
+        h[3, 3] = weighted_sum(wx, polygamma(1, b + xu) - polygamma(1, b) + tri_ab) + u_bb + w2_bb
+        for i in range(4):
+            for j in range(i):
+                h[i, j] = h[j, i]
+        return h
 
     # ------------------------------------------------------------------ predictions
     def expected_purchases_new_customer(self, t: Array | float) -> Array:
