@@ -7,7 +7,8 @@ Each case runs in its own process so its peak RSS is its own. Prints one JSON do
     .venv/bin/python bench/bench_import.py --replicate 10000000  # also a 10M-row replication (minutes)
 
 The replicated run commits every 250,000 rows unless --commit-every says otherwise: DuckDB holds an
-open transaction's rows and key index in memory, and smaller chunks keep the peak lower.
+open transaction's changes (the customer index's among them) in memory, and smaller chunks keep the
+peak lower. Peak RSS is each case's own (VmHWM), not the parent's carried over by fork and exec.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ REPLICATED_COMMIT_EVERY = 250_000
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process since it started (VmHWM).
+
+    Not `getrusage(RUSAGE_SELF).ru_maxrss`: Linux carries that over from the parent across fork and
+    exec, so a case started after `replicate` (DuckDB sorting the 10M-row copy in the parent,
+    about 3 GB) reported the parent's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
