@@ -231,7 +231,7 @@ class ValueModel:
     def _evaluate(self, theta: Array, data: FitData) -> tuple[float, Array | None]:
         """`_value_and_gradient`, remembered during a fit: the optimum is asked for again (clean? verdict)."""
         memo = getattr(self, "_memo", None)
-        key = id(data).to_bytes(8, "little") + theta.tobytes()  # a fit may also evaluate other data (a subsample)
+        key = id(data).to_bytes(8, "little") + theta.tobytes()  # keyed by the data too
         if memo is not None and key in memo:
             ll, grad = memo[key]
             return ll, None if grad is None else grad.copy()
@@ -319,7 +319,7 @@ class ValueModel:
         return np.asarray((hess + hess.T) / 2, dtype=np.float64)
 
     def _log_covariance(self, log_theta: Array, data: FitData) -> Array:
-        """Inverse of the observed information of the log-parameters (Hessian by differencing the gradient)."""
+        """Inverse of the observed information of the log-parameters (NaN where it is not positive definite)."""
         k = len(log_theta)
         info = -self._log_hessian(log_theta, data)
         try:
@@ -337,9 +337,10 @@ class ValueModel:
 
         On ill-conditioned likelihoods (Gamma-Gamma's q and v move together) L-BFGS-B's relative-reduction
         test can stop it before the gradient vanishes, and then another start from scratch was tried.
-        A Newton step with the differenced Hessian (the same one the standard errors use) brings the
-        gradient down by orders of magnitude for a fraction of that. The step is kept only if it raises
-        the likelihood and shrinks the gradient; otherwise the result is returned unchanged.
+        A Newton step with the Hessian (the one the standard errors use) brings the gradient down by
+        orders of magnitude for a fraction of that. The step is kept only if it does not lower the
+        likelihood beyond its rounding noise and cuts the gradient tenfold; otherwise the result is
+        returned unchanged.
         """
         x = np.asarray(res.x, dtype=np.float64)
         if not np.isfinite(res.fun) or res.fun >= 1e299 or np.any(np.abs(x) > LOG_BOUND - 1):

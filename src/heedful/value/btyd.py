@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,6 @@ from heedful.value.base import FitData, ValueModel
 
 class TransactionModel(ValueModel):
     """A fitted model of repeat purchases that can say who is alive and how much they will buy."""
-
-    def fit(self, summary: pd.DataFrame) -> Self:
-        return super().fit(summary)
 
     def _fitted_on(self, summary: pd.DataFrame, data: FitData) -> None:
         self._summary = summary[list(self.data_columns)].copy()
