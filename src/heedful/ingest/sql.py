@@ -51,7 +51,8 @@ class _Builder:
         computed once per distinct value of the batch and joined back.
 
         Parsing dates is the costliest step of validation (a list of formats tried in turn), and
-        export files repeat the same values (all lines of an invoice share its time).
+        export files repeat the same values (all lines of an invoice share its time); numbers
+        repeat too, and their cleaning regexps would otherwise run on every row.
         """
         key = dict(self.items)[text_alias]
         join = f"_hf_lk_{len(self.lookups)}"
@@ -157,7 +158,7 @@ def _date_checks(b: _Builder, name: str, label: str, formats: tuple[str, ...], r
 
 def _number_checks(b: _Builder, name: str, label: str, required: bool) -> tuple[str, list[str]]:
     s = b.text(name)
-    n = b.add(f"_hf_n_{name}", number(s))
+    n = b.parsed_once(f"_hf_n_{name}", s, number("_hf_k"))  # quantities and prices repeat, like dates
     col = quote_literal(b.column_of(name))
     checks = []
     if required:
