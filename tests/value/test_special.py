@@ -71,3 +71,11 @@ def test_blas_runs_on_one_thread_inside_the_fit_context_and_as_before_after() ->
     after = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
     assert inside and all(n == 1 for n in inside)
     assert after == before
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_work_started_in_the_background_gives_its_result(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_special, "worker_count", lambda: threads)
+    result = _special.in_background(lambda: _special.touched_block(3, 1000))
+    block = result()
+    assert block.shape == (3, 1000) and not block.any()

@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array, distinct_rows, one_blas_thread, parallel_map
+from heedful.value._special import (
+    Array,
+    as_array,
+    distinct_rows,
+    in_background,
+    one_blas_thread,
+    parallel_map,
+    touched_block,
+)
 from heedful.value.summary import UNIT_DAYS, unit_days
 
 if TYPE_CHECKING:
@@ -72,6 +80,10 @@ def clv_table(
     Without a spend model the customer's own mean repeat spend (or the overall mean) is used.
     """
     x, t_x, T = (as_array(summary[c]) for c in ("frequency", "recency", "T"))
+    kept = [c for c in ("frequency", "recency", "T", "monetary_value") if c in summary.columns]
+    # an all-float table is one 8 × customers block: have its pages faulted in on the pool meanwhile
+    all_float = all(summary[c].dtype == np.float64 for c in kept)
+    output = in_background(lambda: touched_block(len(kept) + 4, len(summary))) if all_float else None
     if spend is not None:
         expected_spend = as_array(spend.expected_spend(summary))
     else:
@@ -86,7 +98,6 @@ def clv_table(
     # each column is gathered once, the per-history columns straight from their distinct values
     order = descending_order(clv)
     history = codes[order]
-    kept = [c for c in ("frequency", "recency", "T", "monetary_value") if c in summary.columns]
     gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]] = [
         *((c, _column_values(summary[c]), order) for c in kept),
         ("p_alive", alive, history),
@@ -94,7 +105,7 @@ def clv_table(
         ("expected_spend", expected_spend, order),
         ("clv", clv, order),
     ]
-    return _ordered_table(gathers, summary.index, order)
+    return _ordered_table(gathers, summary.index, order, None if output is None else output())
 
 
 def _column_values(column: pd.Series) -> Any:
@@ -106,17 +117,18 @@ def _ordered_table(
     gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]],
     index: pd.Index,
     order: np.ndarray[Any, np.dtype[np.intp]],
+    block: Array | None,
 ) -> pd.DataFrame:
-    """A table of `values.take(rows)` per (name, values, rows), on `index.take(order)`.
+    """A table of `values.take(rows)` per (name, values, rows), on `index.take(order)`; `block` (one row per
+    column, one column per customer) receives the values where all are floats.
 
     All-float columns are gathered straight into one 2-D block, over the worker threads (NumPy's take
     releases the GIL, the index's does not: they overlap), so pandas neither copies nor consolidates.
     """
     names = [name for name, _, _ in gathers]
-    if not all(getattr(values, "dtype", None) == np.float64 for _, values, _ in gathers):
+    if block is None or not all(getattr(values, "dtype", None) == np.float64 for _, values, _ in gathers):
         columns = {name: values.take(rows) for name, values, rows in gathers}
         return pd.DataFrame(columns, index=index.take(order))
-    block = np.empty((len(gathers), len(order)), dtype=np.float64)
 
     def gather_floats() -> None:
         for row, (_, values, rows) in enumerate(gathers):
