@@ -380,11 +380,11 @@ class Store:
         if unknown:
             raise HeedfulError(f"Columns {sorted(unknown)} are not in table {table!r}.")
         arrow = arrow.select(cols)
+        if self.keeps_key(table):
+            return self._keyed_write(table, arrow, cols, on_conflict)
         pk = TABLES_BY_NAME[table].primary_key if table in TABLES_BY_NAME else ()
         conflict = _conflict_clause(on_conflict, pk, cols)
         col_list = ", ".join(_quote(c) for c in cols)
-        if self.keeps_key(table):
-            return self._keyed_write(table, arrow, cols, on_conflict)
         with self._lock:
             if self.dialect == "duckdb":
                 with self.registered(arrow) as view:

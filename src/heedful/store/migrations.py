@@ -69,6 +69,7 @@ def _drop_declared_key(store: Store, table: str) -> None:
     )
     rebuilt = f"_hf_rebuild_{table}"
     canonical = TABLES_BY_NAME[table]
+    store.execute("SET enable_progress_bar = false")  # DuckDB would draw one on stdout (`db migrate --json`)
     store.execute(f"DROP TABLE IF EXISTS {rebuilt}")
     store.execute(replace(canonical, name=rebuilt).ddl(store.dialect))
     for name, data_type in columns:
