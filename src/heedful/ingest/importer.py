@@ -1,9 +1,10 @@
 """`import_file`: read a file, validate it in SQL, store good rows, quarantine bad ones — in one transaction.
 
 A private in-memory DuckDB engine reads and validates the file as a stream of Arrow batches;
-each batch is split into good rows (inserted with ON CONFLICT DO NOTHING, which makes re-imports
-add nothing) and bad rows (stored in `quarantine` with file, line, reason and raw content).
-The same code path serves a DuckDB file and a PostgreSQL server as the store.
+each batch is split into good rows (stored only where their id is new, which makes re-imports
+add nothing: `Store.insert_new_select` / `insert_new`) and bad rows (stored in `quarantine` with
+file, line, reason and raw content). The same code path serves a DuckDB file and a PostgreSQL
+server as the store; a DuckDB store receives several validated batches at once.
 """
 
 from __future__ import annotations
@@ -302,7 +303,7 @@ class _Transactions:
     """One transaction for the whole import — or, with `commit_every`, one per that many rows.
 
     Chunked commits bound the memory a very large import needs (DuckDB keeps an open
-    transaction's rows and key index in memory). If such an import fails, the rows it already
+    transaction's rows and index changes in memory). If such an import fails, the rows it already
     committed are deleted again, so it still stores all or nothing (but others may see it happen).
     """
 

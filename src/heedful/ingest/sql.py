@@ -178,8 +178,8 @@ def _error(b: _Builder, checks: list[str]) -> str:
 def _content_id(parts: list[str]) -> str:
     """A 16-character id from the first 96 bits of the MD5 of the parts (URL-safe base64).
 
-    Short keys keep the primary-key index small; 96 bits make a collision negligible
-    (about 1 in 10^10 at a billion rows).
+    Short keys keep key checks (an index on PostgreSQL, a hash join on DuckDB) cheap; 96 bits make a
+    collision negligible (about 1 in 10^10 at a billion rows).
     """
     text = ", ".join(f"COALESCE(CAST({p} AS VARCHAR), {quote_literal(chr(0))})" for p in parts)
     return f"translate(to_base64(unhex(left(md5(concat_ws('|', {text})), 24))), '+/', '-_')"
