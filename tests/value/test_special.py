@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import threadpoolctl
 
 from heedful.value import _special
 from heedful.value._special import distinct_rows, parallel_map, sum_blocks, unique_inverse
@@ -64,7 +65,6 @@ def test_block_sums_do_not_depend_on_the_thread_count() -> None:
 
 
 def test_blas_runs_on_one_thread_inside_the_fit_context_and_as_before_after() -> None:
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     before = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
     with _special.one_blas_thread():
         inside = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
