@@ -1,7 +1,8 @@
-"""Transactions -> per-customer summary (frequency, recency, T, monetary value), as one Ibis query.
+"""Transactions -> per-customer summary (frequency, recency, T, monetary value), as Ibis queries.
 
-The query runs on whatever backend holds the orders (DuckDB, PostgreSQL, …), so only one row per
-customer ever reaches Python. Conventions follow the BTYD literature (Fader, Hardie & Lee 2005):
+The queries run on whatever backend holds the orders (DuckDB, PostgreSQL, Spark, …), so only one row
+per customer ever reaches Python: one portable query (`summary_query`), or on DuckDB a faster route
+of two (see "purchase days as bitmaps" below). Conventions follow the BTYD literature (Fader, Hardie & Lee 2005):
 
 * all orders of a customer on one calendar day are one transaction;
 * `frequency` counts repeat transactions (days with a purchase after the first one);
@@ -76,7 +77,7 @@ def order_lines(orders: ir.Table | pd.DataFrame, cols: Columns = Columns()) -> i
         when = when.as_timestamp(cols.date_format) if cols.date_format else when.cast("timestamp")
     elif not (when.type().is_timestamp() or when.type().is_date()):
         raise InputError(f"Column {cols.date!r} holds {when.type()}, not dates.")
-    day = when.date().delta(ibis.date(EPOCH), unit="day")
+    day = when.date().delta(ibis.date(EPOCH), unit="day").cast("int32")  # 4 bytes: smaller aggregate states
     amount: Any = t[cols.amount].cast("float64") if cols.amount else ibis.literal(0.0)
     flagged: Any = (
         t[cols.is_return].cast("boolean").fill_null(False)
@@ -135,15 +136,15 @@ def transaction_summary(
     calibration end are left out, as in the literature); with `net_spend`, the customer's spend net
     of refunds up to the calibration end (what `rfm_from_summary` needs, from the same pass).
     """
-    query = summary_query(
+    plan = _SummaryPlan.make(
         orders,
-        cols=Columns(customer_col, date_col, amount_col, return_col, date_format),
-        time_unit=time_unit,
-        calibration_end=calibration_end,
-        observation_end=observation_end,
-        net_spend=net_spend,
+        Columns(customer_col, date_col, amount_col, return_col, date_format),
+        time_unit,
+        calibration_end,
+        observation_end,
+        net_spend,
     )
-    table = query.order_by("customer_id").to_pyarrow()  # Arrow straight to NumPy: no pandas round trip
+    table = plan.run()
     columns: dict[str, Any] = {
         name: table[name].to_numpy().astype(np.float64)
         for name in table.column_names
@@ -205,8 +206,11 @@ def _end_days(span: _Span, calibration_end: date | None, observation_end: date |
 # order line by (customer, day) builds a hash table as large as the data (9.8M groups for 10M lines).
 # On DuckDB each customer instead gets a bitmap of the days they bought on (`bitstring_agg`, one bit
 # per day of the data's range) inside the per-customer aggregation, and the purchase days are its
-# set bits: about 40% of the CPU time. The bitmaps cost range/8 bytes per customer, so the query
-# falls back to the (customer, day) grouping where they would not fit this budget.
+# set bits: about 40% less CPU. The first purchase day's value is its first line's value, except for
+# customers with several purchase lines on a day, whose first day is summed by a second, small query
+# (one query doing both costs more: DuckDB then materialises the per-customer result for both uses).
+# The bitmaps cost range/8 bytes per customer, so the summary falls back to the (customer, day)
+# grouping where they would not fit this budget.
 BITMAP_BUDGET_BYTES = 512 * 2**20
 
 
@@ -253,48 +257,119 @@ def summary_query(
     observation_end: str | date | None = None,
     net_spend: bool = False,
 ) -> ir.Table:
-    """The Ibis expression behind `transaction_summary` (one row per customer, not yet executed)."""
-    unit = unit_days(time_unit)
-    cal_end, obs_end = _to_date(calibration_end), _to_date(observation_end)
-    lines = order_lines(orders, cols)
-    duckdb = _is_duckdb(lines)
-    span = _span(lines, duckdb)
-    cal_day, last_day = _end_days(span, cal_end, obs_end)
-    if span.last_day is None or last_day < span.last_day:
-        lines = lines.filter(lines.day <= last_day)
-    if duckdb and _use_bitmaps(span, cal_day, last_day):
-        assert span.first_purchase_day is not None
-        agg = _per_customer_bitmaps(lines, span.first_purchase_day, cal_day, last_day, holdout=cal_end is not None)
-    else:
-        agg = _per_customer_pairs(lines, cal_day)
-    frequency = agg.days_cal - 1
-    zero = ibis.literal(0.0)
-    kept = ibis.greatest(zero, 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))
-    out = agg.select(
-        customer_id=agg.customer_id,
-        frequency=frequency,
-        recency=(agg.last_day - agg.first_day).cast("float64") / unit,
-        T=(ibis.literal(cal_day) - agg.first_day).cast("float64") / unit,
-        monetary_value=ibis.ifelse(frequency > 0, (agg.gross - agg.first_value) / frequency * kept, zero),
-        first_day=agg.first_day,
-        frequency_holdout=agg.days_holdout,
-        value_holdout=agg.value_holdout,
-        net_spend=agg.gross - agg.refunds,
-    )
-    columns: list[Any] = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_day"]
-    if net_spend:
-        columns.append("net_spend")
-    if cal_end is not None:
-        out = out.mutate(
-            monetary_value_holdout=ibis.ifelse(
-                out.frequency_holdout > 0,
-                ibis.greatest(out.value_holdout, ibis.literal(0.0)) / out.frequency_holdout,
-                0.0,
-            ),
-            duration_holdout=ibis.literal((last_day - cal_day) / unit),
+    """`transaction_summary` as one Ibis expression (one row per customer, not yet executed), for any
+    backend. (`transaction_summary` itself takes a faster two-step route on DuckDB.)"""
+    plan = _SummaryPlan.make(orders, cols, time_unit, calibration_end, observation_end, net_spend, bitmaps=False)
+    return plan.figures(_per_customer_pairs(plan.lines, plan.cal_day))
+
+
+@dataclass(frozen=True)
+class _SummaryPlan:
+    """What a summary needs to know before its query: the order lines, the period ends, the route."""
+
+    lines: ir.Table
+    span: _Span
+    cal_day: int
+    last_day: int
+    unit: float
+    holdout: bool
+    net_spend: bool
+    bitmaps: bool
+
+    @classmethod
+    def make(
+        cls,
+        orders: ir.Table | pd.DataFrame,
+        cols: Columns,
+        time_unit: str,
+        calibration_end: str | date | None,
+        observation_end: str | date | None,
+        net_spend: bool,
+        *,
+        bitmaps: bool = True,
+    ) -> _SummaryPlan:
+        unit = unit_days(time_unit)
+        cal_end, obs_end = _to_date(calibration_end), _to_date(observation_end)
+        lines = order_lines(orders, cols)
+        duckdb = bitmaps and _is_duckdb(lines)
+        span = _span(lines, duckdb)
+        cal_day, last_day = _end_days(span, cal_end, obs_end)
+        if span.last_day is None or last_day < span.last_day:
+            lines = lines.filter(lines.day <= last_day)
+        use = duckdb and _use_bitmaps(span, cal_day, last_day)
+        return cls(lines, span, cal_day, last_day, unit, cal_end is not None, net_spend, use)
+
+    def figures(self, agg: ir.Table, extra: tuple[str, ...] = ()) -> ir.Table:
+        """The summary's columns from the per-customer figures of `_per_customer_pairs` / `_bitmaps`."""
+        frequency = agg.days_cal - 1
+        zero = ibis.literal(0.0)
+        kept = ibis.greatest(zero, 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))
+        out = agg.mutate(
+            frequency=frequency,
+            recency=(agg.last_day - agg.first_day).cast("float64") / self.unit,
+            T=(ibis.literal(self.cal_day) - agg.first_day).cast("float64") / self.unit,
+            monetary_value=ibis.ifelse(frequency > 0, (agg.gross - agg.first_value) / frequency * kept, zero),
+            frequency_holdout=agg.days_holdout,
+            net_spend=agg.gross - agg.refunds,
         )
-        columns += ["frequency_holdout", "monetary_value_holdout", "duration_holdout"]
-    return out.select(*columns)
+        columns: list[Any] = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_day"]
+        if self.net_spend:
+            columns.append("net_spend")
+        if self.holdout:
+            out = out.mutate(
+                monetary_value_holdout=ibis.ifelse(
+                    out.frequency_holdout > 0,
+                    ibis.greatest(out.value_holdout, ibis.literal(0.0)) / out.frequency_holdout,
+                    0.0,
+                ),
+                duration_holdout=ibis.literal((self.last_day - self.cal_day) / self.unit),
+            )
+            columns += ["frequency_holdout", "monetary_value_holdout", "duration_holdout"]
+        return out.select(*columns, *extra)
+
+    def run(self) -> pa.Table:
+        """The summary as Arrow, one row per customer in customer order."""
+        if not self.bitmaps:
+            return self.figures(_per_customer_pairs(self.lines, self.cal_day)).order_by("customer_id").to_pyarrow()
+        assert self.span.first_purchase_day is not None
+        agg = _per_customer_bitmaps(
+            self.lines, self.span.first_purchase_day, self.cal_day, self.last_day, holdout=self.holdout
+        )
+        extra = ("several", "gross", "refunds")
+        table = self.figures(agg, extra).order_by("customer_id").to_pyarrow()
+        several = table["several"].to_numpy(zero_copy_only=False)
+        if several.any():
+            table = table.set_column(
+                table.column_names.index("monetary_value"), "monetary_value", self._first_day_fix(table, several)
+            )
+        return table.drop_columns(list(extra))
+
+    def _first_day_fix(self, table: pa.Table, several: np.ndarray[Any, Any]) -> pa.Array:
+        """Monetary value of customers with several purchase lines on a day, from the value of their
+        whole first purchase day (the query used the first line's value): a second query joins only
+        their (customer, first day) with the order lines — cheaper than one query with both."""
+        rows = np.flatnonzero(several)
+        firsts = pa.table(
+            {
+                "row": pa.array(rows, pa.int64()),
+                "fid": table["customer_id"].take(rows),
+                "fday": table["first_day"].take(rows),
+            }
+        )
+        need = ibis.memtable(firsts)
+        bought = self.lines.filter(self.lines.bought)
+        joined = bought.join(need, [bought.customer_id == need.fid, bought.day == need.fday])
+        fixed = joined.group_by("row").aggregate(value=joined.purchase.sum()).to_pyarrow()
+        at = fixed["row"].to_numpy()
+        value = fixed["value"].to_numpy()
+        frequency = table["frequency"].to_numpy().astype(np.float64)[at]
+        gross = table["gross"].to_numpy()[at]
+        refunds = table["refunds"].to_numpy()[at]
+        kept = np.maximum(0.0, 1.0 - refunds / np.maximum(gross, 1e-12))  # as in `figures`, operation for operation
+        monetary = table["monetary_value"].to_numpy().copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            monetary[at] = np.where(frequency > 0, (gross - value) / frequency * kept, 0.0)
+        return pa.array(monetary, pa.float64())
 
 
 def _per_customer_pairs(lines: ir.Table, cal_day: int) -> ir.Table:
@@ -338,9 +413,8 @@ def _per_customer_pairs(lines: ir.Table, cal_day: int) -> ir.Table:
 def _per_customer_bitmaps(lines: ir.Table, first: int, cal_day: int, last_day: int, *, holdout: bool) -> ir.Table:
     """`_per_customer_pairs` on DuckDB in one per-customer aggregation: purchase days from day bitmaps.
 
-    The value of the first purchase day is the first line's value unless the customer has several
-    purchase lines on one day; only for those customers is the first day summed again (a join
-    against a small table of (customer, first day)).
+    `first_value` is the first purchase line's value: right unless the customer has several purchase
+    lines on one day (`several`), which `_SummaryPlan` then corrects.
     """
     split = last_day > cal_day  # without a holdout period every line is in the calibration period
     in_cal = lines.day <= cal_day
@@ -353,7 +427,7 @@ def _per_customer_bitmaps(lines: ir.Table, first: int, cal_day: int, last_day: i
         "lines_cal": lines.count(where=bought_cal),
         "gross": lines.purchase.sum(where=in_cal if split else None).fill_null(zero),
         "refunds": lines.refund.sum(where=in_cal if split else None).fill_null(zero),
-        "first_line_value": _value_at_min(lines.purchase, lines.day, where=lines.bought),
+        "first_value": _value_at_min(lines.purchase, lines.day, where=lines.bought),
     }
     if holdout and split:
         figures["days_holdout"] = purchase_days(lines, cal_day + 1, last_day, lines.bought & ~in_cal)
@@ -363,24 +437,7 @@ def _per_customer_bitmaps(lines: ir.Table, first: int, cal_day: int, last_day: i
         figures["value_holdout"] = zero
     per_customer = lines.group_by("customer_id").aggregate(**figures)
     per_customer = per_customer.filter(per_customer.first_day <= cal_day)
-    several = per_customer.filter(per_customer.lines_cal > per_customer.days_cal).select(
-        fid=per_customer.customer_id, fday=per_customer.first_day
-    )
-    bought = lines.filter(lines.bought)
-    first_days = bought.join(several, [bought.customer_id == several.fid, bought.day == several.fday])
-    first_values = first_days.group_by("fid").aggregate(first_day_value=first_days.purchase.sum())
-    agg = per_customer.left_join(first_values, per_customer.customer_id == first_values.fid)
-    return agg.select(
-        customer_id=agg.customer_id,
-        first_day=agg.first_day,
-        last_day=agg.last_day,
-        days_cal=agg.days_cal,
-        days_holdout=agg.days_holdout,
-        gross=agg.gross,
-        refunds=agg.refunds,
-        first_value=agg.first_day_value.fill_null(agg.first_line_value),
-        value_holdout=agg.value_holdout,
-    )
+    return per_customer.mutate(several=per_customer.lines_cal > per_customer.days_cal)
 
 
 def repeat_transactions_by_day(
