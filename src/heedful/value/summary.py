@@ -357,7 +357,9 @@ class _SummaryPlan:
             }
         )
         need = ibis.memtable(firsts)
-        bought = self.lines.filter(self.lines.bought)
+        days = pc.min_max(firsts["fday"])  # only lines on those days can match: customers mostly arrive early
+        lines = self.lines
+        bought = lines.filter(lines.bought, lines.day.between(days["min"].as_py(), days["max"].as_py()))
         joined = bought.join(need, [bought.customer_id == need.fid, bought.day == need.fday])
         fixed = joined.group_by("row").aggregate(value=joined.purchase.sum()).to_pyarrow()
         at = fixed["row"].to_numpy()
