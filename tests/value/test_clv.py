@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heedful.value import BetaGeo, GammaGamma, ParetoNBD, clv_table
+from heedful.errors import InputError
+from heedful.value import BetaGeo, GammaGamma, ParetoNBD, clv_table, fit_clv_models
 
 CUSTOMERS = pd.DataFrame(
     {
@@ -91,3 +92,22 @@ def test_table_with_integer_summary_columns_keeps_their_dtype() -> None:
     assert table["frequency"].dtype == np.int64
     floats = clv_table(BG, GG, CUSTOMERS)
     pd.testing.assert_frame_equal(table.astype({"frequency": float}), floats, check_exact=True)
+
+
+def test_side_by_side_fits_equal_fits_one_after_the_other() -> None:
+    from heedful.value.simulate import simulate_transactions
+    from heedful.value.summary import transaction_summary
+
+    summary = transaction_summary(simulate_transactions(3000, seed=5), time_unit="W")
+    together, spend = fit_clv_models(summary, BetaGeo(), GammaGamma())
+    alone, spend_alone = BetaGeo().fit(summary), GammaGamma().fit(summary)
+    assert spend is not None and together.converged_ and spend.converged_
+    pd.testing.assert_series_equal(together.params_, alone.params_)
+    pd.testing.assert_series_equal(spend.params_, spend_alone.params_)
+    assert fit_clv_models(summary, BetaGeo())[1] is None
+
+
+def test_side_by_side_fits_raise_the_spend_models_error() -> None:
+    no_repeat_value = CUSTOMERS.assign(monetary_value=0.0)
+    with pytest.raises(InputError, match="repeat purchases of positive value"):
+        fit_clv_models(no_repeat_value, BetaGeo(), GammaGamma())

@@ -79,3 +79,17 @@ def test_work_started_in_the_background_gives_its_result(threads: int, monkeypat
     result = _special.in_background(lambda: _special.touched_block(3, 1000))
     block = result()
     assert block.shape == (3, 1000) and not block.any()
+
+
+def test_overlapping_fit_contexts_keep_blas_limited_until_the_last_one_ends() -> None:
+    def blas_threads() -> list[int]:
+        return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+
+    before = blas_threads()
+    first, second = _special.one_blas_thread(), _special.one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first fit ends while the second still runs
+    assert all(n == 1 for n in blas_threads())
+    second.__exit__(None, None, None)
+    assert blas_threads() == before

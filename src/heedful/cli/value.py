@@ -27,6 +27,7 @@ from heedful.value import (
     clv_table,
     cohorts,
     evaluate_holdout,
+    fit_clv_models,
     repeat_transactions_by_day,
     rfm,
     rfm_from_summary,
@@ -278,16 +279,14 @@ def clv_report(
         raise InputError("CLV needs a transaction model: --model bgnbd, mbgnbd or pareto-nbd.")
     if summary is None:
         summary = _summary(table, cols, time_unit, None, observation_end)
-    transactions = _model(model_name)().fit(summary)
-    spend: GammaGamma | None = None
+    wants_spend = (summary["frequency"] > 0).sum() >= 10
+    transactions, spend = fit_clv_models(summary, _model(model_name)(), GammaGamma() if wants_spend else None)
     notes: list[str] = []
     if not transactions.converged_:
         notes.append(f"{model_name} did not converge: {transactions.convergence_reason_}")
-    if (summary["frequency"] > 0).sum() >= 10:
-        spend = GammaGamma().fit(summary)
-        if not spend.converged_ or spend.params_["q"] <= 1:
-            notes.append(f"gamma-gamma not used: {spend.convergence_reason_ if not spend.converged_ else 'q <= 1'}")
-            spend = None
+    if spend is not None and (not spend.converged_ or spend.params_["q"] <= 1):
+        notes.append(f"gamma-gamma not used: {spend.convergence_reason_ if not spend.converged_ else 'q <= 1'}")
+        spend = None
     values = clv_table(
         transactions, spend, summary, horizon_months=horizon, discount_rate=discount_rate, time_unit=time_unit
     )

@@ -4,7 +4,7 @@ CLV, RFM segments and acquisition cohorts. Pure: takes Ibis tables / DataFrames,
 from __future__ import annotations
 
 from heedful.value.bgnbd import BetaGeo
-from heedful.value.clv import clv_table, discounted_clv
+from heedful.value.clv import clv_table, discounted_clv, fit_clv_models
 from heedful.value.cohorts import CohortResult, cohorts
 from heedful.value.gammagamma import GammaGamma
 from heedful.value.holdout import calibration_vs_holdout, evaluate_holdout, tracking_curve
@@ -29,6 +29,7 @@ __all__ = [
     "cohorts",
     "discounted_clv",
     "evaluate_holdout",
+    "fit_clv_models",
     "repeat_transactions_by_day",
     "rfm",
     "rfm_from_summary",

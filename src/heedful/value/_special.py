@@ -82,6 +82,7 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 _POOL_PID = 0  # a forked child inherits the pool object but not its threads: it needs its own
 _THREAD_PREFIX = "heedful-value"
+_POOL_LOCK = threading.Lock()
 
 
 def worker_count() -> int:
@@ -114,10 +115,11 @@ def _pool(threads: int) -> ThreadPoolExecutor | None:
     nested = threading.current_thread().name.startswith(_THREAD_PREFIX)  # waiting on our own pool could deadlock
     if threads <= 1 or nested:
         return None
-    if _POOL is None or threads > _POOL_SIZE or os.getpid() != _POOL_PID:
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=_THREAD_PREFIX)
-        _POOL_SIZE, _POOL_PID = threads, os.getpid()
-    return _POOL
+    with _POOL_LOCK:  # fits may run side by side (`fit_clv_models`): one pool for both
+        if _POOL is None or threads > _POOL_SIZE or os.getpid() != _POOL_PID:
+            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=_THREAD_PREFIX)
+            _POOL_SIZE, _POOL_PID = threads, os.getpid()
+        return _POOL
 
 
 def in_background(function: Callable[[], R]) -> Callable[[], R]:
@@ -153,14 +155,30 @@ def sum_blocks(function: Callable[[slice], Array], blocks: Sequence[slice], thre
 
 
 _BLAS_CONTROLLER: ThreadpoolController | None = None
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = 0
+_BLAS_LIMIT: Any = None  # the limit in force while any fit runs; undone when the last one ends
 
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """BLAS on one thread while fitting: the optimizer's BLAS calls work on 4-vectors, and on a busy
-    machine OpenBLAS waking its threads for each one costs ~3 ms a call (0.1 s of a 10 ms CDNOW fit)."""
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()  # inspects the loaded libraries once (~10 ms)
-    with _BLAS_CONTROLLER.limit(limits=1, user_api="blas"):
+    machine OpenBLAS waking its threads for each one costs ~3 ms a call (0.1 s of a 10 ms CDNOW fit).
+
+    Counted, so that fits running side by side share one limit and the last to finish restores BLAS.
+    """
+    global _BLAS_CONTROLLER, _BLAS_USERS, _BLAS_LIMIT
+    with _BLAS_LOCK:
+        if _BLAS_CONTROLLER is None:
+            _BLAS_CONTROLLER = ThreadpoolController()  # inspects the loaded libraries once (~10 ms)
+        if _BLAS_USERS == 0:
+            _BLAS_LIMIT = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS_USERS += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                _BLAS_LIMIT.restore_original_limits()
+                _BLAS_LIMIT = None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,25 @@ from heedful.value.summary import UNIT_DAYS, unit_days
 if TYPE_CHECKING:
     from heedful.value.btyd import TransactionModel
     from heedful.value.gammagamma import GammaGamma
+
+
+M = TypeVar("M", bound="TransactionModel")
+
+
+def fit_clv_models(
+    summary: pd.DataFrame, transactions: M, spend: GammaGamma | None = None
+) -> tuple[M, GammaGamma | None]:
+    """Fit the transaction model and (if given) the spend model on `summary`; returns both, fitted.
+
+    The two fits are independent, so they run side by side: their single-threaded parts (the
+    optimizer, grouping the customers) overlap on a second core. An error in either is raised here.
+    """
+    if spend is None:
+        return transactions.fit(summary), None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="heedful-fit") as side:
+        spend_fit = side.submit(spend.fit, summary)
+        transactions.fit(summary)  # should it fail, leaving the block still waits for the spend fit
+        return transactions, spend_fit.result()
 
 
 def discounted_clv(
