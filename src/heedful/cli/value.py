@@ -32,10 +32,9 @@ from heedful.value import (
     rfm,
     rfm_from_summary,
     tracking_curve,
-    transaction_summary,
 )
 from heedful.value.btyd import TransactionModel
-from heedful.value.summary import EPOCH, unit_days
+from heedful.value.summary import EPOCH, summarise, unit_days
 
 app = typer.Typer(
     help="Customer value: BTYD models (BG/NBD, MBG/NBD, Pareto/NBD), Gamma-Gamma spend, CLV, RFM, cohorts."
@@ -151,13 +150,9 @@ def _summary(
     *,
     net_spend: bool = False,
 ) -> pd.DataFrame:
-    summary = transaction_summary(
+    summary = summarise(
         table,
-        customer_col=cols.customer,
-        date_col=cols.date,
-        amount_col=cols.amount,
-        return_col=cols.is_return,
-        date_format=cols.date_format,
+        cols,
         time_unit=time_unit,
         calibration_end=calibration_end,
         observation_end=observation_end,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value.summary import Columns, transaction_summary, unit_days
+from heedful.value.summary import Columns, summarise, unit_days
 
 #: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
 #: with "lost" split off the bottom corner of "hibernating").
@@ -89,17 +89,7 @@ def rfm_table(
 
     The figures are those of the transaction summary in days, so both always agree.
     """
-    summary = transaction_summary(
-        orders,
-        customer_col=cols.customer,
-        date_col=cols.date,
-        amount_col=cols.amount,
-        return_col=cols.is_return,
-        date_format=cols.date_format,
-        time_unit="D",
-        observation_end=observation_end,
-        net_spend=True,
-    )
+    summary = summarise(orders, cols, time_unit="D", observation_end=observation_end, net_spend=True)
     return _rfm_figures(summary, unit=1.0)
 
 

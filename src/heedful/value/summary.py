@@ -136,15 +136,27 @@ def transaction_summary(
     calibration end are left out, as in the literature); with `net_spend`, the customer's spend net
     of refunds up to the calibration end (what `rfm_from_summary` needs, from the same pass).
     """
-    plan = _SummaryPlan.make(
+    return summarise(
         orders,
         Columns(customer_col, date_col, amount_col, return_col, date_format),
-        time_unit,
-        calibration_end,
-        observation_end,
-        net_spend,
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        observation_end=observation_end,
+        net_spend=net_spend,
     )
-    table = plan.run()
+
+
+def summarise(
+    orders: ir.Table | pd.DataFrame,
+    cols: Columns = Columns(),
+    *,
+    time_unit: str = "W",
+    calibration_end: str | date | None = None,
+    observation_end: str | date | None = None,
+    net_spend: bool = False,
+) -> pd.DataFrame:
+    """`transaction_summary` with the input columns given as one `Columns`."""
+    table = _SummaryPlan.make(orders, cols, time_unit, calibration_end, observation_end, net_spend).run()
     columns: dict[str, Any] = {
         name: table[name].to_numpy().astype(np.float64)
         for name in table.column_names
