@@ -303,24 +303,21 @@ class _SummaryPlan:
         unit = unit_days(time_unit)
         cal_end, obs_end = _to_date(calibration_end), _to_date(observation_end)
         lines = order_lines(orders, cols)
-        duckdb = bitmaps and _is_duckdb(lines)
-        span = _span(lines, duckdb)
+        span = _span(lines, duckdb=bitmaps and _is_duckdb(lines))
         cal_day, last_day = _end_days(span, cal_end, obs_end)
         if span.last_day is None or last_day < span.last_day:
             lines = lines.filter(lines.day <= last_day)
-        use = duckdb and _use_bitmaps(span, cal_day, last_day)
+        use = _use_bitmaps(span, cal_day, last_day)  # False where the span has no customer count (not DuckDB)
         return cls(lines, span, cal_day, last_day, unit, cal_end is not None, net_spend, use)
 
     def figures(self, agg: ir.Table, extra: tuple[str, ...] = ()) -> ir.Table:
         """The summary's columns from the per-customer figures of `_per_customer_pairs` / `_bitmaps`."""
         frequency = agg.days_cal - 1
-        zero = ibis.literal(0.0)
-        kept = ibis.greatest(zero, 1.0 - agg.refunds / ibis.greatest(agg.gross, ibis.literal(1e-12)))
         out = agg.mutate(
             frequency=frequency,
             recency=(agg.last_day - agg.first_day).cast("float64") / self.unit,
             T=(ibis.literal(self.cal_day) - agg.first_day).cast("float64") / self.unit,
-            monetary_value=ibis.ifelse(frequency > 0, (agg.gross - agg.first_value) / frequency * kept, zero),
+            monetary_value=_monetary_value(frequency, agg.gross, agg.refunds, agg.first_value),
             frequency_holdout=agg.days_holdout,
             net_spend=agg.gross - agg.refunds,
         )
@@ -366,6 +363,7 @@ class _SummaryPlan:
                 "row": pa.array(rows, pa.int64()),
                 "fid": table["customer_id"].take(rows),
                 "fday": table["first_day"].take(rows),
+                **{name: table[name].take(rows) for name in ("frequency", "gross", "refunds")},
             }
         )
         need = ibis.memtable(firsts)
@@ -373,17 +371,20 @@ class _SummaryPlan:
         lines = self.lines
         bought = lines.filter(lines.bought, lines.day.between(days["min"].as_py(), days["max"].as_py()))
         joined = bought.join(need, [bought.customer_id == need.fid, bought.day == need.fday])
-        fixed = joined.group_by("row").aggregate(value=joined.purchase.sum()).to_pyarrow()
-        at = fixed["row"].to_numpy()
-        value = fixed["value"].to_numpy()
-        frequency = table["frequency"].to_numpy().astype(np.float64)[at]
-        gross = table["gross"].to_numpy()[at]
-        refunds = table["refunds"].to_numpy()[at]
-        kept = np.maximum(0.0, 1.0 - refunds / np.maximum(gross, 1e-12))  # as in `figures`, operation for operation
+        fixed = joined.group_by(["row", "frequency", "gross", "refunds"]).aggregate(value=joined.purchase.sum())
+        fixed = fixed.select(
+            "row", monetary_value=_monetary_value(fixed.frequency, fixed.gross, fixed.refunds, fixed.value)
+        ).to_pyarrow()
         monetary = table["monetary_value"].to_numpy().copy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            monetary[at] = np.where(frequency > 0, (gross - value) / frequency * kept, 0.0)
+        monetary[fixed["row"].to_numpy()] = fixed["monetary_value"].to_numpy()
         return pa.array(monetary, pa.float64())
+
+
+def _monetary_value(frequency: Any, gross: Any, refunds: Any, first_value: Any) -> ir.FloatingValue:
+    """Mean value of the repeat purchase days, scaled down by the share of purchases refunded."""
+    zero = ibis.literal(0.0)
+    kept = ibis.greatest(zero, 1.0 - refunds / ibis.greatest(gross, ibis.literal(1e-12)))
+    return ibis.ifelse(frequency > 0, (gross - first_value) / frequency * kept, zero)
 
 
 def _per_customer_pairs(lines: ir.Table, cal_day: int) -> ir.Table:
