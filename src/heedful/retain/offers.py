@@ -221,7 +221,10 @@ class SVDRecommender(_Recommender):
 
         super().fit(history)
         weighted = bm25_weight(history.counts, self.bm25_k1, self.bm25_b)
-        k = max(1, min(self.factors, min(weighted.shape) - 1))
+        # A factorisation close to full rank reproduces the matrix, zeros included: every unbought product then
+        # scores ~1e-7 and the ranking is rounding noise (it flipped between library versions). Keep the rank at
+        # most half the smaller side so the factors generalise across customers.
+        k = max(1, min(self.factors, min(weighted.shape) // 2))
         svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=self.random_state)
         self.customer_factors_ = svd.fit_transform(weighted).astype(np.float32)
         self.product_factors_ = svd.components_.T.astype(np.float32)
