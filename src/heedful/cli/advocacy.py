@@ -265,7 +265,7 @@ def stories_export_cmd(
             "consent_sales",
             "reviewed_at",
         ]
-        from heedful.cli.common import to_jsonable
+        from heedful.jsonable import to_jsonable
 
         text = json.dumps(to_jsonable({"stories": chosen.reindex(columns=fields)}), indent=2, ensure_ascii=False) + "\n"
     if out:

@@ -441,7 +441,7 @@ def discover(
     topics = model.topics_
     document = {"items": len(texts), "unclustered": int((model.labels_ == -1).sum()), "topics": topics}
     if out is not None:
-        from heedful.cli.common import to_jsonable
+        from heedful.jsonable import to_jsonable
 
         out.write_text(json.dumps(to_jsonable(document), indent=2, ensure_ascii=False), encoding="utf-8")
     if json_out:

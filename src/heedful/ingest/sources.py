@@ -395,3 +395,48 @@ def _open_excel(engine: duckdb.DuckDBPyConnection, path: Path, sheet: str | None
     columns = list(frame.columns)
     relation = f"SELECT row_number() OVER () + 1 AS _line, * FROM {view}"
     return Source(path, "excel", columns, relation, {c: quote_ident(c) for c in columns}, len(frame))
+
+
+# ------------------------------------------------------------------------------ whole files as frames
+def read_frame(
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    numbers: bool = False,
+) -> Any:
+    """A whole input file as a pandas DataFrame, read by the importer's reader.
+
+    The one reader every command that takes a file uses (CSV with any delimiter and encoding, .gz,
+    Parquet, Excel, JSON Lines), so a file that imports also reads everywhere else, with the same
+    errors. Values are trimmed text, None where empty; with `numbers`, each column whose every value
+    parses as a number becomes float. Raises InputError for a missing or unreadable file.
+    """
+    import pandas as pd
+
+    if not path.exists():
+        raise InputError(f"File not found: {path}")
+    if not path.is_file():
+        raise InputError(f"Not a file: {path}")
+    engine = duckdb.connect()
+    source = open_source(engine, path, delimiter=delimiter, encoding=encoding, sheet=sheet)
+    try:
+        if not source.columns:
+            return pd.DataFrame()
+        select = ", ".join(f"{source.value_sql(c)} AS {quote_ident(c)}" for c in source.columns)
+        try:
+            frame = engine.execute(f"SELECT {select} FROM ({source.relation}) ORDER BY _line").df()
+        except duckdb.Error as exc:
+            raise InputError(f"Cannot read {path}: {_first_line(exc)}") from exc
+    finally:
+        source.close()
+        engine.close()
+    frame.columns = list(source.columns)
+    frame = frame.astype(object).where(frame.notna(), None)
+    if numbers:
+        for column in frame.columns:
+            parsed = pd.to_numeric(frame[column], errors="coerce")
+            if parsed.notna().sum() == frame[column].notna().sum():
+                frame[column] = parsed.astype(float)
+    return frame

@@ -9,6 +9,7 @@ attributes: "Hi {{customer.name}}". YAML errors and validation errors name the l
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -298,6 +299,11 @@ class SurveyDefinition(_Model):
     def questions(self) -> list[Any]:
         return [q for page in self.pages for q in page.questions]
 
+    def questions_of_type(self, *kinds: str) -> list[Any]:
+        """The questions whose type is one of `kinds` (e.g. "nps"), in survey order."""
+        wanted = {k.lower() for k in kinds}
+        return [q for q in self.questions if q.type in wanted]
+
 
 def pipe(text: str, customer: dict[str, Any] | None) -> str:
     """Fill {{customer.x}} placeholders from a customer profile (empty when unknown)."""
@@ -375,3 +381,31 @@ def survey_to_json(survey: SurveyDefinition) -> dict[str, Any]:
 
 def survey_from_json(data: dict[str, Any]) -> SurveyDefinition:
     return SurveyDefinition.model_validate(data)
+
+
+def question_ids_of_type(definition: Any, *kinds: str) -> set[str]:
+    """Ids of the questions of the given types in a stored definition (JSON text or parsed JSON).
+
+    The one answer to "which questions are NPS (or CSAT, …)": it reads the definition as stored, so a
+    definition written by an older version, or an imported one that does not validate, is still read.
+    Unreadable JSON gives an empty set.
+    """
+    try:
+        doc = json.loads(definition) if isinstance(definition, str | bytes) else definition
+    except ValueError:
+        return set()
+    wanted = {k.lower() for k in kinds}
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).lower() in wanted and node.get("id"):
+                found.add(str(node["id"]))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(doc)
+    return found

@@ -243,7 +243,7 @@ def api_reward(referral_id: str, store: StoreDep, user: AnalystUser) -> dict[str
     summary="Referrals, conversion, rewards owed and paid, referred revenue, CLV comparison",
 )
 def api_summary(store: StoreDep, user: ViewerUser) -> dict[str, Any]:
-    from heedful.cli.common import to_jsonable
+    from heedful.jsonable import to_jsonable
 
     result: dict[str, Any] = to_jsonable(referral_report(store, programme_rules()))
     return result

@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
-from heedful.cli.common import to_jsonable
+from heedful.jsonable import to_jsonable
 from heedful.errors import NotFoundError
 from heedful.store import Store
 from heedful.web import queries

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from heedful.cli.common import to_jsonable
+from heedful.jsonable import to_jsonable
 from heedful.web.deps import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -8,7 +8,7 @@ import pandas as pd
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from heedful.cli.common import to_jsonable
+from heedful.jsonable import to_jsonable
 from heedful.errors import InputError
 from heedful.store import Store
 from heedful.web import accounts, queries

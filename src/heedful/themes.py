@@ -1,0 +1,50 @@
+"""The one codec for an item's list of theme ids as stored in `feedback_enriched.themes`.
+
+The column holds the ids joined by ";" in the item's own order (main theme first); "" or NULL means no
+theme. Every reader and writer goes through these functions, so the encoding lives in one place. A leaf
+like `errors.py` and `stats.py`: any package may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+SEPARATOR = ";"
+
+
+def encode_themes(themes: Iterable[str]) -> str:
+    """Theme ids -> the stored text ("" for none); order kept, blanks and repeats dropped."""
+    seen: dict[str, None] = {}
+    for theme in themes:
+        text = str(theme).strip()
+        if text and SEPARATOR not in text:
+            seen.setdefault(text, None)
+        elif text:
+            raise ValueError(f"a theme id may not contain {SEPARATOR!r}: {text!r}")
+    return SEPARATOR.join(seen)
+
+
+def decode_themes(value: Any) -> list[str]:
+    """The stored text -> theme ids, in order; NULL, NaN and "" give []."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return []
+    return [t for t in str(value).split(SEPARATOR) if t]
+
+
+def theme_lists(values: pd.Series) -> pd.Series:
+    """A column of stored texts -> a column of lists of theme ids (same index)."""
+    return values.map(decode_themes)
+
+
+def main_theme(values: pd.Series) -> pd.Series:
+    """A column of stored texts -> each item's main (first) theme id, "" where it has none."""
+    return values.map(lambda v: next(iter(decode_themes(v)), ""))
+
+
+def explode_themes(frame: pd.DataFrame, column: str = "themes", name: str = "theme") -> pd.DataFrame:
+    """One row per (item, theme): `frame` with `column` decoded into `name`; items without a theme dropped."""
+    out = frame.assign(**{name: theme_lists(frame[column])}).explode(name)
+    return out[out[name].notna() & (out[name] != "")]

@@ -1,0 +1,45 @@
+"""`read_frame`: the importer's reader for every command that takes a file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from heedful.errors import InputError
+from heedful.ingest.sources import read_frame
+
+
+def test_any_delimiter_and_gzip_read_as_trimmed_text(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv.gz"
+    path.write_bytes(gzip.compress(b"id;name;score\n007; Ann ;3.5\n42;;\n"))
+    frame = read_frame(path)
+    assert list(frame.columns) == ["id", "name", "score"]
+    assert frame.to_dict(orient="records") == [
+        {"id": "007", "name": "Ann", "score": "3.5"},
+        {"id": "42", "name": None, "score": None},
+    ]
+
+
+def test_numbers_become_floats_only_where_every_value_parses(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,x\n2.5,3\n")
+    frame = read_frame(path, numbers=True)
+    assert frame["a"].tolist() == [1.0, 2.5]
+    assert frame["b"].tolist() == ["x", "3"]
+
+
+def test_parquet_and_cp1252_text(tmp_path: Path) -> None:
+    parquet = tmp_path / "t.parquet"
+    pd.DataFrame({"id": ["1"], "v": [2]}).to_parquet(parquet)
+    assert read_frame(parquet, numbers=True).to_dict(orient="records") == [{"id": 1.0, "v": 2.0}]
+    latin = tmp_path / "l.csv"
+    latin.write_bytes("name\nCafé\n".encode("latin-1"))
+    assert read_frame(latin, encoding="latin-1")["name"].tolist() == ["Café"]
+
+
+def test_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="File not found"):
+        read_frame(tmp_path / "nope.csv")

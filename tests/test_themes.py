@@ -1,0 +1,31 @@
+"""The one themes codec: what is written is read back, in order, and empty means no theme."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from heedful.themes import decode_themes, encode_themes, explode_themes, main_theme
+
+
+def test_round_trip_keeps_order_and_drops_blanks_and_repeats() -> None:
+    text = encode_themes(["delivery", " ", "price", "delivery"])
+    assert text == "delivery;price"
+    assert decode_themes(text) == ["delivery", "price"]
+
+
+@pytest.mark.parametrize("empty", [None, float("nan"), "", ";;"])
+def test_no_theme_reads_as_an_empty_list(empty: object) -> None:
+    assert decode_themes(empty) == []
+
+
+def test_a_theme_id_with_the_separator_is_refused() -> None:
+    with pytest.raises(ValueError, match="may not contain"):
+        encode_themes(["a;b"])
+
+
+def test_columns_decode_to_main_theme_and_one_row_per_theme() -> None:
+    frame = pd.DataFrame({"id": [1, 2, 3], "themes": ["fit;price", None, "price"]})
+    assert main_theme(frame["themes"]).tolist() == ["fit", "", "price"]
+    exploded = explode_themes(frame)
+    assert list(zip(exploded["id"], exploded["theme"], strict=True)) == [(1, "fit"), (1, "price"), (3, "price")]
