@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import re
 import threading
@@ -149,6 +150,40 @@ class Store:
                 cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{loc.schema}"')
                 cur.execute(f'SET search_path TO "{loc.schema}"')
         return con
+
+    # ---------------------------------------------------------------- what differs between backends
+    # Callers ask these instead of comparing `dialect` themselves: dialect checks live only in store/.
+    @property
+    def embedded(self) -> bool:
+        """True for DuckDB: one file that only this process writes, so a cache of stored rows stays true."""
+        return self.dialect == "duckdb"
+
+    def quiet(self) -> None:
+        """Turn off the database's own progress output (DuckDB draws bars for long queries)."""
+        if self.dialect == "duckdb":
+            self.execute("SET enable_progress_bar = false")
+
+    def quantile_sql(self, expression: str, q: float) -> str:
+        """SQL for the continuous `q` quantile of `expression` (an aggregate) in this database's dialect."""
+        if self.dialect == "duckdb":
+            return f"quantile_cont({expression}, {float(q)!r})"
+        return f"percentile_cont({float(q)!r}) WITHIN GROUP (ORDER BY {expression})"
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[Store]:
+        """A transaction holding the lock called `name`: two holders of one name never interleave.
+
+        PostgreSQL: an advisory transaction lock (across processes). DuckDB: the database file's lock in
+        this process (one process writes a DuckDB file), the same one keyed writes take.
+        """
+        if self.dialect == "postgres":
+            with self.transaction():
+                key = int.from_bytes(hashlib.sha256(f"heedful:{name}".encode()).digest()[:8], "big", signed=True)
+                self.fetchall("SELECT pg_advisory_xact_lock(?)", [key])
+                yield self
+            return
+        with self._keys.lock, self.transaction():
+            yield self
 
     @property
     def raw(self) -> Any:
