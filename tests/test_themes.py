@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from heedful.themes import decode_themes, encode_themes, explode_themes, main_theme
+from heedful.themes import decode_themes, encode_themes, explode_themes, main_theme, theme_filter_sql
 
 
 def test_round_trip_keeps_order_and_drops_blanks_and_repeats() -> None:
@@ -29,3 +29,14 @@ def test_columns_decode_to_main_theme_and_one_row_per_theme() -> None:
     assert main_theme(frame["themes"]).tolist() == ["fit", "", "price"]
     exploded = explode_themes(frame)
     assert list(zip(exploded["id"], exploded["theme"], strict=True)) == [(1, "fit"), (1, "price"), (3, "price")]
+
+
+def test_the_sql_theme_filter_matches_whole_ids_with_literal_wildcards() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (themes TEXT)")
+    con.execute("INSERT INTO t VALUES ('fit;price'), ('fit_size'), ('fitXsize'), (NULL)")
+    for theme, expected in (("fit", ["fit;price"]), ("fit_size", ["fit_size"]), ("price", ["fit;price"])):
+        condition, param = theme_filter_sql("themes", theme)
+        assert [r[0] for r in con.execute(f"SELECT themes FROM t WHERE {condition}", [param]).fetchall()] == expected

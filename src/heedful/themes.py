@@ -48,3 +48,12 @@ def explode_themes(frame: pd.DataFrame, column: str = "themes", name: str = "the
     """One row per (item, theme): `frame` with `column` decoded into `name`; items without a theme dropped."""
     out = frame.assign(**{name: theme_lists(frame[column])}).explode(name)
     return out[out[name].notna() & (out[name] != "")]
+
+
+def theme_filter_sql(column: str, theme: str) -> tuple[str, str]:
+    """A SQL condition (with one `?` parameter) true where the stored `column` lists `theme`, and its parameter.
+
+    Wildcards in the theme id are literal.
+    """
+    escaped = theme.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"('{SEPARATOR}' || {column} || '{SEPARATOR}') LIKE ? ESCAPE '\\'", f"%{SEPARATOR}{escaped}{SEPARATOR}%"

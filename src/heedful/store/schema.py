@@ -6,81 +6,11 @@ PostgreSQL and writes `docs/data-model.md`. Later changes are migrations (`store
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-# Portable column types -> (DuckDB, PostgreSQL) SQL types.
-SQL_TYPES: dict[str, tuple[str, str]] = {
-    "text": ("VARCHAR", "TEXT"),
-    "int": ("BIGINT", "BIGINT"),
-    "float": ("DOUBLE", "DOUBLE PRECISION"),
-    "bool": ("BOOLEAN", "BOOLEAN"),
-    "timestamp": ("TIMESTAMP", "TIMESTAMP"),
-    "date": ("DATE", "DATE"),
-    "json": ("VARCHAR", "TEXT"),  # JSON documents stored as text: portable across every backend
-}
+from heedful.store.tables import SQL_TYPES as SQL_TYPES  # re-exported with the tables they type
+from heedful.store.tables import Table, provenance
+from heedful.store.tables import column as C
 
 CUSTOMER_KINDS = ("customer", "prospect", "staff", "partner")
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    doc: str
-    nullable: bool = True
-
-    def ddl(self, dialect: str) -> str:
-        sql_type = SQL_TYPES[self.type][0 if dialect == "duckdb" else 1]
-        # Quoted so that mixed-case names from the literature (the BTYD `T`) keep their case on PostgreSQL.
-        return f'"{self.name}" {sql_type}{"" if self.nullable else " NOT NULL"}'
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    doc: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    unique: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
-    # DuckDB only: the primary key is not declared (an ART index maintained row by row would dominate
-    # bulk imports and must fit in memory); `Store` keeps it unique with set-based inserts instead.
-    key_kept_by_store_on_duckdb: bool = False
-
-    def declares_key(self, dialect: str) -> bool:
-        """Whether the database itself enforces the primary key on `dialect`."""
-        return not (dialect == "duckdb" and self.key_kept_by_store_on_duckdb)
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def ddl(self, dialect: str, schema: str | None = None) -> str:
-        qualified = f"{schema}.{self.name}" if schema else self.name
-        parts = [c.ddl(dialect) for c in self.columns]
-        if self.declares_key(dialect):
-            parts.append(f"PRIMARY KEY ({_quoted(self.primary_key)})")
-        parts.extend(f"UNIQUE ({_quoted(u)})" for u in self.unique)
-        body = ",\n  ".join(parts)
-        return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {body}\n)"
-
-
-def _quoted(names: tuple[str, ...]) -> str:
-    return ", ".join(f'"{n}"' for n in names)
-
-
-def C(name: str, type_: str, doc: str, nullable: bool = True) -> Column:
-    return Column(name, type_, doc, nullable)
-
-
-def _provenance() -> tuple[Column, ...]:
-    """Every row records where it came from."""
-    return (
-        C("source", "text", "system or preset the row came from (e.g. online-retail, trustpilot, web)"),
-        C("source_file", "text", "file name the row was imported from, if any"),
-        C("source_line", "int", "1-based line (or record number) in that file"),
-        C("import_id", "text", "the import that created the row (imports.import_id)"),
-    )
-
 
 CUSTOMERS = Table(
     "customers",
@@ -97,7 +27,7 @@ CUSTOMERS = Table(
         C("attributes", "json", "other attributes from the source, as a JSON object"),
         C("first_seen_at", "timestamp", "first order, answer or feedback seen"),
         C("created_at", "timestamp", "when heedful first stored the row", False),
-        *_provenance(),
+        *provenance(),
     ),
     ("customer_id",),
 )
@@ -129,7 +59,7 @@ ORDERS = Table(
             False,
         ),
         C("status", "text", "source status (paid, refunded, cancelled…)"),
-        *_provenance(),
+        *provenance(),
     ),
     ("order_line_id",),
     key_kept_by_store_on_duckdb=True,
@@ -154,7 +84,7 @@ FEEDBACK = Table(
         C("product_id", "text", "product the text is about, if known"),
         C("url", "text", "link to the original"),
         C("attributes", "json", "other fields from the source, as a JSON object"),
-        *_provenance(),
+        *provenance(),
     ),
     ("feedback_id",),
 )
@@ -221,7 +151,7 @@ RESPONSES = Table(
         C("completed_at", "timestamp", "last page saved"),
         C("current_page", "int", "page to resume at"),
         C("wave", "text", "collection wave / period label"),
-        *_provenance(),
+        *provenance(),
     ),
     ("response_id",),
 )
@@ -452,7 +382,7 @@ OPERATIONS = Table(
         C("denominator", "float", "count of cases (e.g. orders delivered)"),
         C("value", "float", "the figure itself where it is not a ratio of counts"),
         C("department_id", "text", "department reporting it"),
-        *_provenance(),
+        *provenance(),
     ),
     ("metric", "period_start", "segment"),
 )

@@ -14,9 +14,10 @@ import pandas as pd
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
-from heedful.jsonable import to_jsonable
 from heedful.errors import NotFoundError
+from heedful.jsonable import to_jsonable
 from heedful.store import Store
+from heedful.themes import decode_themes, theme_filter_sql
 from heedful.web import queries
 from heedful.web.accounts import UserPublic, UtcDatetime
 from heedful.web.customers import customer_profile
@@ -322,8 +323,9 @@ def list_feedback(
             where.append(f"{column} = ?")
             params.append(value)
     if theme:
-        where.append("(';' || e.themes || ';') LIKE ?")
-        params.append(f"%;{theme};%")
+        condition, pattern = theme_filter_sql("e.themes", theme)
+        where.append(condition)
+        params.append(pattern)
     if since:
         where.append("f.created_at >= ?")
         params.append(since.replace(tzinfo=None))
@@ -342,7 +344,7 @@ def list_feedback(
     items = []
     for row in frame.to_dict(orient="records"):
         clean = _clean(row)
-        clean["themes"] = [t for t in (clean.get("themes") or "").split(";") if t]
+        clean["themes"] = decode_themes(clean.get("themes"))
         items.append(FeedbackPublic.model_validate(clean))
     return Page[FeedbackPublic](
         items=items,

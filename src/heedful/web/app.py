@@ -113,11 +113,11 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(verify_csrf)],
     )
-    if the_store.dialect == "duckdb":
-        the_store.execute("SET enable_progress_bar = false")  # long first queries would draw bars in the server log
+    the_store.quiet()  # long first queries would draw progress bars in the server log
     app.state.store = the_store
     size = pool_size if pool_size is not None else int(os.environ.get("HEEDFUL_WEB_POOL", "4"))
-    opener = (lambda: connect(the_store.url, migrate=False)) if the_store.dialect == "postgres" else None
+    # an embedded (DuckDB) file is served through the one connection; a server gets a pool of them
+    opener = None if the_store.embedded else (lambda: connect(the_store.url, migrate=False))
     pool = app.state.store_pool = StorePool(the_store, size, opener)
     app.state.login_throttle = login_throttle or LoginThrottle(clock=clock)
     app.state.clock = clock

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from heedful.store import Store
+from heedful.themes import decode_themes
 
 ACTIVE_DAYS = 90  # a customer is active with an order in the last 90 days of the data
 
@@ -108,15 +109,14 @@ def theme_mentions(store: Store) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for themes, theme_sent, sentiment, created in frame.itertuples(index=False):
         per_theme = _json_object(theme_sent)
-        for theme in str(themes).split(";"):
-            if theme:
-                rows.append(
-                    {
-                        "theme": theme,
-                        "negative": (per_theme.get(theme) or sentiment) == "negative",
-                        "month": pd.Timestamp(created).strftime("%Y-%m"),
-                    }
-                )
+        for theme in decode_themes(themes):
+            rows.append(
+                {
+                    "theme": theme,
+                    "negative": (per_theme.get(theme) or sentiment) == "negative",
+                    "month": pd.Timestamp(created).strftime("%Y-%m"),
+                }
+            )
     return pd.DataFrame(rows, columns=["theme", "negative", "month"])
 
 
@@ -144,48 +144,16 @@ def _json_object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def survey_question_kinds(store: Store) -> dict[str, str]:
-    """question_id -> 'nps' | 'csat' | 'ces' from the stored survey definitions (question ids as fallback)."""
-    kinds: dict[str, str] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            kind = str(node.get("type", "")).lower()
-            qid = node.get("id")
-            if qid and kind in ("nps", "csat", "ces"):
-                kinds[str(qid)] = kind
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    for (definition,) in store.fetchall("SELECT definition FROM surveys"):
-        try:
-            walk(json.loads(definition))
-        except (TypeError, ValueError):
-            continue
-    for (qid,) in store.fetchall("SELECT DISTINCT question_id FROM answers"):
-        lowered = str(qid).lower()
-        for kind in ("nps", "csat", "ces"):
-            if kind in lowered:
-                kinds.setdefault(str(qid), kind)
-    return kinds
-
-
 def survey_scores(store: Store) -> pd.DataFrame:
     """Numeric answers to NPS / CSAT questions with the month answered: columns kind, value, month."""
-    kinds = survey_question_kinds(store)
-    wanted = {q: k for q, k in kinds.items() if k in ("nps", "csat")}
-    if not wanted:
+    from heedful.services.surveys import answers_of_type
+
+    parts = [answers_of_type(store, kind, known_customers=False).assign(kind=kind) for kind in ("nps", "csat")]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
         return pd.DataFrame(columns=["kind", "value", "month"])
-    marks = ", ".join("?" for _ in wanted)
-    frame = store.query(
-        f"SELECT question_id, value_num AS value, answered_at FROM answers "
-        f"WHERE value_num IS NOT NULL AND question_id IN ({marks})",
-        list(wanted),
-    )
-    frame["kind"] = frame["question_id"].map(wanted)
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.rename(columns={"score": "value"})
     frame["month"] = pd.to_datetime(frame["answered_at"]).dt.strftime("%Y-%m")
     return frame[["kind", "value", "month"]]
 
@@ -310,9 +278,7 @@ def segment_summary(store: Store) -> pd.DataFrame:
 def clv_histogram(store: Store, bins: int = 30) -> pd.DataFrame:
     """CLV binned in the database (not shipped row by row to the browser); top 1% folded into the last bin."""
     row = store.fetchall(
-        "SELECT MIN(clv), quantile_cont(clv, 0.99) FROM customer_value WHERE clv IS NOT NULL"
-        if store.dialect == "duckdb"
-        else "SELECT MIN(clv), percentile_cont(0.99) WITHIN GROUP (ORDER BY clv) FROM customer_value WHERE clv IS NOT NULL"
+        f"SELECT MIN(clv), {store.quantile_sql('clv', 0.99)} FROM customer_value WHERE clv IS NOT NULL"
     )[0]
     low, high = row
     if low is None:

@@ -8,8 +8,8 @@ import pandas as pd
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from heedful.jsonable import to_jsonable
 from heedful.errors import InputError
+from heedful.jsonable import to_jsonable
 from heedful.store import Store
 from heedful.web import accounts, queries
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
