@@ -4,6 +4,7 @@ import heedful as hf
 store = hf.connect("duckdb:///heedful.duckdb")
 orders = store.table("orders")          # an Ibis table
 hf.value.BetaGeo().fit(summary)         # domain packages load on first use
+hf.services.retain.at_risk(store, top=50)  # use cases: load, analyse, save, return a frame
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from heedful.store import Store, connect
 __version__ = "0.1.0"
 __all__ = ["HeedfulError", "Store", "__version__", "connect"]
 
-_SUBPACKAGES = {"ingest", "value", "listen", "surveys", "retain", "advocacy", "journey", "report"}
+_SUBPACKAGES = {"ingest", "value", "listen", "surveys", "retain", "advocacy", "journey", "report", "services"}
 
 
 def __getattr__(name: str) -> Any:
