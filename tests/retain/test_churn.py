@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from heedful.errors import InputError
-from heedful.retain.churn import ChurnModel, binary_target, cv_folds, single_feature_auc
+from heedful.retain.churn import ChurnModel, binary_target, cv_folds
+from heedful.retain.leakage import single_feature_auc
 from heedful.retain.metrics import auc, expected_calibration_error
 
 from .conftest import FAST, make_churn_data

@@ -107,15 +107,15 @@ def test_block_wise_likelihood_equals_the_per_customer_sum(many_histories: pd.Da
 def test_threaded_evaluation_equals_single_threaded(
     many_histories: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from heedful.value import _special
+    from heedful.value import _compute
 
     model = BetaGeo()
     data = model._prepare(many_histories)
     data.block_rows = 500
     theta = np.array([0.4, 5.0, 0.9, 2.0])
-    monkeypatch.setattr(_special, "worker_count", lambda: 1)
+    monkeypatch.setattr(_compute, "worker_count", lambda: 1)
     single = model._value_and_gradient(theta, data)
-    monkeypatch.setattr(_special, "worker_count", lambda: 2)
+    monkeypatch.setattr(_compute, "worker_count", lambda: 2)
     threaded = model._value_and_gradient(theta, data)
     assert threaded[0] == single[0]  # blocks are added in the same order whatever the thread count
     np.testing.assert_array_equal(threaded[1], single[1])

@@ -64,7 +64,7 @@ def test_clv_for_the_fitted_customers_reuses_the_fit_grouping_and_gives_the_same
     summary = simulate_bgnbd(3000, r=0.5, alpha=6.0, a=0.8, b=2.5, T=np.linspace(20, 52, 3000), seed=4)
     summary["monetary_value"] = np.where(summary["frequency"] > 0, 10 + summary.index.to_numpy() % 17, 0.0)
     fitted = BetaGeo().fit(summary)
-    assert fitted._histories is not None
+    assert fitted.histories_ is not None
     fresh = BetaGeo.from_params(**fitted.params_)  # no fit grouping: groups its customers itself
     reused = clv_table(fitted, GG, summary)
     pd.testing.assert_frame_equal(reused, clv_table(fresh, GG, summary), check_exact=True)
@@ -77,7 +77,7 @@ def test_clv_for_the_fitted_customers_reuses_the_fit_grouping_and_gives_the_same
 
 
 def test_the_table_is_ordered_like_sort_values_ties_and_missing_values_included() -> None:
-    from heedful.value.clv import descending_order
+    from heedful.value._compute import descending_order
 
     values = np.array([3.0, 1.0, np.nan, 3.0, 2.0, 1.0, np.nan, 3.0, 0.0, 2.0] * 50)
     frame = pd.DataFrame({"v": values})

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from heedful.errors import InputError, NotFittedError
+from heedful.errors import InputError
+from heedful.estimators import BaseEstimator, check_fitted
 from heedful.listen.taxonomy import Taxonomy, Theme
 
 NOISE = -1
 
 
-class ThemeDiscovery:
+class ThemeDiscovery(BaseEstimator):
     """Cluster feedback embeddings into topics (scikit-learn contract; `labels_`, `topics_` after fit)."""
 
     def __init__(
@@ -121,8 +122,7 @@ class ThemeDiscovery:
         return out.sort_values("size", ascending=False).reset_index(drop=True) if len(out) else out
 
     def topic(self, cluster_id: int) -> pd.Series:
-        if not hasattr(self, "topics_"):
-            raise NotFittedError("ThemeDiscovery is not fitted: call fit() first.")
+        check_fitted(self, "topics_")
         match = self.topics_[self.topics_["cluster_id"] == cluster_id]
         if match.empty:
             raise InputError(f"No discovered cluster {cluster_id}; clusters are {sorted(self.topics_['cluster_id'])}")

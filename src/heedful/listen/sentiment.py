@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from heedful.errors import NotFittedError
+from heedful.estimators import BaseEstimator, check_fitted
 
 CLASSES: tuple[str, ...] = ("negative", "neutral", "positive")
 HEAD_FILE = "sentiment_head.npz"
 TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # single letters and ! ? count ("a 5", "not it!")
 
 
-class SentimentHead:
+class SentimentHead(BaseEstimator):
     """Polarity classifier over embeddings and (optionally) word n-grams.
 
     scikit-learn contract: `fit` returns self, fitted state ends in `_`. With `word_features`, `fit` and
@@ -85,8 +86,7 @@ class SentimentHead:
         return self
 
     def _check(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("SentimentHead is not fitted: call fit() or load_sentiment_head().")
+        check_fitted(self, "coef_", how="call fit() or load_sentiment_head()")
 
     @property
     def uses_words(self) -> bool:
@@ -123,6 +123,7 @@ class SentimentHead:
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        self._check()
         return self.classes_[self.predict_proba(X, texts).argmax(axis=1)]
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:

@@ -12,12 +12,12 @@ from typing import Literal
 
 import numpy as np
 
-from heedful.errors import NotFittedError
+from heedful.estimators import BaseEstimator, check_fitted
 
 Mode = Literal["auto", "few_shot", "supervised"]
 
 
-class ThemeClassifier:
+class ThemeClassifier(BaseEstimator):
     """Multi-label theme detector.
 
     mode: "auto" trains the supervised model when every theme has at least `min_supervised_examples`
@@ -108,8 +108,7 @@ class ThemeClassifier:
 
     # ------------------------------------------------------------------ predicting
     def _check(self) -> None:
-        if not hasattr(self, "thresholds_"):
-            raise NotFittedError("ThemeClassifier is not fitted: call fit() first.")
+        check_fitted(self, "thresholds_")
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Scores per theme (probabilities when supervised, pooled cosine similarity when few-shot)."""

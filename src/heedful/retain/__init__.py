@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from heedful.retain.atrisk import AtRiskResult, at_risk_customers, suggested_action, time_split_evaluation
-from heedful.retain.churn import Calibrator, ChurnModel, FeatureEncoder, binary_target, cv_folds, find_leaks
+from heedful.retain.calibration import Calibrator
+from heedful.retain.churn import ChurnModel, binary_target, cv_folds
+from heedful.retain.encoding import FeatureEncoder
 from heedful.retain.features import churn_labels, retail_churn_dataset, retail_features
+from heedful.retain.leakage import find_leaks
 from heedful.retain.lookalike import LookalikeModel, best_customers, trait_columns
 from heedful.retain.offers import (
     ItemItemRecommender,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from heedful.errors import InputError, NotFittedError
+from heedful.errors import InputError
+from heedful.estimators import BaseEstimator, check_fitted
+from heedful.retain.calibration import CalibrationMethod, Calibrator
+from heedful.retain.encoding import FeatureEncoder
+from heedful.retain.leakage import Leak, find_leaks
 from heedful.retain.metrics import (
     auc,
     bootstrap_auc_ci,
@@ -28,10 +32,22 @@ from heedful.retain.metrics import (
     reliability_table,
 )
 
-LeakagePolicy = Literal["refuse", "drop", "flag"]
-CalibrationMethod = Literal["isotonic", "platt", "none"]
+__all__ = [
+    "CalibrationMethod",
+    "Calibrator",
+    "ChurnModel",
+    "FeatureEncoder",
+    "Leak",
+    "LeakagePolicy",
+    "binary_target",
+    "cv_folds",
+    "find_leaks",
+    "logistic_baseline_oof",
+    "logistic_baseline_predict",
+]
 
-MAX_LEVELS = 200  # categorical levels kept per column; rarer ones are pooled as missing
+LeakagePolicy = Literal["refuse", "drop", "flag"]
+
 POSITIVE_WORDS = {"1", "yes", "y", "true", "t", "churn", "churned", "lost", "left", "cancelled", "canceled"}
 
 
@@ -59,210 +75,6 @@ def binary_target(values: pd.Series | Sequence[Any] | np.ndarray, positive: str 
     if len(levels) != 2:
         raise InputError(f"The target must have exactly two values, found {len(levels)}: {levels[:10]}.")
     return (text == pos).to_numpy(dtype=np.int8)
-
-
-# --------------------------------------------------------------------------- features
-@dataclass
-class FeatureSpec:
-    """How one input column becomes one model feature."""
-
-    name: str
-    kind: str  # numeric | categorical | datetime
-    levels: list[str] | None = None
-
-
-class FeatureEncoder:
-    """Columns → float matrix: numbers stay, text becomes category codes, dates become days since 1970."""
-
-    def __init__(self) -> None:
-        self.specs_: list[FeatureSpec] = []
-
-    def fit(self, frame: pd.DataFrame) -> FeatureEncoder:
-        self.specs_ = [self._spec(frame[c], str(c)) for c in frame.columns]
-        return self
-
-    @staticmethod
-    def _spec(col: pd.Series, name: str) -> FeatureSpec:
-        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            return FeatureSpec(name, "numeric")
-        if pd.api.types.is_datetime64_any_dtype(col):
-            return FeatureSpec(name, "datetime")
-        text = col.astype("string").str.strip()
-        present = text[text.notna() & (text != "")]
-        numbers = pd.to_numeric(present, errors="coerce")
-        if len(present) and numbers.notna().mean() >= 0.95:
-            return FeatureSpec(name, "numeric")  # e.g. Telco TotalCharges: numbers with a few blanks
-        counts = present.value_counts()
-        return FeatureSpec(name, "categorical", [str(v) for v in counts.index[:MAX_LEVELS]])
-
-    @property
-    def names(self) -> list[str]:
-        return [s.name for s in self.specs_]
-
-    @property
-    def categorical_indices(self) -> list[int]:
-        return [i for i, s in enumerate(self.specs_) if s.kind == "categorical"]
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        missing = [s.name for s in self.specs_ if s.name not in frame.columns]
-        if missing:
-            raise InputError(f"Columns {missing} the model was trained on are missing from the input.")
-        out = np.empty((len(frame), len(self.specs_)), dtype=np.float32)
-        for j, spec in enumerate(self.specs_):
-            out[:, j] = self._column(frame[spec.name], spec)
-        out[~np.isfinite(out)] = np.nan  # ±inf (e.g. a ratio over zero) counts as missing
-        return out
-
-    @staticmethod
-    def _column(col: pd.Series, spec: FeatureSpec) -> np.ndarray:
-        if spec.kind == "numeric":
-            if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-                return col.to_numpy(dtype=np.float64, na_value=np.nan)
-            return pd.to_numeric(col.astype("string").str.strip(), errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
-        if spec.kind == "datetime":
-            ts = pd.to_datetime(col, errors="coerce")
-            days = (ts - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
-            return days.to_numpy(dtype=np.float64, na_value=np.nan)
-        assert spec.levels is not None
-        codes = pd.Categorical(col.astype("string").str.strip(), categories=spec.levels).codes.astype(np.float64)
-        codes[codes < 0] = np.nan
-        return codes
-
-    def display_value(self, j: int, value: float) -> str:
-        """A readable value of feature j for a reason: the category label, or a rounded number."""
-        spec = self.specs_[j]
-        if value != value:  # NaN
-            return "missing"
-        if spec.kind == "categorical":
-            assert spec.levels is not None
-            return spec.levels[int(value)]
-        if spec.kind == "datetime":
-            return str((pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(value))).date())
-        return f"{value:.4g}"
-
-    def to_dict(self) -> list[dict[str, Any]]:
-        return [asdict(s) for s in self.specs_]
-
-    @classmethod
-    def from_dict(cls, specs: list[dict[str, Any]]) -> FeatureEncoder:
-        enc = cls()
-        enc.specs_ = [FeatureSpec(**s) for s in specs]
-        return enc
-
-
-# --------------------------------------------------------------------------- leakage guard
-@dataclass
-class Leak:
-    """A column that looks like it carries the answer."""
-
-    feature: str
-    reason: str
-    single_feature_auc: float | None = None
-
-
-def single_feature_auc(values: np.ndarray, y: np.ndarray, categorical: bool) -> float:
-    """How well one column alone separates churners (0.5 = not at all, 1 = perfectly), either direction."""
-    v = np.asarray(values, dtype=float)
-    if categorical:
-        # In-sample churn rate per level: a column whose levels are pure separates perfectly.
-        codes = np.where(np.isnan(v), -1, v).astype(np.int64) + 1
-        rate = np.bincount(codes, weights=y, minlength=codes.max() + 1) / np.maximum(np.bincount(codes), 1)
-        v = rate[codes]
-        return float(max(auc(v, y), 1 - auc(v, y)))
-    best = 0.5
-    # Missing values placed below and above every number: a column filled only for churners leaks too.
-    finite = v[np.isfinite(v)]
-    if len(finite) == 0:
-        return 0.5
-    span = float(finite.max() - finite.min()) + 1.0
-    for fill in (float(finite.min()) - span, float(finite.max()) + span):
-        a = auc(np.where(np.isnan(v), fill, v), y)
-        if a == a:
-            best = max(best, a, 1 - a)
-    return float(best)
-
-
-def find_leaks(
-    X: np.ndarray,
-    y: np.ndarray,
-    encoder: FeatureEncoder,
-    threshold: float = 0.98,
-    cutoff: pd.Timestamp | None = None,
-) -> list[Leak]:
-    """Columns that predict churn almost perfectly on their own, look like ids, or hold post-cut-off dates."""
-    leaks: list[Leak] = []
-    n = len(y)
-    for j, spec in enumerate(encoder.specs_):
-        col = X[:, j]
-        if spec.kind == "categorical" and n >= 50:
-            n_distinct = len(np.unique(col[~np.isnan(col)]))
-            if n_distinct >= 0.5 * n or (
-                spec.levels is not None and len(spec.levels) >= MAX_LEVELS and n_distinct >= 0.2 * n
-            ):
-                leaks.append(Leak(spec.name, "looks like an identifier (almost every value is distinct)"))
-                continue
-        if spec.kind == "datetime" and cutoff is not None:
-            cutoff_days = (pd.Timestamp(cutoff) - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
-            if np.nanmax(col) >= cutoff_days:
-                leaks.append(Leak(spec.name, f"holds dates on or after the cut-off {pd.Timestamp(cutoff).date()}"))
-                continue
-        score = single_feature_auc(col, y, spec.kind == "categorical")
-        if score > threshold:
-            leaks.append(
-                Leak(spec.name, f"predicts churn almost perfectly on its own (AUC {score:.3f} > {threshold})", score)
-            )
-    return leaks
-
-
-# --------------------------------------------------------------------------- calibration
-class Calibrator:
-    """Maps raw model probabilities to calibrated ones: isotonic regression or Platt scaling."""
-
-    def __init__(self, method: CalibrationMethod = "isotonic") -> None:
-        self.method = method
-        self.x_: list[float] = []
-        self.y_: list[float] = []
-        self.a_ = 1.0
-        self.b_ = 0.0
-
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
-        if self.method == "isotonic":
-            from sklearn.isotonic import IsotonicRegression
-
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
-            self.x_ = [float(v) for v in iso.X_thresholds_]
-            self.y_ = [float(v) for v in iso.y_thresholds_]
-        elif self.method == "platt":
-            from sklearn.linear_model import LogisticRegression
-
-            lr = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
-            self.a_, self.b_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-        return self
-
-    def predict(self, raw: np.ndarray) -> np.ndarray:
-        raw = np.asarray(raw, dtype=float)
-        if self.method == "isotonic" and self.x_:
-            # Isotonic steps at the ends rest on few customers: never claim certainty.
-            return np.clip(np.interp(raw, self.x_, self.y_), 0.001, 0.999)
-        if self.method == "platt":
-            return 1.0 / (1.0 + np.exp(-(self.a_ * _logit(raw) + self.b_)))
-        return raw
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "x": self.x_, "y": self.y_, "a": self.a_, "b": self.b_}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Calibrator:
-        cal = cls(d["method"])
-        cal.x_, cal.y_, cal.a_, cal.b_ = d["x"], d["y"], d["a"], d["b"]
-        return cal
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 # --------------------------------------------------------------------------- folds
@@ -295,7 +107,7 @@ def cv_folds(
 
 
 # --------------------------------------------------------------------------- the model
-class ChurnModel:
+class ChurnModel(BaseEstimator):
     """Gradient-boosted churn classifier with honest cross-validation, calibration and reasons.
 
     Hyper-parameters only in `__init__`; `fit` sets `booster_`, `calibrator_`, `encoder_`,
@@ -533,8 +345,7 @@ class ChurnModel:
 
     # ------------------------------------------------------------------ scoring
     def _check(self) -> None:
-        if not hasattr(self, "booster_"):
-            raise NotFittedError("The churn model is not fitted; call fit() or load a saved model.")
+        check_fitted(self, "booster_", how="call fit() or load a saved model")
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated booster probabilities (use for ranking only)."""
@@ -543,7 +354,8 @@ class ChurnModel:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn per row."""
-        return self.calibrator_.predict(self.predict_raw(X))
+        raw = self.predict_raw(X)
+        return self.calibrator_.predict(raw)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """TreeSHAP contributions to the log-odds of churn per feature, plus `bias`; rows sum to the raw logit."""
@@ -623,7 +435,7 @@ class ChurnModel:
             "features": self.encoder_.to_dict(),
             "calibrator": self.calibrator_.to_dict(),
             "report": _jsonable(self.cv_),
-            "params": {k: v for k, v in vars(self).items() if not k.endswith("_")},
+            "params": self.get_params(),
             "meta": getattr(self, "meta_", {}),
         }
         (folder / "metadata.json").write_text(json.dumps(meta, indent=2))

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heedful.errors import InputError, NotFittedError
-from heedful.retain.churn import FeatureEncoder
+from heedful.errors import InputError
+from heedful.estimators import BaseEstimator, check_fitted
+from heedful.retain.encoding import FeatureEncoder
 
 NOT_TRAITS = {"customer_id", "prospect_id", "id", "name", "email", "phone", "kind", "created_at", "first_seen_at"}
 
@@ -39,7 +40,7 @@ def trait_columns(customers: pd.DataFrame, prospects: pd.DataFrame) -> list[str]
     return [c for c in common if customers[c].nunique(dropna=True) > 1]
 
 
-class LookalikeModel:
+class LookalikeModel(BaseEstimator):
     """Best-vs-rest classifier over shared traits; `score` gives similarity and its drivers per prospect."""
 
     def __init__(self, C: float = 1.0, max_levels: int = 30) -> None:
@@ -88,8 +89,7 @@ class LookalikeModel:
 
     def score(self, prospects: pd.DataFrame, ids: Sequence[Any] | None = None, k: int = 3) -> pd.DataFrame:
         """Similarity to the best customers (probability of being one, and lift over the base rate), with drivers."""
-        if not hasattr(self, "model_"):
-            raise NotFittedError("Fit the look-alike model on customers first.")
+        check_fitted(self, "model_", how="fit the look-alike model on customers first")
         missing = [t for t in self.traits_ if t not in prospects.columns]
         if missing:
             raise InputError(f"The prospects lack the trait columns {missing}.")
@@ -118,8 +118,7 @@ class LookalikeModel:
 
     def trait_importance(self) -> pd.DataFrame:
         """Coefficient per trait level (standardised): which traits mark the best customers."""
-        if not hasattr(self, "model_"):
-            raise NotFittedError("Fit the look-alike model on customers first.")
+        check_fitted(self, "model_", how="fit the look-alike model on customers first")
         return pd.DataFrame(
             {
                 "trait": [t for t, _ in self.columns_],

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from heedful.errors import InputError, NotFittedError
+from heedful.errors import InputError
+from heedful.estimators import BaseEstimator, check_fitted
 
 Method = Literal["item-item", "svd", "popularity"]
 METHODS: tuple[str, ...] = ("item-item", "svd", "popularity")
@@ -95,7 +96,9 @@ class PurchaseHistory:
 
 
 # --------------------------------------------------------------------------- recommenders
-class _Recommender:
+class _Recommender(BaseEstimator):
+    """What the recommenders share: `fit(history)` keeps `history_` and `popularity_`; `recommend` ranks."""
+
     name = "base"
 
     def __init__(self, chunk_size: int = 5000) -> None:
@@ -111,8 +114,7 @@ class _Recommender:
 
     def recommend(self, customer_ids: Sequence[str] | None = None, k: int = 5) -> pd.DataFrame:
         """Top-k products per customer (never one they bought or returned): customer_id, rank, product_id, score."""
-        if not hasattr(self, "history_"):
-            raise NotFittedError("Fit the recommender on a purchase history first.")
+        check_fitted(self, "history_", how="fit the recommender on a purchase history first")
         h = self.history_
         ids = list(h.customers) if customer_ids is None else [str(c) for c in customer_ids]
         rows = h.rows_for(ids)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from heedful.errors import InputError, NotFittedError
+from heedful.errors import InputError
+from heedful.estimators import BaseEstimator, check_fitted
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -20,20 +21,16 @@ def z_value(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
-class Estimator:
-    """scikit-learn style: hyper-parameters in __init__, fitted state in attributes ending in `_`."""
+class Estimator(BaseEstimator):
+    """scikit-learn estimator: hyper-parameters in __init__, fitted state in attributes ending in `_`."""
 
     params_: pd.Series
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(...) first.")
-
-    def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        check_fitted(self, "params_")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from heedful.errors import InputError, NotFittedError
-from heedful.value._special import (
+from heedful.errors import InputError
+from heedful.estimators import BaseEstimator, check_fitted
+from heedful.value._compute import (
     BLOCK_ROWS,
     Codes,
     as_array,
@@ -108,8 +109,11 @@ class FitDiagnostics:
     gradient_norm: float
 
 
-class ValueModel:
-    """Base class: subclasses set `param_names`, `data_columns`, and implement `_loglik_rows` (+ `_gradient_rows`)."""
+class ValueModel(BaseEstimator):
+    """Base class: subclasses set `param_names`, `data_columns`, and implement `_loglik_rows` (+ `_gradient_rows`).
+
+    A scikit-learn estimator: `__init__` holds the optimizer settings only, `fit` sets `params_` and the rest.
+    """
 
     param_names: ClassVar[tuple[str, ...]] = ()
     #: summary columns the model reads, in the order `_prepare` expects them
@@ -421,8 +425,7 @@ class ValueModel:
 
     # ------------------------------------------------------------------ results
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call .fit(summary) first.")
+        check_fitted(self, "params_", how="call .fit(summary) first")
 
     @property
     def standard_errors_(self) -> pd.Series:

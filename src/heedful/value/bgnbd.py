@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1, polygamma
 
-from heedful.value._special import Array, Codes, as_array, sum_blocks, unique_inverse, weighted_sum
+from heedful.value._compute import Array, Codes, as_array, sum_blocks, unique_inverse, weighted_sum
 from heedful.value.base import FitData
 from heedful.value.btyd import TransactionModel
 

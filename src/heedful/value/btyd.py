@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import Array, Codes, as_array, distinct_rows
+from heedful.value._compute import Array, Codes, as_array, distinct_rows
 from heedful.value.base import FitData, ValueModel
 
 
@@ -16,18 +16,20 @@ class TransactionModel(ValueModel):
     """A fitted model of repeat purchases that can say who is alive and how much they will buy."""
 
     def _fitted_on(self, summary: pd.DataFrame, data: FitData) -> None:
-        self._summary = summary[list(self.data_columns)].copy()
+        self.fitted_summary_ = summary[list(self.data_columns)].copy()
         # the fit grouped identical (x, t_x, T) histories: predictions for the same customers reuse that
-        self._histories: tuple[Codes, list[Array]] | None = None
+        self.histories_: tuple[Codes, list[Array]] | None = None
         if data.row_codes is not None and {"x", "t_x", "T"} <= set(data.columns):
-            self._histories = (data.row_codes, [data["x"], data["t_x"], data["T"]])
+            self.histories_ = (data.row_codes, [data["x"], data["t_x"], data["T"]])
 
     def _distinct_histories(self, x: Array, t_x: Array, T: Array) -> tuple[Codes, list[Array]]:
         """`distinct_rows(x, t_x, T)`; taken from the fit when these are exactly the customers it was fitted on."""
-        fitted = getattr(self, "_histories", None)
+        fitted = getattr(self, "histories_", None)
         if fitted is not None and len(fitted[0]) == len(x):
             columns = ("frequency", "recency", "T")
-            if all(np.array_equal(a, as_array(self._summary[c])) for a, c in zip((x, t_x, T), columns, strict=True)):
+            if all(
+                np.array_equal(a, as_array(self.fitted_summary_[c])) for a, c in zip((x, t_x, T), columns, strict=True)
+            ):
                 return fitted[0], list(fitted[1])
         return distinct_rows(x, t_x, T)
 
@@ -62,9 +64,9 @@ class TransactionModel(ValueModel):
     def _arrays(self, summary: pd.DataFrame | None) -> tuple[pd.Index, Array, Array, Array]:
         self._check_fitted()
         if summary is None:
-            if not hasattr(self, "_summary"):
+            if not hasattr(self, "fitted_summary_"):
                 raise InputError("Pass a customer summary: this model was not fitted on one.")
-            summary = self._summary
+            summary = self.fitted_summary_
         for col in ("frequency", "recency", "T"):
             if col not in summary.columns:
                 raise InputError(f"The summary lacks column {col!r}.")

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.value._special import (
+from heedful.value._compute import (
     Array,
+    Order,
     as_array,
+    column_values,
+    descending_order,
     distinct_rows,
-    in_background,
-    one_blas_thread,
-    parallel_map,
-    touched_block,
+    float_block_in_background,
+    side_by_side,
+    small_product,
+    table_in_order,
 )
 from heedful.value.summary import UNIT_DAYS, unit_days
 
@@ -39,10 +40,7 @@ def fit_clv_models(
     """
     if spend is None:
         return transactions.fit(summary), None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="heedful-fit") as side:
-        spend_fit = side.submit(spend.fit, summary)
-        transactions.fit(summary)  # should it fail, leaving the block still waits for the spend fit
-        return transactions, spend_fit.result()
+    return side_by_side(lambda: transactions.fit(summary), lambda: spend.fit(summary))
 
 
 def discounted_clv(
@@ -81,8 +79,7 @@ def _discount_factors(
     per_month = np.diff(cumulative, axis=0, prepend=0.0)
     discount = (1.0 + discount_rate) ** -months
     alive = model._p_alive(x, t_x, T)
-    with one_blas_thread():  # a 12 × distinct-(x, T) product: waking BLAS threads costs more than it saves
-        discounted = discount @ per_month
+    discounted = small_product(discount, per_month)  # months × distinct (x, T)
     return as_array(discounted[codes] * alive), as_array(cumulative[-1][codes] * alive), alive
 
 
@@ -103,7 +100,7 @@ def clv_table(
     kept = [c for c in ("frequency", "recency", "T", "monetary_value") if c in summary.columns]
     # an all-float table is one 8 × customers block: have its pages faulted in on the pool meanwhile
     all_float = all(summary[c].dtype == np.float64 for c in kept)
-    output = in_background(lambda: touched_block(len(kept) + 4, len(summary))) if all_float else None
+    output = float_block_in_background(len(kept) + 4, len(summary)) if all_float else None
     if spend is not None:
         expected_spend = as_array(spend.expected_spend(summary))
     else:
@@ -118,59 +115,11 @@ def clv_table(
     # each column is gathered once, the per-history columns straight from their distinct values
     order = descending_order(clv)
     history = codes[order]
-    gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]] = [
-        *((c, _column_values(summary[c]), order) for c in kept),
+    gathers: list[tuple[str, Any, Order]] = [
+        *((c, column_values(summary[c]), order) for c in kept),
         ("p_alive", alive, history),
         ("expected_purchases", purchases, history),
         ("expected_spend", expected_spend, order),
         ("clv", clv, order),
     ]
-    return _ordered_table(gathers, summary.index, order, None if output is None else output())
-
-
-def _column_values(column: pd.Series) -> Any:
-    """The column's NumPy array where it is float64 (the fast path below), else its pandas array."""
-    return column.to_numpy() if column.dtype == np.float64 else column.array
-
-
-def _ordered_table(
-    gathers: list[tuple[str, Any, np.ndarray[Any, np.dtype[np.intp]]]],
-    index: pd.Index,
-    order: np.ndarray[Any, np.dtype[np.intp]],
-    block: Array | None,
-) -> pd.DataFrame:
-    """A table of `values.take(rows)` per (name, values, rows), on `index.take(order)`; `block` (one row per
-    column, one column per customer) receives the values where all are floats.
-
-    All-float columns are gathered straight into one 2-D block, over the worker threads (NumPy's take
-    releases the GIL, the index's does not: they overlap), so pandas neither copies nor consolidates.
-    """
-    names = [name for name, _, _ in gathers]
-    if block is None or not all(getattr(values, "dtype", None) == np.float64 for _, values, _ in gathers):
-        columns = {name: values.take(rows) for name, values, rows in gathers}
-        return pd.DataFrame(columns, index=index.take(order))
-
-    def gather_floats() -> None:
-        for row, (_, values, rows) in enumerate(gathers):
-            np.take(np.asarray(values, dtype=np.float64), rows, out=block[row])
-
-    # two tasks of similar length: the index's take (object ids, holds the GIL) beside the float gathers
-    tasks: list[Callable[[], Any]] = [lambda: index.take(order), gather_floats]
-    taken_index, _ = parallel_map(lambda task: task(), tasks)
-    return pd.DataFrame(block.T, columns=names, index=taken_index, copy=False)
-
-
-def descending_order(values: Array) -> np.ndarray[Any, np.dtype[np.intp]]:
-    """The row order of `DataFrame.sort_values(ascending=False)`, ties and NaN (last) included.
-
-    pandas reverses the values, sorts them ascending (quicksort), and reverses the result; doing the
-    same on the bare array gives the same order without building and then permuting a whole table.
-    """
-    missing = np.isnan(values)
-    positions = np.arange(len(values), dtype=np.intp)
-    if not missing.any():
-        last = len(values) - 1
-        return np.asarray(last - values[::-1].argsort(kind="quicksort")[::-1], dtype=np.intp)
-    present, present_at = values[~missing][::-1], positions[~missing][::-1]
-    order = present_at[present.argsort(kind="quicksort")][::-1]
-    return np.concatenate([order, positions[missing]]).astype(np.intp, copy=False)
+    return table_in_order(gathers, summary.index, order, None if output is None else output())

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln, polygamma
 
 from heedful.errors import InputError
-from heedful.value._special import Array, as_array, sum_blocks, weighted_sum
+from heedful.value._compute import Array, as_array, sum_blocks, weighted_sum
 from heedful.value.base import FitData, ValueModel
 
 

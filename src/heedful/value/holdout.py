@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heedful.value._special import as_array
+from heedful.value._compute import as_array
 from heedful.value.btyd import TransactionModel
 from heedful.value.gammagamma import GammaGamma
 from heedful.value.summary import EPOCH

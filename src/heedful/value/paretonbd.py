@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import expit, gammaln, hyp2f1
 
-from heedful.value._special import Array, as_array
+from heedful.value._compute import Array, as_array
 from heedful.value.base import FitData
 from heedful.value.bgnbd import _rate_start
 from heedful.value.btyd import TransactionModel

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.errors import InputError
+from heedful.value._compute import first_ranks
 from heedful.value.summary import Columns, summarise, unit_days
 
 #: (R, F) score patterns on a 1-5 scale -> segment; the first match wins (the usual RFM segment map,
@@ -57,8 +58,7 @@ def quantile_scores(values: pd.Series, bins: int = 5, higher_is_better: bool = T
     else:
         # what rank(method="first") + qcut compute, with one stable argsort and one searchsorted
         # (no categorical): ties in order of appearance, the same quantile edges, right-closed bins
-        ranks = pd.Series(np.empty(len(raw)), index=values.index)
-        ranks.iloc[np.argsort(raw if higher_is_better else -raw, kind="stable")] = np.arange(1.0, len(raw) + 1)
+        ranks = pd.Series(first_ranks(raw, ascending=higher_is_better), index=values.index)
         edges = ranks.quantile(np.linspace(0, 1, n_bins + 1)).to_numpy()
         ids = np.searchsorted(edges, ranks.to_numpy(), side="left")
         ids[ranks.to_numpy() == edges[0]] = 1  # the lowest edge belongs to the first bin

@@ -1,4 +1,11 @@
-"""Numerical helpers shared by the BTYD models: grouping identical rows, weighted sums, a worker pool."""
+"""How the value models compute fast, kept apart from the maths: the models call the named helpers here.
+
+- grouping identical rows (`distinct_rows`, `unique_inverse`) so each distinct history is evaluated once;
+- block-wise sums over a shared thread pool (`sum_blocks`, `parallel_map`, `in_background`, `side_by_side`);
+- BLAS on one thread while fitting (`one_blas_thread`, `small_product`);
+- output tables built in their final order (`descending_order`, `first_ranks`, `float_block_in_background`,
+  `table_in_order`) instead of building a table and sorting it.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,10 @@ from threadpoolctl import ThreadpoolController
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Codes = np.ndarray[Any, np.dtype[np.intp]]
+Order = np.ndarray[Any, np.dtype[np.intp]]
 R = TypeVar("R")
 S = TypeVar("S")
+T = TypeVar("T")
 
 #: rows per block when a likelihood is evaluated block by block: a block's temporaries stay in the CPU cache
 BLOCK_ROWS = 1 << 15
@@ -182,3 +191,81 @@ def one_blas_thread() -> Iterator[None]:
             if _BLAS_USERS == 0:
                 _BLAS_LIMIT.restore_original_limits()
                 _BLAS_LIMIT = None
+
+
+def small_product(left: Array, right: Array) -> Array:
+    """`left @ right` for small operands, on one BLAS thread: waking BLAS threads costs more than it saves."""
+    with one_blas_thread():
+        return np.asarray(left @ right, dtype=np.float64)
+
+
+def side_by_side(first: Callable[[], R], second: Callable[[], T]) -> tuple[R, T]:
+    """`(first(), second())`, the second run on a thread of its own meanwhile (their single-threaded parts,
+    e.g. two optimizers, overlap on a second core). An error in either is raised here; should `first`
+    fail, this still waits for `second` to end."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="heedful-fit") as side:
+        later = side.submit(second)
+        result = first()
+        return result, later.result()
+
+
+# --------------------------------------------------------------------------- tables in their final order
+def descending_order(values: Array) -> Order:
+    """The row order of `DataFrame.sort_values(ascending=False)`, ties and NaN (last) included.
+
+    pandas reverses the values, sorts them ascending (quicksort), and reverses the result; doing the
+    same on the bare array gives the same order without building and then permuting a whole table.
+    """
+    missing = np.isnan(values)
+    positions = np.arange(len(values), dtype=np.intp)
+    if not missing.any():
+        last = len(values) - 1
+        return np.asarray(last - values[::-1].argsort(kind="quicksort")[::-1], dtype=np.intp)
+    present, present_at = values[~missing][::-1], positions[~missing][::-1]
+    order = present_at[present.argsort(kind="quicksort")][::-1]
+    return np.concatenate([order, positions[missing]]).astype(np.intp, copy=False)
+
+
+def first_ranks(values: Array, ascending: bool = True) -> Array:
+    """Ranks 1..n as `Series.rank(method="first")` gives them (ties in order of appearance), without NaN,
+    from one stable argsort."""
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[np.argsort(values if ascending else -values, kind="stable")] = np.arange(1.0, len(values) + 1)
+    return ranks
+
+
+def float_block_in_background(rows: int, columns: int) -> Callable[[], Array]:
+    """Start making a (rows, columns) float block with its memory faulted in, on the pool; the call returns it.
+
+    A table of float columns built into it later skips those page faults on the critical path.
+    """
+    return in_background(lambda: touched_block(rows, columns))
+
+
+def column_values(column: pd.Series) -> Any:
+    """The column's NumPy array where it is float64 (the fast path of `table_in_order`), else its pandas array."""
+    return column.to_numpy() if column.dtype == np.float64 else column.array
+
+
+def table_in_order(
+    gathers: list[tuple[str, Any, Order]], index: pd.Index, order: Order, block: Array | None
+) -> pd.DataFrame:
+    """A table of `values.take(rows)` per (name, values, rows), on `index.take(order)`; `block` (one row per
+    column, one column per table row) receives the values where all are floats.
+
+    All-float columns are gathered straight into one 2-D block, over the worker threads (NumPy's take
+    releases the GIL, the index's does not: they overlap), so pandas neither copies nor consolidates.
+    """
+    names = [name for name, _, _ in gathers]
+    if block is None or not all(getattr(values, "dtype", None) == np.float64 for _, values, _ in gathers):
+        columns = {name: values.take(rows) for name, values, rows in gathers}
+        return pd.DataFrame(columns, index=index.take(order))
+
+    def gather_floats() -> None:
+        for row, (_, values, rows) in enumerate(gathers):
+            np.take(np.asarray(values, dtype=np.float64), rows, out=block[row])
+
+    # two tasks of similar length: the index's take (object ids, holds the GIL) beside the float gathers
+    tasks: list[Callable[[], Any]] = [lambda: index.take(order), gather_floats]
+    taken_index, _ = parallel_map(lambda task: task(), tasks)
+    return pd.DataFrame(block.T, columns=names, index=taken_index, copy=False)

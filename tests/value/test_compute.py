@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import threadpoolctl
 
-from heedful.value import _special
-from heedful.value._special import distinct_rows, parallel_map, sum_blocks, unique_inverse
+from heedful.value import _compute
+from heedful.value._compute import distinct_rows, parallel_map, sum_blocks, unique_inverse
 
 
 def groupby_reference(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -57,7 +57,7 @@ def test_parallel_map_keeps_the_order_of_its_items(threads: int) -> None:
 
 def test_block_sums_do_not_depend_on_the_thread_count() -> None:
     values = np.random.default_rng(2).lognormal(size=100_003)
-    blocks = _special.block_slices(len(values), 4096)
+    blocks = _compute.block_slices(len(values), 4096)
     one = sum_blocks(lambda rows: np.array([np.log(values[rows]).sum(), values[rows].sum()]), blocks, threads=1)
     two = sum_blocks(lambda rows: np.array([np.log(values[rows]).sum(), values[rows].sum()]), blocks, threads=2)
     np.testing.assert_array_equal(one, two)
@@ -66,7 +66,7 @@ def test_block_sums_do_not_depend_on_the_thread_count() -> None:
 
 def test_blas_runs_on_one_thread_inside_the_fit_context_and_as_before_after() -> None:
     before = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
-    with _special.one_blas_thread():
+    with _compute.one_blas_thread():
         inside = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
     after = [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
     assert inside and all(n == 1 for n in inside)
@@ -75,8 +75,8 @@ def test_blas_runs_on_one_thread_inside_the_fit_context_and_as_before_after() ->
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_work_started_in_the_background_gives_its_result(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_special, "worker_count", lambda: threads)
-    result = _special.in_background(lambda: _special.touched_block(3, 1000))
+    monkeypatch.setattr(_compute, "worker_count", lambda: threads)
+    result = _compute.in_background(lambda: _compute.touched_block(3, 1000))
     block = result()
     assert block.shape == (3, 1000) and not block.any()
 
@@ -86,7 +86,7 @@ def test_overlapping_fit_contexts_keep_blas_limited_until_the_last_one_ends() ->
         return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
 
     before = blas_threads()
-    first, second = _special.one_blas_thread(), _special.one_blas_thread()
+    first, second = _compute.one_blas_thread(), _compute.one_blas_thread()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)  # the first fit ends while the second still runs
