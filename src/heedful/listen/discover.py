@@ -14,6 +14,7 @@ import pandas as pd
 
 from heedful.errors import InputError, NotFittedError
 from heedful.listen.taxonomy import Taxonomy, Theme
+from heedful.themes import decode_themes
 
 NOISE = -1
 
@@ -114,7 +115,7 @@ class ThemeDiscovery:
             if themes is not None:
                 member_themes = [themes[int(i)] or "" for i in members]
                 row["unlisted_share"] = float(np.mean([t == "" for t in member_themes]))
-                listed = pd.Series([t for s in member_themes for t in s.split(";") if t])
+                listed = pd.Series([t for s in member_themes for t in decode_themes(s)])
                 row["closest_theme"] = listed.value_counts().index[0] if len(listed) else None
             rows.append(row)
         out = pd.DataFrame(rows)
