@@ -35,11 +35,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from heedful.cli.listen import CLOTHING_FILE, SEMEVAL_DIR, read_semeval  # noqa: E402
 from heedful.listen import embed as embed_module  # noqa: E402
 from heedful.listen.classify import Classifier, enrich  # noqa: E402
 from heedful.listen.discover import ThemeDiscovery  # noqa: E402
 from heedful.listen.embed import embed, embed_for_discovery, load_model  # noqa: E402
+from heedful.services.listen_eval import CLOTHING_FILE, SEMEVAL_DIR, read_semeval  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

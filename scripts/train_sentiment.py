@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from heedful.cli.listen import read_uci_sentences
 from heedful.listen.embed import BACKENDS, embed
 from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, HEAD_FILE, SentimentHead
+from heedful.services.listen_eval import read_uci_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "heedful" / "listen" / "models" / HEAD_FILE

@@ -57,16 +57,16 @@ def _run(*args: str) -> dict[str, Any]:
 def test_engine_spark_equals_the_store_engine(
     orders_store: Store, command: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import heedful.cli.spark as cli_spark
+    import heedful.services.spark as spark_service
 
     used: list[Any] = []
-    make = cli_spark._engine
+    make = spark_service._engine
 
     def spy(url: str) -> Any:
         used.append(make(url))
         return used[-1]
 
-    monkeypatch.setattr(cli_spark, "_engine", spy)
+    monkeypatch.setattr(spark_service, "_engine", spy)
     on_store = _run(*command, "--db", orders_store.url)
     assert used == []
     on_spark = _run(*command, "--db", orders_store.url, "--engine", "spark")

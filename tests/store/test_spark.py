@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from tests.conftest import IN_CI
 
+from heedful.services.spark import classify_feedback, monthly_repeat_rate, theme_counts
 from heedful.store import Store
-from heedful.store.spark import SparkEngine, monthly_repeat_rate, theme_counts
+from heedful.store.spark import SparkEngine
 from heedful.value import cohorts, rfm, transaction_summary
 
 
@@ -172,7 +173,7 @@ def test_classification_distributed_equals_local(spark: SparkEngine, loaded: tup
 
     store, _ = loaded
     feedback = spark.session.table("feedback").coalesce(1)  # one worker: the classifier loads once
-    result = spark.classify_feedback(feedback, backend="static").toPandas().sort_values("feedback_id")
+    result = classify_feedback(spark, feedback, backend="static").toPandas().sort_values("feedback_id")
     local = store.query("SELECT feedback_id, text FROM feedback ORDER BY feedback_id")
     expected = Classifier.build(backend="static").classify(local["text"].tolist())
     assert list(result["feedback_id"]) == list(local["feedback_id"])

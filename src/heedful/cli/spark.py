@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from heedful.cli.common import JsonOption, console, emit_json, open_store
+from heedful.cli.common import JsonOption, console, emit_json
 from heedful.cli.ingest import user_errors
-from heedful.errors import InputError
+from heedful.services import spark as service
+from heedful.services.spark import engine_tables, spark_url_of
 
-if TYPE_CHECKING:
-    import ibis.expr.types as ir
-
-    from heedful.store import Store
+__all__ = ["EngineOption", "app", "engine_tables", "spark_url_of"]
 
 app = typer.Typer(
     help="Run analyses on Spark (PySpark through Ibis): --db spark://local[2], spark://HOST:7077 or sc://HOST:15002.",
@@ -39,33 +35,6 @@ ParquetOpt = Annotated[
 ]
 
 
-def _table(engine: Any, name: str, store_url: str | None, parquet: Path | None) -> Any:
-    if parquet is not None:
-        return engine.load_parquet(name, parquet)
-    store = open_store(store_url)
-    try:
-        return engine.load_store(store, [name])[name]
-    finally:
-        store.close()
-
-
-def _engine(url: str) -> Any:
-    from heedful.store.spark import SparkEngine
-
-    return SparkEngine.connect(url)
-
-
-@contextmanager
-def _on_spark(url: str, name: str, store_url: str | None, parquet: Path | None) -> Iterator[tuple[Any, Any]]:
-    """(engine, table): the Spark engine at `url` with table `name` loaded from Parquet or the store;
-    the engine is closed on exit, errors included."""
-    engine = _engine(url)
-    try:
-        yield engine, _table(engine, name, store_url, parquet)
-    finally:
-        engine.close()
-
-
 # ---------------------------------------------------------------- --engine for the other commands
 EngineOption = Annotated[
     str,
@@ -76,40 +45,6 @@ EngineOption = Annotated[
         "spark://HOST:7077, sc://HOST:15002.",
     ),
 ]
-
-
-def spark_url_of(engine: str) -> str | None:
-    """The Spark URL an `--engine` value asks for, or None for the store's own engine."""
-    if engine in ("", "store"):
-        return None
-    if engine == "spark":
-        return "spark://local[2]"
-    if engine.startswith(("spark://", "sc://")):
-        return engine
-    raise InputError(f"Unknown engine {engine!r}: use 'store' (the default), 'spark' or a spark:// URL.")
-
-
-@contextmanager
-def engine_tables(engine: str, store: Store | None, tables: Mapping[str, ir.Table]) -> Iterator[dict[str, ir.Table]]:
-    """`tables` to run an analysis on, on the engine `--engine` names.
-
-    With the store's engine they are returned as they are. With Spark, store tables are copied to
-    Parquet in one snapshot and registered in the Spark session (`SparkEngine.load_store`); tables
-    that are not the store's (a file read into memory) are registered from their rows. The same Ibis
-    analyses then run as Spark jobs; the Spark engine is closed (its copies removed) on exit.
-    """
-    url = spark_url_of(engine)
-    if url is None:
-        yield dict(tables)
-        return
-    spark = _engine(url)
-    try:
-        if store is not None:
-            yield spark.load_store(store, list(tables))
-        else:
-            yield {name: spark.load_pandas(name, table.to_pandas()) for name, table in tables.items()}
-    finally:
-        spark.close()
 
 
 @app.command("summary")
@@ -124,10 +59,8 @@ def summary_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Per-customer transaction summary (frequency, recency, T, monetary value) computed by Spark."""
-    from heedful.value import transaction_summary
-
-    with user_errors(), _on_spark(db, "orders", store, parquet) as (_, orders):
-        frame = transaction_summary(orders, time_unit=time_unit)
+    with user_errors():
+        frame = service.summary(db, store, parquet, time_unit)
     if out is not None:
         frame.reset_index().to_parquet(out, index=False)
     doc = {
@@ -146,10 +79,8 @@ def rfm_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """RFM scores and segments computed by Spark (per-customer scoring on the collected summary)."""
-    from heedful.value import rfm
-
-    with user_errors(), _on_spark(db, "orders", store, parquet) as (_, orders):
-        result = rfm(orders)
+    with user_errors():
+        result = service.rfm(db, store, parquet)
     if json_out:
         emit_json({"engine": db, "segments": result.segments})
     else:
@@ -165,10 +96,8 @@ def cohorts_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Cohort retention and revenue tables computed by Spark."""
-    from heedful.value import cohorts
-
-    with user_errors(), _on_spark(db, "orders", store, parquet) as (_, orders):
-        result = cohorts(orders, period=period)
+    with user_errors():
+        result = service.cohorts(db, store, parquet, period)
     if json_out:
         emit_json({"engine": db, **result.to_dict()})
     else:
@@ -183,10 +112,8 @@ def themes_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Theme mentions (and negative mentions) over feedback_enriched, counted by Spark."""
-    from heedful.store.spark import theme_counts
-
-    with user_errors(), _on_spark(db, "feedback_enriched", store, parquet) as (_, enriched):
-        frame = theme_counts(enriched)
+    with user_errors():
+        frame = service.themes(db, store, parquet)
     if json_out:
         emit_json({"engine": db, "themes": frame})
     else:
@@ -203,9 +130,7 @@ def classify_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Classify feedback (sentiment, themes, owners) on the Spark workers with mapInPandas."""
-    with user_errors(), _on_spark(db, "feedback", store, parquet) as (engine, _):
-        result = engine.classify_feedback("feedback", backend=backend)
-        result.write.mode("overwrite").parquet(str(out))
-        n = engine.session.read.parquet(str(out)).count()
+    with user_errors():
+        n = service.classify(out, db, store, parquet, backend)
     doc = {"engine": db, "classified": n, "out": str(out)}
     emit_json(doc) if json_out else console.print(doc)

@@ -19,6 +19,7 @@ from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
 from heedful.listen.taxonomy import Taxonomy, default_taxonomy
 from heedful.listen.themes import ThemeClassifier
+from heedful.themes import encode_themes
 
 # An item is "mixed" when one clause is at least MIXED_CUT positive, another at least as negative, and the
 # item as a whole does not lean clearly either way (|score| < MIXED_BALANCE); its per-theme sentiments keep
@@ -210,7 +211,7 @@ class Classifier:
         return {
             "sentiment": label,
             "sentiment_score": round(item_score, 4),
-            "themes": ";".join(ordered),
+            "themes": encode_themes(ordered),
             "theme_sentiments": json.dumps({t: theme_sentiments[t] for t in ordered}),
             "department": main.department if main else None,
             "journey_stage": main.journey_stage if main else None,

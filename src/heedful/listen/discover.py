@@ -15,6 +15,7 @@ import pandas as pd
 from heedful.errors import InputError
 from heedful.estimators import BaseEstimator, check_fitted
 from heedful.listen.taxonomy import Taxonomy, Theme
+from heedful.themes import decode_themes
 
 NOISE = -1
 
@@ -115,7 +116,7 @@ class ThemeDiscovery(BaseEstimator):
             if themes is not None:
                 member_themes = [themes[int(i)] or "" for i in members]
                 row["unlisted_share"] = float(np.mean([t == "" for t in member_themes]))
-                listed = pd.Series([t for s in member_themes for t in s.split(";") if t])
+                listed = pd.Series([t for s in member_themes for t in decode_themes(s)])
                 row["closest_theme"] = listed.value_counts().index[0] if len(listed) else None
             rows.append(row)
         out = pd.DataFrame(rows)

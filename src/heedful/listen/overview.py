@@ -14,6 +14,7 @@ import pandas as pd
 from heedful.listen.taxonomy import Taxonomy
 from heedful.listen.trends import flag_changes, theme_trends
 from heedful.stats import wilson_interval
+from heedful.themes import main_theme
 
 OVERVIEW_COLUMNS = [
     "theme",
@@ -90,7 +91,7 @@ def _owners_seen(feedback: pd.DataFrame) -> dict[str, tuple[str | None, str | No
     items whose main (first) theme it is."""
     if not {"department", "journey_stage", "themes"} <= set(feedback.columns):
         return {}
-    main = feedback["themes"].fillna("").astype(str).str.split(";").str[0]
+    main = main_theme(feedback["themes"])
     frame = pd.DataFrame({"theme": main, "department": feedback["department"], "stage": feedback["journey_stage"]})
     frame = frame[frame["theme"] != ""].dropna(subset=["department"])
     if frame.empty:

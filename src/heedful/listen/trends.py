@@ -20,6 +20,7 @@ import pandas as pd
 from heedful.errors import InputError
 from heedful.listen.segment import split_sentences
 from heedful.stats import benjamini_hochberg, two_proportion_greater
+from heedful.themes import explode_themes
 
 
 def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -33,9 +34,7 @@ def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]
     except ValueError as exc:
         raise InputError(f"Unknown period {period!r}; use D, W, M, Q or Y.") from exc
     items = frame.groupby("period").size().rename("items")
-    frame["theme"] = frame["themes"].fillna("").astype(str).str.split(";")
-    long = frame.explode("theme")
-    long = long[long["theme"].astype(bool)].copy()
+    long = explode_themes(frame).copy()
     polarity = []
     for sentiments, theme in zip(
         long.get("theme_sentiments", pd.Series("{}", index=long.index)), long["theme"], strict=True

@@ -23,6 +23,7 @@ AREAS = (
     "privacy",
     "report",
     "retain",
+    "spark",
     "surveys",
     "value",
 )

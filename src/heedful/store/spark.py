@@ -1,11 +1,9 @@
 """Spark engine for analytics over data that outgrows one machine (PySpark through Ibis).
 
-The analyses are the same Ibis expressions that run on DuckDB and PostgreSQL
-(`heedful.value.transaction_summary`, `rfm`, `cohorts`, and the theme / scorecard queries below):
-`SparkEngine.table(name)` gives an Ibis table backed by a Spark DataFrame, and they run unchanged as
-Spark jobs. Feedback classification is distributed with `mapInPandas`, each Python worker running the
-same `heedful.listen` classifier. Model fitting (BG/NBD, Gamma-Gamma…) then runs on the per-customer
-summaries, collected to pandas: one row per customer, small even for billions of orders.
+`SparkEngine.table(name)` gives an Ibis table backed by a Spark DataFrame, so the analyses — the same
+Ibis expressions that run on DuckDB and PostgreSQL (`heedful.value.transaction_summary`, `rfm`,
+`cohorts`, and the theme / scorecard queries and distributed classification in
+`heedful.services.spark`) — run unchanged as Spark jobs. This module knows the engine only.
 
 URLs: `spark://local[2]` (local mode with 2 cores, the default), `spark://local[*]`,
 `spark://HOST:7077` (a standalone cluster master), `sc://HOST:15002` (Spark Connect).
@@ -19,7 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,81 +133,7 @@ class SparkEngine:
     def table(self, name: str) -> ir.Table:
         return self.ibis.table(name)
 
-    def classify_feedback(
-        self, feedback: str | Any, *, backend: str = "static", id_col: str = "feedback_id", text_col: str = "text"
-    ) -> Any:
-        """A Spark DataFrame of (feedback_id + the classifier's OUTPUT_COLUMNS), computed by `mapInPandas`.
-
-        `feedback` is a Spark DataFrame or the name of a registered table. Each Python worker builds
-        the `heedful.listen` classifier once and classifies its partitions.
-        """
-        frame = self.session.table(feedback) if isinstance(feedback, str) else feedback
-        frame = frame.select(id_col, text_col)
-        schema = (
-            f"{id_col} string, sentiment string, sentiment_score double, themes string, "
-            "theme_sentiments string, department string, journey_stage string"
-        )
-
-        def classify_partitions(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from heedful.listen.classify import Classifier
-
-            clf = Classifier.build(backend=backend)  # type: ignore[arg-type]
-            for batch in batches:
-                out = clf.classify(batch[text_col].fillna("").tolist())
-                out.insert(0, id_col, batch[id_col].astype(str).to_numpy())
-                yield out
-
-        return frame.mapInPandas(classify_partitions, schema=schema)
-
     def close(self) -> None:
         for folder in self._tmp:
             shutil.rmtree(folder, ignore_errors=True)
         self._tmp.clear()
-
-
-# ---------------------------------------------------------------- portable queries (any Ibis backend)
-def theme_counts(enriched: ir.Table) -> pd.DataFrame:
-    """Mentions of each theme in feedback_enriched, with how many came from negative feedback."""
-    themed = enriched.filter(enriched.themes.notnull() & (enriched.themes != ""))
-    exploded = themed.select(
-        theme=themed.themes.split(";").unnest(), negative=ibis.ifelse(themed.sentiment == "negative", 1, 0)
-    )
-    exploded = exploded.filter(exploded.theme != "")
-    counts = exploded.group_by("theme").aggregate(mentions=exploded.count(), negative=exploded.negative.sum())
-    frame = counts.to_pandas()
-    frame["mentions"] = frame["mentions"].astype("int64")
-    frame["negative"] = frame["negative"].astype("int64")
-    return frame.sort_values(["mentions", "theme"], ascending=[False, True]).reset_index(drop=True)
-
-
-def monthly_repeat_rate(orders: ir.Table) -> pd.DataFrame:
-    """Scorecard metric `repeat_rate` (journey): per month, buyers and the share who had bought in an
-    earlier month, with its Wilson 95% interval. The counting runs on the backend; the interval on
-    the per-month counts."""
-    import numpy as np
-
-    from heedful.journey.metrics import wilson_interval
-
-    o = orders.filter(orders.customer_id.notnull() & ~orders.is_return.fill_null(False))
-    o = o.mutate(month=o.ordered_at.year() * 12 + o.ordered_at.month())
-    first = o.group_by("customer_id").aggregate(first_month=o.month.min())
-    buyers = o.group_by(["customer_id", "month"]).aggregate(n=o.count())
-    joined = buyers.join(first, "customer_id")
-    per_month = joined.group_by("month").aggregate(
-        n=joined.count(), returning=ibis.ifelse(joined.first_month < joined.month, 1, 0).sum()
-    )
-    frame = per_month.to_pandas().sort_values("month").reset_index(drop=True)
-    k = frame["returning"].to_numpy(dtype=float)
-    n = frame["n"].to_numpy(dtype=float)
-    low, high = wilson_interval(k, n)
-    months = frame["month"].astype(int)
-    return pd.DataFrame(
-        {
-            "period": [f"{(m - 1) // 12:04d}-{(m - 1) % 12 + 1:02d}" for m in months],
-            "n": n.astype(int),
-            "value": np.divide(k, n),
-            "low": low,
-            "high": high,
-        }
-    )

@@ -10,6 +10,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from heedful.services import listen as listen_service
 from heedful.store import Store
 from heedful.web import queries
 from heedful.web.deps import StoreDep, ViewerUser
@@ -21,59 +22,9 @@ Period = Annotated[str, Query(pattern="^[WMQ]$", description="W, M or Q.")]
 TREND_THEMES = 6
 
 
-def classified_feedback(store: Store) -> pd.DataFrame:
-    """Every classified feedback item with its listening results (no text: quotes are fetched apart)."""
-    return store.query(
-        "SELECT f.feedback_id, f.created_at, f.channel, e.sentiment, e.sentiment_score, e.themes, "
-        "e.theme_sentiments, e.department, e.journey_stage FROM feedback f "
-        "JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE e.sentiment IS NOT NULL"
-    )
-
-
-def _overview(store: Store, period: str) -> dict[str, Any]:
-    from heedful.listen.overview import theme_overview
-    from heedful.listen.taxonomy import default_taxonomy
-    from heedful.listen.trends import theme_trends
-
-    frame = classified_feedback(store)
-    if frame.empty:
-        return {"items": 0, "themes": pd.DataFrame(), "trends": pd.DataFrame(), "sentiment": pd.DataFrame()}
-    frame["created_at"] = pd.to_datetime(frame["created_at"])
-    sentiment = frame["sentiment"].value_counts().rename_axis("sentiment").reset_index(name="items")
-    trends = theme_trends(frame, period)
-    return {
-        "items": len(frame),
-        "themes": theme_overview(frame, default_taxonomy(), period=period, trends=trends),
-        "trends": trends,
-        "sentiment": sentiment,
-    }
-
-
 def overview_data(request: Request, store: Store, period: str) -> dict[str, Any]:
     cache: queries.AggregateCache = request.app.state.aggregates
-    return cache.get(store, f"listen.overview.{period}", lambda s: _overview(s, period))  # type: ignore[no-any-return]
-
-
-def quotes(store: Store, theme: str | None, sentiment: str | None, limit: int = 20) -> pd.DataFrame:
-    """The latest items (redacted text), of one theme and/or sentiment; negative and mixed first by default."""
-    where, params = ["e.sentiment IS NOT NULL"], []
-    if theme:
-        where.append("(';' || e.themes || ';') LIKE ?")
-        params.append(f"%;{theme};%")
-    if sentiment:
-        where.append("e.sentiment = ?")
-        params.append(sentiment)
-    else:
-        where.append("e.sentiment IN ('negative', 'mixed')")
-    frame = store.query(
-        "SELECT f.feedback_id, f.created_at, f.channel, f.customer_id, e.sentiment, e.themes, e.theme_sentiments, "
-        "substr(coalesce(e.redacted_text, '[text not stored]'), 1, 600) AS quote FROM feedback f "
-        f"JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE {' AND '.join(where)} "
-        "ORDER BY f.created_at DESC, f.feedback_id LIMIT ?",
-        [*params, int(limit)],
-    )
-    frame["themes"] = frame["themes"].fillna("").str.replace(";", ", ")
-    return frame
+    return cache.get(store, f"listen.overview.{period}", lambda s: listen_service.overview(s, period))  # type: ignore[no-any-return]
 
 
 def _charts(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -169,7 +120,7 @@ def listen_page(
             "themes": records(themes),
             "flagged": records(flagged),
             "charts": _charts(data),
-            "quotes": records(quotes(store, theme, sentiment)) if items else [],
+            "quotes": records(listen_service.quotes(store, theme, sentiment)) if items else [],
             "theme": theme,
             "theme_label": labels.get(theme or "", theme),
             "sentiment": sentiment,

@@ -1,0 +1,339 @@
+"""Listening use cases: classify feedback (a file or the store's, saved to feedback_enriched), discover
+and promote themes, trends, the listening overview and quotes; the evaluation is in `listen_eval`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.ingest.sources import read_frame
+from heedful.store import Store
+from heedful.themes import SEPARATOR, explode_themes, theme_lists
+
+if TYPE_CHECKING:
+    from heedful.listen.classify import Classifier
+    from heedful.listen.taxonomy import Taxonomy
+
+Progress = Callable[[int], object]
+# Columns of a classification written to a CSV (the bookkeeping columns stay in the store).
+_NOT_WRITTEN = ("model_version", "processed_at", "text_hash")
+
+
+# ---------------------------------------------------------------------- static fast path cache
+def static_cache_file() -> Path:
+    """Where the static fast path keeps its word-piece vectors between runs ($HEEDFUL_CACHE_DIR, else
+    $XDG_CACHE_HOME/heedful, else ~/.cache/heedful)."""
+    root = os.environ.get("HEEDFUL_CACHE_DIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "heedful"
+    )
+    return Path(root) / "static-pieces-minilm.npz"
+
+
+@contextmanager
+def static_piece_cache(enabled: bool = True) -> Iterator[None]:
+    """Load the static path's piece vectors before the work and save new ones after it, so each piece is
+    computed once per machine instead of once per process (the first run pays for them)."""
+    if not enabled:
+        yield
+        return
+    import numpy as np
+
+    from heedful.listen.embed import load_static_piece_cache, static_piece_cache
+
+    path = static_cache_file()
+    before = 0
+    if path.exists():
+        try:
+            with np.load(path) as arrays:
+                before = load_static_piece_cache(arrays)
+        except (OSError, ValueError, KeyError):  # unreadable cache: the vectors are computed again
+            before = 0
+    try:
+        yield
+    finally:
+        arrays = static_piece_cache()
+        if len(arrays["ids"]) > before:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, model=arrays["model"], ids=arrays["ids"], vectors=arrays["vectors"])
+                os.replace(tmp, path)
+            except OSError:  # read-only home: keep working without a cache
+                pass
+
+
+# ---------------------------------------------------------------------- inputs
+def _existing(path: Path) -> Path:
+    if not path.exists():
+        raise InputError(f"File not found: {path}")
+    if not path.is_file():
+        raise InputError(f"Not a file: {path}")
+    return path
+
+
+def load_taxonomy(path: Path | None) -> Taxonomy:
+    """The taxonomy in a YAML file, or heedful's default one when `path` is None."""
+    from heedful.listen.taxonomy import default_taxonomy, parse_taxonomy
+
+    if path is None:
+        return default_taxonomy()
+    return parse_taxonomy(_existing(path).read_text(encoding="utf-8"), str(path))
+
+
+def build_classifier(taxonomy: Taxonomy | None = None, fast: bool = False) -> Classifier:
+    """The listening classifier for `taxonomy` (default when None); `fast` is the static-embedding path."""
+    from heedful.listen.classify import Classifier
+
+    return Classifier.build(taxonomy, backend="static" if fast else "transformer")
+
+
+def _file_columns(path: Path, *columns: str | None) -> pd.DataFrame:
+    frame = read_frame(path)
+    for col in columns:
+        if col is not None and col not in frame.columns:
+            raise InputError(f"Column {col!r} is not in {path}; columns are: {', '.join(map(str, frame.columns))}")
+    return frame
+
+
+def read_feedback_file(path: Path, text_col: str, id_col: str | None = None) -> pd.DataFrame:
+    """Items (feedback_id, text) of a CSV / Parquet / JSON Lines / Excel file; ids are 1, 2, … without `id_col`."""
+    frame = _file_columns(path, text_col, id_col)
+    ids = frame[id_col].astype(str) if id_col else pd.Series(range(1, len(frame) + 1)).astype(str)
+    return pd.DataFrame({"feedback_id": ids.to_numpy(), "text": frame[text_col].to_numpy()})
+
+
+# ---------------------------------------------------------------------- classification
+def classify_items(
+    classifier: Classifier,
+    items: pd.DataFrame,
+    id_col: str | None = None,
+    redact_pii: bool = True,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Classify items read by `read_feedback_file`: the id column is named `id_col` (else "row") and
+    `text` is the (redacted) text."""
+    from heedful.listen.classify import enrich
+
+    result = enrich(classifier, items, redact_pii=redact_pii, progress=progress)
+    return result.rename(columns={"feedback_id": id_col or "row", "redacted_text": "text"})
+
+
+def classify_store(
+    store: Store,
+    classifier: Classifier,
+    reprocess_all: bool = False,
+    redact_pii: bool = True,
+    progress: Progress | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Classify new or changed feedback in the store into feedback_enriched; returns (rows written, skipped)."""
+    from heedful.listen.classify import enrich, pending_items
+
+    feedback = store.query("SELECT feedback_id, text FROM feedback")
+    enriched = (
+        pd.DataFrame(columns=["feedback_id", "text_hash"])
+        if reprocess_all
+        else store.query("SELECT feedback_id, text_hash FROM feedback_enriched")
+    )
+    todo = pending_items(feedback, enriched)
+    result = enrich(classifier, todo, redact_pii=redact_pii, progress=progress)
+    if len(result):
+        store.upsert("feedback_enriched", result)
+    return result, len(feedback) - len(todo)
+
+
+def save_classification(result: pd.DataFrame, out: Path) -> None:
+    """Write classified items to a CSV, without the store's bookkeeping columns."""
+    result[[c for c in result.columns if c not in _NOT_WRITTEN]].to_csv(out, index=False)
+
+
+def classification_summary(result: pd.DataFrame) -> dict[str, object]:
+    """Items, sentiment counts, mean score, and mentions per theme and per department."""
+    themes = explode_themes(result[["themes"]])["theme"]
+    return {
+        "items": len(result),
+        "sentiment_counts": result["sentiment"].value_counts().to_dict(),
+        "mean_sentiment_score": float(result["sentiment_score"].mean()) if len(result) else None,
+        "theme_counts": themes.value_counts().to_dict(),
+        "department_counts": result["department"].dropna().value_counts().to_dict(),
+    }
+
+
+def demo_step(store: Store) -> dict[str, object]:
+    """Classify the demo feedback in the store (new items only) and return headline figures."""
+    classify_store(store, build_classifier())
+    enriched = store.query("SELECT sentiment, sentiment_score, themes, department FROM feedback_enriched")
+    negative = enriched[enriched["sentiment"].isin(["negative", "mixed"])]
+    theme_counts: dict[str, int] = classification_summary(enriched)["theme_counts"]  # type: ignore[assignment]
+    return {
+        "feedback_classified": len(enriched),
+        "negative_or_mixed_share": round(len(negative) / len(enriched), 3) if len(enriched) else None,
+        "top_themes": dict(list(theme_counts.items())[:5]),
+        "department_with_most_negative": (
+            negative["department"].dropna().value_counts().index[0] if negative["department"].notna().any() else None
+        ),
+    }
+
+
+# ---------------------------------------------------------------------- discovery and promotion
+def feedback_with_results(store: Store) -> pd.DataFrame:
+    """Stored feedback joined with its listening results (missing results give empty themes)."""
+    return store.query(
+        "SELECT f.feedback_id, f.created_at, f.text, e.sentiment, e.sentiment_score, e.themes, "
+        "e.theme_sentiments, e.redacted_text FROM feedback f "
+        "LEFT JOIN feedback_enriched e ON e.feedback_id = f.feedback_id"
+    )
+
+
+def read_texts_file(path: Path, text_col: str) -> pd.DataFrame:
+    """The non-empty texts of one column of a file, as a frame with a `text` column."""
+    frame = read_frame(path)
+    if text_col not in frame.columns:
+        raise InputError(f"Column {text_col!r} is not in {path}.")
+    return pd.DataFrame({"text": frame[text_col]}).dropna()
+
+
+def discover(
+    frame: pd.DataFrame, min_cluster_size: int = 15, limit: int | None = None, fast: bool = False
+) -> dict[str, Any]:
+    """Clusters of similar texts (`frame["text"]`, with sentiment_score and themes when present): a
+    document {items, unclustered, topics}; at most `limit` items, drawn at random."""
+    from heedful.listen.discover import ThemeDiscovery
+    from heedful.listen.embed import embed_for_discovery
+
+    if limit and len(frame) > limit:
+        frame = frame.sample(limit, random_state=0)
+    texts = frame["text"].astype(str).tolist()
+    with static_piece_cache(fast):
+        vectors = embed_for_discovery(texts, backend="static" if fast else "transformer")
+    has_scores = "sentiment_score" in frame and frame["sentiment_score"].notna().all()
+    model = ThemeDiscovery(min_cluster_size=min_cluster_size).fit(
+        texts,
+        vectors,
+        sentiment_score=frame["sentiment_score"].tolist() if has_scores else None,
+        themes=frame["themes"].fillna("").tolist() if "themes" in frame else None,
+    )
+    return {"items": len(texts), "unclustered": int((model.labels_ == -1).sum()), "topics": model.topics_}
+
+
+def save_topics(document: dict[str, Any], out: Path) -> None:
+    """Write a `discover` document as JSON (the input of `promote_cluster`)."""
+    from heedful.jsonable import to_jsonable
+
+    out.write_text(json.dumps(to_jsonable(document), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def promote_cluster(
+    topics: Path,
+    cluster: int,
+    theme_id: str,
+    department: str,
+    journey_stage: str,
+    taxonomy: Path | None = None,
+    label: str | None = None,
+) -> Taxonomy:
+    """The taxonomy (default when None) extended with cluster `cluster` of a saved `discover` document."""
+    from heedful.listen.discover import promote
+
+    document = json.loads(_existing(topics).read_text(encoding="utf-8"))
+    table = pd.DataFrame(document.get("topics", []))
+    if table.empty or cluster not in set(table["cluster_id"]):
+        raise InputError(f"No cluster {cluster} in {topics}.")
+    topic = table[table["cluster_id"] == cluster].iloc[0]
+    return promote(load_taxonomy(taxonomy), topic, theme_id, department, journey_stage, label)
+
+
+# ---------------------------------------------------------------------- trends
+def competitor_names(given: Sequence[str] | None = None) -> list[str]:
+    """The competitors to look for: those given, else `[listen] competitors` in the settings."""
+    from heedful.config import load_settings
+
+    if given:
+        return list(given)
+    conf = load_settings().extra.get("listen", {})
+    return list(conf.get("competitors", []) if isinstance(conf, dict) else [])
+
+
+def trends(
+    store: Store,
+    period: str = "M",
+    baseline: int = 3,
+    fdr: float = 0.05,
+    competitors: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Each theme's share and sentiment per period, its flagged changes, and competitor mentions
+    (`competitors`, else the settings'); InputError when nothing is classified yet."""
+    from heedful.listen.trends import competitor_mentions, flag_changes, theme_trends
+
+    frame = feedback_with_results(store)
+    frame = frame[frame["sentiment"].notna()]
+    if frame.empty:
+        raise InputError("No classified feedback yet; run `heedful listen classify --db …` first.")
+    frame = frame.assign(text=frame["redacted_text"].fillna(frame["text"]))
+    return {
+        "period": period,
+        "trends": theme_trends(frame, period),
+        "changes": flag_changes(frame, period, baseline, fdr),
+        "competitors": [asdict(m) for m in competitor_mentions(frame, competitor_names(competitors))],
+    }
+
+
+# ---------------------------------------------------------------------- overview (the listening page)
+def classified_feedback(store: Store) -> pd.DataFrame:
+    """Every classified feedback item with its listening results (no text: quotes are fetched apart)."""
+    return store.query(
+        "SELECT f.feedback_id, f.created_at, f.channel, e.sentiment, e.sentiment_score, e.themes, "
+        "e.theme_sentiments, e.department, e.journey_stage FROM feedback f "
+        "JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE e.sentiment IS NOT NULL"
+    )
+
+
+def overview(store: Store, period: str = "M") -> dict[str, Any]:
+    """{items, themes (the theme overview), trends, sentiment (items per sentiment)} of classified feedback."""
+    from heedful.listen.overview import theme_overview
+    from heedful.listen.taxonomy import default_taxonomy
+    from heedful.listen.trends import theme_trends
+
+    frame = classified_feedback(store)
+    if frame.empty:
+        return {"items": 0, "themes": pd.DataFrame(), "trends": pd.DataFrame(), "sentiment": pd.DataFrame()}
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    sentiment = frame["sentiment"].value_counts().rename_axis("sentiment").reset_index(name="items")
+    theme_trend = theme_trends(frame, period)
+    return {
+        "items": len(frame),
+        "themes": theme_overview(frame, default_taxonomy(), period=period, trends=theme_trend),
+        "trends": theme_trend,
+        "sentiment": sentiment,
+    }
+
+
+def quotes(store: Store, theme: str | None, sentiment: str | None, limit: int = 20) -> pd.DataFrame:
+    """The latest items (redacted text), of one theme and/or sentiment; negative and mixed first by default.
+    `themes` is given as readable text ("a, b")."""
+    where: list[str] = ["e.sentiment IS NOT NULL"]
+    params: list[object] = []
+    if theme:
+        where.append(f"('{SEPARATOR}' || e.themes || '{SEPARATOR}') LIKE ?")
+        params.append(f"%{SEPARATOR}{theme}{SEPARATOR}%")
+    if sentiment:
+        where.append("e.sentiment = ?")
+        params.append(sentiment)
+    else:
+        where.append("e.sentiment IN ('negative', 'mixed')")
+    frame = store.query(
+        "SELECT f.feedback_id, f.created_at, f.channel, f.customer_id, e.sentiment, e.themes, e.theme_sentiments, "
+        "substr(coalesce(e.redacted_text, '[text not stored]'), 1, 600) AS quote FROM feedback f "
+        f"JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE {' AND '.join(where)} "
+        "ORDER BY f.created_at DESC, f.feedback_id LIMIT ?",
+        [*params, int(limit)],
+    )
+    frame["themes"] = theme_lists(frame["themes"]).map(", ".join)
+    return frame

@@ -1,0 +1,160 @@
+"""The listening evaluation (docs/listening.md): the public data sets' readers and `evaluate_listening`.
+
+SemEval-2014 Task 4 restaurants (aspect categories and their polarity), the UCI sentiment-labelled
+sentences (training data of the sentiment head) and the women's clothing star-rated reviews (held-out
+polarity, against VADER).
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.ingest.sources import read_frame
+from heedful.themes import decode_themes
+
+if TYPE_CHECKING:
+    import numpy as np
+
+CLOTHING_FILE = Path("womens_ecommerce_clothing_reviews") / "Womens Clothing E-Commerce Reviews.csv.gz"
+SEMEVAL_DIR = Path("semeval2014_absa_restaurants")
+
+
+@dataclass(frozen=True)
+class SemEvalSentence:
+    text: str
+    categories: tuple[tuple[str, str], ...]  # (category, polarity)
+
+
+def read_semeval(path: Path) -> list[SemEvalSentence]:
+    """Sentences with aspect categories and polarities from a SemEval-2014 Task 4 XML file."""
+    root = ET.parse(path).getroot()
+    out = []
+    for s in root.iter("sentence"):
+        text = (s.findtext("text") or "").strip()
+        cats = tuple((c.get("category", ""), c.get("polarity", "")) for c in s.iter("aspectCategory"))
+        out.append(SemEvalSentence(text, cats))
+    return out
+
+
+def read_uci_sentences(folder: Path) -> Iterator[tuple[str, str]]:
+    """(sentence, positive|negative) from the UCI sentiment-labelled sentences files."""
+    for file in sorted(folder.glob("*_labelled.txt")):
+        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+            text, _, label = line.rpartition("\t")
+            if text.strip() and label.strip() in ("0", "1"):
+                yield text.strip(), "positive" if label.strip() == "1" else "negative"
+
+
+def read_star_reviews(data: Path) -> pd.DataFrame:
+    """Clothing reviews rated 1-2 (negative) or 4-5 (positive) that have text: columns text, rating, negative."""
+    frame = read_frame(data / CLOTHING_FILE, numbers=True)
+    frame = frame[frame["Review Text"].notna() & frame["Rating"].isin([1, 2, 4, 5])]
+    out = pd.DataFrame({"text": frame["Review Text"].astype(str), "rating": frame["Rating"].astype(int)})
+    out["negative"] = out["rating"] <= 2
+    return out.reset_index(drop=True)
+
+
+def star_development_sample(stars: pd.DataFrame) -> pd.Index:
+    """600 negative + 600 positive reviews used to choose how clause and sentence scores combine into an
+    item score (see classify.py); `evaluate` leaves them out."""
+    negative = stars[stars["negative"]].sample(600, random_state=1)
+    positive = stars[~stars["negative"]].sample(600, random_state=1)
+    return negative.index.append(positive.index)
+
+
+def evaluate_listening(
+    data: Path, backend: str = "transformer", star_sample: int | None = 4000, seed: int = 0
+) -> dict[str, object]:
+    """Reproduce the evaluation in docs/listening.md; returns the figures as a dict."""
+    for path in (data / SEMEVAL_DIR, data / CLOTHING_FILE):
+        if not path.exists():
+            raise InputError(f"{path} is missing; pass --data pointing at the shared data folder.")
+    report: dict[str, object] = {"backend": backend}
+    started = time.perf_counter()
+    report["semeval2014_restaurants"] = _semeval_report(data, backend)
+    report["star_reviews_womens_clothing"] = _star_report(data, backend, star_sample, seed)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _semeval_report(data: Path, backend: str) -> dict[str, object]:
+    """Aspect categories (multi-label) and category polarity on the SemEval-2014 restaurants test set."""
+    from heedful.listen.classify import Classifier
+    from heedful.listen.evaluation import SEMEVAL_CATEGORIES, multilabel_scores, semeval_taxonomy
+    from heedful.listen.themes import ThemeClassifier
+
+    train = read_semeval(data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
+    test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
+    taxonomy = semeval_taxonomy([(s.text, [c for c, _ in s.categories]) for s in train])
+    clf = Classifier.build(taxonomy, backend=backend, theme_classifier=ThemeClassifier(at_least_one=True))  # type: ignore[arg-type]
+    theme_of = {c: tid for c, (tid, _, _) in SEMEVAL_CATEGORIES.items()}
+    result = clf.classify([s.text for s in test])
+    truth = [{theme_of[c] for c, _ in s.categories} for s in test]
+    predicted = [set(decode_themes(t)) for t in result["themes"]]
+    aspects = clf.aspect_sentiments([s.text for s in test], [[theme_of[c] for c, _ in s.categories] for s in test])
+    pairs = [(p, a[theme_of[c]]) for s, a in zip(test, aspects, strict=True) for c, p in s.categories]
+    correct = sum(g == p for g, p in pairs)
+    no_conflict = [(g, p) for g, p in pairs if g != "conflict"]
+    return {
+        "train_sentences": len(train),
+        "test_sentences": len(test),
+        "theme_model": clf.themes.mode_,
+        "aspect_category": {k: round(v, 4) for k, v in multilabel_scores(truth, predicted).items()},
+        "category_polarity_accuracy": round(correct / len(pairs), 4),
+        "category_polarity_accuracy_without_conflict": round(sum(g == p for g, p in no_conflict) / len(no_conflict), 4),
+        "category_polarity_pairs": len(pairs),
+        "note": "polarity in 4 classes (positive, negative, neutral, conflict); heedful never predicts conflict",
+    }
+
+
+def _star_report(data: Path, backend: str, star_sample: int | None, seed: int) -> dict[str, object]:
+    """Held-out star-rated reviews: heedful's polarity against the stars, and VADER's when installed."""
+    import numpy as np
+
+    from heedful.listen.evaluation import best_cutoff_balanced_accuracy, binary_polarity_scores
+
+    stars = read_star_reviews(data)
+    stars = stars.drop(star_development_sample(stars)).reset_index(drop=True)
+    if star_sample and star_sample < len(stars):
+        stars = stars.sample(star_sample, random_state=seed).reset_index(drop=True)
+    truth_neg = stars["negative"].to_numpy()
+    ours_score = clf_default_scores(stars["text"].tolist(), backend)
+    ours = binary_polarity_scores(truth_neg, ours_score < 0)
+    ours["best_cutoff_balanced_accuracy"] = best_cutoff_balanced_accuracy(truth_neg, ours_score)
+    star_report: dict[str, object] = {
+        "reviews": len(stars),
+        "negative_share": round(float(truth_neg.mean()), 4),
+        "always_positive_accuracy": round(float(1 - truth_neg.mean()), 4),
+        "heedful": {k: round(v, 4) for k, v in ours.items()},
+        "note": "not used for training; 1,200 development reviews left out; heedful negative when sentiment_score < 0; VADER negative when compound <= -0.05",
+    }
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:
+        star_report["vader"] = "vaderSentiment is not installed (pip install heedful[bench]); VADER not measured"
+    else:
+        analyzer = SentimentIntensityAnalyzer()
+        compound = np.array([analyzer.polarity_scores(t)["compound"] for t in stars["text"]])
+        vader = binary_polarity_scores(truth_neg, compound <= -0.05)
+        vader["best_cutoff_balanced_accuracy"] = best_cutoff_balanced_accuracy(truth_neg, compound)
+        star_report["vader"] = {k: round(v, 4) for k, v in vader.items()}
+        star_report["heedful_minus_vader_points"] = {
+            k: round(100 * (ours[k] - vader[k]), 1) for k in ("accuracy", "balanced_accuracy", "negative_f1")
+        }
+    return star_report
+
+
+def clf_default_scores(texts: list[str], backend: str) -> np.ndarray:
+    """sentiment_score of each text from the default classifier (what `listen classify` writes)."""
+    from heedful.listen.classify import Classifier
+
+    clf = Classifier.build(backend=backend)  # type: ignore[arg-type]
+    return clf.classify(texts)["sentiment_score"].to_numpy()

@@ -1,0 +1,109 @@
+"""Listening use cases on a real store: classify the stored feedback into feedback_enriched (new or changed
+items only), then read it back as the overview, quotes and trends the CLI and the web page show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from heedful.errors import InputError
+from heedful.listen.classify import Classifier
+from heedful.services import listen as service
+from heedful.store import Store
+from heedful.themes import decode_themes
+
+FEEDBACK = [
+    ("f1", "The delivery took three weeks and nobody answered my emails.", "2024-01-05"),
+    ("f2", "Beautiful dress, fits true to size. Contact me at ann@example.com", "2024-02-05"),
+    ("f3", "I was charged twice for one order.", "2024-03-05"),
+]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return service.build_classifier(fast=True)
+
+
+def _seed(store: Store, rows: list[tuple[str, str, str]]) -> None:
+    frame = pd.DataFrame(rows, columns=["feedback_id", "text", "created_at"])
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    frame["channel"], frame["author_kind"] = "review", "customer"
+    store.upsert("feedback", frame)
+
+
+def test_classify_store_saves_new_and_changed_items_only(store: Store, classifier: Classifier) -> None:
+    _seed(store, FEEDBACK)
+    written, skipped = service.classify_store(store, classifier)
+    assert (len(written), skipped) == (3, 0)
+    stored = store.query("SELECT * FROM feedback_enriched ORDER BY feedback_id").set_index("feedback_id")
+    assert list(stored.index) == ["f1", "f2", "f3"]
+    assert stored.loc["f1", "sentiment"] == "negative"
+    assert "delivery_speed" in decode_themes(stored.loc["f1", "themes"])
+    assert "ann@example.com" not in stored.loc["f2", "redacted_text"]
+    assert stored.loc["f1", "model_version"] == classifier.version
+
+    again, skipped = service.classify_store(store, classifier)
+    assert (len(again), skipped) == (0, 3)
+    _seed(store, [("f3", "Great service and lovely quality, thank you so much!", "2024-03-05")])
+    changed, skipped = service.classify_store(store, classifier)
+    assert list(changed["feedback_id"]) == ["f3"] and skipped == 2
+    assert store.query("SELECT sentiment FROM feedback_enriched WHERE feedback_id = 'f3'")["sentiment"][0] == "positive"
+    everything, skipped = service.classify_store(store, classifier, reprocess_all=True)
+    assert (len(everything), skipped) == (3, 0)
+    assert store.query("SELECT count(*) AS n FROM feedback_enriched")["n"][0] == 3
+
+
+def test_classify_store_can_keep_personal_data(store: Store, classifier: Classifier) -> None:
+    _seed(store, FEEDBACK[1:2])
+    service.classify_store(store, classifier, redact_pii=False)
+    assert "ann@example.com" in store.query("SELECT redacted_text FROM feedback_enriched")["redacted_text"][0]
+
+
+def test_overview_quotes_and_trends_read_what_classification_saved(store: Store, classifier: Classifier) -> None:
+    with pytest.raises(InputError, match="No classified feedback"):
+        service.trends(store)
+    assert service.overview(store)["items"] == 0
+    _seed(store, FEEDBACK)
+    service.classify_store(store, classifier)
+
+    data = service.overview(store, "M")
+    assert data["items"] == 3
+    assert "delivery_speed" in set(data["themes"]["theme"])
+    assert data["sentiment"]["items"].sum() == 3
+
+    stored = store.query("SELECT feedback_id, sentiment, themes FROM feedback_enriched")
+    expected = {
+        r.feedback_id
+        for r in stored.itertuples()
+        if "delivery_speed" in decode_themes(r.themes) and r.sentiment in ("negative", "mixed")
+    }
+    delivery = service.quotes(store, "delivery_speed", None)
+    assert "f1" in expected and set(delivery["feedback_id"]) == expected
+    assert list(delivery["feedback_id"]) == sorted(expected, reverse=True)  # latest first
+    assert "delivery_speed" in delivery["themes"][0].split(", ")
+    assert service.quotes(store, "delivery", None).empty  # a whole theme id, not a prefix
+    assert list(service.quotes(store, None, "positive")["feedback_id"]) == ["f2"]
+    assert "[EMAIL]" in service.quotes(store, None, "positive")["quote"][0]
+
+    document = service.trends(store, "M", competitors=["Zalando"])
+    assert set(document["trends"]["period"]) <= {"2024-01", "2024-02", "2024-03"}
+    assert document["competitors"][0]["competitor"] == "Zalando"
+    assert document["competitors"][0]["mentions"] == 0
+
+
+def test_classify_a_file_keeps_its_ids_and_writes_a_csv(tmp_path: Path, classifier: Classifier) -> None:
+    src = tmp_path / "feedback.csv"
+    pd.DataFrame({"ticket": ["t1", "t2"], "body": [FEEDBACK[0][1], FEEDBACK[1][1]]}).to_csv(src, index=False)
+    items = service.read_feedback_file(src, "body", "ticket")
+    result = service.classify_items(classifier, items, "ticket")
+    out = tmp_path / "out.csv"
+    service.save_classification(result, out)
+    table = pd.read_csv(out)
+    assert list(table["ticket"]) == ["t1", "t2"]
+    assert "text_hash" not in table.columns and "[EMAIL]" in table["text"][1]
+    summary = service.classification_summary(result)
+    assert summary["items"] == 2 and summary["theme_counts"]["delivery_speed"] == 1  # type: ignore[index]
+    with pytest.raises(InputError, match="comment"):
+        service.read_feedback_file(src, "comment")
