@@ -147,8 +147,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def bench_submit(n: int = 1000, rate: float = 200.0) -> dict[str, object]:
+    from heedful.services.surveys import save_definition
     from heedful.store import connect
-    from heedful.store.surveys_repo import save_definition
     from heedful.surveys.definition import parse_survey
 
     folder = Path(tempfile.mkdtemp(prefix="hf-bench-"))

@@ -11,6 +11,7 @@ from tests.advocacy.seed import add_customers, add_orders
 from typer.testing import CliRunner
 
 from heedful.cli.main import app
+from heedful.services.advocacy import submit_story
 from heedful.store import Store, connect
 from heedful.store import advocacy_repo as repo
 
@@ -129,12 +130,10 @@ def test_a_referral_from_invitation_to_reward_shows_in_the_report(shop: str) -> 
 
 def test_only_approved_stories_with_consent_for_the_scope_are_exported(shop: str) -> None:
     with connect(shop) as store:
-        ok = repo.submit_story(
-            store, idempotency_key="a", title="Saved my shop", body="<b>Great</b>", consent=["website"]
-        )
-        repo.submit_story(store, idempotency_key="a", title="Saved my shop", body="<b>Great</b>", consent=["website"])
-        social = repo.submit_story(store, idempotency_key="b", title="Fast", body="Quick", consent=["social"])
-        repo.submit_story(store, idempotency_key="c", title="Pending", body="Not yet approved", consent=["website"])
+        ok = submit_story(store, idempotency_key="a", title="Saved my shop", body="<b>Great</b>", consent=["website"])
+        submit_story(store, idempotency_key="a", title="Saved my shop", body="<b>Great</b>", consent=["website"])
+        social = submit_story(store, idempotency_key="b", title="Fast", body="Quick", consent=["social"])
+        submit_story(store, idempotency_key="c", title="Pending", body="Not yet approved", consent=["website"])
         repo.review_story(store, ok, approve=True, reviewer="staff")
         repo.review_story(store, social, approve=True, reviewer="staff")
         assert store.count("stories") == 3  # the double submit stored one story

@@ -13,16 +13,9 @@ from hypothesis import strategies as st
 from tests.advocacy.seed import add_customers, add_orders
 
 from heedful.advocacy.rules import ProgrammeRules, cap_allows, programme_summary, reward_key
+from heedful.services.referrals import grant_reward, mark_paid, process_referrals
 from heedful.store import Store, connect
-from heedful.store.advocacy_repo import (
-    enrol_advocates,
-    grant_reward,
-    ledger,
-    mark_paid,
-    process_referrals,
-    record_landing,
-    referrals,
-)
+from heedful.store.advocacy_repo import enrol_advocates, ledger, record_landing, referrals
 
 LANDED = datetime(2025, 1, 2)
 RULES = ProgrammeRules(reward_amount=10.0, max_rewards_per_month=3, max_amount_per_month=25.0)

@@ -13,6 +13,7 @@ from tests.advocacy.seed import add_customers, add_orders
 from heedful.advocacy.effect import measure_outcomes
 from heedful.advocacy.matching import match_peers
 from heedful.errors import InputError, NotFoundError
+from heedful.services.advocacy import match_profiles
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
 
@@ -80,7 +81,7 @@ def test_match_profiles_find_new_and_at_risk_customers_and_opted_in_advocates(st
             {"customer_id": ["wobbly"], "churn_risk": [0.8], "model_version": "t", "scored_at": datetime(2025, 1, 1)}
         ),
     )
-    candidates, advocates = repo.match_profiles(store, onboarding_days=30)
+    candidates, advocates = match_profiles(store, onboarding_days=30)
     needs = candidates.set_index("customer_id")["need"].to_dict()
     assert needs == {"newbie": "onboarding", "other_new": "onboarding", "wobbly": "at_risk"}
     assert list(advocates["customer_id"]) == ["mentor"]  # busy did not opt in

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.web.conftest import EMAILS, PASSWORD, seed_data, sign_in
 
+from heedful.services.surveys import save_definition
 from heedful.store import Store, connect
 from heedful.store import surveys_repo as repo
 from heedful.surveys.definition import parse_survey
@@ -54,7 +55,7 @@ def seed_world(store: Store) -> tuple[dict[Role, str], dict[str, str]]:
     invitations = {}
     for text in (FEEDBACK_SURVEY, OTHER_SURVEY):
         survey = parse_survey(text)
-        repo.save_definition(store, survey)
+        save_definition(store, survey)
         invitations[survey.slug] = repo.create_invitations(store, survey.slug, ["C1"])[0][1]
     return tokens, invitations
 

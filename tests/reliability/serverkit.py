@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from heedful.services.surveys import save_definition
 from heedful.store import connect
-from heedful.store import surveys_repo as repo
 from heedful.surveys.definition import parse_survey
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def seed(db_url: str, customers: int = 200) -> str:
 
     store = connect(db_url)
     try:
-        repo.save_definition(store, parse_survey(SURVEY))
+        save_definition(store, parse_survey(SURVEY))
         frame = pd.DataFrame(
             {"customer_id": [f"C{i:05d}" for i in range(customers)], "kind": "customer", "name": "Load Test"}
         )

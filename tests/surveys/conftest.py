@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from heedful.services.surveys import save_definition
 from heedful.store import Store, connect
-from heedful.store import surveys_repo as repo
 from heedful.surveys.definition import parse_survey
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "heedful" / "surveys" / "examples" / "customer-pulse.yaml"
@@ -25,8 +25,8 @@ def hidden(html: str, name: str) -> str:
 def seed_survey_store(store: Store) -> None:
     from heedful.web.accounts import Role, create_user
 
-    repo.save_definition(store, parse_survey(EXAMPLE.read_text()))
-    repo.save_definition(store, parse_survey(EXAMPLE.read_text().replace("slug: customer-pulse", "slug: other-survey")))
+    save_definition(store, parse_survey(EXAMPLE.read_text()))
+    save_definition(store, parse_survey(EXAMPLE.read_text().replace("slug: customer-pulse", "slug: other-survey")))
     create_user(store, ANALYST[0], Role.analyst, ANALYST[1])
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from heedful.errors import InputError
 from heedful.ingest.surveys_import import import_survey_file
+from heedful.services.surveys import latest_survey
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
 from heedful.surveys.results import survey_results
@@ -31,7 +32,7 @@ def test_surveymonkey_export_keeps_multi_option_answers_and_other_text(duck_stor
 
 def test_typeform_export_gives_nps_with_an_interval(duck_store: Store) -> None:
     import_survey_file(duck_store, FIXTURES / "typeform.csv", "typeform", "tf")
-    _, survey = repo.latest_survey(duck_store, "tf")
+    _, survey = latest_survey(duck_store, "tf")
     responses, answers, _ = repo.survey_data(duck_store, "tf")
     result = survey_results(survey, responses, answers)
     nps = next(q for q in result["questions"] if q["type"] == "nps")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from heedful.errors import NotFoundError
+from heedful.services import surveys as service
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
 from heedful.surveys.collect import Answer
@@ -18,35 +19,35 @@ TEXT = (Path(__file__).resolve().parents[2] / "src/heedful/surveys/examples/cust
 
 def test_unchanged_definition_keeps_its_version_and_a_changed_one_adds_one(store: Store) -> None:
     survey = parse_survey(TEXT)
-    first = repo.save_definition(store, survey)
-    again = repo.save_definition(store, survey)
-    changed = repo.save_definition(store, parse_survey(TEXT.replace("How are we doing?", "How are we doing now?")))
+    first = service.save_definition(store, survey)
+    again = service.save_definition(store, survey)
+    changed = service.save_definition(store, parse_survey(TEXT.replace("How are we doing?", "How are we doing now?")))
     assert (first["version"], again["created"], changed["version"]) == (1, False, 2)
-    row, latest = repo.latest_survey(store, "customer-pulse")
+    row, latest = service.latest_survey(store, "customer-pulse")
     assert latest.title == "How are we doing now?" and row["status"] == "open"
     with pytest.raises(NotFoundError):
-        repo.latest_survey(store, "nope")
+        service.latest_survey(store, "nope")
 
 
 def test_double_submit_of_a_page_records_once(store: Store) -> None:
-    info = repo.save_definition(store, parse_survey(TEXT))
+    info = service.save_definition(store, parse_survey(TEXT))
     rid = repo.start_response(store, info["survey_id"], "customer-pulse")
     answers = [Answer("nps", "", "9", 9.0), Answer("csat", "", "5", 5.0)]
-    assert repo.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], answers, "key-1", 2) is True
-    assert repo.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], answers, "key-1", 2) is False
+    assert service.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], answers, "key-1", 2) is True
+    assert service.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], answers, "key-1", 2) is False
     assert store.count("answers") == 3  # two answers and the page mark
     assert sorted(repo.response_answers(store, rid)) == [("csat", "", "5"), ("nps", "", "9")]
     # going back and answering the page again replaces its answers
-    assert repo.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], [Answer("nps", "", "3", 3.0)], "key-2", 1)
+    assert service.save_page(store, rid, "loyalty", ["nps", "csat", "ces"], [Answer("nps", "", "3", 3.0)], "key-2", 1)
     assert repo.response_answers(store, rid) == [("nps", "", "3")]
     assert repo.response_state(store, rid)["current_page"] == 1
-    repo.save_page(store, rid, "why_low", ["problems", "low_reason"], [], "key-3", None)
+    service.save_page(store, rid, "why_low", ["problems", "low_reason"], [], "key-3", None)
     assert repo.response_state(store, rid)["completed_at"] is not None
 
 
 def test_invitation_tokens_cannot_be_guessed_reused_across_surveys_or_read_back(store: Store) -> None:
-    repo.save_definition(store, parse_survey(TEXT))
-    repo.save_definition(store, parse_survey(TEXT.replace("slug: customer-pulse", "slug: staff-pulse")))
+    service.save_definition(store, parse_survey(TEXT))
+    service.save_definition(store, parse_survey(TEXT.replace("slug: customer-pulse", "slug: staff-pulse")))
     issued = repo.create_invitations(store, "customer-pulse", ["c1", "c2"])
     other = repo.create_invitations(store, "staff-pulse", ["c1"])
     token = issued[0][1]
@@ -65,20 +66,20 @@ def test_invitation_tokens_cannot_be_guessed_reused_across_surveys_or_read_back(
     first = repo.start_response(store, survey_id, "customer-pulse", "c1", found["token_hash"])
     second = repo.start_response(store, survey_id, "customer-pulse", "c1", found["token_hash"])
     assert first == second
-    repo.save_page(store, first, "loyalty", ["nps"], [Answer("nps", "", "10", 10.0)], "k", None)
+    service.save_page(store, first, "loyalty", ["nps"], [Answer("nps", "", "10", 10.0)], "k", None)
     assert repo.find_invitation(store, "customer-pulse", token)["used_at"] is not None
 
 
 def test_group_commit_saves_each_key_once_and_keeps_page_order(store: Store) -> None:
-    info = repo.save_definition(store, parse_survey(TEXT))
+    info = service.save_definition(store, parse_survey(TEXT))
     a = repo.start_response(store, info["survey_id"], "customer-pulse")
     b = repo.start_response(store, info["survey_id"], "customer-pulse")
-    first = repo.PageSave(a, "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "2", 2.0),), "ka", 1)
+    first = service.page_save(a, "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "2", 2.0),), "ka", 1)
     batch = [
         first,
         first,  # a double submit inside one batch
-        repo.PageSave(a, "why_low", ("low_reason", "problems"), (Answer("low_reason", "", "late"),), "ka2", None),
-        repo.PageSave(b, "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "10", 10.0),), "kb", 2),
+        service.page_save(a, "why_low", ("low_reason", "problems"), (Answer("low_reason", "", "late"),), "ka2", None),
+        service.page_save(b, "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "10", 10.0),), "kb", 2),
     ]
     assert repo.save_pages(store, batch) == [True, False, True, True]
     assert repo.save_pages(store, batch[:1]) == [False]

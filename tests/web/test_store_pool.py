@@ -9,6 +9,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from heedful.services.surveys import save_definition
 from heedful.store import Store, connect
 from heedful.store import surveys_repo as repo
 from heedful.surveys.definition import parse_survey
@@ -112,7 +113,7 @@ async def _use(pool: StorePool) -> None:
 
 def _app_with_survey(db_url: str) -> tuple[Store, TestClient]:
     store = connect(db_url)
-    repo.save_definition(store, parse_survey(SURVEY))
+    save_definition(store, parse_survey(SURVEY))
     return store, TestClient(create_app(store=store, secret_key="pool-test", warm_cache=False))
 
 

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from heedful.errors import InputError
+from heedful.themes import decode_themes
 
 BLOCKS = ("segment", "products", "attributes", "themes")
 _DENSE_LIMIT = 25_000_000  # advocate feature cells kept dense (float32, ~100 MB) for fast products
@@ -65,11 +66,11 @@ class MatchResult:
 
 # ---------------------------------------------------------------- profiles -> sparse features
 def _tokens(value: Any) -> list[str]:
-    """A profile value as tokens: lists as they are, 'a;b' strings split, dicts as 'key=value'."""
+    """A profile value as tokens: lists as they are, 'a;b' strings decoded as theme lists, dicts as 'key=value'."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, str):
-        return [t for t in value.split(";") if t]
+        return decode_themes(value)
     if isinstance(value, dict):
         return [f"{k}={v}" for k, v in value.items() if v is not None and v != ""]
     if isinstance(value, Iterable):
@@ -85,7 +86,7 @@ def _token_pairs(values: Sequence[Any]) -> pd.DataFrame:
         series[~simple] = series[~simple].map(_tokens)
     strings = series.map(lambda v: isinstance(v, str))
     if strings.any():
-        series[strings] = series[strings].str.split(";")
+        series[strings] = series[strings].map(decode_themes)
     exploded = series.explode().dropna()
     exploded = exploded[exploded != ""].astype(str)
     pairs = pd.DataFrame({"row": exploded.index.to_numpy(dtype=np.int64), "token": exploded.to_numpy()})

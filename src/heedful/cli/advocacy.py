@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from heedful.advocacy.advocates import rank_advocates
-from heedful.advocacy.effect import assign_arms, measure_outcomes, programme_effect
-from heedful.advocacy.matching import match_peers
-from heedful.advocacy.rules import ProgrammeRules, expected_rewards, parse_rules, programme_summary, reconcile
+from heedful.advocacy.rules import ProgrammeRules, parse_rules
 from heedful.advocacy.stories import SCOPES, publishable, stories_html
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
 from heedful.errors import InputError
-from heedful.store import Store
+from heedful.services import advocacy as service
+from heedful.services.advocacy import ADVOCATE_FIELDS, effect_report, ranked_advocates, referral_report, run_matching
 from heedful.store import advocacy_repo as repo
 
 app = typer.Typer(help="Advocates, referral codes and rewards, stories, peer matching.", no_args_is_help=True)
@@ -36,39 +33,6 @@ def load_rules(path: Path | None) -> ProgrammeRules:
 
 
 # ---------------------------------------------------------------- advocates
-def ranked_advocates(store: Store) -> pd.DataFrame:
-    signals = repo.advocate_signals(store)
-    return rank_advocates(
-        signals["customers"],
-        value=signals["value"],
-        nps=signals["nps"],
-        feedback=signals["feedback"],
-        orders=signals["orders"],
-        referrals=signals["referrals"],
-        enrolment=signals["enrolment"],
-    )
-
-
-ADVOCATE_FIELDS = [
-    "rank",
-    "customer_id",
-    "advocate_score",
-    "likelihood",
-    "value_percentile",
-    "nps",
-    "positive_share",
-    "n_feedback",
-    "tenure_days",
-    "clv",
-    "p_alive",
-    "segment",
-    "referrals",
-    "eligible",
-    "consent_status",
-    "reasons",
-]
-
-
 @app.command("advocates")
 def advocates_cmd(
     db: DbOption = None,
@@ -151,7 +115,7 @@ def attribute_cmd(db: DbOption = None, rules: RulesOption = None, json_out: Json
     """Attribute referred customers, flag fraud, record conversions and earn rewards. Safe to run again."""
     programme = load_rules(rules)
     with open_store(db) as store:
-        result = repo.process_referrals(store, programme)
+        result = service.process_referrals(store, programme)
     if json_out:
         emit_json(result)
         return
@@ -161,18 +125,6 @@ def attribute_cmd(db: DbOption = None, rules: RulesOption = None, json_out: Json
         f"conversions; rewards: {r.get('earned', 0)} earned, {r.get('duplicate', 0)} already paid, "
         f"{r.get('capped', 0)} over the cap, {r.get('flagged', 0)} held for fraud review."
     )
-
-
-def referral_report(store: Store, rules: ProgrammeRules) -> dict[str, Any]:
-    refs = repo.referrals(store)
-    book = repo.ledger(store)
-    orders = store.query(
-        "SELECT order_id, customer_id, ordered_at, amount, is_return FROM orders WHERE customer_id IN "
-        "(SELECT referred_customer_id FROM referrals WHERE referred_customer_id IS NOT NULL)"
-    )
-    report = programme_summary(refs, book, orders, repo.customer_value(store))
-    report["ledger_check"] = reconcile(expected_rewards(refs, orders, rules), book) if not refs.empty else None
-    return report
 
 
 @app.command("referrals")
@@ -204,7 +156,7 @@ def pay_cmd(
 ) -> None:
     """Record payment of every owed reward (append-only `paid` entries; running it twice pays nothing more)."""
     with open_store(db) as store:
-        paid = repo.mark_paid(store, advocate)
+        paid = service.mark_paid(store, advocate)
     if json_out:
         emit_json({"paid": paid})
     else:
@@ -276,36 +228,6 @@ def stories_export_cmd(
 
 
 # ---------------------------------------------------------------- peer matching and its effect
-def run_matching(
-    store: Store,
-    *,
-    holdout: float = 0.2,
-    top_k: int = 10,
-    onboarding_days: int = 90,
-    save: bool = True,
-) -> dict[str, Any]:
-    candidates, advocates = repo.match_profiles(store, onboarding_days=onboarding_days)
-    if candidates.empty or advocates.empty:
-        result = None
-        matches = pd.DataFrame(columns=["customer_id", "advocate_id", "score", "need", "reasons"])
-    else:
-        result = match_peers(candidates, advocates, top_k=top_k)
-        matches = result.matches
-    arms = assign_arms(matches["customer_id"], holdout)
-    saved = repo.save_matches(store, matches, arms) if save else 0
-    matches = matches.assign(arm=arms.reindex(matches["customer_id"]).to_numpy())
-    return {
-        "candidates": len(candidates),
-        "advocates_with_capacity": len(advocates),
-        "slots": result.slots if result else 0,
-        "matched": int((matches["arm"] == "matched").sum()),
-        "holdout": int((matches["arm"] == "holdout").sum()),
-        "total_score": result.total_score if result else 0.0,
-        "saved": saved,
-        "matches": matches,
-    }
-
-
 @app.command("match")
 def match_cmd(
     db: DbOption = None,
@@ -343,19 +265,6 @@ def introduce_cmd(
     console.print(f"Match {match_id}: {status}.")
 
 
-def effect_report(store: Store, window_days: int = 90) -> dict[str, Any]:
-    matches, orders, as_of = repo.match_outcome_inputs(store)
-    if matches.empty:
-        return {
-            "window_days": window_days,
-            "matches": 0,
-            **programme_effect(pd.DataFrame(columns=["arm", "retained", "spend", "observed"])),
-        }
-    outcomes = measure_outcomes(matches, orders, window_days=window_days, as_of=as_of)
-    repo.record_outcomes(store, outcomes)
-    return {"window_days": window_days, "matches": len(matches), **programme_effect(outcomes)}
-
-
 @app.command("effect")
 def effect_cmd(
     db: DbOption = None,
@@ -376,23 +285,4 @@ def effect_cmd(
 
 
 # ---------------------------------------------------------------- demo
-def demo_step(store: Store) -> dict[str, object]:
-    """Advocacy on the demo data: rank advocates, enrol the top ones as demo advocates, match, report.
-
-    The demo enrols the 30 best-ranked customers as joined, opted-in advocates (source `demo`) so the
-    matching can be seen; a real programme records each advocate's own consent (`advocacy consent`).
-    """
-    ranked = ranked_advocates(store)
-    top = ranked[ranked["eligible"]].head(30)["customer_id"].tolist()
-    repo.enrol_advocates(store, top, status="joined", peer_opt_in=True, capacity=5, source="demo")
-    matching = run_matching(store, holdout=0.2)
-    referrals = repo.process_referrals(store, ProgrammeRules())
-    return {
-        "customers_ranked": len(ranked),
-        "top_advocate": top[0] if top else None,
-        "advocates_enrolled": len(top),
-        "match_candidates": matching["candidates"],
-        "matched": matching["matched"],
-        "holdout": matching["holdout"],
-        "referrals_converted": referrals["converted"],
-    }
+demo_step = service.demo_step  # what `heedful demo` runs for this area

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store, progress_bar
-from heedful.errors import InputError
-from heedful.store import Store
+from heedful.services import surveys as service
 from heedful.store import surveys_repo as repo
 
 app = typer.Typer(help="Surveys: NPS/CSAT/CES, MaxDiff, conjoint and price sensitivity.", no_args_is_help=True)
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "surveys" / "examples" / "customer-pulse.yaml"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(existing_file(path))
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: cannot read as CSV: {exc}") from exc
+demo_step = service.demo_step  # what `heedful demo` runs for this area
 
 
 @app.command("create")
@@ -35,43 +27,16 @@ def create_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Validate a YAML survey and store it; a changed file becomes a new version."""
-    from heedful.surveys.definition import parse_survey
-
-    survey = parse_survey(existing_file(file).read_text(encoding="utf-8"), file.name)
+    text = existing_file(file).read_text(encoding="utf-8")
     with open_store(db) as store:
-        info = repo.save_definition(store, survey, status=status)
-    info |= {
-        "title": survey.title,
-        "questions": len(survey.questions),
-        "pages": len(survey.pages),
-        "url": f"/s/{survey.slug}",
-    }
+        info = service.create_survey(store, text, file.name, status=status)
     if json_out:
         emit_json(info)
     else:
         verb = "Stored" if info["created"] else "Unchanged:"
         console.print(
-            f"{verb} survey [bold]{survey.slug}[/] version {info['version']} ({info['questions']} questions); link /s/{survey.slug}"
+            f"{verb} survey [bold]{info['slug']}[/] version {info['version']} ({info['questions']} questions); link {info['url']}"
         )
-
-
-def _customers(store: Store, query: str) -> pd.DataFrame:
-    """Customers chosen by QUERY: 'all', a kind (customer, prospect, staff, partner), @file of ids, or a SQL condition."""
-    base = "SELECT customer_id, name, email, kind FROM customers"
-    if query == "all":
-        return store.query(base)
-    if query in ("customer", "prospect", "staff", "partner"):
-        return store.query(f"{base} WHERE kind = ?", [query])
-    if query.startswith("@"):
-        ids = [line.strip() for line in existing_file(Path(query[1:])).read_text().splitlines() if line.strip()]
-        frame = store.query(base)
-        return frame[frame["customer_id"].isin(ids)]
-    if ";" in query:
-        raise InputError("--customers takes one SQL condition (no ';').")
-    try:
-        return store.query(f"{base} WHERE {query}")
-    except Exception as exc:
-        raise InputError(f"--customers {query!r} is not a valid condition on the customers table: {exc}") from exc
 
 
 @app.command("invite")
@@ -90,17 +55,12 @@ def invite_cmd(
 ) -> None:
     """Issue one unguessable link per customer (only its hash is stored) and write them to a CSV."""
     with open_store(db) as store:
-        chosen = _customers(store, customers)
-        if chosen.empty:
-            raise InputError(f"No customers match {customers!r}.")
-        issued = repo.create_invitations(store, slug, chosen["customer_id"].astype(str).tolist())
-    by_id = chosen.set_index(chosen["customer_id"].astype(str))
+        issued = service.invite(store, slug, customers, base_url)
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["customer_id", "name", "email", "link"])
-        for cid, token in issued:
-            row = by_id.loc[cid]
-            writer.writerow([cid, row["name"] or "", row["email"] or "", f"{base_url.rstrip('/')}/s/{slug}?t={token}"])
+        for row in issued:
+            writer.writerow([row["customer_id"], row["name"], row["email"], row["link"]])
     result = {"slug": slug, "invited": len(issued), "out": str(out)}
     if json_out:
         emit_json(result)
@@ -118,15 +78,9 @@ def results_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Response rate, NPS with its 95% interval, CSAT/CES, cross-tabs, key drivers, trade-offs."""
-    from heedful.surveys.results import open_text_feedback, survey_results
-
     with open_store(db) as store:
-        row, survey = repo.latest_survey(store, slug)
-        responses, answers, invited = repo.survey_data(store, slug)
-        result = survey_results(survey, responses, answers, invited)
-        result["status"] = row["status"]
-        if to_feedback and len(answers):
-            result["feedback_added"] = store.insert_new("feedback", open_text_feedback(survey, responses, answers))
+        report = service.results(store, slug, to_feedback=to_feedback)
+    result, row, survey, invited = report.result, report.row, report.survey, report.invited
     if json_out:
         emit_json(result)
         return
@@ -189,11 +143,8 @@ def maxdiff_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Utilities, preference shares and counts of MaxDiff items."""
-    from heedful.surveys.maxdiff import MaxDiff
-
-    frame = _read_csv(file)
     with progress_bar("HB sampling", iterations, enabled=method == "hb" and not json_out) as advance:
-        model = MaxDiff(method=method, n_iter=iterations, burn_in=iterations // 2).fit(frame, progress=advance)
+        model = service.maxdiff(file, method=method, iterations=iterations, progress=advance)
     if json_out:
         emit_json(model.to_dict())
         return
@@ -216,16 +167,10 @@ def conjoint_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Part-worth utilities with intervals, attribute importance, WTP per level, market simulation."""
-    from heedful.surveys.conjoint import Conjoint
-
-    frame = _read_csv(file)
     with progress_bar("HB sampling", iterations, enabled=method == "hb" and not json_out) as advance:
-        model = Conjoint(method=method, price_col=price_col, n_iter=iterations, burn_in=iterations // 2).fit(
-            frame, progress=advance
+        model, result = service.conjoint(
+            file, price_col=price_col, method=method, iterations=iterations, simulate=simulate, progress=advance
         )
-    result: dict[str, Any] = model.to_dict()
-    if simulate is not None:
-        result["simulation"] = model.simulate(_read_csv(simulate)).to_dict(orient="records")
     if json_out:
         emit_json(result)
         return
@@ -245,9 +190,7 @@ def van_westendorp_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Acceptable price range (PMC-PME), optimal and indifference price points."""
-    from heedful.surveys.vanwestendorp import VanWestendorp
-
-    model = VanWestendorp(convention=convention).fit(_read_csv(file))
+    model = service.van_westendorp(file, convention)
     if plot is not None:
         model.figure().write_html(str(plot), include_plotlyjs=True)
     if json_out:
@@ -257,22 +200,3 @@ def van_westendorp_cmd(
     console.print(
         f"Acceptable range {p['pmc']:,.2f} – {p['pme']:,.2f}; optimal {p['opp']:,.2f}; indifference {p['ipp']:,.2f} (n={model.n_})"
     )
-
-
-def demo_step(store: Store) -> dict[str, object]:
-    """Store the sample survey (every question type) so the demo shows it at /s/customer-pulse.
-
-    No answers are invented: results appear once people answer (or an export is imported).
-    """
-    from heedful.surveys.definition import parse_survey
-
-    survey = parse_survey(EXAMPLE.read_text(encoding="utf-8"), EXAMPLE.name)
-    info = repo.save_definition(store, survey)
-    responses, _, _ = repo.survey_data(store, survey.slug)
-    return {
-        "survey": survey.slug,
-        "version": info["version"],
-        "questions": len(survey.questions),
-        "link": f"/s/{survey.slug}",
-        "responses": len(responses),
-    }

@@ -21,8 +21,8 @@ import pandas as pd
 
 from heedful.errors import InputError, NotFoundError
 from heedful.store.backend import Store
-from heedful.store.surveys_repo import import_responses, latest_survey, save_definition
-from heedful.surveys.definition import SurveyDefinition
+from heedful.store.surveys_repo import import_responses, latest_definition, save_definition
+from heedful.surveys.definition import SurveyDefinition, survey_from_json, survey_to_json
 
 FORMATS = ("surveymonkey", "typeform", "google-forms")
 
@@ -249,10 +249,10 @@ def import_survey_file(store: Store, path: Path, fmt: str, slug: str, title: str
         raise InputError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     export = PARSERS[fmt](path)
     try:
-        _, survey = latest_survey(store, slug)
+        survey = survey_from_json(latest_definition(store, slug)[1])
     except NotFoundError:
         survey = infer_definition(export, slug, title or path.stem, fmt)
-    info = save_definition(store, survey)
+    info = save_definition(store, survey_to_json(survey))
     by_text = {q.text.strip().lower(): q for q in survey.questions}
     unmatched = [c.text for c in export.questions if c.text.strip().lower() not in by_text]
     if unmatched:

@@ -1,5 +1,8 @@
 """Store reads and writes for surveys: versioned definitions, invitations, responses and answers.
 
+Definitions go in and out as their JSON documents and answers as `AnswerRow` records; turning them
+into `SurveyDefinition` / `Answer` objects is `heedful.services.surveys`'s job.
+
 Durability rules: a page of answers commits (in one transaction) before the caller hears success,
 and carries the idempotency key of the form that sent it, so a double submit records once.
 Invitation tokens are `secrets.token_urlsafe`; only their SHA-256 is stored.
@@ -13,14 +16,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from heedful.errors import InputError, NotFoundError
 from heedful.store.backend import Store
-from heedful.surveys.collect import Answer
-from heedful.surveys.definition import SurveyDefinition, survey_from_json, survey_to_json
 
 PAGE_MARK = "_page"  # answers row recording that a page was submitted (question ids never start with _)
 
@@ -34,18 +35,21 @@ def token_hash(token: str) -> str:
 
 
 # ------------------------------------------------------------------------------ definitions
-def save_definition(store: Store, survey: SurveyDefinition, status: str = "open") -> dict[str, Any]:
-    """Store a survey; a changed definition becomes a new version, an unchanged one is left as is."""
-    document = survey_to_json(survey)
+def save_definition(store: Store, document: dict[str, Any], status: str = "open") -> dict[str, Any]:
+    """Store a survey's JSON document; a changed one becomes a new version, an unchanged one is left as is.
+
+    `document` holds at least slug and title (and audience); it is stored as sorted JSON text.
+    """
+    slug = str(document["slug"])
     text = json.dumps(document, sort_keys=True)
     rows = store.fetchall(
-        "SELECT version, definition, status FROM surveys WHERE slug = ? ORDER BY version DESC LIMIT 1", [survey.slug]
+        "SELECT version, definition, status FROM surveys WHERE slug = ? ORDER BY version DESC LIMIT 1", [slug]
     )
     if rows and json.dumps(json.loads(rows[0][1]), sort_keys=True) == text:
         version = int(rows[0][0])
         return {
-            "survey_id": f"{survey.slug}-v{version}",
-            "slug": survey.slug,
+            "survey_id": f"{slug}-v{version}",
+            "slug": slug,
             "version": version,
             "created": False,
             "status": rows[0][2],
@@ -54,18 +58,22 @@ def save_definition(store: Store, survey: SurveyDefinition, status: str = "open"
     store.execute(
         "INSERT INTO surveys (survey_id, slug, version, title, audience, status, definition, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [f"{survey.slug}-v{version}", survey.slug, version, survey.title, survey.audience, status, text, _now()],
+        [
+            f"{slug}-v{version}",
+            slug,
+            version,
+            document["title"],
+            document.get("audience", "customer"),
+            status,
+            text,
+            _now(),
+        ],
     )
-    return {
-        "survey_id": f"{survey.slug}-v{version}",
-        "slug": survey.slug,
-        "version": version,
-        "created": True,
-        "status": status,
-    }
+    return {"survey_id": f"{slug}-v{version}", "slug": slug, "version": version, "created": True, "status": status}
 
 
-def latest_survey(store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefinition]:
+def latest_definition(store: Store, slug: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(row, JSON document) of a survey's newest version; NotFoundError when no survey has this slug."""
     rows = store.fetchall(
         "SELECT survey_id, slug, version, title, audience, status, definition, created_at FROM surveys "
         "WHERE slug = ? ORDER BY version DESC LIMIT 1",
@@ -75,14 +83,26 @@ def latest_survey(store: Store, slug: str) -> tuple[dict[str, Any], SurveyDefini
         raise NotFoundError(f"No survey with slug {slug!r}; create it with `heedful survey create FILE.yaml`.")
     keys = ["survey_id", "slug", "version", "title", "audience", "status", "definition", "created_at"]
     row = dict(zip(keys, rows[0], strict=True))
-    return row, survey_from_json(json.loads(row.pop("definition")))
+    return row, json.loads(row.pop("definition"))
 
 
-def survey_version(store: Store, survey_id: str) -> SurveyDefinition:
+def definition_of(store: Store, survey_id: str) -> dict[str, Any]:
+    """The JSON document of one survey version."""
     rows = store.fetchall("SELECT definition FROM surveys WHERE survey_id = ?", [survey_id])
     if not rows:
         raise NotFoundError(f"No survey version {survey_id!r}.")
-    return survey_from_json(json.loads(rows[0][0]))
+    document: dict[str, Any] = json.loads(rows[0][0])
+    return document
+
+
+def latest_row(store: Store, slug: str) -> tuple[Any, ...] | None:
+    """(survey_id, slug, version, title, audience, status, created_at) of the newest version, or None."""
+    rows = store.fetchall(
+        "SELECT survey_id, slug, version, title, audience, status, created_at FROM surveys WHERE slug = ? "
+        "ORDER BY version DESC LIMIT 1",
+        [slug],
+    )
+    return tuple(rows[0]) if rows else None
 
 
 def list_surveys(store: Store) -> pd.DataFrame:
@@ -97,14 +117,14 @@ def list_surveys(store: Store) -> pd.DataFrame:
 def set_status(store: Store, slug: str, status: str) -> None:
     if status not in ("draft", "open", "closed"):
         raise InputError(f"Unknown survey status {status!r}.")
-    latest_survey(store, slug)
+    latest_definition(store, slug)
     store.execute("UPDATE surveys SET status = ? WHERE slug = ?", [status, slug])
 
 
 # ------------------------------------------------------------------------------ invitations
 def create_invitations(store: Store, slug: str, customer_ids: Sequence[str]) -> list[tuple[str, str]]:
     """One unguessable token per customer; returns (customer_id, token). Only hashes are stored."""
-    latest_survey(store, slug)
+    latest_definition(store, slug)
     issued = [(cid, secrets.token_urlsafe(24)) for cid in customer_ids]
     now = _now()
     with store.transaction():
@@ -130,6 +150,33 @@ def find_invitation(store: Store, slug: str, token: str) -> dict[str, Any] | Non
 
 
 # ------------------------------------------------------------------------------ responses
+@dataclass(frozen=True)
+class NewResponse:
+    """A response to create: its survey version and slug, wave, and (for an invitation) customer and token hash."""
+
+    survey_id: str
+    slug: str
+    wave: str | None = None
+    customer_id: str | None = None
+    token_hash: str | None = None
+
+
+def insert_responses(store: Store, new: Sequence[tuple[str, NewResponse]]) -> None:
+    """Write `responses` rows (response id, what to create) started now on the web, at page 0, in one statement."""
+    if not new:
+        return
+    now = _now()
+    rows: list[Any] = [
+        v for rid, n in new for v in (rid, n.survey_id, n.slug, n.customer_id, n.token_hash, now, n.wave)
+    ]
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, 0, ?, 'web')"] * len(new))
+    store.execute(
+        "INSERT INTO responses (response_id, survey_id, slug, customer_id, token_hash, started_at, current_page, "
+        f"wave, source) VALUES {values}",
+        rows,
+    )
+
+
 def start_response(
     store: Store,
     survey_id: str,
@@ -146,11 +193,7 @@ def start_response(
         if rows:
             return str(rows[0][0])
     response_id = secrets.token_urlsafe(16)
-    store.execute(
-        "INSERT INTO responses (response_id, survey_id, slug, customer_id, token_hash, started_at, current_page, wave, source) "
-        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'web')",
-        [response_id, survey_id, slug, customer_id, invitation_hash, _now(), wave],
-    )
+    insert_responses(store, [(response_id, NewResponse(survey_id, slug, wave, customer_id, invitation_hash))])
     return response_id
 
 
@@ -180,6 +223,15 @@ def response_answers(store: Store, response_id: str) -> list[tuple[str, str, str
     return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
+class AnswerRow(NamedTuple):
+    """One answered field, as the `answers` table stores it."""
+
+    question_id: str
+    field: str
+    value: str
+    value_num: float | None = None
+
+
 @dataclass(frozen=True)
 class PageSave:
     """One submitted page: what `save_page` / `save_pages` write."""
@@ -187,7 +239,7 @@ class PageSave:
     response_id: str
     page_id: str
     question_ids: tuple[str, ...]
-    answers: tuple[Answer, ...]
+    answers: tuple[AnswerRow, ...]
     idempotency_key: str
     next_page: int | None
 
@@ -197,7 +249,7 @@ def save_page(
     response_id: str,
     page_id: str,
     question_ids: Sequence[str],
-    answers: Sequence[Answer],
+    answers: Sequence[AnswerRow],
     idempotency_key: str,
     next_page: int | None,
 ) -> bool:
@@ -263,7 +315,7 @@ def _write_round(store: Store, items: Sequence[PageSave], now: datetime) -> None
         store.execute(f"DELETE FROM answers WHERE (response_id, question_id) IN ({marks})", pairs)
     rows: list[Any] = []
     for item in items:
-        for a in [*item.answers, Answer(PAGE_MARK, item.page_id, "submitted")]:
+        for a in [*item.answers, AnswerRow(PAGE_MARK, item.page_id, "submitted")]:
             rows.extend([item.response_id, a.question_id, a.field, a.value, a.value_num, item.idempotency_key, now])
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * (len(rows) // 7))
     store.execute(

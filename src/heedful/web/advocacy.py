@@ -10,12 +10,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from heedful.advocacy.effect import measure_outcomes, programme_effect
 from heedful.advocacy.rules import ProgrammeRules
 from heedful.advocacy.stories import SCOPE_LABELS, SCOPES, publishable, stories_html
-from heedful.cli.advocacy import ADVOCATE_FIELDS, ranked_advocates, referral_report
 from heedful.config import load_settings
 from heedful.errors import ConfigError, InputError
+from heedful.services import advocacy as service
+from heedful.services.advocacy import ADVOCATE_FIELDS, ranked_advocates, referral_report
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
 from heedful.web import accounts
@@ -58,7 +58,7 @@ def referral_email(
 ) -> Response:
     """The friend left their e-mail, so the referral follows them when they sign up or order."""
     referral_id = repo.record_landing(store, code, referral_id=request.cookies.get(REFERRAL_COOKIE))
-    repo.set_landing_email(store, referral_id, email)
+    service.set_landing_email(store, referral_id, email)
     response = render(
         request, "advocacy_landing.html", {"code": repo.normalise_code(code), "thanks": True, "section": "public"}
     )
@@ -100,7 +100,7 @@ def story_submit(
         context |= {"error": "Tick at least one place where we may publish your story.", "title": title, "body": body}
         return render(request, "advocacy_story_form.html", context, 422)
     advocate = repo.advocate_by_code(store, code) if code else None
-    repo.submit_story(
+    service.submit_story(
         store,
         idempotency_key=idempotency_key,
         title=title,
@@ -128,8 +128,7 @@ def advocacy_page(request: Request, store: StoreDep, user: ViewerUser) -> Respon
     top["consent_status"] = [consent.get(c, "not_invited") for c in top["customer_id"]]
     stories = repo.stories(store)
     matches = repo.peer_matches(store)
-    matched, orders, as_of = repo.match_outcome_inputs(store)
-    effect = programme_effect(measure_outcomes(matched, orders, as_of=as_of)) if not matched.empty else None
+    effect = service.current_effect(store)
     return render(
         request,
         "advocacy.html",
@@ -186,7 +185,7 @@ def introduce(
 @router.post("/advocacy/attribute", **PAGE)
 def attribute(request: Request, store: StoreDep, user: AnalystUser) -> Response:
     """Attribute referred customers, record conversions and earn rewards (idempotent)."""
-    result = repo.process_referrals(store, programme_rules())
+    result = service.process_referrals(store, programme_rules())
     accounts.record_audit(store, "advocacy.attribute", user=user, detail=result, ip=client_ip(request))
     return RedirectResponse("/advocacy", status_code=303)
 
@@ -210,7 +209,7 @@ def export_stories(
 @router.get("/advocacy/customer/{customer_id}", **PAGE)
 def customer_panel(request: Request, store: StoreDep, user: ViewerUser, customer_id: str) -> Response:
     """Advocacy panel for the customer profile (an HTMX fragment): advocate status, referrals, rewards, matches."""
-    profile = repo.advocacy_profile(store, customer_id)
+    profile = service.advocacy_profile(store, customer_id)
     profile["matches"] = [_match_view(m) for m in records(profile["matches"])]
     profile["stories"] = records(profile["stories"])
     return render(request, "advocacy_customer.html", {"customer_id": customer_id, "profile": profile})
@@ -234,7 +233,7 @@ def api_attribute(body: AttributionIn, store: StoreDep, user: AnalystUser) -> di
 )
 def api_reward(referral_id: str, store: StoreDep, user: AnalystUser) -> dict[str, Any]:
     """Safe to retry: a repeated or concurrent call answers `duplicate` and pays nothing more."""
-    return repo.reward_referral(store, referral_id, programme_rules())
+    return service.reward_referral(store, referral_id, programme_rules())
 
 
 @router.get(

@@ -12,20 +12,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import NotFoundError
+from heedful.services import surveys as service
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
-from heedful.store.surveys_repo import PageSave
+from heedful.store.surveys_repo import NewResponse
 from heedful.surveys.collect import (
     OTHER,
     VW_FIELDS,
@@ -39,6 +37,7 @@ from heedful.surveys.collect import (
 )
 from heedful.surveys.definition import SurveyDefinition, pipe
 from heedful.web.deps import AnalystUser, Role, StoreDep, ViewerUser
+from heedful.web.survey_responses import page_writer, responses_cache
 from heedful.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -111,25 +110,17 @@ def _latest(request: Request, store: Store, slug: str) -> tuple[dict[str, Any], 
         rows_cache = request.app.state.survey_rows = {}
     now = time.monotonic()
     hit = rows_cache.get(slug)
-    rows = (
-        [hit[1]]
-        if hit is not None and hit[0] > now
-        else store.fetchall(
-            "SELECT survey_id, slug, version, title, audience, status, created_at FROM surveys WHERE slug = ? "
-            "ORDER BY version DESC LIMIT 1",
-            [slug],
-        )
-    )
-    if not rows:
+    found = hit[1] if hit is not None and hit[0] > now else repo.latest_row(store, slug)
+    if found is None:
         raise NotFoundError(f"No survey at /s/{slug}.")
-    rows_cache[slug] = (now + STATUS_TTL_S, tuple(rows[0])) if hit is None or hit[0] <= now else hit
-    row = dict(zip(["survey_id", "slug", "version", "title", "audience", "status", "created_at"], rows[0], strict=True))
+    rows_cache[slug] = (now + STATUS_TTL_S, found) if hit is None or hit[0] <= now else hit
+    row = dict(zip(["survey_id", "slug", "version", "title", "audience", "status", "created_at"], found, strict=True))
     cache: dict[str, SurveyDefinition] | None = getattr(request.app.state, "survey_definitions", None)
     if cache is None:
         cache = request.app.state.survey_definitions = {}
     survey = cache.get(row["survey_id"])
     if survey is None:
-        survey = cache[row["survey_id"]] = repo.survey_version(store, row["survey_id"])
+        survey = cache[row["survey_id"]] = service.survey_version(store, row["survey_id"])
     return row, survey
 
 
@@ -138,73 +129,6 @@ def _survey_or_404(request: Request, store: Store, slug: str) -> tuple[dict[str,
     if row["status"] == "draft":
         raise NotFoundError(f"No survey at /s/{slug}.")
     return row, survey
-
-
-class ResponseCache:
-    """Write-through cache of respondents' progress (state and answers) for the submit hot path.
-
-    Only on DuckDB, where the file lock guarantees this process is the only writer: every change
-    to a cached response goes through `apply` after its commit, so the cache cannot go stale.
-    (On PostgreSQL several servers may share the database, so it always reads.)
-    """
-
-    def __init__(self, max_entries: int = 20_000) -> None:
-        self.entries: OrderedDict[str, tuple[dict[str, Any], list[tuple[str, str, str]]]] = OrderedDict()
-        self.max_entries = max_entries
-
-    def get(self, store: Store, response_id: str) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
-        hit = self.entries.get(response_id) if store.dialect == "duckdb" else None
-        if hit is not None:
-            self.entries.move_to_end(response_id)
-            return dict(hit[0]), list(hit[1])
-        state, answered = repo.response_with_answers(store, response_id)
-        if state is not None and store.dialect == "duckdb":
-            self.entries[response_id] = (dict(state), list(answered))
-            if len(self.entries) > self.max_entries:
-                self.entries.popitem(last=False)
-        return state, answered
-
-    def apply(self, item: PageSave, saved: bool) -> None:
-        """Record a committed page save (or forget the response when unsure)."""
-        hit = self.entries.get(item.response_id)
-        if hit is None:
-            return
-        if not saved:  # a duplicate: the stored answers are those of the first submission
-            return
-        state, answered = hit
-        kept = [a for a in answered if a[0] not in item.question_ids]
-        kept += [(a.question_id, a.field, a.value) for a in item.answers]
-        state = dict(state)
-        if item.next_page is None:
-            state["current_page"], state["completed_at"] = None, time.time()
-        else:
-            state["current_page"] = item.next_page
-        self.entries[item.response_id] = (state, kept)
-
-    def start(self, item: PageSave, new: NewResponse) -> None:
-        """Remember a response created with its first page (DuckDB only, like `get`)."""
-        state = {
-            "response_id": item.response_id,
-            "survey_id": new.survey_id,
-            "slug": new.slug,
-            "customer_id": None,
-            "token_hash": None,
-            "current_page": 0,
-            "completed_at": None,
-        }
-        self.entries[item.response_id] = (state, [])
-        if len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
-
-    def forget(self, response_id: str) -> None:
-        self.entries.pop(response_id, None)
-
-
-def _responses(app: FastAPI) -> ResponseCache:
-    cache = getattr(app.state, "survey_responses", None)
-    if cache is None:
-        cache = app.state.survey_responses = ResponseCache()
-    return cache
 
 
 def _respondent(
@@ -231,10 +155,10 @@ def _respondent(
         rid = repo.start_response(
             store, row["survey_id"], slug, invitation["customer_id"], invitation["token_hash"], survey.wave
         )
-        state, answered = _responses(request.app).get(store, rid)
+        state, answered = responses_cache(request.app).get(store, rid)
         return state, answered, None
     rid = request.cookies.get(_cookie(slug), "")
-    state, answered = _responses(request.app).get(store, rid) if rid else (None, [])
+    state, answered = responses_cache(request.app).get(store, rid) if rid else (None, [])
     if state is None or state["slug"] != slug:
         rid = repo.start_response(store, row["survey_id"], slug, None, None, survey.wave)
         state, answered = repo.response_state(store, rid), []
@@ -252,7 +176,7 @@ def _page_response(
     token: str,
     status_code: int = 200,
 ) -> Response:
-    answered = _responses(request.app).get(store, state["response_id"])[1]
+    answered = responses_cache(request.app).get(store, state["response_id"])[1]
     known = known_values(answered)
     customer = _customer(store, state.get("customer_id"))
     page = survey.pages[page_index]
@@ -331,99 +255,6 @@ def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page:
         if key.startswith("a.") and key[2:] not in values:  # pre-filled from an embedded snippet: ?a.nps=9
             values[key[2:]] = [value]
     return _page_response(request, store, survey, state, current, values, {}, t)
-
-
-@dataclass(frozen=True)
-class NewResponse:
-    """A response to create in the same transaction as its first page (a visitor without a cookie)."""
-
-    survey_id: str
-    slug: str
-    wave: str | None
-
-
-def _create_responses(store: Store, new: Sequence[tuple[str, NewResponse]]) -> None:
-    """The `responses` rows `repo.start_response` would write, with ids chosen before validation
-    (a page's randomised tasks are seeded by the response id), in the caller's transaction."""
-    if not new:
-        return
-    now = datetime.now(UTC).replace(tzinfo=None)
-    rows: list[Any] = [v for rid, n in new for v in (rid, n.survey_id, n.slug, now, n.wave)]
-    values = ", ".join(["(?, ?, ?, NULL, NULL, ?, 0, ?, 'web')"] * len(new))
-    store.execute(
-        "INSERT INTO responses (response_id, survey_id, slug, customer_id, token_hash, started_at, current_page, "
-        f"wave, source) VALUES {values}",
-        rows,
-    )
-
-
-def _save_batch(store: Store, batch: Sequence[tuple[PageSave, NewResponse | None]]) -> list[bool]:
-    """One transaction, one durable commit: the new responses of the batch, then every page."""
-    with store.transaction():
-        _create_responses(store, [(item.response_id, new) for item, new in batch if new is not None])
-        return repo.save_pages(store, [item for item, _ in batch])
-
-
-Pending = tuple[PageSave, NewResponse | None, asyncio.Future[bool]]
-
-
-class PageWriter:
-    """Group commit: page saves queue up and are written together, one transaction and one durable
-    commit per batch, and each submitter hears success only after that commit. Under load this
-    turns many small commits (each an fsync) into few, which is what keeps submits fast. A first
-    page from a new visitor creates its response in that same transaction.
-    """
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: asyncio.Queue[Pending] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    async def save(self, app: FastAPI, item: PageSave, new: NewResponse | None = None) -> bool:
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop or self.queue is None or self.task is None or self.task.done():
-            self.loop, self.queue = loop, asyncio.Queue()
-            self.task = loop.create_task(self._run(app, self.queue))
-        done: asyncio.Future[bool] = loop.create_future()
-        await self.queue.put((item, new, done))
-        return await done
-
-    async def _run(self, app: FastAPI, queue: asyncio.Queue[Pending]) -> None:
-        while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < 500:
-                batch.append(queue.get_nowait())
-            async with app.state.store_pool.acquire() as store:
-                try:
-                    results: list[bool | BaseException] = list(
-                        await asyncio.to_thread(_save_batch, store, [(item, new) for item, new, _ in batch])
-                    )
-                except Exception:  # one bad item must not fail the others: write them one by one
-                    results = []
-                    for item, new, _ in batch:
-                        try:
-                            results.extend(await asyncio.to_thread(_save_batch, store, [(item, new)]))
-                        except Exception as exc:
-                            results.append(exc)
-            cache = _responses(app)
-            for (item, new, done), result in zip(batch, results, strict=True):
-                if isinstance(result, BaseException):
-                    cache.forget(item.response_id)
-                    if not done.done():
-                        done.set_exception(result)
-                    continue
-                if new is not None and result and store.dialect == "duckdb":
-                    cache.start(item, new)
-                cache.apply(item, result)
-                if not done.done():
-                    done.set_result(result)
-
-
-def _writer(app: FastAPI) -> PageWriter:
-    writer = getattr(app.state, "survey_writer", None)
-    if writer is None:
-        writer = app.state.survey_writer = PageWriter()
-    return writer
 
 
 def _check_submission(
@@ -518,15 +349,10 @@ async def survey_submit(request: Request, slug: str) -> Response:
     known = known_values([a for a in answered if a[0] not in page_ids])
     known.update(known_values(result.answers))
     key = (values.get("idempotency_key") or [""])[0] or secrets.token_urlsafe(16)
-    item = PageSave(
-        state["response_id"],
-        page.id,
-        tuple(sorted(page_ids)),
-        tuple(result.answers),
-        key,
-        next_page(survey, page_index, known),
+    item = service.page_save(
+        state["response_id"], page.id, sorted(page_ids), result.answers, key, next_page(survey, page_index, known)
     )
-    await _writer(request.app).save(request.app, item, new)  # returns after the commit: the answer is durable
+    await page_writer(request.app).save(request.app, item, new)  # returns after the commit: the answer is durable
     response = RedirectResponse(target, status_code=303)
     _remember(response, slug, state["response_id"])
     return response
@@ -546,11 +372,8 @@ def surveys_list(request: Request, store: StoreDep, user: ViewerUser) -> Respons
 
 @router.get("/surveys/new")
 def survey_new(request: Request, user: AnalystUser) -> Response:
-    from heedful.cli.survey import EXAMPLE
-
-    return render(
-        request, "survey_new.html", {"text": EXAMPLE.read_text(encoding="utf-8"), "errors": [], "section": "surveys"}
-    )
+    text = service.EXAMPLE.read_text(encoding="utf-8")
+    return render(request, "survey_new.html", {"text": text, "errors": [], "section": "surveys"})
 
 
 @router.post("/surveys/new")
@@ -565,7 +388,7 @@ async def survey_create(request: Request, store: StoreDep, user: AnalystUser) ->
     except InputError as exc:
         errors = [line for line in str(exc).splitlines() if line.startswith("definition:")] or [str(exc)]
         return render(request, "survey_new.html", {"text": text, "errors": errors, "section": "surveys"}, 422)
-    repo.save_definition(
+    service.save_definition(
         store, survey, status=str(form.get("status", "open")) if form.get("status") == "draft" else "open"
     )
     getattr(request.app.state, "survey_rows", {}).pop(survey.slug, None)
@@ -574,11 +397,8 @@ async def survey_create(request: Request, store: StoreDep, user: AnalystUser) ->
 
 @router.get("/surveys/{slug}")
 def survey_results_page(request: Request, slug: str, store: StoreDep, user: ViewerUser) -> Response:
-    from heedful.surveys.results import survey_results
-
-    row, survey = repo.latest_survey(store, slug)
-    responses, answers, invited = repo.survey_data(store, slug)
-    result = survey_results(survey, responses, answers, invited)
+    report = service.results(store, slug)
+    row, survey, result = report.row, report.survey, report.result
     base = str(request.base_url).rstrip("/")
     nps_q = next((q for q in survey.questions if q.type == "nps" and q in survey.pages[0].questions), None)
     context = {
