@@ -32,8 +32,8 @@ from typing import Any
 
 import httpx
 
+from heedful.services.accounts import create_user
 from heedful.store import connect
-from heedful.web.accounts import create_user
 
 PASSWORD = "bench-password-123"
 EMAIL = "bench@example.com"

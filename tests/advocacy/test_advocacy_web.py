@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.advocacy.seed import add_customers, add_orders
 
+from heedful.services.accounts import Role, create_token, create_user
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
-from heedful.web.accounts import Role, create_token, create_user
 from heedful.web.app import create_app
 
 PASSWORD = "correct-horse-battery"

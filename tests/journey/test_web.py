@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from heedful.services.accounts import Role, create_user
 from heedful.store import connect
-from heedful.web.accounts import Role, create_user
 from heedful.web.app import create_app
 
 PASSWORD = "correct-horse-battery"

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.web.conftest import EMAILS, PASSWORD, seed_data, sign_in
 
+from heedful.services.accounts import Role, create_token, create_user
 from heedful.services.surveys import save_definition
 from heedful.store import Store, connect
 from heedful.store import surveys_repo as repo
 from heedful.surveys.definition import parse_survey
-from heedful.web.accounts import Role, create_token, create_user
 from heedful.web.app import create_app
 
 FEEDBACK_SURVEY = """

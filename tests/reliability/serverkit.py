@@ -50,7 +50,7 @@ def seed(db_url: str, customers: int = 200) -> str:
     """The one-page survey, some customers, an analyst and their API token (returned)."""
     import pandas as pd
 
-    from heedful.web.accounts import Role, create_token, create_user
+    from heedful.services.accounts import Role, create_token, create_user
 
     store = connect(db_url)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from heedful.web.accounts import Role
+from heedful.services.accounts import Role
 
 from .conftest import World
 

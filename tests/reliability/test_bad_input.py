@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from heedful.errors import InputError
 from heedful.ingest import import_file, sources
+from heedful.services.accounts import Role
 from heedful.store import Store, connect
 from heedful.web import imports as web_imports
-from heedful.web.accounts import Role
 from heedful.web.app import create_app
 
 from .conftest import World

@@ -13,7 +13,7 @@ import uvicorn
 from tests.web.conftest import EMAILS, PASSWORD
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
 
-from heedful.web.accounts import Role
+from heedful.services.accounts import Role
 
 from .conftest import World
 

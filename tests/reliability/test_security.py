@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from tests.web.conftest import EMAILS, PASSWORD, csrf_of, sign_in
 
-from heedful.web.accounts import Role
+from heedful.services.accounts import Role
 from heedful.web.app import create_app
 from heedful.web.deps import SAFE_METHODS
 from heedful.web.security import LoginThrottle, redact_secrets

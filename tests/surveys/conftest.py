@@ -23,7 +23,7 @@ def hidden(html: str, name: str) -> str:
 
 
 def seed_survey_store(store: Store) -> None:
-    from heedful.web.accounts import Role, create_user
+    from heedful.services.accounts import Role, create_user
 
     save_definition(store, parse_survey(EXAMPLE.read_text()))
     save_definition(store, parse_survey(EXAMPLE.read_text().replace("slug: customer-pulse", "slug: other-survey")))

@@ -114,8 +114,8 @@ def test_analyst_writes_a_survey_on_the_page_and_sees_errors_with_lines(client: 
 def test_only_the_respondent_pages_are_public() -> None:
     from fastapi.routing import APIRoute
 
+    from heedful.services.accounts import Role
     from heedful.web import surveys as survey_pages
-    from heedful.web.accounts import Role
 
     expected = {
         ("GET", "/s/{slug}"): None,

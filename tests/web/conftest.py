@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from heedful.services.accounts import Role, create_user
 from heedful.store import Store, connect
-from heedful.web.accounts import Role, create_user
 from heedful.web.app import create_app
 
 PASSWORD = "correct-horse-battery"

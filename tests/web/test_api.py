@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from heedful.services.accounts import Role
 from heedful.store import Store
-from heedful.web.accounts import Role
 
 from .conftest import csrf_of
 

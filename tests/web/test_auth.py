@@ -9,11 +9,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from heedful.services import accounts
+from heedful.services.accounts import Role
+from heedful.services.credentials import token_digest
 from heedful.store import Store
-from heedful.web import accounts
-from heedful.web.accounts import Role
 from heedful.web.app import create_app
-from heedful.web.security import LoginThrottle, SessionPolicy, token_digest
+from heedful.web.security import LoginThrottle, SessionPolicy
 
 from .conftest import EMAILS, PASSWORD, csrf_of, sign_in
 

@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 
 from heedful.report.report import CHROMIUM_ARGS  # one place for the offline Chromium flags
+from heedful.services.accounts import Role, create_user
 from heedful.store import Store, connect
-from heedful.web.accounts import Role, create_user
 from heedful.web.app import create_app
 
 from .conftest import EMAILS, PASSWORD, seed_data

@@ -8,9 +8,9 @@ import typer
 from typer.testing import CliRunner
 
 from heedful.cli.web import demo_step, register
+from heedful.services import accounts
+from heedful.services.accounts import Role
 from heedful.store import connect
-from heedful.web import accounts
-from heedful.web.accounts import Role
 
 runner = CliRunner()
 

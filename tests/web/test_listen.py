@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from heedful.web.accounts import Role
+from heedful.services.accounts import Role
 
 
 def test_viewer_sees_themes_and_the_negative_quote_first(clients: dict[Role, TestClient]) -> None:

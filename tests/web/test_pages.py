@@ -8,9 +8,9 @@ import re
 
 from fastapi.testclient import TestClient
 
+from heedful.services import accounts
+from heedful.services.accounts import Role
 from heedful.store import Store
-from heedful.web import accounts
-from heedful.web.accounts import Role
 
 from .conftest import csrf_of
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from heedful.web.accounts import Role
+from heedful.services.accounts import Role
 from heedful.web.app import create_app
 from heedful.web.deps import SAFE_METHODS
 

@@ -9,11 +9,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from heedful.services.accounts import Role, create_token, create_user, revoke_token, user_for_token
 from heedful.services.surveys import save_definition
 from heedful.store import Store, connect
 from heedful.store import surveys_repo as repo
 from heedful.surveys.definition import parse_survey
-from heedful.web.accounts import Role, create_token, create_user, revoke_token, user_for_token
 from heedful.web.app import create_app
 from heedful.web.deps import StorePool
 

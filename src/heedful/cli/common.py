@@ -65,3 +65,18 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
     ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
+
+
+# The web app, by its import string: the CLI starts it without importing heedful.web (cli/ and web/ never
+# import each other); uvicorn builds it by calling create_app() in the serving process.
+WEB_APP = "heedful.web.app:create_app"
+
+
+def serve_web_app(db_url: str, host: str, port: int, **options: Any) -> None:
+    """Run the web app over `db_url` until Ctrl+C (uvicorn builds it with `create_app()`)."""
+    import os
+
+    import uvicorn
+
+    os.environ["HEEDFUL_DB"] = db_url  # what create_app() opens
+    uvicorn.run(WEB_APP, factory=True, host=host, port=port, **options)

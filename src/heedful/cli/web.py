@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console, open_store
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console, open_store, serve_web_app
+from heedful.config import resolve_db_url
 from heedful.errors import InputError
+from heedful.services import accounts
+from heedful.services.accounts import Role
 from heedful.store import Store
-from heedful.web import accounts
-from heedful.web.accounts import Role
 
 users_app = typer.Typer(help="People who sign in to the web app, and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for scripts using the REST API.", no_args_is_help=True)
@@ -23,16 +24,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Start the web app (dashboard, REST API under /api/v1, docs at /docs)."""
-    import uvicorn
-
-    from heedful.web.app import create_app
-
-    app = create_app(db)
-    if not accounts.list_users(app.state.store):
+    url = resolve_db_url(db)
+    with open_store(url) as store:  # a bad URL or a locked file is one line here, not a server traceback
+        has_users = bool(accounts.list_users(store))
+    if not has_users:
         err_console.print("No users yet: add one with [bold]heedful users add EMAIL --role admin[/].")
     console.print(f"heedful is at [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/docs; Ctrl+C stops)")
     # proxy_headers: behind a TLS proxy on this machine, cookies get Secure and HSTS is sent.
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info")
+    serve_web_app(url, host, port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info")
 
 
 def _role(value: str) -> Role:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from heedful.web.accounts import Role, seed_demo_admin
+from heedful.services.accounts import Role, seed_demo_admin
 
 __all__ = ["Role", "create_app", "seed_demo_admin"]
 

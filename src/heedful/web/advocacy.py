@@ -14,11 +14,11 @@ from heedful.advocacy.rules import ProgrammeRules
 from heedful.advocacy.stories import SCOPE_LABELS, SCOPES, publishable, stories_html
 from heedful.config import load_settings
 from heedful.errors import ConfigError, InputError
+from heedful.services import accounts
 from heedful.services import advocacy as service
 from heedful.services.advocacy import ADVOCATE_FIELDS, ranked_advocates, referral_report
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
-from heedful.web import accounts
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.queries import AggregateCache
 from heedful.web.templating import records, render

@@ -16,10 +16,10 @@ from pydantic import BaseModel
 
 from heedful.errors import NotFoundError
 from heedful.jsonable import to_jsonable
+from heedful.services.accounts import UserPublic, UtcDatetime
 from heedful.store import Store
 from heedful.themes import decode_themes, theme_filter_sql
 from heedful.web import queries
-from heedful.web.accounts import UserPublic, UtcDatetime
 from heedful.web.customers import customer_profile
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.imports import ENTITIES, quarantine_rows, run_import

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import InputError
-from heedful.web import accounts
+from heedful.services import accounts
+from heedful.services.credentials import verify_password
 from heedful.web.deps import StoreDep, ViewerUser, client_ip, csrf_token
-from heedful.web.security import new_csrf_token, verify_password
+from heedful.web.security import new_csrf_token
 from heedful.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

@@ -20,8 +20,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from heedful.services.accounts import Role, UserPublic, cached_token_user, get_user, user_for_token
 from heedful.store import Store
-from heedful.web.accounts import Role, UserPublic, cached_token_user, get_user, user_for_token
 from heedful.web.security import csrf_matches, new_csrf_token
 
 __all__ = [

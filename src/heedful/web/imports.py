@@ -15,8 +15,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import InputError, NotFoundError
+from heedful.services import accounts
 from heedful.store import Store
-from heedful.web import accounts
 from heedful.web.deps import AnalystUser, StoreDep, UserPublic, ViewerUser, client_ip
 from heedful.web.templating import render
 

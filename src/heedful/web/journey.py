@@ -18,9 +18,9 @@ from heedful.journey.internal import AUDIENCES, internal_summary
 from heedful.journey.metrics import JourneyData
 from heedful.journey.scorecard import Scorecard
 from heedful.report.report import build_report, render_html, write_pdf
+from heedful.services import accounts
 from heedful.store import Store
 from heedful.store import journey_repo as repo
-from heedful.web import accounts
 from heedful.web.deps import AdminUser, AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.queries import AggregateCache
 from heedful.web.templating import render

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import InputError
+from heedful.services import accounts
+from heedful.services.accounts import Role, UserUpdate
 from heedful.store import Store
-from heedful.web import accounts
-from heedful.web.accounts import Role, UserUpdate
 from heedful.web.deps import AdminUser, StoreDep, client_ip
 from heedful.web.templating import render
 

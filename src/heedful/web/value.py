@@ -10,8 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import InputError
 from heedful.jsonable import to_jsonable
+from heedful.services import accounts
 from heedful.store import Store
-from heedful.web import accounts, queries
+from heedful.web import queries
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.templating import csv_response, figure, records, render
 

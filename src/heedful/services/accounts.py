@@ -14,8 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel
 
 from heedful.errors import InputError, NotFoundError
-from heedful.store import Store
-from heedful.web.security import (
+from heedful.services.credentials import (
     TOKEN_PREFIX,
     generate_password,
     hash_password,
@@ -24,6 +23,7 @@ from heedful.web.security import (
     token_digest,
     verify_password,
 )
+from heedful.store import Store
 
 DEMO_ADMIN_EMAIL = "admin@demo.heedful"
 DEMO_ADMIN_PASSWORD = "heedful-demo-2024"  # printed by the demo; the demo store is throw-away sample data
