@@ -24,7 +24,7 @@ from heedful.store import Store, connect
 __version__ = "0.1.0"
 __all__ = ["HeedfulError", "Store", "__version__", "connect"]
 
-_SUBPACKAGES = {"ingest", "value", "listen", "surveys", "retain", "advocacy", "journey", "report"}
+_SUBPACKAGES = {"ingest", "value", "listen", "surveys", "retain", "advocacy", "journey", "report", "services"}
 
 
 def __getattr__(name: str) -> Any:
