@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from heedful.cli.common import to_jsonable
-from heedful.cli.retain import NON_PRODUCTS
 from heedful.retain.atrisk import time_split_evaluation
 from heedful.retain.churn import ChurnModel
 from heedful.retain.offers import PurchaseHistory, evaluate_offers
+from heedful.services.retain import NON_PRODUCTS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -10,7 +10,7 @@ from ingest_data import BAD_RETAIL, GOOD_RETAIL_LINES, RETAIL_ROWS, write
 
 from heedful.errors import ConfigError, InputError
 from heedful.ingest import import_file
-from heedful.ingest.importer import _OrdersSink
+from heedful.ingest.sinks import OrdersSink
 from heedful.store import Store
 
 
@@ -83,10 +83,10 @@ def test_imports_table_records_each_run(store: Store, retail_csv: Path) -> None:
 def test_a_failing_import_leaves_no_rows_behind(
     store: Store, retail_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(self: _OrdersSink) -> None:
+    def boom(self: OrdersSink) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(_OrdersSink, "finish", boom)
+    monkeypatch.setattr(OrdersSink, "finish", boom)
     with pytest.raises(RuntimeError):
         import_file(store, retail_csv, "orders", preset="online-retail")
     assert store.count("orders") == 0 and store.count("quarantine") == 0
@@ -209,10 +209,10 @@ def test_chunked_commits_are_undone_when_the_import_fails(
 
     monkeypatch.setattr(importer, "BATCH_ROWS", 2)
 
-    def boom(self: _OrdersSink) -> None:
+    def boom(self: OrdersSink) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(_OrdersSink, "finish", boom)
+    monkeypatch.setattr(OrdersSink, "finish", boom)
     with pytest.raises(RuntimeError):
         import_file(store, retail_csv, "orders", preset="online-retail", commit_every=2)
     assert store.count("orders") == 0 and store.count("quarantine") == 0

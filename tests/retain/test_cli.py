@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from heedful.cli.main import app
-from heedful.cli.retain import demo_step, save_churn_scores
 from heedful.errors import InputError
 from heedful.retain.atrisk import suggested_action
+from heedful.services.retain import demo_step, save_churn_scores
 from heedful.store import Store, connect
 
 from .conftest import make_churn_data, make_retail_orders
@@ -390,7 +390,7 @@ def test_at_risk_uses_negative_feedback_and_detractor_answers(duckdb_url: str, s
                 }
             ),
         )
-        from heedful.cli.retain import run_at_risk
+        from heedful.services.retain import run_at_risk
 
         result = run_at_risk(store, horizon=90)
     table = result.customers.set_index("customer_id")

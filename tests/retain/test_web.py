@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from heedful.cli.retain import save_churn_scores
 from heedful.services.accounts import Role, create_user
+from heedful.services.retain import save_churn_scores
 from heedful.store import Store, connect
 from heedful.web.app import create_app
 

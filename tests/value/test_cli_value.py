@@ -11,7 +11,7 @@ from tests.conftest import require_shared_data
 from typer.testing import CliRunner
 
 from heedful.cli.main import app
-from heedful.cli.value import demo_step
+from heedful.services.value import demo_step
 from heedful.store import connect
 from heedful.value import rfm
 from heedful.value.simulate import simulate_transactions

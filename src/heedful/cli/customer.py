@@ -82,13 +82,10 @@ def show_cmd(
     ] = False,
 ) -> None:
     """Show one customer's unified profile: identity, kind, orders, feedback, survey answers, referrals, value."""
-    from heedful.ingest.profile import customer_profile
-    from heedful.store.privacy import redact_profile
+    from heedful.services import customers
 
     with user_errors(), open_store(db) as store:
-        profile = customer_profile(store, customer_id)
-        if not no_redact:  # feedback quotes are shown redacted by default
-            profile = redact_profile(profile)
+        profile = customers.profile(store, customer_id, redact=not no_redact)  # quotes redacted by default
     if json_out:
         emit_json(profile)
     else:

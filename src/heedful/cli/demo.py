@@ -14,16 +14,28 @@ from heedful.store import Store
 DemoStep = Callable[[Store], dict[str, Any]]
 
 
+def _value_step(store: Store) -> dict[str, Any]:
+    from heedful.services import value
+
+    return value.demo_step(store)
+
+
+def _retain_step(store: Store) -> dict[str, Any]:
+    from heedful.services import retain  # imported when the step runs: it loads the survey statistics
+
+    return retain.demo_step(store)
+
+
 def _area_steps() -> list[tuple[str, DemoStep]]:
     """Each area's `demo_step(store)`, in the order their inputs exist: value before retain (CLV),
     listen before journey (themes), everything before the web admin is seeded."""
-    from heedful.cli import advocacy, journey, listen, retain, survey, value, web
+    from heedful.cli import advocacy, journey, listen, survey, web
 
     return [
-        ("value", value.demo_step),
+        ("value", _value_step),
         ("listen", listen.demo_step),
         ("surveys", survey.demo_step),
-        ("retain", retain.demo_step),
+        ("retain", _retain_step),
         ("advocacy", advocacy.demo_step),
         ("journey", journey.demo_step),
         ("web", web.demo_step),

@@ -102,17 +102,18 @@ def run_import(
     **options: Any,
 ) -> None:
     from heedful.cli.common import existing_file, open_store
-    from heedful.ingest import get_preset, import_file
+    from heedful.ingest import get_preset
     from heedful.ingest.mapping import parse_map_options
+    from heedful.services import imports
 
     with user_errors():
-        get_preset(entity, preset)
+        get_preset(entity, preset)  # an unknown preset is refused before the store is opened
         mapping = parse_map_options(maps)
         existing_file(file)
         store = open_store(db)
         bar = _RowProgress(f"Importing {file.name}", enabled=not json_out)
         try:
-            result = import_file(store, file, entity, preset=preset, mapping=mapping, progress=bar, **options)
+            result = imports.import_file(store, file, entity, preset, mapping, progress=bar, **options)
         finally:
             bar.close()
             store.close()

@@ -2,83 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
 from heedful.errors import InputError
-from heedful.store import Store
 
 app = typer.Typer(
     help="Keep and grow customers: churn risk with reasons, value at risk, next-best offers, look-alikes.",
     no_args_is_help=True,
 )
-
-# Column names of common order exports (Online Retail, Shopify-like) -> canonical order fields.
-ORDER_ALIASES: dict[str, tuple[str, ...]] = {
-    "customer_id": ("customer_id", "customerid", "customer", "customer id"),
-    "order_id": ("order_id", "invoiceno", "invoice", "order", "order id"),
-    "ordered_at": ("ordered_at", "invoicedate", "order_date", "date", "created_at"),
-    "product_id": ("product_id", "stockcode", "sku", "product", "item_id"),
-    "product_name": ("product_name", "description", "title", "name"),
-    "quantity": ("quantity", "qty"),
-    "unit_price": ("unit_price", "unitprice", "price"),
-    "amount": ("amount", "total", "line_total"),
-    "is_return": ("is_return", "return"),
-}
-# Online Retail stock codes that are fees and adjustments, not products to offer.
-NON_PRODUCTS = ("POST", "DOT", "M", "m", "D", "C2", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "S", "B")
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV (optionally .gz), Parquet or Excel file as a DataFrame, ids kept as text."""
-    existing_file(path)
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        if name.endswith((".xlsx", ".xls")):
-            return pd.read_excel(path, dtype=str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read {path}: {exc}") from exc
-
-
-def orders_from_file(path: Path) -> pd.DataFrame:
-    """An order-lines file in canonical or Online Retail column names, as canonical order columns."""
-    raw = read_table(path)
-    lookup = {c.strip().lower().replace(" ", "_"): c for c in raw.columns}
-    lookup.update({c.strip().lower(): c for c in raw.columns})
-    out = pd.DataFrame(index=raw.index)
-    for field, aliases in ORDER_ALIASES.items():
-        source = next((lookup[a] for a in aliases if a in lookup), None)
-        if source is not None:
-            out[field] = raw[source]
-    for need in ("customer_id", "ordered_at", "product_id"):
-        if need not in out.columns:
-            raise InputError(f"{path} has no column for {need} (looked for {', '.join(ORDER_ALIASES[need])}).")
-    out["ordered_at"] = pd.to_datetime(out["ordered_at"], errors="coerce")
-    if "order_id" not in out.columns:
-        out["order_id"] = out["customer_id"].astype(str) + "@" + out["ordered_at"].astype(str)
-    qty = pd.to_numeric(out.get("quantity", pd.Series(1.0, index=out.index)), errors="coerce").fillna(1.0)
-    if "amount" in out.columns:
-        out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
-    else:
-        price = pd.to_numeric(out.get("unit_price", pd.Series(0.0, index=out.index)), errors="coerce")
-        out["amount"] = qty * price.fillna(0.0)
-    out["quantity"] = qty
-    if "is_return" in out.columns:
-        out["is_return"] = out["is_return"].astype(str).str.lower().isin(["true", "1", "yes", "y", "t"])
-    else:  # Online Retail: cancellation invoices start with C and carry negative quantities
-        out["is_return"] = out["order_id"].astype(str).str.startswith("C") | (qty < 0)
-    out["customer_id"] = out["customer_id"].where(out["customer_id"].notna(), None)
-    return out[out["ordered_at"].notna()].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- churn (contractual)
@@ -101,31 +37,26 @@ def churn_train(
     json_out: JsonOption = False,
 ) -> None:
     """Train a churn model with cross-validation: AUC with 95% interval, calibration, top features, baseline."""
-    from heedful.retain.churn import ChurnModel, binary_target
+    from heedful.services import retain as service
 
     if leakage not in ("refuse", "drop", "flag"):
         raise InputError("--leakage must be refuse, drop or flag.")
     if calibration not in ("isotonic", "platt", "none"):
         raise InputError("--calibration must be isotonic, platt or none.")
-    frame = read_table(file)
-    for col in [target, id_col, *([time_col] if time_col else []), *(drop or [])]:
-        if col not in frame.columns:
-            raise InputError(f"Column {col!r} is not in {file} (columns: {', '.join(map(str, frame.columns[:30]))}).")
-    y = binary_target(frame[target], positive)
-    time = pd.to_datetime(frame[time_col], errors="coerce") if time_col else None
-    X = frame.drop(columns=[target, id_col, *([time_col] if time_col else []), *(drop or [])])
-    model = ChurnModel(
-        n_folds=folds,
-        n_estimators=rounds,
-        leakage=leakage,  # type: ignore[arg-type]
-        calibration=calibration,  # type: ignore[arg-type]
-        n_bootstrap=bootstrap,
+    report = service.train_churn(
+        file,
+        target,
+        id_col,
+        time_col=time_col,
+        positive=positive,
+        drop=drop,
+        folds=folds,
+        leakage=leakage,
+        calibration=calibration,
+        rounds=rounds,
+        bootstrap=bootstrap,
+        model_out=model_out,
     )
-    model.fit(X, y, time=None if time is None else time.to_numpy())
-    model.meta_ = {"target": target, "id": id_col, "positive": positive, "trained_on": file.name}
-    report = model.report()
-    if model_out is not None:
-        report["model_path"] = str(model.save(model_out))
     if json_out:
         emit_json(report)
         return
@@ -153,20 +84,14 @@ def churn_score(
     json_out: JsonOption = False,
 ) -> None:
     """Calibrated churn risk per customer with the top reasons; optionally stored (--db) in churn_scores."""
-    from heedful.retain.churn import ChurnModel
+    from heedful.services import retain as service
 
-    model = ChurnModel.load(model_path)
-    frame = read_table(file)
-    key = id_col or model.meta_.get("id")
-    if key is None or key not in frame.columns:
-        raise InputError(f"Id column {key!r} is not in {file}; pass --id.")
-    scores = model.score(frame, frame[key].astype(str).tolist(), k=reasons, reasons_for=reasons_for)
+    scores = service.score_churn(model_path, file, id_col, reasons=reasons, reasons_for=reasons_for)
     if out is not None:
         scores.to_csv(out, index=False)
     if db is not None:
-        store = open_store(db)
-        with store:
-            save_churn_scores(store, scores, model_version=f"churn:{model_path.name}", horizon_days=None)
+        with open_store(db) as store:
+            service.save_churn_scores(store, scores, model_version=f"churn:{model_path.name}", horizon_days=None)
     summary = {
         "n_scored": len(scores),
         "mean_risk": float(scores["churn_risk"].mean()),
@@ -181,111 +106,6 @@ def churn_score(
             console.print(f"Wrote {out}")
 
 
-# --------------------------------------------------------------------------- store helpers (I/O lives here)
-def load_orders(store: Store) -> pd.DataFrame:
-    frame = store.query(
-        "SELECT customer_id, order_id, ordered_at, product_id, product_name, quantity, amount, is_return "
-        "FROM orders WHERE customer_id IS NOT NULL"
-    )
-    if frame.empty:
-        raise InputError("The store has no orders with a customer; import some with `heedful import orders`.")
-    return frame
-
-
-def load_feedback(store: Store) -> pd.DataFrame | None:
-    frame = store.query(
-        "SELECT f.customer_id, f.created_at, e.sentiment FROM feedback f "
-        "JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE f.customer_id IS NOT NULL"
-    )
-    return frame if not frame.empty else None
-
-
-def load_nps(store: Store) -> pd.DataFrame | None:
-    """Answers to would-you-recommend (0–10) questions: type `nps` in the survey definition, or an id with 'nps'."""
-    surveys = store.query("SELECT survey_id, definition FROM surveys")
-    nps_questions: set[tuple[str, str]] = set()
-    for survey_id, definition in surveys.itertuples(index=False):
-        try:
-            spec = json.loads(definition) if isinstance(definition, str) else definition
-        except json.JSONDecodeError:
-            continue
-        for q in _questions(spec):
-            if str(q.get("type", "")).lower() == "nps" and "id" in q:
-                nps_questions.add((str(survey_id), str(q["id"])))
-    answers = store.query(
-        "SELECT r.survey_id, a.question_id, r.customer_id, a.answered_at, a.value_num AS score "
-        "FROM answers a JOIN responses r ON r.response_id = a.response_id "
-        "WHERE r.customer_id IS NOT NULL AND a.value_num IS NOT NULL"
-    )
-    if answers.empty:
-        return None
-    is_nps = [
-        (str(s), str(q)) in nps_questions or "nps" in str(q).lower()
-        for s, q in zip(answers["survey_id"], answers["question_id"], strict=True)
-    ]
-    answers = answers[is_nps]
-    return answers if not answers.empty else None
-
-
-def _questions(spec: Any) -> list[dict[str, Any]]:
-    """Every question dict in a survey definition, however pages nest them."""
-    found: list[dict[str, Any]] = []
-    if isinstance(spec, dict):
-        if "type" in spec and "id" in spec:
-            found.append(spec)
-        for value in spec.values():
-            found.extend(_questions(value))
-    elif isinstance(spec, list):
-        for value in spec:
-            found.extend(_questions(value))
-    return found
-
-
-def load_clv(store: Store) -> pd.Series | None:
-    frame = store.query("SELECT customer_id, clv FROM customer_value WHERE clv IS NOT NULL")
-    return None if frame.empty else frame.set_index("customer_id")["clv"].astype(float)
-
-
-def save_churn_scores(store: Store, scores: pd.DataFrame, model_version: str, horizon_days: int | None) -> int:
-    """Upsert churn_scores and set customer_value.churn_risk (only that column) for known customers."""
-    reason_cols = [c for c in scores.columns if c.startswith("reason_") and c.count("_") == 1]
-
-    def reasons_json(row: pd.Series) -> str:
-        items = []
-        for c in reason_cols:
-            feature = row.get(f"{c}_feature")
-            if feature is None or pd.isna(feature):
-                continue  # not explained (churn-score --reasons-for)
-            text = str(row[c])
-            items.append(
-                {"feature": feature, "value": text.split(" = ", 1)[-1], "effect": float(row.get(f"{c}_effect", np.nan))}
-            )
-        return json.dumps(items)
-
-    now = datetime.now(UTC).replace(tzinfo=None)
-    rows = pd.DataFrame(
-        {
-            "customer_id": scores["customer_id"].astype(str),
-            "churn_risk": scores["churn_risk"].astype(float),
-            "clv": scores["clv"].astype(float) if "clv" in scores else np.nan,
-            "value_at_risk": scores["value_at_risk"].astype(float) if "value_at_risk" in scores else np.nan,
-            "reasons": scores.apply(reasons_json, axis=1) if len(scores) else [],
-            "action": scores.get("action"),
-            "horizon_days": horizon_days,
-            "model_version": model_version,
-            "scored_at": now,
-        }
-    )
-    with store.transaction():
-        store.upsert("churn_scores", rows)
-        store.execute(
-            "UPDATE customer_value SET churn_risk = (SELECT s.churn_risk FROM churn_scores s "
-            "WHERE s.customer_id = customer_value.customer_id) "
-            "WHERE customer_id IN (SELECT customer_id FROM churn_scores)"
-        )
-    return len(rows)
-
-
 # --------------------------------------------------------------------------- retail: at-risk and offers
 @app.command("at-risk")
 def at_risk(
@@ -296,16 +116,16 @@ def at_risk(
     json_out: JsonOption = False,
 ) -> None:
     """Customers ranked by value at risk (CLV × churn risk), with reasons and a suggested action."""
+    from heedful.services import retain as service
+
     store = open_store(db)
     with store:
-        result = run_at_risk(store, horizon)
-    listed = result.customers.head(top)
-    columns = ["customer_id", "churn_risk", "clv", "clv_source", "value_at_risk", "action"]
-    columns += [c for c in listed.columns if c.startswith("reason_") and not c.endswith("_feature")]
+        result = service.run_at_risk(store, horizon)
+    listed = service.at_risk_listing(result.customers, top)
     if out is not None:
-        listed[columns].to_csv(out, index=False)
+        listed.to_csv(out, index=False)
     if json_out:
-        emit_json({**result.evaluation, "customers": listed[columns]})
+        emit_json({**result.evaluation, "customers": listed})
         return
     ev = result.evaluation
     console.print(
@@ -327,21 +147,6 @@ def at_risk(
     console.print(table)
 
 
-def run_at_risk(store: Store, horizon: int = 90) -> Any:
-    """Score every customer in the store and save churn_scores + customer_value.churn_risk."""
-    from heedful.retain.atrisk import at_risk_customers
-
-    result = at_risk_customers(
-        load_orders(store),
-        horizon_days=horizon,
-        clv=load_clv(store),
-        feedback=load_feedback(store),
-        nps=load_nps(store),
-    )
-    save_churn_scores(store, result.customers, model_version=f"retail-churn:{horizon}d", horizon_days=horizon)
-    return result
-
-
 @app.command("offers")
 def offers(
     db: DbOption = None,
@@ -352,9 +157,11 @@ def offers(
     json_out: JsonOption = False,
 ) -> None:
     """Next-best offers per customer from purchase history, with why; stored in the offers table."""
+    from heedful.services import retain as service
+
     store = open_store(db)
     with store:
-        table = run_offers(store, top, method, customer)
+        table = service.run_offers(store, top, method, customer)
     if out is not None:
         table.to_csv(out, index=False)
     if json_out:
@@ -363,24 +170,6 @@ def offers(
     console.print(f"{len(table):,} offers for {table['customer_id'].nunique():,} customers ({method}).")
     for row in table.head(15).itertuples(index=False):
         console.print(f"{row.customer_id} #{row.rank}: {row.product_name} — {row.explanation}")
-
-
-def run_offers(store: Store, top: int = 5, method: str = "svd", customers: list[str] | None = None) -> pd.DataFrame:
-    from heedful.retain.offers import next_best_offers
-
-    table = next_best_offers(
-        load_orders(store), k=top, method=method, customer_ids=customers, exclude_products=NON_PRODUCTS
-    )
-    table["created_at"] = datetime.now(UTC).replace(tzinfo=None)
-    stored = table[
-        ["customer_id", "rank", "product_id", "product_name", "score", "method", "explanation", "created_at"]
-    ]
-    if customers:
-        with store.transaction():
-            store.upsert("offers", stored)
-    else:
-        store.replace_all("offers", stored)
-    return stored
 
 
 @app.command("evaluate-offers")
@@ -392,15 +181,13 @@ def evaluate_offers_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Hit-rate@k and recall@k of each recommender and the popularity baseline on a time split."""
-    from heedful.retain.offers import evaluate_offers
+    from heedful.services import retain as service
 
     try:
         start = pd.Timestamp(holdout_start)
     except ValueError as exc:
         raise InputError(f"--holdout-start {holdout_start!r} is not a date (YYYY-MM-DD).") from exc
-    result = evaluate_offers(
-        orders_from_file(file), start, ks=tuple(k or (5, 10)), holdout_end=holdout_end, exclude_products=NON_PRODUCTS
-    )
+    result = service.evaluate_offers(file, start, ks=tuple(k or (5, 10)), holdout_end=holdout_end)
     if json_out:
         emit_json(result)
         return
@@ -421,59 +208,30 @@ def lookalike(
     json_out: JsonOption = False,
 ) -> None:
     """Score prospects by resemblance to the best customers, with the traits that drive it."""
-    from heedful.retain.lookalike import LookalikeModel, best_customers, trait_columns
+    from heedful.services import retain as service
 
-    prospects = read_table(prospects_file)
-    key = id_col or str(prospects.columns[0])
-    store = open_store(db)
-    with store:
-        customers = load_customer_traits(store)
-    if customers.empty:
-        raise InputError("No customers with value results; run `heedful value clv` (or rfm) first.")
-    best = best_customers(customers, best_quantile, segments=segment)
-    traits = trait_columns(customers, prospects.drop(columns=[key]))
-    model = LookalikeModel().fit(customers, best, traits)
-    scores = model.score(prospects, prospects[key].astype(str).tolist())
+    existing_file(prospects_file)  # before the store is opened (and perhaps created)
+    with open_store(db) as store:
+        result = service.lookalikes(store, prospects_file, id_col, best_quantile=best_quantile, segments=segment)
+    scores = result.scores
     if out is not None:
         scores.to_csv(out, index=False)
     doc = {
         "n_prospects": len(scores),
-        "n_customers": len(customers),
-        "n_best": int(best.sum()),
-        "traits": traits,
-        "trait_importance": model.trait_importance().head(15),
+        "n_customers": result.n_customers,
+        "n_best": result.n_best,
+        "traits": result.traits,
+        "trait_importance": result.trait_importance.head(15),
         "prospects": scores.head(100),
     }
     if json_out:
         emit_json(doc)
         return
-    console.print(f"Best customers: {doc['n_best']} of {doc['n_customers']}; traits compared: {', '.join(traits)}")
+    console.print(
+        f"Best customers: {doc['n_best']} of {doc['n_customers']}; traits compared: {', '.join(result.traits)}"
+    )
     for row in scores.head(15).itertuples(index=False):
         console.print(f"{row.prospect_id}: similarity {row.similarity:.2f} (×{row.lift:.1f}) — {row.driver_1}")
-
-
-def load_customer_traits(store: Store) -> pd.DataFrame:
-    """Customers with their stored traits (columns and `attributes` JSON keys) and value results."""
-    frame = store.query(
-        "SELECT c.customer_id, c.company, c.country, c.city, c.attributes, v.clv, v.segment "
-        "FROM customers c JOIN customer_value v ON v.customer_id = c.customer_id WHERE c.kind = 'customer'"
-    )
-    if frame.empty:
-        return frame
-    extra = pd.DataFrame([_json_object(a) for a in frame["attributes"]], index=frame.index)
-    return pd.concat([frame.drop(columns=["attributes"]), extra.drop(columns=frame.columns, errors="ignore")], axis=1)
-
-
-def _json_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, str) or not value:
-        return {}
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return {}
-    return (
-        {k: v for k, v in parsed.items() if isinstance(v, str | int | float | bool)} if isinstance(parsed, dict) else {}
-    )
 
 
 @app.command("survival")
@@ -490,59 +248,23 @@ def survival(
     json_out: JsonOption = False,
 ) -> None:
     """Kaplan–Meier survival by segment and Cox hazard ratios; from a file, or retail orders in the store."""
-    from heedful.retain.survival import cox_hazard_ratios, kaplan_meier_by_segment, retail_durations
+    from heedful.services import retain as service
 
+    columns = [c.strip() for c in covariates.split(",")] if covariates else None
     if file is not None:
-        if not duration or not event:
-            raise InputError("With a file, pass --duration COL and --event COL.")
-        frame = read_table(file)
+        doc = service.survival(path=file, duration=duration, event=event, segment=segment, covariates=columns)
     else:
-        store = open_store(db)
-        with store:
-            frame = retail_durations(load_orders(store), inactive_days=inactive_days)
-            segments = store.query("SELECT customer_id, segment FROM customer_value")
-        frame = frame.join(segments.set_index("customer_id")["segment"]).reset_index()
-        duration, event = "duration_days", "churned"
-        segment = segment or ("segment" if frame["segment"].notna().any() else None)
-    assert duration is not None and event is not None
-    km = kaplan_meier_by_segment(frame, duration, event, segment)
-    doc: dict[str, Any] = {"medians": km["medians"], "logrank_p": km["logrank_p"]}
-    if covariates:
-        doc["hazard_ratios"] = cox_hazard_ratios(frame, duration, event, [c.strip() for c in covariates.split(",")])
-    doc["curves"] = _thin_curves(km["curves"])
+        with open_store(db) as store:
+            doc = service.survival(store=store, segment=segment, covariates=columns, inactive_days=inactive_days)
     if json_out:
         emit_json(doc)
         return
-    for row in km["medians"].itertuples(index=False):
+    for row in doc["medians"].itertuples(index=False):
         console.print(f"{row.segment}: n={row.n}, churned={row.events}, median time {row.median_time}")
-    if km["logrank_p"] is not None:
-        console.print(f"Log-rank test across segments: p = {km['logrank_p']:.3g}")
+    if doc["logrank_p"] is not None:
+        console.print(f"Log-rank test across segments: p = {doc['logrank_p']:.3g}")
     if covariates:
         for row in doc["hazard_ratios"].itertuples(index=False):
             console.print(
                 f"{row.covariate}: HR {row.hazard_ratio:.3g} ({row.lower:.3g}–{row.upper:.3g}), p={row.p:.3g}"
             )
-
-
-def _thin_curves(curves: pd.DataFrame, points: int = 60) -> pd.DataFrame:
-    """At most `points` steps per segment, enough to draw the curve."""
-    parts = []
-    for _, g in curves.groupby("segment", sort=False):
-        idx = np.unique(np.linspace(0, len(g) - 1, min(points, len(g))).astype(int))
-        parts.append(g.iloc[idx])
-    return pd.concat(parts, ignore_index=True) if parts else curves
-
-
-# --------------------------------------------------------------------------- demo
-def demo_step(store: Store) -> dict[str, object]:
-    """Score churn and value at risk, and compute next-best offers, on the demo data in the store."""
-    figures: dict[str, object] = {}
-    result = run_at_risk(store, horizon=90)
-    ev = result.evaluation
-    figures["churn_cv_auc"] = round(float(ev["cv_auc"]), 3)
-    figures["customers_scored"] = ev["n_scored"]
-    figures["value_at_risk"] = round(float(ev["total_value_at_risk"]), 2)
-    figures["top_action"] = str(result.customers["action"].head(50).mode().iat[0]) if len(result.customers) else None
-    offers_table = run_offers(store, top=5)
-    figures["offers"] = len(offers_table)
-    return figures

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import pyarrow.compute as pc
 from heedful.errors import InputError
 from heedful.ingest.mapping import resolve
 from heedful.ingest.presets import ENTITIES, Preset, get_preset
+from heedful.ingest.sinks import BATCH_ROWS, SINKS, now
 from heedful.ingest.sources import Source, _first_line, open_source
 from heedful.ingest.sql import BATCH_VIEW, Plan, customers_plan, feedback_plan, orders_plan
 from heedful.store import Store
@@ -37,9 +37,6 @@ from heedful.store.schema import CUSTOMER_KINDS
 Progress = Callable[[int, int | None], None]
 """progress(rows_read_so_far, estimated_total_rows_or_None), called after every batch."""
 
-BATCH_ROWS = 122_880  # one DuckDB row group
-FLUSH_MAX_ROWS = 8 * BATCH_ROWS
-"""At most this many validated rows wait in memory to be stored together in a DuckDB store."""
 QUARANTINE_REPORTED = 1000  # entries kept in ImportResult.quarantine; `rejected` has the full count
 
 
@@ -66,10 +63,6 @@ class ImportResult:
             "duplicates": self.duplicates,
             "quarantine": [dict(q) for q in self.quarantine],
         }
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _engine() -> duckdb.DuckDBPyConnection:
@@ -143,7 +136,7 @@ def import_file(
     while True:
         import_id = uuid.uuid4().hex
         result = ImportResult(import_id, entity, preset, str(file))
-        started = _now()
+        started = now()
         engine = _engine()
         try:
             source = open_source(engine, file, encoding=attempt_encoding, tolerant=tolerant, **options)
@@ -203,7 +196,7 @@ def _imports_row(result: ImportResult, started: datetime, file: str, status: str
                 "source_file": file,
                 "file_hash": result.file_hash,
                 "started_at": started,
-                "finished_at": _now(),
+                "finished_at": now(),
                 "accepted": result.accepted,
                 "rejected": result.rejected,
                 "duplicates": result.duplicates,
@@ -251,7 +244,7 @@ def _run(
     hasher: _FileHasher,
     commit_every: int | None = None,
 ) -> None:
-    started = _now()
+    started = now()
     plan = _plan(source, spec, mapping, formats, kind, source_name, result.import_id)
     try:
         reader = engine.sql(plan.source_sql).to_arrow_reader(BATCH_ROWS)
@@ -268,11 +261,14 @@ def _run(
         finally:
             validator.unregister(BATCH_VIEW)
 
-    sink = _SINKS[spec.entity](
-        store, result, plan, kind_explicit=kind is not None or "kind" in (mapping or {}).values()
+    sink = SINKS[spec.entity](
+        store,
+        result,
+        plan,
+        kind_explicit=kind is not None or "kind" in (mapping or {}).values(),
+        batch_rows=BATCH_ROWS,
     )
-    if store.dialect == "duckdb":
-        store.execute("SET enable_progress_bar = false")
+    store.quiet()
     with _Transactions(store, result, commit_every, sink.flush) as tx, _Prefetch(reader, validate) as batches:
         if source.rejects:
             lines, raws, errors = zip(*source.rejects, strict=True)
@@ -285,7 +281,7 @@ def _run(
             if n_bad:
                 bad = table.select(["source_line", "_error", "_raw"]).filter(bad_mask)
                 _quarantine(store, result, bad, str(source.path))
-            if store.dialect == "duckdb":
+            if store.embedded:  # stored together, read in place from the registered Arrow batches
                 sink.add_pending(table, table.num_rows - n_bad)
             else:
                 sink.add(table.filter(pc.invert(bad_mask)) if n_bad else table)
@@ -402,7 +398,7 @@ def _quarantine(store: Store, result: ImportResult, bad: pa.Table, file: str) ->
             "line": bad.column("source_line").cast(pa.int64()),
             "error": bad.column("_error"),
             "raw": bad.column("_raw"),
-            "created_at": pa.array([_now()] * n, pa.timestamp("us")),
+            "created_at": pa.array([now()] * n, pa.timestamp("us")),
         }
     )
     store.insert_new("quarantine", frame)
@@ -414,292 +410,3 @@ def _quarantine(store: Store, result: ImportResult, bad: pa.Table, file: str) ->
         result.quarantine.extend(
             {"line": ln, "error": err, "file": file} for ln, err in zip(lines, errors, strict=True)
         )
-
-
-# ----------------------------------------------------------------------------------------- sinks
-class _Sink:
-    table_name = ""
-
-    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
-        self.store = store
-        self.result = result
-        self.plan = plan
-        self.kind_explicit = kind_explicit
-        self.pending: list[pa.Table] = []  # validated batches not stored yet (DuckDB stores)
-        self.pending_good = 0
-        self.pending_rows = 0  # with the bad ones, which DuckDB filters out when storing
-        self.stored_before: int | None = None
-
-    def rows(self, good: pa.Table) -> pa.Table:
-        rows = good.select(self.plan.output_columns)
-        for name, value in self.plan.constants.items():
-            rows = rows.append_column(name, pa.array([value] * rows.num_rows, pa.string()))
-        return rows
-
-    @property
-    def stored_columns(self) -> list[str]:
-        """The entity table's columns an import writes: the plan's outputs, then the provenance constants."""
-        return [*self.plan.output_columns, *self.plan.constants]
-
-    def select_sql(self, view: str) -> str:
-        """SELECT of `stored_columns` from a registered batch's good rows (the constants as literals)."""
-        values = [f'"{c}"' for c in self.plan.output_columns]
-        values += ["'" + v.replace("'", "''") + f'\' AS "{k}"' for k, v in self.plan.constants.items()]
-        return f"SELECT {', '.join(values)} FROM {view} WHERE _error IS NULL"
-
-    def add(self, good: pa.Table) -> None:
-        """Store the good rows of a batch (any store)."""
-        if good.num_rows == 0:
-            return
-        inserted = self.store.insert_new(self.table_name, self.rows(good))
-        self._count(inserted, good.num_rows)
-        self.collect(good)
-
-    def add_pending(self, batch: pa.Table, n_good: int) -> None:
-        """DuckDB stores: keep validated batches until `flush_rows` rows wait, then store their good rows."""
-        if n_good:
-            self.pending.append(batch)
-            self.pending_good += n_good
-            self.pending_rows += batch.num_rows
-        if self.pending_rows >= self.flush_rows():
-            self.flush()
-
-    def flush_rows(self) -> int:
-        """Rows to store at once. Where the Store keeps the key, each store scans the stored keys
-        once: on a large table, larger stores (up to FLUSH_MAX_ROWS) keep that scan to about 1/8 of
-        the rows stored; on a small one, storing each batch at once overlaps best with validation."""
-        if not self.store.keeps_key(self.table_name):
-            return BATCH_ROWS
-        if self.stored_before is None:
-            self.stored_before = self.store.count(self.table_name)
-        stored = self.stored_before + self.result.accepted
-        return min(FLUSH_MAX_ROWS, max(BATCH_ROWS, stored // 8))
-
-    def flush(self) -> None:
-        """Store the good rows of the pending batches (DuckDB reads them in place and filters them itself)."""
-        if not self.pending:
-            return
-        batches, n_good = pa.concat_tables(self.pending), self.pending_good
-        self.pending, self.pending_good, self.pending_rows = [], 0, 0
-        with self.store.registered(batches) as view:
-            self.add_view(view, n_good)
-
-    def add_view(self, view: str, n_good: int) -> None:
-        """Store the good rows of validated batches registered as `view` in a DuckDB store."""
-        if n_good == 0:
-            return
-        select = self.select_sql(view)
-        inserted = self.store.insert_new_select(self.table_name, self.stored_columns, select, first_by="source_line")
-        self._count(inserted, n_good)
-        self.collect_view(view)
-
-    def _count(self, inserted: int, good: int) -> None:
-        self.result.accepted += inserted
-        self.result.duplicates += good - inserted
-
-    def collect(self, good: pa.Table) -> None:
-        """Keep what `finish` needs from the good rows of a batch."""
-
-    def collect_view(self, view: str) -> None:
-        """Like `collect`, for a batch registered in a DuckDB store."""
-
-    def finish(self) -> None:
-        pass
-
-
-class _OrdersSink(_Sink):
-    """Order lines; afterwards, a customer row for every customer id seen (created if new)."""
-
-    table_name = "orders"
-
-    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
-        super().__init__(store, result, plan, kind_explicit=kind_explicit)
-        self.customers: list[pd.DataFrame] = []
-
-    AGG_SQL = (
-        "SELECT customer_id, MIN(ordered_at) AS first_seen_at, arg_min_null(country, source_line) AS country, "
-        "arg_min_null(_email, source_line) AS email, arg_min_null(_name, source_line) AS name, "
-        "MIN(source_line) AS source_line FROM {view} "
-        "WHERE _error IS NULL AND customer_id IS NOT NULL GROUP BY customer_id"
-    )
-
-    def collect(self, good: pa.Table) -> None:
-        with_id = good.filter(pc.is_valid(good.column("customer_id")))
-        if with_id.num_rows:
-            part = with_id.select(
-                ["customer_id", "ordered_at", "country", "_email", "_name", "source_line"]
-            ).to_pandas()
-            self.customers.append(
-                part.groupby("customer_id", sort=False).agg(
-                    first_seen_at=("ordered_at", "min"),
-                    country=("country", "first"),
-                    email=("_email", "first"),
-                    name=("_name", "first"),
-                    source_line=("source_line", "min"),
-                )
-            )
-
-    def collect_view(self, view: str) -> None:
-        self.customers.append(self.store.query(self.AGG_SQL.format(view=view)).set_index("customer_id"))
-
-    def finish(self) -> None:
-        if not self.customers:
-            return
-        agg = (
-            pd.concat(self.customers)
-            .groupby(level=0)
-            .agg(
-                first_seen_at=("first_seen_at", "min"),
-                country=("country", "first"),
-                email=("email", "first"),
-                name=("name", "first"),
-                source_line=("source_line", "min"),
-            )
-        )
-        _create_customers(self.store, self.result, agg.reset_index(), "customer")
-        self.store.execute(
-            "UPDATE customers SET first_seen_at = o.first_order FROM "
-            "(SELECT customer_id, MIN(ordered_at) AS first_order FROM orders WHERE import_id = ? "
-            "GROUP BY customer_id) AS o WHERE customers.customer_id = o.customer_id "
-            "AND (customers.first_seen_at IS NULL OR customers.first_seen_at > o.first_order)",
-            [self.result.import_id],
-        )
-
-
-class _FeedbackSink(_Sink):
-    """Feedback items; authors with a customer id get a customer row (their author kind) if new."""
-
-    table_name = "feedback"
-
-    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
-        super().__init__(store, result, plan, kind_explicit=kind_explicit)
-        self.customers: list[pd.DataFrame] = []
-
-    def collect(self, good: pa.Table) -> None:
-        with_id = good.filter(pc.is_valid(good.column("customer_id")))
-        if with_id.num_rows:
-            part = with_id.select(["customer_id", "author_kind", "created_at", "source_line"]).to_pandas()
-            self.customers.append(
-                part.groupby("customer_id", sort=False).agg(
-                    kind=("author_kind", "first"),
-                    first_seen_at=("created_at", "min"),
-                    source_line=("source_line", "min"),
-                )
-            )
-
-    def collect_view(self, view: str) -> None:
-        self.customers.append(
-            self.store.query(
-                "SELECT customer_id, arg_min_null(author_kind, source_line) AS kind, MIN(created_at) AS first_seen_at, "
-                f"MIN(source_line) AS source_line FROM {view} WHERE _error IS NULL AND customer_id IS NOT NULL "
-                "GROUP BY customer_id"
-            ).set_index("customer_id")
-        )
-
-    def finish(self) -> None:
-        if self.customers:
-            agg = (
-                pd.concat(self.customers)
-                .groupby(level=0)
-                .agg(kind=("kind", "first"), first_seen_at=("first_seen_at", "min"), source_line=("source_line", "min"))
-            )
-            _create_customers(self.store, self.result, agg.reset_index(), None)
-
-
-def _create_customers(store: Store, result: ImportResult, frame: pd.DataFrame, kind: str | None) -> None:
-    rows = frame.copy()
-    if kind is not None:
-        rows["kind"] = kind
-    rows["created_at"] = _now()
-    rows["source"] = result.preset
-    rows["source_file"] = Path(result.path).name
-    rows["import_id"] = result.import_id
-    store.insert_new("customers", rows)
-
-
-class _CustomersSink(_Sink):
-    """Customer rows: new ids are inserted; known ids get the file's non-empty values.
-
-    Rows that would change nothing count as duplicates. The kind of a known customer changes only
-    when the file or `--kind` says so explicitly.
-    """
-
-    table_name = "customers"
-    COMPARED = ("kind", "name", "email", "phone", "company", "country", "city", "attributes", "first_seen_at")
-
-    def __init__(self, store: Store, result: ImportResult, plan: Plan, *, kind_explicit: bool) -> None:
-        super().__init__(store, result, plan, kind_explicit=kind_explicit)
-        self.parts: list[pd.DataFrame] = []
-
-    def add(self, good: pa.Table) -> None:
-        if good.num_rows:
-            self.parts.append(self.rows(good).to_pandas())
-
-    def add_view(self, view: str, n_good: int) -> None:
-        if n_good:
-            self.parts.append(self.store.query(self.select_sql(view)))
-
-    def finish(self) -> None:
-        if not self.parts:
-            return
-        rows = pd.concat(self.parts, ignore_index=True)
-        total = len(rows)
-        rows = rows.drop_duplicates("customer_id", keep="last")
-        self.result.duplicates += total - len(rows)
-        rows["created_at"] = _now()
-        existing = _existing_customers(self.store, rows["customer_id"].tolist())
-        new = rows[~rows["customer_id"].isin(existing.index)]
-        if len(new):
-            self.result.accepted += self.store.insert_new("customers", new)
-        known = rows[rows["customer_id"].isin(existing.index)].set_index("customer_id")
-        if known.empty:
-            return
-        old = existing.loc[known.index]
-        merged = old.copy()
-        for col in self.COMPARED:
-            if col == "kind" and not self.kind_explicit:
-                continue
-            incoming = known[col]
-            if col == "first_seen_at":
-                both = pd.concat([old[col], incoming], axis=1)
-                merged[col] = both.min(axis=1)
-            elif col == "attributes":
-                merged[col] = [_merge_json(o, n) for o, n in zip(old[col], incoming, strict=True)]
-            else:
-                merged[col] = incoming.where(incoming.notna(), old[col])
-        changed = pd.Series(False, index=merged.index)
-        for col in self.COMPARED:
-            a, b = merged[col], old[col]
-            changed |= ~((a == b) | (a.isna() & b.isna()))
-        self.result.duplicates += int((~changed).sum())
-        updates = merged[changed].copy()
-        if len(updates):
-            for col in ("source", "source_file", "source_line", "import_id"):
-                updates[col] = known.loc[updates.index, col]
-            self.store.upsert("customers", updates.reset_index())
-            self.result.accepted += len(updates)
-
-
-def _merge_json(old: Any, new: Any) -> Any:
-    if new is None or (isinstance(new, float) and pd.isna(new)):
-        return old
-    if old is None or (isinstance(old, float) and pd.isna(old)):
-        return new
-    try:
-        merged = {**json.loads(old), **{k: v for k, v in json.loads(new).items() if v is not None}}
-    except (ValueError, AttributeError):
-        return new
-    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
-
-
-def _existing_customers(store: Store, ids: list[str]) -> pd.DataFrame:
-    frames = []
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        marks = ", ".join("?" for _ in chunk)
-        frames.append(store.query(f"SELECT * FROM customers WHERE customer_id IN ({marks})", chunk))
-    existing = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["customer_id"])
-    return existing.set_index("customer_id")
-
-
-_SINKS: dict[str, type[_Sink]] = {"orders": _OrdersSink, "feedback": _FeedbackSink, "customers": _CustomersSink}

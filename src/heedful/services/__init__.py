@@ -17,6 +17,7 @@ from typing import Any
 
 AREAS = (
     "advocacy",
+    "customers",
     "imports",
     "journey",
     "listen",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import pandas as pd
@@ -20,46 +19,26 @@ API_DOC: dict[str, Any] = {"tags": ["retain"]}
 
 def at_risk_table(store: Store, top: int = 50) -> pd.DataFrame:
     """Stored churn scores (from `heedful retain at-risk`), highest value at risk first."""
-    frame = store.query(
-        "SELECT customer_id, churn_risk, clv, value_at_risk, action, reasons, scored_at FROM churn_scores "
-        "ORDER BY value_at_risk DESC NULLS LAST, churn_risk DESC LIMIT ?",
-        [int(top)],
-    )
-    frame["reasons"] = [_reason_texts(r) for r in frame["reasons"]]
-    return frame
+    from heedful.services import retain as retain_service
 
-
-def _reason_texts(value: Any) -> list[str]:
-    try:
-        items = json.loads(value) if isinstance(value, str) else []
-    except json.JSONDecodeError:
-        return []
-    return [f"{i.get('feature')} = {i.get('value')}" for i in items if isinstance(i, dict)]
+    return retain_service.stored_at_risk(store, top)
 
 
 def offers_for(store: Store, customer_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Stored next-best offers per customer, in rank order."""
-    if not customer_ids:
-        return {}
-    marks = ", ".join("?" for _ in customer_ids)
-    frame = store.query(
-        f"SELECT customer_id, rank, product_id, product_name, explanation FROM offers "
-        f"WHERE customer_id IN ({marks}) ORDER BY customer_id, rank",
-        customer_ids,
-    )
-    return {str(c): records(g.drop(columns=["customer_id"])) for c, g in frame.groupby("customer_id")}
+    from heedful.services import retain as retain_service
+
+    return {c: records(frame) for c, frame in retain_service.stored_offers(store, customer_ids).items()}
 
 
 @router.get("/retain", **PAGE)
 def retain_page(
     request: Request, store: StoreDep, user: ViewerUser, top: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> Response:
+    from heedful.services import retain as retain_service  # imported on first use: it loads heavy libraries
+
     table = at_risk_table(store, top)
     offers = offers_for(store, table["customer_id"].astype(str).tolist())
-    summary = store.query(
-        "SELECT COUNT(*) AS customers, SUM(value_at_risk) AS total_value_at_risk, AVG(churn_risk) AS mean_risk "
-        "FROM churn_scores"
-    )
     return render(
         request,
         "retain.html",
@@ -67,7 +46,7 @@ def retain_page(
             "section": "retain",
             "customers": records(table),
             "offers": offers,
-            "summary": records(summary)[0] if len(summary) else {},
+            "summary": retain_service.at_risk_summary(store),
         },
     )
 

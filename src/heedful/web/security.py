@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Clock = Callable[[], float]
 
+
 # ---------------------------------------------------------------- CSRF
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)

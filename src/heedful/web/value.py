@@ -8,7 +8,6 @@ import pandas as pd
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from heedful.errors import InputError
 from heedful.jsonable import to_jsonable
 from heedful.services import accounts
 from heedful.store import Store
@@ -20,16 +19,10 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 def cohort_table(store: Store) -> pd.DataFrame:
-    """Share of each first-order cohort buying k months later (heedful.value.cohorts), cohort × months."""
-    if store.count("orders") == 0:
-        return pd.DataFrame()
-    from heedful.value import cohorts
+    """Share of each first-order cohort buying k months later (the last 24 cohorts), cohort × months."""
+    from heedful.services import value as value_service  # imported on first use: it loads the value models
 
-    try:
-        retention: pd.DataFrame = cohorts(store.table("orders"), period="M").retention
-    except InputError:  # no purchases (only returns)
-        return pd.DataFrame()
-    return retention.tail(24)
+    return value_service.cohort_retention(store, last=24)
 
 
 def _data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
@@ -140,6 +133,8 @@ def _fit_rows(fit: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 @router.get("/value")
 def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
+    from heedful.services import value as value_service  # imported on first use: it loads the value models
+
     data = _data(request, store)
     fit: dict[str, Any] | None = getattr(request.app.state, "value_fit", None)
     charts: list[dict[str, str]] = []
@@ -218,26 +213,17 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
             "fit": fit,
             "fit_rows": _fit_rows(fit),
             "model_names": [m for m in ("bgnbd", "mbgnbd", "pareto-nbd")],
-            "default_calibration_end": _default_calibration_end(store),
+            "default_calibration_end": value_service.default_calibration_end(store),
         },
     )
-
-
-def _default_calibration_end(store: Store) -> str:
-    """Three quarters of the way through the order history: the last quarter is the holdout."""
-    low, high = store.fetchall("SELECT MIN(ordered_at), MAX(ordered_at) FROM orders")[0]
-    if low is None:
-        return ""
-    start, end = pd.Timestamp(low), pd.Timestamp(high)
-    return str((start + (end - start) * 0.75).date())
 
 
 @router.post("/value/run")
 def run_value(request: Request, store: StoreDep, user: AnalystUser) -> Response:
     """Recompute CLV (BG/NBD + Gamma-Gamma) and RFM segments into customer_value."""
-    from heedful.cli.value import demo_step as compute_customer_value
+    from heedful.services import value as value_service  # imported on first use: it loads the value models
 
-    result = compute_customer_value(store)
+    result = value_service.compute_customer_value(store)
     accounts.record_audit(store, "value.run", user=user, target="customer_value", detail=result, ip=client_ip(request))
     return RedirectResponse("/value", status_code=303)
 
@@ -251,10 +237,10 @@ def fit_value_model(
     calibration_end: Annotated[str, Form()],
 ) -> Response:
     """Fit a model on the orders up to `calibration_end` and check its predictions on the rest (holdout)."""
-    from heedful.cli.value import fit_report
-    from heedful.value import Columns
+    from heedful.services import value as value_service  # imported on first use: it loads the value models
 
-    report = fit_report(store.table("orders"), Columns(), model, "W", calibration_end=calibration_end or None)
+    table, cols = value_service.load_orders(store)
+    report = value_service.fit_report(table, cols, model, "W", calibration_end=calibration_end or None)
     request.app.state.value_fit = to_jsonable(report)
     summary = (
         {k: report["holdout"].get(k) for k in ("actual_total", "predicted_total", "mae")} if report["holdout"] else {}

@@ -1,0 +1,19 @@
+"""Customer use cases: one person's unified profile across orders, feedback, surveys, referrals and value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from heedful.ingest.profile import customer_profile
+from heedful.store import Store
+from heedful.store.privacy import redact_profile
+
+
+def profile(store: Store, customer_id: str, *, redact: bool = True) -> dict[str, Any]:
+    """The unified profile of `customer_id` (identity, kind, orders, feedback, survey answers, referrals, value).
+
+    With `redact` (the default) feedback quotes and free-text answers are shown without personal data.
+    NotFoundError when there is no such customer.
+    """
+    found: dict[str, Any] = customer_profile(store, customer_id)
+    return redact_profile(found) if redact else found

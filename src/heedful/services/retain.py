@@ -1,0 +1,456 @@
+"""Retain use cases: churn risk with reasons and value at risk, next-best offers, look-alikes, survival.
+
+Loaders read the store's orders, feedback sentiment, NPS answers and CLV; the use cases call `heedful.retain`
+and save churn_scores, customer_value.churn_risk and offers. For a notebook::
+
+    import heedful as hf
+    store = hf.connect("duckdb:///heedful.duckdb")
+    hf.services.retain.at_risk(store, top=50)   # scores every customer, saves, returns the top 50
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.ingest.sources import read_frame
+from heedful.services.surveys import answers_of_type
+from heedful.store import Store
+
+if TYPE_CHECKING:
+    from heedful.retain.atrisk import AtRiskResult
+
+# Column names of common order exports (Online Retail, Shopify-like) -> canonical order fields.
+ORDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "customer_id": ("customer_id", "customerid", "customer", "customer id"),
+    "order_id": ("order_id", "invoiceno", "invoice", "order", "order id"),
+    "ordered_at": ("ordered_at", "invoicedate", "order_date", "date", "created_at"),
+    "product_id": ("product_id", "stockcode", "sku", "product", "item_id"),
+    "product_name": ("product_name", "description", "title", "name"),
+    "quantity": ("quantity", "qty"),
+    "unit_price": ("unit_price", "unitprice", "price"),
+    "amount": ("amount", "total", "line_total"),
+    "is_return": ("is_return", "return"),
+}
+# Online Retail stock codes that are fees and adjustments, not products to offer.
+NON_PRODUCTS = ("POST", "DOT", "M", "m", "D", "C2", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "S", "B")
+# What `at_risk` lists, before the reason columns.
+AT_RISK_COLUMNS = ["customer_id", "churn_risk", "clv", "clv_source", "value_at_risk", "action"]
+
+
+# --------------------------------------------------------------------------- files
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV (optionally .gz), Parquet, Excel or JSON Lines file as a DataFrame of text (None where empty)."""
+    frame: pd.DataFrame = read_frame(path)
+    return frame
+
+
+def orders_from_file(path: Path) -> pd.DataFrame:
+    """An order-lines file in canonical or Online Retail column names, as canonical order columns."""
+    raw = read_table(path)
+    lookup = {c.strip().lower().replace(" ", "_"): c for c in raw.columns}
+    lookup.update({c.strip().lower(): c for c in raw.columns})
+    out = pd.DataFrame(index=raw.index)
+    for field, aliases in ORDER_ALIASES.items():
+        source = next((lookup[a] for a in aliases if a in lookup), None)
+        if source is not None:
+            out[field] = raw[source]
+    for need in ("customer_id", "ordered_at", "product_id"):
+        if need not in out.columns:
+            raise InputError(f"{path} has no column for {need} (looked for {', '.join(ORDER_ALIASES[need])}).")
+    out["ordered_at"] = pd.to_datetime(out["ordered_at"], errors="coerce")
+    if "order_id" not in out.columns:
+        out["order_id"] = out["customer_id"].astype(str) + "@" + out["ordered_at"].astype(str)
+    qty = pd.to_numeric(out.get("quantity", pd.Series(1.0, index=out.index)), errors="coerce").fillna(1.0)
+    if "amount" in out.columns:
+        out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
+    else:
+        price = pd.to_numeric(out.get("unit_price", pd.Series(0.0, index=out.index)), errors="coerce")
+        out["amount"] = qty * price.fillna(0.0)
+    out["quantity"] = qty
+    if "is_return" in out.columns:
+        out["is_return"] = out["is_return"].astype(str).str.lower().isin(["true", "1", "yes", "y", "t"])
+    else:  # Online Retail: cancellation invoices start with C and carry negative quantities
+        out["is_return"] = out["order_id"].astype(str).str.startswith("C") | (qty < 0)
+    out["customer_id"] = out["customer_id"].where(out["customer_id"].notna(), None)
+    return out[out["ordered_at"].notna()].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- loaders
+def load_orders(store: Store) -> pd.DataFrame:
+    """The stored order lines that have a customer; InputError when there are none."""
+    frame = store.query(
+        "SELECT customer_id, order_id, ordered_at, product_id, product_name, quantity, amount, is_return "
+        "FROM orders WHERE customer_id IS NOT NULL"
+    )
+    if frame.empty:
+        raise InputError("The store has no orders with a customer; import some with `heedful import orders`.")
+    return frame
+
+
+def load_feedback(store: Store) -> pd.DataFrame | None:
+    """Customers' feedback with its sentiment (customer_id, created_at, sentiment), or None."""
+    frame = store.query(
+        "SELECT f.customer_id, f.created_at, e.sentiment FROM feedback f "
+        "JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE f.customer_id IS NOT NULL"
+    )
+    return frame if not frame.empty else None
+
+
+def load_nps(store: Store) -> pd.DataFrame | None:
+    """Customers' would-you-recommend answers (survey_id, question_id, customer_id, answered_at, score), or None."""
+    answers = answers_of_type(store, "nps")
+    if answers.empty:
+        return None
+    return answers[["survey_id", "question_id", "customer_id", "answered_at", "score"]]
+
+
+def load_clv(store: Store) -> pd.Series | None:
+    """Stored CLV per customer_id, or None."""
+    frame = store.query("SELECT customer_id, clv FROM customer_value WHERE clv IS NOT NULL")
+    return None if frame.empty else frame.set_index("customer_id")["clv"].astype(float)
+
+
+def load_customer_traits(store: Store) -> pd.DataFrame:
+    """Customers with their stored traits (columns and `attributes` JSON keys) and value results."""
+    frame = store.query(
+        "SELECT c.customer_id, c.company, c.country, c.city, c.attributes, v.clv, v.segment "
+        "FROM customers c JOIN customer_value v ON v.customer_id = c.customer_id WHERE c.kind = 'customer'"
+    )
+    if frame.empty:
+        return frame
+    extra = pd.DataFrame([_json_object(a) for a in frame["attributes"]], index=frame.index)
+    return pd.concat([frame.drop(columns=["attributes"]), extra.drop(columns=frame.columns, errors="ignore")], axis=1)
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, str) or not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return {}
+    return (
+        {k: v for k, v in parsed.items() if isinstance(v, str | int | float | bool)} if isinstance(parsed, dict) else {}
+    )
+
+
+# --------------------------------------------------------------------------- churn scores
+def save_churn_scores(store: Store, scores: pd.DataFrame, model_version: str, horizon_days: int | None) -> int:
+    """Upsert churn_scores and set customer_value.churn_risk (only that column) for known customers."""
+    reason_cols = [c for c in scores.columns if c.startswith("reason_") and c.count("_") == 1]
+
+    def reasons_json(row: pd.Series) -> str:
+        items = []
+        for c in reason_cols:
+            feature = row.get(f"{c}_feature")
+            if feature is None or pd.isna(feature):
+                continue  # not explained (churn-score --reasons-for)
+            text = str(row[c])
+            items.append(
+                {"feature": feature, "value": text.split(" = ", 1)[-1], "effect": float(row.get(f"{c}_effect", np.nan))}
+            )
+        return json.dumps(items)
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = pd.DataFrame(
+        {
+            "customer_id": scores["customer_id"].astype(str),
+            "churn_risk": scores["churn_risk"].astype(float),
+            "clv": scores["clv"].astype(float) if "clv" in scores else np.nan,
+            "value_at_risk": scores["value_at_risk"].astype(float) if "value_at_risk" in scores else np.nan,
+            "reasons": scores.apply(reasons_json, axis=1) if len(scores) else [],
+            "action": scores.get("action"),
+            "horizon_days": horizon_days,
+            "model_version": model_version,
+            "scored_at": now,
+        }
+    )
+    with store.transaction():
+        store.upsert("churn_scores", rows)
+        store.execute(
+            "UPDATE customer_value SET churn_risk = (SELECT s.churn_risk FROM churn_scores s "
+            "WHERE s.customer_id = customer_value.customer_id) "
+            "WHERE customer_id IN (SELECT customer_id FROM churn_scores)"
+        )
+    return len(rows)
+
+
+def train_churn(
+    path: Path,
+    target: str,
+    id_col: str,
+    *,
+    time_col: str | None = None,
+    positive: str | None = None,
+    drop: list[str] | None = None,
+    folds: int = 5,
+    leakage: str = "refuse",
+    calibration: str = "isotonic",
+    rounds: int = 300,
+    bootstrap: int = 1000,
+    model_out: Path | None = None,
+) -> dict[str, Any]:
+    """Train a churn model on a one-row-per-customer file with cross-validation; its report (and model_path)."""
+    from heedful.retain.churn import ChurnModel, binary_target
+
+    frame = read_table(path)
+    for col in [target, id_col, *([time_col] if time_col else []), *(drop or [])]:
+        if col not in frame.columns:
+            raise InputError(f"Column {col!r} is not in {path} (columns: {', '.join(map(str, frame.columns[:30]))}).")
+    y = binary_target(frame[target], positive)
+    time = pd.to_datetime(frame[time_col], errors="coerce") if time_col else None
+    X = frame.drop(columns=[target, id_col, *([time_col] if time_col else []), *(drop or [])])
+    model = ChurnModel(
+        n_folds=folds,
+        n_estimators=rounds,
+        leakage=leakage,  # type: ignore[arg-type]
+        calibration=calibration,  # type: ignore[arg-type]
+        n_bootstrap=bootstrap,
+    )
+    model.fit(X, y, time=None if time is None else time.to_numpy())
+    model.meta_ = {"target": target, "id": id_col, "positive": positive, "trained_on": path.name}
+    report: dict[str, Any] = model.report()
+    if model_out is not None:
+        report["model_path"] = str(model.save(model_out))
+    return report
+
+
+def score_churn(
+    model_path: Path,
+    path: Path,
+    id_col: str | None = None,
+    *,
+    reasons: int = 3,
+    reasons_for: int | None = None,
+    store: Store | None = None,
+) -> pd.DataFrame:
+    """Calibrated churn risk and top reasons per customer of a file, by a saved model; with `store`, saved."""
+    from heedful.retain.churn import ChurnModel
+
+    model = ChurnModel.load(model_path)
+    frame = read_table(path)
+    key = id_col or model.meta_.get("id")
+    if key is None or key not in frame.columns:
+        raise InputError(f"Id column {key!r} is not in {path}; pass --id.")
+    scores: pd.DataFrame = model.score(frame, frame[key].astype(str).tolist(), k=reasons, reasons_for=reasons_for)
+    if store is not None:
+        save_churn_scores(store, scores, model_version=f"churn:{model_path.name}", horizon_days=None)
+    return scores
+
+
+def run_at_risk(store: Store, horizon: int = 90) -> AtRiskResult:
+    """Score every customer in the store and save churn_scores + customer_value.churn_risk."""
+    from heedful.retain.atrisk import at_risk_customers
+
+    result = at_risk_customers(
+        load_orders(store),
+        horizon_days=horizon,
+        clv=load_clv(store),
+        feedback=load_feedback(store),
+        nps=load_nps(store),
+    )
+    save_churn_scores(store, result.customers, model_version=f"retail-churn:{horizon}d", horizon_days=horizon)
+    return result
+
+
+def at_risk_listing(customers: pd.DataFrame, top: int = 50) -> pd.DataFrame:
+    """The first `top` scored customers: id, risk, CLV, value at risk, action and the reason texts."""
+    listed = customers.head(top)
+    columns = AT_RISK_COLUMNS + [c for c in listed.columns if c.startswith("reason_") and not c.endswith("_feature")]
+    return listed[columns].reset_index(drop=True)
+
+
+def at_risk(store: Store, top: int = 50, horizon: int = 90) -> pd.DataFrame:
+    """Score every customer (saved as `run_at_risk` does) and return the `top` by value at risk, highest first.
+
+    Columns: customer_id, churn_risk, clv, clv_source, value_at_risk (CLV × risk), action, and per reason
+    reason_N (text) and reason_N_effect.
+    """
+    return at_risk_listing(run_at_risk(store, horizon).customers, top)
+
+
+def stored_at_risk(store: Store, top: int = 50) -> pd.DataFrame:
+    """Stored churn scores, highest value at risk first; `reasons` as a list of "feature = value" texts."""
+    frame = store.query(
+        "SELECT customer_id, churn_risk, clv, value_at_risk, action, reasons, scored_at FROM churn_scores "
+        "ORDER BY value_at_risk DESC NULLS LAST, churn_risk DESC LIMIT ?",
+        [int(top)],
+    )
+    frame["reasons"] = [_reason_texts(r) for r in frame["reasons"]]
+    return frame
+
+
+def _reason_texts(value: Any) -> list[str]:
+    try:
+        items = json.loads(value) if isinstance(value, str) else []
+    except json.JSONDecodeError:
+        return []
+    return [f"{i.get('feature')} = {i.get('value')}" for i in items if isinstance(i, dict)]
+
+
+def at_risk_summary(store: Store) -> dict[str, Any]:
+    """Customers scored, total value at risk and mean risk of the stored churn scores (None where none)."""
+    summary = store.query(
+        "SELECT COUNT(*) AS customers, SUM(value_at_risk) AS total_value_at_risk, AVG(churn_risk) AS mean_risk "
+        "FROM churn_scores"
+    )
+    if summary.empty:
+        return {}
+    row: dict[str, Any] = summary.astype(object).where(summary.notna(), None).iloc[0].to_dict()
+    return row
+
+
+# --------------------------------------------------------------------------- offers
+def run_offers(store: Store, top: int = 5, method: str = "svd", customers: list[str] | None = None) -> pd.DataFrame:
+    """Next-best offers per customer from the stored purchases, saved in `offers` (all, or those customers')."""
+    from heedful.retain.offers import next_best_offers
+
+    table = next_best_offers(
+        load_orders(store), k=top, method=method, customer_ids=customers, exclude_products=NON_PRODUCTS
+    )
+    table["created_at"] = datetime.now(UTC).replace(tzinfo=None)
+    stored = table[
+        ["customer_id", "rank", "product_id", "product_name", "score", "method", "explanation", "created_at"]
+    ]
+    if customers:
+        with store.transaction():
+            store.upsert("offers", stored)
+    else:
+        store.replace_all("offers", stored)
+    return stored
+
+
+def stored_offers(store: Store, customer_ids: list[str]) -> dict[str, pd.DataFrame]:
+    """Stored next-best offers per customer (rank, product_id, product_name, explanation), in rank order."""
+    if not customer_ids:
+        return {}
+    marks = ", ".join("?" for _ in customer_ids)
+    frame = store.query(
+        f"SELECT customer_id, rank, product_id, product_name, explanation FROM offers "
+        f"WHERE customer_id IN ({marks}) ORDER BY customer_id, rank",
+        customer_ids,
+    )
+    return {str(c): g.drop(columns=["customer_id"]).reset_index(drop=True) for c, g in frame.groupby("customer_id")}
+
+
+def evaluate_offers(
+    path: Path, holdout_start: pd.Timestamp, ks: tuple[int, ...] = (5, 10), holdout_end: str | None = None
+) -> dict[str, Any]:
+    """Hit-rate@k and recall@k of each recommender and the popularity baseline on a time split of a file."""
+    from heedful.retain.offers import evaluate_offers as evaluate
+
+    result: dict[str, Any] = evaluate(
+        orders_from_file(path), holdout_start, ks=ks, holdout_end=holdout_end, exclude_products=NON_PRODUCTS
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- look-alikes and survival
+@dataclass
+class LookalikeResult:
+    """Prospects scored by resemblance to the best customers, and what the comparison rested on."""
+
+    scores: pd.DataFrame
+    n_customers: int
+    n_best: int
+    traits: list[str]
+    trait_importance: pd.DataFrame
+
+
+def lookalikes(
+    store: Store,
+    prospects_path: Path,
+    id_col: str | None = None,
+    *,
+    best_quantile: float = 0.8,
+    segments: list[str] | None = None,
+) -> LookalikeResult:
+    """Score a file of prospects against the stored customers with the best CLV (or in `segments`)."""
+    from heedful.retain.lookalike import LookalikeModel, best_customers, trait_columns
+
+    prospects = read_table(prospects_path)
+    key = id_col or str(prospects.columns[0])
+    customers = load_customer_traits(store)
+    if customers.empty:
+        raise InputError("No customers with value results; run `heedful value clv` (or rfm) first.")
+    best = best_customers(customers, best_quantile, segments=segments)
+    traits = trait_columns(customers, prospects.drop(columns=[key]))
+    model = LookalikeModel().fit(customers, best, traits)
+    scores = model.score(prospects, prospects[key].astype(str).tolist())
+    return LookalikeResult(scores, len(customers), int(best.sum()), traits, model.trait_importance())
+
+
+def survival(
+    *,
+    path: Path | None = None,
+    store: Store | None = None,
+    duration: str | None = None,
+    event: str | None = None,
+    segment: str | None = None,
+    covariates: list[str] | None = None,
+    inactive_days: int = 90,
+) -> dict[str, Any]:
+    """Kaplan–Meier curves by segment (medians, log-rank p) and Cox hazard ratios.
+
+    From a file (one row per customer; `duration` and `event` name its columns) or, without one, from the
+    store's retail orders: churned = no order for `inactive_days`, split by RFM segment where there is one.
+    """
+    from heedful.retain.survival import cox_hazard_ratios, kaplan_meier_by_segment
+
+    if path is not None:
+        if not duration or not event:
+            raise InputError("With a file, pass --duration COL and --event COL.")
+        frame = read_table(path)
+    elif store is not None:
+        frame = retail_survival_frame(store, inactive_days)
+        duration, event = "duration_days", "churned"
+        segment = segment or ("segment" if frame["segment"].notna().any() else None)
+    else:
+        raise InputError("Survival needs a file or a store.")
+    km = kaplan_meier_by_segment(frame, duration, event, segment)
+    doc: dict[str, Any] = {"medians": km["medians"], "logrank_p": km["logrank_p"]}
+    if covariates:
+        doc["hazard_ratios"] = cox_hazard_ratios(frame, duration, event, covariates)
+    doc["curves"] = _thin_curves(km["curves"])
+    return doc
+
+
+def retail_survival_frame(store: Store, inactive_days: int = 90) -> pd.DataFrame:
+    """One row per stored customer: duration_days, churned (no order for `inactive_days`) and RFM segment."""
+    from heedful.retain.survival import retail_durations
+
+    frame = retail_durations(load_orders(store), inactive_days=inactive_days)
+    segments = store.query("SELECT customer_id, segment FROM customer_value")
+    return frame.join(segments.set_index("customer_id")["segment"]).reset_index()
+
+
+def _thin_curves(curves: pd.DataFrame, points: int = 60) -> pd.DataFrame:
+    """At most `points` steps per segment, enough to draw the curve."""
+    parts = []
+    for _, g in curves.groupby("segment", sort=False):
+        idx = np.unique(np.linspace(0, len(g) - 1, min(points, len(g))).astype(int))
+        parts.append(g.iloc[idx])
+    return pd.concat(parts, ignore_index=True) if parts else curves
+
+
+# --------------------------------------------------------------------------- demo
+def demo_step(store: Store) -> dict[str, object]:
+    """Score churn and value at risk, and compute next-best offers, on the demo data in the store."""
+    figures: dict[str, object] = {}
+    result = run_at_risk(store, horizon=90)
+    ev = result.evaluation
+    figures["churn_cv_auc"] = round(float(ev["cv_auc"]), 3)
+    figures["customers_scored"] = ev["n_scored"]
+    figures["value_at_risk"] = round(float(ev["total_value_at_risk"]), 2)
+    figures["top_action"] = str(result.customers["action"].head(50).mode().iat[0]) if len(result.customers) else None
+    offers_table = run_offers(store, top=5)
+    figures["offers"] = len(offers_table)
+    return figures

@@ -1,0 +1,327 @@
+"""Customer value use cases: orders in, BTYD / spend fits, CLV, RFM segments and cohorts out (and into the store)."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.ingest.sources import read_frame
+from heedful.store import Store
+from heedful.value import (
+    MODELS,
+    CohortResult,
+    Columns,
+    GammaGamma,
+    clv_table,
+    cohorts,
+    evaluate_holdout,
+    fit_clv_models,
+    repeat_transactions_by_day,
+    rfm,
+    rfm_from_summary,
+    tracking_curve,
+)
+from heedful.value.btyd import TransactionModel
+from heedful.value.summary import EPOCH, summarise, unit_days
+
+CLV_COLUMNS = [
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "p_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+]
+
+
+# ---------------------------------------------------------------------- input
+def read_orders_file(path: Path) -> tuple[pd.DataFrame, Columns]:
+    """Transactions from a file, with the columns it uses (CDNOW and Online Retail layouts are recognised)."""
+    if not path.exists():
+        raise InputError(f"File not found: {path}")
+    if not path.is_file():
+        raise InputError(f"Not a file: {path}")
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    fields = first.split()
+    # The CDNOW files (Fader & Hardie) separate columns by runs of spaces and indent the first one: no
+    # delimiter read_frame's CSV reader (DuckDB) accepts describes that, so they are parsed here.
+    if len(fields) in (4, 5) and all(f.replace(".", "").isdigit() for f in fields):
+        # [master id] customer id, YYYYMMDD, number of CDs, dollar value; no header
+        names = ["customer_id", "date", "cds", "amount"]
+        if len(fields) == 5:
+            names = ["master_id", *names]
+        frame = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype={"customer_id": str, "date": str})
+        return frame, Columns("customer_id", "date", "amount", None, "%Y%m%d")
+    if first.lower().startswith("customer_id") and "date" in first and "dollar_value" in first:
+        frame = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str, "date": str})
+        return frame, Columns("customer_id", "date", "dollar_value", None, "%Y%m%d")
+    frame = read_frame(path)
+    if {"InvoiceNo", "Quantity", "UnitPrice", "CustomerID", "InvoiceDate"} <= set(frame.columns):
+        # UCI Online Retail: line value = quantity × price, invoices starting with C are cancellations
+        frame["amount"] = pd.to_numeric(frame["Quantity"]) * pd.to_numeric(frame["UnitPrice"])
+        frame["is_return"] = frame["InvoiceNo"].astype(str).str.startswith("C")
+        return frame, Columns("CustomerID", "InvoiceDate", "amount", "is_return")
+    return frame, Columns()
+
+
+def load_orders(
+    store: Store | None,
+    file: Path | None = None,
+    customer_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+    date_format: str | None = None,
+) -> tuple[ir.Table, Columns]:
+    """The orders as an Ibis table with the columns to use: `file` (in-memory DuckDB), else the store's `orders`."""
+    if file is not None:
+        frame, cols = read_orders_file(file)
+        table: ir.Table = ibis.memtable(frame)
+    elif store is not None:
+        table, cols = store.table("orders"), Columns()
+    else:
+        raise InputError("No orders: give a file or a store.")
+    cols = Columns(
+        customer_col or cols.customer,
+        date_col or cols.date,
+        amount_col or cols.amount,
+        cols.is_return,
+        date_format or cols.date_format,
+    )
+    if file is not None and cols.amount and cols.amount in table.columns and table[cols.amount].type().is_string():
+        table = table.mutate(**{cols.amount: table[cols.amount].cast("float64")})
+    return table, cols
+
+
+def summary_of(
+    table: ir.Table,
+    cols: Columns,
+    time_unit: str = "W",
+    calibration_end: str | None = None,
+    observation_end: str | None = None,
+    *,
+    net_spend: bool = False,
+) -> pd.DataFrame:
+    """The per-customer transaction summary the models fit; InputError when no customer bought anything."""
+    summary = summarise(
+        table,
+        cols,
+        time_unit=time_unit,
+        calibration_end=calibration_end,
+        observation_end=observation_end,
+        net_spend=net_spend,
+    )
+    if summary.empty:
+        raise InputError("No customers with purchases in the calibration period.")
+    return summary
+
+
+def model_class(name: str) -> type:
+    """The model class called `name` (bgnbd, mbgnbd, pareto-nbd, gamma-gamma)."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise InputError(f"Unknown model {name!r}; use one of {', '.join(MODELS)}.") from None
+
+
+# ---------------------------------------------------------------------- fit
+def fit_report(
+    table: ir.Table,
+    cols: Columns,
+    model_name: str,
+    time_unit: str = "W",
+    calibration_end: str | None = None,
+    observation_end: str | None = None,
+) -> dict[str, Any]:
+    """Fit one model and, with a calibration end, evaluate it on the holdout period."""
+    summary = summary_of(table, cols, time_unit, calibration_end, observation_end)
+    model = model_class(model_name)().fit(summary)
+    fitted = model.to_dict()
+    holdout: dict[str, Any] = {}
+    if calibration_end is not None:
+        tracking = None
+        if isinstance(model, TransactionModel):
+            repeats, births = repeat_transactions_by_day(table, cols=cols, observation_end=observation_end)
+            births = births[births["day"].isin(summary["first_purchase"].map(lambda d: (d.date() - EPOCH).days))]
+            tracking = tracking_curve(
+                model,
+                repeats,
+                births,
+                time_unit_days=unit_days(time_unit),
+                calibration_end_day=(pd.Timestamp(calibration_end).date() - EPOCH).days,
+                end_day=_obs_day(summary, calibration_end, time_unit),
+            )
+        holdout = evaluate_holdout(model, summary, tracking)
+        holdout["calibration_end"] = calibration_end
+    return {
+        "model": model_name,
+        "n_customers": fitted["n_customers"],
+        "params": fitted["params"],
+        "stderr": fitted["stderr"],
+        "ci95": fitted["ci95"],
+        "log_likelihood": fitted["log_likelihood"],
+        "converged": fitted["converged"],
+        "convergence_reason": fitted["convergence_reason"],
+        "holdout": holdout,
+    }
+
+
+def _obs_day(summary: pd.DataFrame, calibration_end: str, time_unit: str) -> int:
+    cal = (pd.Timestamp(calibration_end).date() - EPOCH).days
+    return round(cal + float(summary["duration_holdout"].iloc[0]) * unit_days(time_unit))
+
+
+def default_calibration_end(store: Store) -> str:
+    """Three quarters of the way through the stored order history (the last quarter is the holdout); "" if none."""
+    low, high = store.fetchall("SELECT MIN(ordered_at), MAX(ordered_at) FROM orders")[0]
+    if low is None:
+        return ""
+    start, end = pd.Timestamp(low), pd.Timestamp(high)
+    return str((start + (end - start) * 0.75).date())
+
+
+# ---------------------------------------------------------------------- clv
+def clv_report(
+    table: ir.Table,
+    cols: Columns,
+    model_name: str = "bgnbd",
+    horizon: int = 12,
+    time_unit: str = "W",
+    discount_rate: float = 0.01,
+    observation_end: str | None = None,
+    summary: pd.DataFrame | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """CLV per customer from a transaction model + Gamma-Gamma spend (own mean spend if that fails).
+
+    `summary`: the transaction summary of `table` in `time_unit`, where the caller already has it.
+    """
+    if model_name == "gamma-gamma":
+        raise InputError("CLV needs a transaction model: --model bgnbd, mbgnbd or pareto-nbd.")
+    if summary is None:
+        summary = summary_of(table, cols, time_unit, None, observation_end)
+    wants_spend = (summary["frequency"] > 0).sum() >= 10
+    transactions, spend = fit_clv_models(summary, model_class(model_name)(), GammaGamma() if wants_spend else None)
+    notes: list[str] = []
+    if not transactions.converged_:
+        notes.append(f"{model_name} did not converge: {transactions.convergence_reason_}")
+    if spend is not None and (not spend.converged_ or spend.params_["q"] <= 1):
+        notes.append(f"gamma-gamma not used: {spend.convergence_reason_ if not spend.converged_ else 'q <= 1'}")
+        spend = None
+    values = clv_table(
+        transactions, spend, summary, horizon_months=horizon, discount_rate=discount_rate, time_unit=time_unit
+    )
+    report = {
+        "model": model_name,
+        "spend_model": "gamma-gamma" if spend is not None else "mean repeat spend",
+        "params": transactions.to_dict()["params"],
+        "spend_params": spend.to_dict()["params"] if spend is not None else None,
+        "converged": bool(transactions.converged_),
+        "notes": notes,
+        "horizon_months": horizon,
+        "time_unit": time_unit,
+        "discount_rate": discount_rate,
+        "n_customers": len(values),
+        "total_clv": float(values["clv"].sum()),
+        "total_expected_purchases": float(values["expected_purchases"].sum()),
+    }
+    return report, values
+
+
+def store_clv(store: Store, values: pd.DataFrame, model_name: str) -> int:
+    """Upsert the CLV figures of `clv_report` into customer_value; returns the rows written."""
+    rows = values.reset_index()[CLV_COLUMNS].copy()
+    rows["model"] = model_name
+    rows["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
+    return store.upsert("customer_value", rows)
+
+
+# ---------------------------------------------------------------------- rfm
+@dataclass
+class RfmReport:
+    """RFM segments (sizes, value) and customers with scores; `recency` in the requested period."""
+
+    segments: pd.DataFrame
+    customers: pd.DataFrame
+    stored: int | None
+
+
+def store_rfm(store: Store, customers: pd.DataFrame) -> int:
+    """Write scores and segments; rows without model results get model 'rfm' (CLV columns are kept)."""
+    rows = customers.reset_index()[["customer_id", "rfm_score", "segment"]].copy()
+    known = store.query("SELECT customer_id, model FROM customer_value")
+    rows = rows.merge(known, on="customer_id", how="left")
+    rows["model"] = rows["model"].fillna("rfm")
+    rows["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
+    return store.upsert("customer_value", rows)
+
+
+def rfm_report(
+    table: ir.Table,
+    cols: Columns,
+    *,
+    bins: int = 5,
+    period: str = "D",
+    observation_end: str | None = None,
+    store: Store | None = None,
+) -> RfmReport:
+    """RFM scores and named segments; with `store`, also written to customer_value."""
+    result = rfm(table, bins=bins, cols=cols, observation_end=observation_end)
+    customers = result.customers.copy()
+    customers["recency"] = customers["recency_days"] / unit_days(period)
+    stored = store_rfm(store, result.customers) if store is not None else None
+    return RfmReport(result.segments, customers, stored)
+
+
+# ---------------------------------------------------------------------- cohorts
+def cohort_report(table: ir.Table, cols: Columns, period: str = "M") -> CohortResult:
+    """Retention and revenue by acquisition cohort and periods since acquisition."""
+    return cohorts(table, period=period, cols=cols)
+
+
+def cohort_retention(store: Store, last: int = 24) -> pd.DataFrame:
+    """Share of each monthly first-order cohort buying k months later (the last `last` cohorts), cohort × months."""
+    if store.count("orders") == 0:
+        return pd.DataFrame()
+    try:
+        retention: pd.DataFrame = cohorts(store.table("orders"), period="M").retention
+    except InputError:  # no purchases (only returns)
+        return pd.DataFrame()
+    return retention.tail(last)
+
+
+# ---------------------------------------------------------------------- everything, on the stored orders
+def compute_customer_value(store: Store) -> dict[str, object]:
+    """Value analyses on the orders in the store: BG/NBD + Gamma-Gamma CLV and RFM, written to customer_value."""
+    if "orders" not in store.list_tables() or store.count("orders") == 0:
+        return {"skipped": "no orders in the store"}
+    table, cols = store.table("orders"), Columns()
+    summary = summary_of(table, cols, "W", None, None, net_spend=True)  # one pass serves CLV and RFM
+    report, values = clv_report(table, cols, "bgnbd", horizon=12, time_unit="W", discount_rate=0.01, summary=summary)
+    store_clv(store, values, "bgnbd")
+    segments = rfm_from_summary(summary, time_unit="W")
+    store_rfm(store, segments.customers)
+    sizes = segments.segments.set_index("segment")["customers"]
+    return {
+        "customers_valued": report["n_customers"],
+        "bgnbd_converged": report["converged"],
+        "notes": report["notes"],
+        "total_clv_12m": round(report["total_clv"], 2),
+        "champions": int(sizes.get("champions", 0)),
+        "at_risk": int(sizes.get("at risk", 0)),
+        "cant_lose": int(sizes.get("can't lose", 0)),
+    }
+
+
+demo_step = compute_customer_value  # this area's step of `heedful demo`

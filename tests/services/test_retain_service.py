@@ -1,0 +1,135 @@
+"""heedful.services.retain: the at-risk table a notebook asks for, and the loaders it rests on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.retain.conftest import make_retail_orders
+
+import heedful as hf
+from heedful.services import retain
+from heedful.store import Store
+
+ORDER_COLUMNS = [
+    "order_line_id",
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "product_id",
+    "product_name",
+    "quantity",
+    "unit_price",
+    "amount",
+    "is_return",
+]
+
+
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    return make_retail_orders(150, seed=7)
+
+
+def test_at_risk_lists_the_top_customers_by_value_at_risk_with_reasons(store: Store, orders: pd.DataFrame) -> None:
+    store.insert_new("orders", orders[ORDER_COLUMNS])
+    table = hf.services.retain.at_risk(store, top=12)
+    assert isinstance(table, pd.DataFrame) and len(table) == 12
+    assert list(table["value_at_risk"]) == sorted(table["value_at_risk"], reverse=True)
+    np.testing.assert_allclose(table["value_at_risk"], table["clv"] * table["churn_risk"], rtol=1e-9)
+    assert set(table["action"]) <= {"reach out", "peer advocate", "offer"}
+    assert {"reason_1", "reason_2", "reason_3"} <= set(table.columns)
+    assert table["reason_1"].str.contains(" = ").all()
+    assert (table["clv_source"] == "run-rate").all()  # no customer_value yet: a spend run-rate stands in
+    # every customer was scored and saved; the stored table ranks the same customers first
+    assert store.count("churn_scores") == orders["customer_id"].nunique()
+    stored = retain.stored_at_risk(store, top=12)
+    assert list(stored["customer_id"]) == list(table["customer_id"])
+    assert all(len(reasons) == 3 for reasons in stored["reasons"])
+    summary = retain.at_risk_summary(store)
+    assert summary["customers"] == store.count("churn_scores")
+
+
+def _survey(store: Store, survey_id: str, questions: list[dict[str, str]]) -> None:
+    definition = {"slug": survey_id, "title": survey_id, "pages": [{"id": "p1", "questions": questions}]}
+    store.insert_new(
+        "surveys",
+        pd.DataFrame(
+            {
+                "survey_id": [survey_id],
+                "slug": survey_id,
+                "version": 1,
+                "title": survey_id,
+                "status": "open",
+                "definition": [json.dumps(definition)],
+                "created_at": [pd.Timestamp("2024-05-01")],
+            }
+        ),
+    )
+
+
+def _answer(store: Store, response_id: str, survey_id: str, customer: str, question: str, value: float) -> None:
+    when = pd.Timestamp("2024-05-02")
+    store.insert_new(
+        "responses",
+        pd.DataFrame(
+            {
+                "response_id": [response_id],
+                "survey_id": survey_id,
+                "slug": survey_id,
+                "customer_id": [customer],
+                "started_at": [when],
+            }
+        ),
+    )
+    store.insert_new(
+        "answers",
+        pd.DataFrame(
+            {
+                "response_id": [response_id],
+                "question_id": question,
+                "field": "",
+                "value": str(value),
+                "value_num": value,
+                "idempotency_key": response_id,
+                "answered_at": [when],
+            }
+        ),
+    )
+
+
+def test_nps_answers_are_those_of_nps_questions_in_the_definition(duck_store: Store) -> None:
+    _survey(
+        duck_store,
+        "pulse",
+        [
+            {"id": "q7", "type": "nps", "text": "Would you recommend us?"},
+            {"id": "nps_effort", "type": "ces", "text": "How easy was it?"},
+        ],
+    )
+    _answer(duck_store, "r1", "pulse", "c1", "q7", 3.0)
+    _answer(duck_store, "r2", "pulse", "c2", "nps_effort", 5.0)  # "nps" in the id, but a CES question
+    nps = retain.load_nps(duck_store)
+    assert nps is not None
+    assert list(nps.columns) == ["survey_id", "question_id", "customer_id", "answered_at", "score"]
+    assert nps[["customer_id", "question_id", "score"]].values.tolist() == [["c1", "q7", 3.0]]
+
+
+def test_no_answers_means_no_nps(duck_store: Store) -> None:
+    assert retain.load_nps(duck_store) is None
+
+
+def test_order_files_are_read_by_the_importers_reader(tmp_path: Path) -> None:
+    """Semicolon-separated Online Retail columns: the shared reader detects the delimiter."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID\n"
+        "536365;85123A;HEART HOLDER;6;2010-12-01 08:26:00;2.55;17850\n"
+        "C536379;D;Discount;-1;2010-12-01 09:41:00;27.50;14527\n"
+    )
+    frame = retain.orders_from_file(path)
+    assert frame["customer_id"].tolist() == ["17850", "14527"]
+    assert frame["amount"].tolist() == pytest.approx([15.3, -27.5])
+    assert frame["is_return"].tolist() == [False, True]
