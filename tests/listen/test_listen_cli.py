@@ -98,7 +98,7 @@ def test_trends_command_reports_shares_changes_and_competitors(duckdb_url: str) 
 
 
 def test_demo_step_classifies_stored_feedback_and_reports_headlines(duckdb_url: str) -> None:
-    from heedful.cli.listen import demo_step
+    from heedful.services.listen import demo_step
 
     with connect(duckdb_url) as store:
         _seed(store, FEEDBACK)

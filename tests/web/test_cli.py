@@ -7,9 +7,9 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from heedful.cli.web import demo_step, register
+from heedful.cli.web import register
 from heedful.services import accounts
-from heedful.services.accounts import Role
+from heedful.services.accounts import Role, demo_step
 from heedful.store import connect
 
 runner = CliRunner()

@@ -285,4 +285,3 @@ def effect_cmd(
 
 
 # ---------------------------------------------------------------- demo
-demo_step = service.demo_step  # what `heedful demo` runs for this area

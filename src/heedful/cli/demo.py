@@ -2,49 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console, open_store
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console, open_store, serve_web_app
 from heedful.cli.ingest import user_errors
 from heedful.store import Store
 
 DemoStep = Callable[[Store], dict[str, Any]]
 
 
-def _value_step(store: Store) -> dict[str, Any]:
-    from heedful.services import value
+def _service_step(area: str) -> DemoStep:
+    """The area's `heedful.services.<area>.demo_step`, imported when the step runs (keeps start-up fast)."""
 
-    return value.demo_step(store)
+    def step(store: Store) -> dict[str, Any]:
+        result: dict[str, Any] = importlib.import_module(f"heedful.services.{area}").demo_step(store)
+        return result
 
-
-def _retain_step(store: Store) -> dict[str, Any]:
-    from heedful.services import retain  # imported when the step runs: it loads the survey statistics
-
-    return retain.demo_step(store)
+    return step
 
 
-def _area_steps() -> list[tuple[str, DemoStep]]:
-    """Each area's `demo_step(store)`, in the order their inputs exist: value before retain (CLV),
-    listen before journey (themes), everything before the web admin is seeded."""
-    from heedful.cli import advocacy, journey, listen, survey, web
-
-    return [
-        ("value", _value_step),
-        ("listen", listen.demo_step),
-        ("surveys", survey.demo_step),
-        ("retain", _retain_step),
-        ("advocacy", advocacy.demo_step),
-        ("journey", journey.demo_step),
-        ("web", web.demo_step),
-    ]
-
-
-# Steps run in order after the data is imported; each result is printed (or returned under
-# "steps" with --json).
-DEMO_STEPS: list[tuple[str, DemoStep]] = _area_steps()
+# Each area's demo step, in the order their inputs exist: value before retain (CLV), listen before journey
+# (themes), everything before the web admin is seeded. Each result is printed (or returned under "steps"
+# with --json).
+DEMO_STEPS: list[tuple[str, DemoStep]] = [
+    ("value", _service_step("value")),
+    ("listen", _service_step("listen")),
+    ("surveys", _service_step("surveys")),
+    ("retain", _service_step("retain")),
+    ("advocacy", _service_step("advocacy")),
+    ("journey", _service_step("journey")),
+    ("web", _service_step("accounts")),
+]
 
 
 def demo(
@@ -83,18 +75,11 @@ def demo(
         raise typer.Exit(1)
     if no_serve:
         return
-    try:
-        from heedful.web.app import create_app
-    except (ImportError, AttributeError):
-        err_console.print("The dashboard is not part of this build yet; run `heedful demo --no-serve` to skip it.")
-        return
-    import uvicorn
-
     login = steps.get("web", {})
     err_console.print(f"Serving the dashboard on http://127.0.0.1:{port} (Ctrl+C to stop)")
     if login.get("login"):
         err_console.print(f"Sign in as {login['login']} with password {login['password']}")
-    uvicorn.run(create_app(url), host="127.0.0.1", port=port)
+    serve_web_app(url, "127.0.0.1", port)
 
 
 def _counts(imports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -11,9 +11,8 @@ import typer
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store, progress_bar
 from heedful.errors import InputError
 from heedful.services import listen as service
-from heedful.services.listen import demo_step
 
-__all__ = ["app", "demo_step"]
+__all__ = ["app"]
 
 app = typer.Typer(help="Listen to customers: sentiment, themes, owners, discovery and trends.", no_args_is_help=True)
 

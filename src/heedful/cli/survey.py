@@ -16,7 +16,6 @@ from heedful.store import surveys_repo as repo
 app = typer.Typer(help="Surveys: NPS/CSAT/CES, MaxDiff, conjoint and price sensitivity.", no_args_is_help=True)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-demo_step = service.demo_step  # what `heedful demo` runs for this area
 
 
 @app.command("create")

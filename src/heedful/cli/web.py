@@ -173,9 +173,3 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
-
-
-def demo_step(store: Store) -> dict[str, object]:
-    """For `heedful demo`: make sure the demo admin exists; returns the login to print before serving."""
-    email, password = accounts.seed_demo_admin(store)
-    return {"login": email, "password": password, "users": len(accounts.list_users(store))}

@@ -16,13 +16,17 @@ import importlib
 from typing import Any
 
 AREAS = (
+    "accounts",
     "advocacy",
+    "credentials",
     "customers",
     "imports",
     "journey",
     "listen",
+    "listen_eval",
     "privacy",
     "report",
+    "referrals",
     "retain",
     "spark",
     "surveys",

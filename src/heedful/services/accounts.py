@@ -303,3 +303,9 @@ def recent_audit(store: Store, limit: int = 100) -> list[dict[str, Any]]:
         [int(limit)],
     )
     return [dict(zip(("occurred_at", "actor", "action", "target", "detail", "ip"), r, strict=True)) for r in rows]
+
+
+def demo_step(store: Store) -> dict[str, object]:
+    """For `heedful demo`: make sure the demo admin exists; returns the login to print before serving."""
+    email, password = seed_demo_admin(store)
+    return {"login": email, "password": password, "users": len(list_users(store))}
