@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
+from heedful.errors import InputError
 from heedful.journey.config import MetricSpec
 from heedful.stats import nps_interval, wilson_interval
 from heedful.themes import SEPARATOR as THEME_SEPARATOR
@@ -80,6 +81,13 @@ def period_labels(times: pd.Series) -> pd.Series:
     categories = [f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq]
     index = times.index if isinstance(times, pd.Series) else None
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
+
+
+def check_period(period: str) -> str:
+    """`period` if it is a month written YYYY-MM; InputError otherwise."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period or ""):
+        raise InputError(f"Period {period!r} must be a month written YYYY-MM, e.g. 2026-10.")
+    return period
 
 
 def previous_period(period: str, k: int = 1) -> str:
