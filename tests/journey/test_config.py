@@ -7,8 +7,8 @@ import pytest
 
 from heedful.errors import ConfigError
 from heedful.journey.config import DEFAULT_STAGES, JourneyConfig, default_config, dump_config, parse_config
-from heedful.store import Store
 from heedful.services import journey as service
+from heedful.store import Store
 
 NEEDS_YAML = """\
 needs:

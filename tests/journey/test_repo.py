@@ -12,8 +12,8 @@ from heedful.journey.config import default_config
 from heedful.journey.internal import split_audiences
 from heedful.journey.scorecard import build_scorecard
 from heedful.journey.synthetic import SyntheticSpec, make_journey_data
-from heedful.store import Store
 from heedful.services import journey as service
+from heedful.store import Store
 
 from .conftest import DROP, fill_store
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from heedful.errors import InputError, NotFittedError
+from heedful.stats import nps_interval
 from heedful.surveys.nps import (
     CustomerEffortScore,
     CustomerSatisfaction,
     NetPromoterScore,
     nps_by_segment,
 )
-from heedful.stats import nps_interval
 
 
 def test_nps_counts_promoters_minus_detractors() -> None:

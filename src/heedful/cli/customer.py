@@ -83,7 +83,7 @@ def show_cmd(
 ) -> None:
     """Show one customer's unified profile: identity, kind, orders, feedback, survey answers, referrals, value."""
     from heedful.ingest.profile import customer_profile
-    from heedful.store.privacy import redact_profile
+    from heedful.services.privacy import redact_profile
 
     with user_errors(), open_store(db) as store:
         profile = customer_profile(store, customer_id)

@@ -23,7 +23,7 @@ CACHED_ROWS = 1000  # unsearched list pages before this row are cached
 def customer_profile(store: Store, customer_id: str) -> dict[str, Any]:
     """The unified profile from the data hub (identity, orders, feedback, survey answers, referrals, value)."""
     from heedful.ingest.profile import customer_profile as build_profile
-    from heedful.store.privacy import redact_profile
+    from heedful.services.privacy import redact_profile
 
     profile: dict[str, Any] = build_profile(store, customer_id)
     return redact_profile(profile)  # feedback quotes and free-text answers shown without personal data
