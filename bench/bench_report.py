@@ -25,7 +25,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from heedful.journey.synthetic import SyntheticSpec, canonical_tables, make_journey_data  # noqa: E402
-from heedful.report.report import build_report, render_html, write_pdf  # noqa: E402
+from heedful.report.report import render_html, write_pdf  # noqa: E402
+from heedful.services.report import build_report  # noqa: E402
 from heedful.store import connect  # noqa: E402
 
 BUDGET_S = 60.0

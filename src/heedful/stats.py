@@ -64,3 +64,45 @@ def holm(p: Any) -> np.ndarray:
     if arr.size == 0:
         return arr
     return np.asarray(multipletests(arr, method="holm")[1], dtype=float)
+
+
+@overload
+def nps_interval(promoters: float, passives: float, detractors: float, level: float = 0.95) -> tuple[float, float]: ...
+@overload
+def nps_interval(promoters: Any, passives: Any, detractors: Any, level: float = 0.95) -> tuple[Any, Any]: ...
+
+
+def nps_interval(promoters: Any, passives: Any, detractors: Any, level: float = 0.95) -> tuple[Any, Any]:
+    """The NPS interval every page shows: adjusted Wald (Rocks 2016), on the -100..100 scale.
+
+    Add 3/4 of a respondent to promoters and to detractors (3 to n in all, the passives getting the other
+    1.5) and use the trinomial variance of the difference of two shares, var = (p + d - (p - d)^2) / n.
+    Rocks found it keeps close to nominal coverage down to small samples, where the plain Wald interval
+    is too narrow. Counts in; vectorised like `wilson_interval`; n = 0 gives NaN.
+    """
+    _, low, high = _nps_adjusted_wald(promoters, passives, detractors, level)
+    return low, high
+
+
+def nps_interval_se(promoters: Any, passives: Any, detractors: Any) -> Any:
+    """Standard error (-100..100 scale) of the adjusted estimate `nps_interval` is centred on."""
+    return _nps_adjusted_wald(promoters, passives, detractors, 0.95)[0]
+
+
+def _nps_adjusted_wald(promoters: Any, passives: Any, detractors: Any, level: float) -> tuple[Any, Any, Any]:
+    pro = np.asarray(promoters, dtype=float)
+    det = np.asarray(detractors, dtype=float)
+    n = pro + np.asarray(passives, dtype=float) + det
+    z = float(_scipy_stats.norm.ppf(0.5 + level / 2))
+    n_adj = n + 3.0
+    p_pro = (pro + 0.75) / n_adj
+    p_det = (det + 0.75) / n_adj
+    centre = p_pro - p_det
+    se = np.sqrt(np.maximum(p_pro + p_det - centre**2, 0.0) / n_adj)
+    empty = n <= 0
+    low = np.where(empty, np.nan, 100 * np.maximum(-1.0, centre - z * se))
+    high = np.where(empty, np.nan, 100 * np.minimum(1.0, centre + z * se))
+    se = np.where(empty, np.nan, 100 * se)
+    if low.ndim == 0:
+        return float(se), float(low), float(high)
+    return se, low, high

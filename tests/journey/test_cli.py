@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from heedful.cli.journey import demo_step
 from heedful.cli.main import app
 from heedful.journey.config import default_config
+from heedful.services.journey import demo_step
 from heedful.store import Store
 
 runner = CliRunner()
@@ -144,7 +144,7 @@ def test_alerts_send_emails_the_digest_and_each_department_its_own(
     monkeypatch: pytest.MonkeyPatch,
     smtp_inbox: tuple[int, list[Any]],
 ) -> None:
-    from heedful.store import journey_repo as repo
+    from heedful.services import journey as service
 
     port, received = smtp_inbox
     config = default_config()
@@ -156,7 +156,7 @@ def test_alerts_send_emails_the_digest_and_each_department_its_own(
             ]
         }
     )
-    repo.save_config(journey_store, with_email)
+    service.save_config(journey_store, with_email)
     url = _db(journey_store)
     journey_store.close()
     (tmp_path / "heedful.toml").write_text(

@@ -7,8 +7,8 @@ import pytest
 
 from heedful.errors import ConfigError
 from heedful.journey.config import DEFAULT_STAGES, JourneyConfig, default_config, dump_config, parse_config
+from heedful.services import journey as service
 from heedful.store import Store
-from heedful.store import journey_repo as repo
 
 NEEDS_YAML = """\
 needs:
@@ -76,11 +76,11 @@ def test_churn_risk_share_is_better_when_lower_by_default() -> None:
 
 
 def test_stored_config_round_trips_on_both_backends(store: Store) -> None:
-    assert repo.load_config(store) == default_config()  # nothing stored yet: the default
+    assert service.load_config(store) == default_config()  # nothing stored yet: the default
     config = parse_config(NEEDS_YAML)
-    counts = repo.save_config(store, config)
+    counts = service.save_config(store, config)
     assert counts == {"stages": 8, "departments": 6, "needs": 1}
-    loaded = repo.load_config(store)
+    loaded = service.load_config(store)
     assert isinstance(loaded, JourneyConfig)
     assert loaded.stages == config.stages
     assert loaded.needs == config.needs

@@ -37,16 +37,19 @@ def test_wilson_interval_covers_the_true_share_about_95_percent_of_the_time() ->
     assert 0.93 < coverage < 0.97
 
 
-def test_nps_counts_promoters_minus_detractors_with_an_analytic_interval() -> None:
+def test_nps_counts_promoters_minus_detractors_with_the_adjusted_wald_interval() -> None:
     scores = pd.Series([10, 9, 9, 8, 7, 6, 3, 0, 10, 10], dtype=float)  # 5 promoters, 3 detractors
     s = nps_series(pd.Series(["2026-10"] * 10), scores)
     row = s.iloc[0]
     assert row["n"] == 10
     assert row["value"] == pytest.approx(20.0)
     p, d = 0.5, 0.3
-    se = 100 * np.sqrt((p + d - (p - d) ** 2) / 10)
-    assert row["low"] == pytest.approx(20 - 1.959964 * se, rel=1e-4)
-    assert row["high"] == pytest.approx(20 + 1.959964 * se, rel=1e-4)
+    assert row["se"] == pytest.approx(100 * np.sqrt((p + d - (p - d) ** 2) / 10))  # what change tests use
+    # the interval the survey pages show (Rocks 2016): 3/4 of a respondent added to promoters and detractors
+    pa, da = 5.75 / 13, 3.75 / 13
+    half = 1.959964 * np.sqrt((pa + da - (pa - da) ** 2) / 13)
+    assert row["low"] == pytest.approx(100 * (pa - da - half), rel=1e-4)
+    assert row["high"] == pytest.approx(100 * (pa - da + half), rel=1e-4)
 
 
 def test_nps_interval_covers_the_true_score_about_95_percent_of_the_time() -> None:

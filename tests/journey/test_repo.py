@@ -12,8 +12,8 @@ from heedful.journey.config import default_config
 from heedful.journey.internal import split_audiences
 from heedful.journey.scorecard import build_scorecard
 from heedful.journey.synthetic import SyntheticSpec, make_journey_data
+from heedful.services import journey as service
 from heedful.store import Store
-from heedful.store import journey_repo as repo
 
 from .conftest import DROP, fill_store
 
@@ -24,8 +24,8 @@ def test_scorecard_from_the_store_matches_the_one_from_memory(store: Store) -> N
     )
     fill_store(store, data)
     config = default_config()
-    assert repo.latest_period(store) == "2026-10"
-    loaded = repo.load_journey_data(store, "2026-10")
+    assert service.latest_period(store) == "2026-10"
+    loaded = service.load_journey_data(store, "2026-10")
     from_store = build_scorecard(config, split_audiences(loaded)["external"], "2026-10")
     in_memory = build_scorecard(config, split_audiences(data)["external"], "2026-10")
     for a, b in zip(from_store.needs, in_memory.needs, strict=True):
@@ -40,21 +40,21 @@ def test_scorecard_from_the_store_matches_the_one_from_memory(store: Store) -> N
     assert loaded.feedback.loc[loaded.feedback_period != "2026-10", "text"].isna().all()
     assert loaded.feedback.loc[loaded.feedback_period == "2026-10", "text"].notna().all()
 
-    assert repo.save_metric_values(store, from_store) == sum(len(n.metrics) for n in from_store.needs)
+    assert service.save_metric_values(store, from_store) == sum(len(n.metrics) for n in from_store.needs)
     alerts = detect_alerts(config, split_audiences(loaded)["external"], "2026-10")
-    assert repo.save_alerts(store, alerts) == len(alerts) > 0
-    assert repo.save_alerts(store, alerts) == 0  # the same alerts are not stored twice
-    stored = repo.load_alerts(store, since="2026-10")
+    assert service.save_alerts(store, alerts) == len(alerts) > 0
+    assert service.save_alerts(store, alerts) == 0  # the same alerts are not stored twice
+    stored = service.load_alerts(store, since="2026-10")
     assert set(stored["alert_id"]) == {a.alert_id for a in alerts}
-    repo.mark_sent(store, [alerts[0].alert_id])
-    assert repo.load_alerts(store)["sent_at"].notna().sum() == 1
+    service.mark_sent(store, [alerts[0].alert_id])
+    assert service.load_alerts(store)["sent_at"].notna().sum() == 1
 
 
 def test_headline_history_returns_the_last_earlier_figure(store: Store) -> None:
-    repo.record_headline(store, "at_risk_value", "2026-08", 100.0, 3)
-    repo.record_headline(store, "at_risk_value", "2026-09", 120.0, 4)
-    assert repo.previous_headline(store, "at_risk_value", "2026-10") == (120.0, "2026-09")
-    assert repo.previous_headline(store, "at_risk_value", "2026-08") is None
+    service.record_headline(store, "at_risk_value", "2026-08", 100.0, 3)
+    service.record_headline(store, "at_risk_value", "2026-09", 120.0, 4)
+    assert service.previous_headline(store, "at_risk_value", "2026-10") == (120.0, "2026-09")
+    assert service.previous_headline(store, "at_risk_value", "2026-08") is None
 
 
 def test_operations_csv_is_validated_line_by_line(store: Store, tmp_path: Path) -> None:
@@ -66,29 +66,29 @@ def test_operations_csv_is_validated_line_by_line(store: Store, tmp_path: Path) 
         "first_response,2026-10,,,\n"
     )
     with pytest.raises(InputError, match=r"ops\.csv line 4: give numerator and denominator, or value"):
-        repo.import_operations(store, path)
+        service.import_operations(store, path)
     assert store.count("operations") == 0
     path.write_text("metric,period,value\nfirst_response_hours,2026-10,4.5\n")
-    assert repo.import_operations(store, path)["stored"] == 1
+    assert service.import_operations(store, path)["stored"] == 1
 
 
 def test_a_need_pointing_at_a_deleted_stage_is_a_clear_error(store: Store) -> None:
-    repo.save_config(store, default_config())
+    service.save_config(store, default_config())
     store.execute("DELETE FROM journey_stages WHERE stage_id = 'delivery'")
     with pytest.raises(ConfigError, match=r"unknown stage 'delivery'.*needs import"):
-        repo.load_config(store)
+        service.load_config(store)
 
 
 def test_departments_added_in_settings_keep_the_default_needs(store: Store) -> None:
     import pandas as pd
 
     store.upsert("departments", pd.DataFrame([{"department_id": "finance", "name": "Finance", "email": None}]))
-    config = repo.load_config(store)
+    config = service.load_config(store)
     assert [d.id for d in config.departments] == ["finance"]
     assert config.needs == []  # default needs belong to departments that are not stored
     for dept in default_config().departments:
         store.upsert("departments", pd.DataFrame([{"department_id": dept.id, "name": dept.name, "email": None}]))
-    assert len(repo.load_config(store).needs) == len(default_config().needs)
+    assert len(service.load_config(store).needs) == len(default_config().needs)
 
 
 def test_feedback_listening_gave_to_logistics_counts_for_the_delivery_department(store: Store) -> None:
@@ -96,6 +96,6 @@ def test_feedback_listening_gave_to_logistics_counts_for_the_delivery_department
     fill_store(store, data)
     store.execute("UPDATE feedback_enriched SET department = 'logistics' WHERE department = 'delivery'")
     assert store.fetchall("SELECT count(*) FROM feedback_enriched WHERE department = 'logistics'")[0][0] > 0
-    loaded = repo.load_journey_data(store, "2026-10")
+    loaded = service.load_journey_data(store, "2026-10")
     assert "logistics" not in set(loaded.feedback["department"])
     assert (loaded.feedback["department"] == "delivery").sum() == (data.feedback["department"] == "delivery").sum()

@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from heedful.cli.main import app
 from heedful.errors import InputError
-from heedful.report.report import SECTION_TITLES, build_report, plotly_js, render_html, write_report
+from heedful.report.report import plotly_js, render_html
+from heedful.report.sections import SECTION_TITLES
+from heedful.services.report import build_report, write_report
 from heedful.store import Store
 
 from .conftest import PERIOD

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from heedful.cli.main import app
 from heedful.errors import NotFoundError
+from heedful.services.privacy import apply_retention, erase_subject, export_subject
 from heedful.store import Store, connect
-from heedful.store.privacy import apply_retention, erase_subject, export_subject, references
+from heedful.store.privacy import references
 
 runner = CliRunner()
 

@@ -13,14 +13,10 @@ from rich.table import Table
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
 from heedful.config import load_settings
 from heedful.errors import InputError
-from heedful.journey.alerts import Alert, detect_alerts, digest_payload, digest_text
+from heedful.journey.alerts import digest_payload, digest_text
 from heedful.journey.config import dump_config, parse_config
-from heedful.journey.delivery import deliver, delivery_settings, email_departments
-from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
-from heedful.journey.metrics import JourneyData, period_range
-from heedful.journey.scorecard import Scorecard, build_scorecard
-from heedful.store import Store
-from heedful.store import journey_repo as repo
+from heedful.journey.delivery import delivery_settings
+from heedful.services import journey as service
 
 app = typer.Typer(help="Journey stages, needs, department scorecards and alerts.", no_args_is_help=True)
 needs_app = typer.Typer(help="Import and export the needs file (YAML).", no_args_is_help=True)
@@ -36,37 +32,6 @@ AudienceOption = Annotated[str, typer.Option("--audience", help="external (custo
 STATUS_STYLE = {"met": "green", "at_risk": "yellow", "missed": "red", "no_data": "dim"}
 
 
-def resolve_period(store: Store, period: str | None) -> str:
-    from heedful.report.report import check_period
-
-    if period:
-        return check_period(period)
-    latest = repo.latest_period(store)
-    if latest is None:
-        raise InputError("There is no data yet: import orders, feedback or survey answers first (`heedful import`).")
-    return latest
-
-
-def scorecard_for(
-    store: Store,
-    period: str,
-    department: str | None = None,
-    audience: str = "external",
-    data: JourneyData | None = None,
-) -> Scorecard:
-    """Load config and data (unless given), and score the needs for one audience (internal ones with
-    anonymity rules)."""
-    if audience not in AUDIENCES:
-        raise InputError(f"Audience {audience!r} must be one of {', '.join(AUDIENCES)}.")
-    config = repo.load_config(store)
-    if department is not None and department not in {d.id for d in config.departments}:
-        known = ", ".join(d.id for d in config.departments)
-        raise InputError(f"Unknown department {department!r}; known: {known}.")
-    part = split_audiences(data if data is not None else repo.load_journey_data(store, period, config=config))[audience]
-    card = build_scorecard(config, part, period, department=department, audience=audience)
-    return suppress_scorecard(card, part) if audience != "external" else card
-
-
 @app.command("scorecard")
 def scorecard_cmd(
     db: DbOption = None,
@@ -77,8 +42,8 @@ def scorecard_cmd(
 ) -> None:
     """For every need: current value with 95% interval, target, status, trend, themes, quotes, customers affected."""
     with open_store(db) as store:
-        card = scorecard_for(store, resolve_period(store, period), department, audience)
-        repo.save_metric_values(store, card)
+        card = service.scorecard_for(store, service.resolve_period(store, period), department, audience)
+        service.save_metric_values(store, card)
     if json_out:
         emit_json(card.to_dict())
         return
@@ -102,38 +67,6 @@ def scorecard_cmd(
     console.print(table)
 
 
-def _alert_periods(store: Store, since: date, period: str | None) -> list[str]:
-    last = resolve_period(store, period)
-    first = pd.Period(since, freq="M")
-    span = (pd.Period(last, freq="M") - first).n + 1
-    if span < 1:
-        raise InputError(f"--since {since} is after the latest period with data ({last}).")
-    return period_range(last, span)
-
-
-def run_alerts(store: Store, periods: list[str]) -> list[Alert]:
-    """Detect alerts for each period and every audience, store the new ones, return them all."""
-    config = repo.load_config(store)
-    found: list[Alert] = []
-    data = split_audiences(repo.load_journey_data(store, periods[-1], months=len(periods) + 4, config=config))
-    for period in periods:
-        for audience, audience_data in data.items():
-            previous = repo.previous_headline(store, "at_risk_value", period) if audience == "external" else None
-            alerts = detect_alerts(
-                config,
-                audience_data,
-                period,
-                audience=audience,
-                previous_at_risk_value=previous[0] if previous else None,
-                previous_at_risk_label=previous[1] if previous else "the last recorded figure",
-            )
-            if audience != "external":  # internal audiences: only need / theme alerts, never per-person value
-                alerts = [a for a in alerts if a.kind in ("need_worsened", "emerging_negative_theme")]
-            found.extend(alerts)
-    repo.save_alerts(store, found)
-    return found
-
-
 @app.command("alerts")
 def alerts_cmd(
     since: Annotated[
@@ -149,36 +82,12 @@ def alerts_cmd(
     """Detect worsening needs, emerging negative themes, NPS drops of valuable segments and at-risk value spikes."""
     since_date = _parse_since(since)
     with open_store(db) as store:
-        periods = _alert_periods(store, since_date, period)
-        alerts = run_alerts(store, periods)
-        label = periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
+        periods = service.alert_periods(store, since_date, period)
+        alerts = service.run_alerts(store, periods)
+        label = service.periods_label(periods)
         sent: list[str] = []
         if send:
-            settings = delivery_settings(load_settings().extra)
-            stored = repo.load_alerts(store, since=periods[0])
-            unsent = [a for a in alerts if a.alert_id in set(stored.loc[stored["sent_at"].isna(), "alert_id"])]
-            if unsent:
-                sent = deliver(
-                    settings,
-                    f"heedful: {len(unsent)} journey alert(s) for {label}",
-                    digest_text(unsent, label),
-                    digest_payload(unsent, label),
-                )
-                addresses = {d.id: d.email for d in repo.load_config(store).departments if d.email}
-                by_department: dict[str, list[Alert]] = {}
-                for alert in unsent:
-                    if alert.department_id:
-                        by_department.setdefault(alert.department_id, []).append(alert)
-                emailed = email_departments(
-                    settings,
-                    {
-                        dept: (f"heedful: {len(items)} journey alert(s) for {dept}, {label}", digest_text(items, label))
-                        for dept, items in by_department.items()
-                    },
-                    addresses,
-                )
-                sent += [f"smtp:{dept}" for dept in emailed]
-                repo.mark_sent(store, [a.alert_id for a in unsent])
+            sent = service.send_alerts(store, alerts, periods, delivery_settings(load_settings().extra))
     if json_out:
         emit_json({**digest_payload(alerts, label), "periods": periods, "sent_via": sent})
         return
@@ -204,7 +113,7 @@ def needs_import_cmd(
     path = existing_file(file)
     config = parse_config(path.read_text(encoding="utf-8"), source=path.name)
     with open_store(db) as store:
-        counts = repo.save_config(store, config)
+        counts = service.save_config(store, config)
     if json_out:
         emit_json(counts)
     else:
@@ -220,7 +129,7 @@ def needs_export_cmd(
 ) -> None:
     """Print the stored needs file (the shipped default until one is imported)."""
     with open_store(db) as store:
-        text = dump_config(repo.load_config(store))
+        text = dump_config(service.load_config(store))
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -232,7 +141,7 @@ def needs_export_cmd(
 def stages_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """The journey stages, in order, with how many needs each has."""
     with open_store(db) as store:
-        config = repo.load_config(store)
+        config = service.load_config(store)
     rows = [
         {"stage_id": s.id, "name": s.name, "position": i, "needs": sum(1 for n in config.needs if n.stage == s.id)}
         for i, s in enumerate(config.ordered_stages(), start=1)
@@ -244,7 +153,7 @@ def stages_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
 def departments_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """The departments and how many needs each owns."""
     with open_store(db) as store:
-        config = repo.load_config(store)
+        config = service.load_config(store)
     rows = [
         {"department_id": d.id, "name": d.name, "email": d.email, "needs": len(config.needs_of(d.id))}
         for d in config.departments
@@ -263,7 +172,7 @@ def operations_import_cmd(
     """Import operations figures (e.g. on_time_delivery per month) for needs measured by `operations_ratio`."""
     path = existing_file(file)
     with open_store(db) as store:
-        result = repo.import_operations(store, path)
+        result = service.import_operations(store, path)
     if json_out:
         emit_json(result)
     else:
@@ -280,26 +189,3 @@ def _print_rows(rows: list[dict[str, Any]], json_out: bool, title: str) -> None:
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row.values()])
     console.print(table)
-
-
-def demo_step(store: Store) -> dict[str, object]:
-    """Score the default needs on the demo data, raise alerts for the latest month, and return headline figures."""
-    try:
-        period = resolve_period(store, None)
-    except InputError:
-        return {"journey": "no data"}
-    if store.count("journey_stages") == 0:
-        repo.save_config(store, repo.load_config(store))
-    card = scorecard_for(store, period)
-    repo.save_metric_values(store, card)
-    alerts = run_alerts(store, [period])
-    statuses = [n.status for n in card.needs]
-    return {
-        "period": period,
-        "needs": len(statuses),
-        "needs_met": statuses.count("met"),
-        "needs_at_risk": statuses.count("at_risk"),
-        "needs_missed": statuses.count("missed"),
-        "needs_without_data": statuses.count("no_data"),
-        "alerts": len(alerts),
-    }

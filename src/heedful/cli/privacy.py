@@ -19,7 +19,7 @@ CustomerArg = Annotated[str, typer.Argument(help="The customer id (or their e-ma
 @app.command("export")
 def export_cmd(customer: CustomerArg, db: DbOption = None) -> None:
     """Print, as one JSON document, every row held about the person and every text that mentions them."""
-    from heedful.store.privacy import export_subject
+    from heedful.services.privacy import export_subject
 
     with user_errors(), open_store(db) as store:
         doc = export_subject(store, customer)
@@ -34,7 +34,7 @@ def erase_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Erase the person from every table: delete their rows, de-identify orders and ledgers, scrub mentions."""
-    from heedful.store.privacy import erase_subject, find_subject
+    from heedful.services.privacy import erase_subject, find_subject
 
     with user_errors(), open_store(db) as store:
         subject = find_subject(store, customer)
@@ -60,7 +60,7 @@ def retention_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Replace raw feedback text older than N days by its redacted version (enrichment kept)."""
-    from heedful.store.privacy import apply_retention
+    from heedful.services.privacy import apply_retention
 
     with user_errors(), open_store(db) as store:
         doc = apply_retention(store, days)

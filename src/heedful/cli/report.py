@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store
-from heedful.report.report import check_period, write_report
+from heedful.services.report import check_period, write_report
 
 
 def report_cmd(

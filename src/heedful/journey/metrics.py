@@ -1,8 +1,8 @@
 """Journey metrics computed from heedful's tables: a value with a 95% interval, its n, and a monthly series.
 
 Pure: every function takes DataFrames (gathered by `store.journey_repo`) and returns DataFrames or
-small result objects. Proportions get Wilson intervals, NPS an analytic interval from the variance
-of the promoter (+1) / passive (0) / detractor (-1) score, means a t interval.
+small result objects. Proportions get Wilson intervals, NPS the adjusted Wald interval of
+`heedful.stats.nps_interval` (the one the survey pages show), means a t interval.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
+from heedful.errors import InputError
 from heedful.journey.config import MetricSpec
-from heedful.stats import wilson_interval
+from heedful.stats import nps_interval, wilson_interval
+from heedful.themes import SEPARATOR as THEME_SEPARATOR
 
-Z95 = 1.959963984540054
 PROPORTION_KINDS = {
     "theme_positive_share",
     "feedback_positive_share",
@@ -80,6 +81,13 @@ def period_labels(times: pd.Series) -> pd.Series:
     categories = [f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq]
     index = times.index if isinstance(times, pd.Series) else None
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
+
+
+def check_period(period: str) -> str:
+    """`period` if it is a month written YYYY-MM; InputError otherwise."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period or ""):
+        raise InputError(f"Period {period!r} must be a month written YYYY-MM, e.g. 2026-10.")
+    return period
 
 
 def previous_period(period: str, k: int = 1) -> str:
@@ -182,9 +190,9 @@ class JourneyData:
                     **{c: pd.Series(dtype="object") for c in ("feedback_id", "theme", "theme_sentiment", "period")},
                 }
             )
-        # Arrow's compute kernels split and match in C++: this runs over millions of items.
+        # heedful.themes' encoding, decoded by Arrow's compute kernels in C++: this runs over millions of items.
         themes = pa.array(fb["themes"].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        lists = pc.split_pattern(pc.fill_null(themes, ""), ";")
+        lists = pc.split_pattern(pc.fill_null(themes, ""), THEME_SEPARATOR)
         theme = pc.utf8_trim_whitespace(pc.list_flatten(lists))
         rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
         keep = pc.greater(pc.utf8_length(theme), 0).to_numpy(zero_copy_only=False)
@@ -282,10 +290,11 @@ def mean_series(periods: pd.Series, values: pd.Series) -> pd.DataFrame:
 
 
 def nps_series(periods: pd.Series, scores: pd.Series) -> pd.DataFrame:
-    """Per period: NPS (-100..100) with an analytic 95% interval.
+    """Per period: NPS (-100..100) with its 95% interval (`heedful.stats.nps_interval`, as every page shows).
 
-    Each respondent scores +1 (9-10), 0 (7-8) or -1 (0-6); NPS is 100 × their mean, and its
-    variance is (p + d - (p - d)²) / n for promoter share p and detractor share d.
+    Each respondent scores +1 (9-10), 0 (7-8) or -1 (0-6); NPS is 100 × their mean. `se` is the standard
+    error of that mean, sqrt((p + d - (p - d)²) / n) for promoter share p and detractor share d, which
+    the change tests compare.
     """
     v = pd.to_numeric(scores, errors="coerce")
     frame = pd.DataFrame({"period": _labels(periods), "v": v.to_numpy()})
@@ -298,19 +307,14 @@ def nps_series(periods: pd.Series, scores: pd.Series) -> pd.DataFrame:
     g = g.reset_index()
     g["period"] = g["period"].astype(str)
     n = g["n"].to_numpy().astype(float)
-    p = g["promoters"].to_numpy() / n
-    d = g["detractors"].to_numpy() / n
+    promoters, detractors = g["promoters"].to_numpy(), g["detractors"].to_numpy()
+    p = promoters / n
+    d = detractors / n
     nps = 100 * (p - d)
     se = 100 * np.sqrt(np.maximum(p + d - (p - d) ** 2, 0) / n)
+    low, high = nps_interval(promoters, n - promoters - detractors, detractors)
     return pd.DataFrame(
-        {
-            "period": g["period"].to_numpy(),
-            "n": n.astype(int),
-            "value": nps,
-            "low": np.clip(nps - Z95 * se, -100, 100),
-            "high": np.clip(nps + Z95 * se, -100, 100),
-            "se": se,
-        }
+        {"period": g["period"].to_numpy(), "n": n.astype(int), "value": nps, "low": low, "high": high, "se": se}
     )
 
 

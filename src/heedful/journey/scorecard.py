@@ -15,6 +15,7 @@ import pandas as pd
 
 from heedful.journey.config import JourneyConfig, Need
 from heedful.journey.metrics import JourneyData, MetricResult, Status, evaluate_metric
+from heedful.themes import main_theme
 
 _STATUS_ORDER: dict[str, int] = {"missed": 3, "at_risk": 2, "met": 1, "no_data": 0}
 _FEEDBACK_KINDS = {"theme_positive_share", "feedback_positive_share"}
@@ -217,10 +218,9 @@ def _quotes(fb: pd.DataFrame, k: int, themes: set[str] | None = None) -> list[di
         return []
     shown = fb.assign(quote=quote_text(fb))
     shown = shown[shown["quote"].notna()]
-    main_theme = shown["themes"].fillna("").astype(str).str.split(";").str[0]
     shown = shown.assign(
         length=shown["quote"].astype(str).str.len(),
-        off_topic=~main_theme.isin(themes) if themes else False,
+        off_topic=~main_theme(shown["themes"]).isin(themes) if themes else False,
     )
     shown = shown[shown["length"] >= 10]
     order = ["off_topic", "length"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.journey.metrics import JourneyData
+from heedful.themes import SEPARATOR as THEME_SEPARATOR
 
 THEMES: dict[str, tuple[str, str]] = {
     # theme id (as in heedful's listening taxonomy) -> (department, journey stage)
@@ -152,7 +153,7 @@ def _feedback(
             positive_p[mentions & (labels == period)] = rate
     positive = rng.random(n) < positive_p
     sentiment = np.where(positive, "positive", np.where(rng.random(n) < 0.7, "negative", "neutral"))
-    themes = np.where(has_second, main + ";" + second, main)
+    themes = np.where(has_second, main + THEME_SEPARATOR + second, main)  # heedful.themes' encoding, vectorised
     theme_sentiments = [
         json.dumps({m: s, t: s} if h else {m: s})
         for m, t, s, h in zip(main, second, sentiment, has_second, strict=True)
@@ -224,6 +225,23 @@ def _nps_answers(
     return pd.concat(frames, ignore_index=True)
 
 
+def _definition(slug: str) -> dict[str, object]:
+    """The stored definition of a synthetic survey: its questions typed, as the survey builder stores them."""
+    return {
+        "slug": slug,
+        "title": "Relationship survey",
+        "pages": [
+            {
+                "id": "p1",
+                "questions": [
+                    {"id": "nps", "type": "nps", "text": "How likely are you to recommend us to a friend?"},
+                    {"id": "ces", "type": "ces", "text": "It was easy to get what I needed."},
+                ],
+            }
+        ],
+    }
+
+
 def canonical_tables(data: JourneyData, now: str = "2026-11-01") -> dict[str, pd.DataFrame]:
     """The synthetic data as rows of heedful's canonical tables (customers, orders, feedback,
     feedback_enriched, surveys, responses, answers, customer_value, operations), ready to insert."""
@@ -281,7 +299,7 @@ def canonical_tables(data: JourneyData, now: str = "2026-11-01") -> dict[str, pd
             "title": "Relationship survey",
             "audience": "customer",
             "status": "open",
-            "definition": "{}",
+            "definition": [json.dumps(_definition(str(slug))) for slug in a["slug"].dropna().unique()],
             "created_at": stamp,
         }
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from heedful.ingest.profile import customer_profile
+from heedful.services.privacy import redact_profile
 from heedful.store import Store
-from heedful.store.privacy import redact_profile
 
 
 def profile(store: Store, customer_id: str, *, redact: bool = True) -> dict[str, Any]:

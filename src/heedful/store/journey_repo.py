@@ -1,23 +1,18 @@
-"""Store I/O for journey accountability: the needs configuration, the tables metrics read,
-metric history, alerts and imported operations figures."""
+"""Store I/O for journey accountability: the rows of the needs configuration, the tables metrics read,
+metric history, alerts and imported operations figures.
+
+Frames and records in and out; turning them into a configuration, journey data or alerts is
+`heedful.services.journey`'s work.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
 
-from heedful.errors import ConfigError, InputError
-from heedful.journey.alerts import Alert
-from heedful.journey.config import Department, JourneyConfig, MetricSpec, Need, Stage, default_config
-from heedful.journey.metrics import JourneyData, empty_frame, period_bounds
-from heedful.journey.scorecard import Scorecard
 from heedful.store.backend import Store
 
 
@@ -28,104 +23,40 @@ def _now() -> datetime:
 # ---------------------------------------------------------------- configuration
 
 
-def load_config(store: Store) -> JourneyConfig:
-    """The stored journey configuration.
-
-    Stages and departments are the stored ones (the defaults while none is stored); needs are the
-    stored ones, or, until a needs file has been imported, the shipped default needs whose stage
-    and department exist.
-    """
-    default = default_config()
-    stage_rows = store.query("SELECT stage_id, name, position FROM journey_stages ORDER BY position, stage_id")
-    dept_rows = store.query("SELECT department_id, name, email FROM departments ORDER BY department_id")
-    need_rows = store.query(
+def config_rows(store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stored stages (in order), departments and needs (by stage position; `metrics` is JSON text)."""
+    stages = store.query("SELECT stage_id, name, position FROM journey_stages ORDER BY position, stage_id")
+    departments = store.query("SELECT department_id, name, email FROM departments ORDER BY department_id")
+    needs = store.query(
         "SELECT n.need_id, n.label, n.stage_id, n.department_id, n.metrics FROM needs n "
         "LEFT JOIN journey_stages s ON s.stage_id = n.stage_id ORDER BY s.position, n.need_id"
     )
-    stages = (
-        [Stage(id=r.stage_id, name=r.name, position=int(r.position)) for r in stage_rows.itertuples()]
-        if not stage_rows.empty
-        else default.stages
-    )
-    departments = (
-        [
-            Department(id=r.department_id, name=r.name, email=r.email if isinstance(r.email, str) else None)
-            for r in dept_rows.itertuples()
-        ]
-        if not dept_rows.empty
-        else default.departments
-    )
-    if need_rows.empty:
-        stage_ids, dept_ids = {s.id for s in stages}, {d.id for d in departments}
-        needs = [n for n in default.needs if n.stage in stage_ids and n.department in dept_ids]
-    else:
-        needs = [
-            Need(
-                id=r.need_id,
-                label=r.label,
-                stage=r.stage_id,
-                department=r.department_id,
-                metrics=[MetricSpec.model_validate(m) for m in json.loads(r.metrics)],
-            )
-            for r in need_rows.itertuples()
-        ]
-    try:
-        return JourneyConfig(stages=stages, departments=departments, needs=needs)
-    except ValidationError as exc:
-        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ConfigError(
-            f"The stored journey configuration is inconsistent ({problem}). Restore the stage or department, "
-            "or import a corrected needs file with `heedful journey needs import`."
-        ) from exc
+    return stages, departments, needs
 
 
-def save_config(store: Store, config: JourneyConfig) -> dict[str, int]:
-    """Replace stages, departments and needs with `config`, in one transaction."""
-    stages = pd.DataFrame(
-        [{"stage_id": s.id, "name": s.name, "position": i} for i, s in enumerate(config.ordered_stages(), start=1)]
-    )
-    departments = pd.DataFrame([{"department_id": d.id, "name": d.name, "email": d.email} for d in config.departments])
-    needs = pd.DataFrame(
-        [
-            {
-                "need_id": n.id,
-                "label": n.label,
-                "stage_id": n.stage,
-                "department_id": n.department,
-                "metrics": json.dumps([m.model_dump(mode="json", exclude_none=True) for m in n.metrics]),
-            }
-            for n in config.needs
-        ],
-        columns=["need_id", "label", "stage_id", "department_id", "metrics"],
-    )
+def replace_config(store: Store, stages: pd.DataFrame, departments: pd.DataFrame, needs: pd.DataFrame) -> None:
+    """Replace stages, departments and needs with these rows, in one transaction."""
     with store.transaction():
         store.execute("DELETE FROM needs")
         store.replace_all("journey_stages", stages)
         store.replace_all("departments", departments.astype({"email": "object"}))
         store.replace_all("needs", needs)
-    return {"stages": len(stages), "departments": len(departments), "needs": len(needs)}
 
 
 # ---------------------------------------------------------------- the data metrics read
 
 
-def load_journey_data(
-    store: Store, period: str | None = None, months: int = 13, config: JourneyConfig | None = None
-) -> JourneyData:
-    """Feedback (with enrichment), survey answers, orders by customer-month, value, operations and
-    customers; feedback and answers restricted to the `months` months ending with `period`.
-    Listening's departments and stages are read as those of `config` (the stored one when None)."""
-    since: datetime | None = None
-    until: datetime | None = None
-    if period is not None:
-        since = (pd.Period(period, freq="M") - (months - 1)).start_time.to_pydatetime()
-        until = period_bounds(period)[1].to_pydatetime()
+def journey_tables(
+    store: Store, since: datetime | None = None, until: datetime | None = None, texts_from: datetime | None = None
+) -> dict[str, pd.DataFrame]:
+    """Feedback (with enrichment), survey answers (with audience), orders by customer-month, customer
+    value, operations and customers. Feedback and answers are restricted to [since, until) when given;
+    feedback texts are read only from `texts_from` on (None: all texts), which keeps a year of millions
+    of items light."""
     window = " AND f.created_at >= ? AND f.created_at < ?" if since else ""
     params: list[Any] = [since, until] if since else []
-    # Texts are only ever quoted from the period itself: earlier months load without them, which
-    # keeps a year of millions of items light.
-    text_from: list[Any] = [period_bounds(period)[0].to_pydatetime()] if period else []
-    when = "CASE WHEN f.created_at >= ? THEN {} END" if period else "{}"
+    text_from: list[Any] = [texts_from] if texts_from is not None else []
+    when = "CASE WHEN f.created_at >= ? THEN {} END" if texts_from is not None else "{}"
     feedback = store.query(
         "SELECT f.feedback_id, f.created_at, f.customer_id, f.author_kind, "
         f"{when.format('substr(f.text, 1, 400)')} AS text, "
@@ -153,34 +84,41 @@ def load_journey_data(
         "FROM orders WHERE NOT is_return AND customer_id IS NOT NULL "
         "GROUP BY customer_id, date_trunc('month', ordered_at)"
     )
-    customer_value = store.query("SELECT customer_id, clv, churn_risk, segment, p_alive FROM customer_value")
-    operations = store.query(
-        "SELECT metric, period_start, segment, numerator, denominator, value, department_id FROM operations"
-    )
-    customers = store.query("SELECT customer_id, kind, name FROM customers")
-    typed_feedback = _typed(feedback, "feedback")
-    if typed_feedback is not None:
-        typed_feedback = (config or load_config(store)).harmonise_feedback(typed_feedback)
-    return JourneyData(
-        feedback=typed_feedback,
-        answers=_typed(answers, "answers"),
-        orders=_typed(orders, "orders"),
-        customer_value=customer_value if not customer_value.empty else None,
-        operations=operations if not operations.empty else None,
-        customers=customers if not customers.empty else None,
-    )
+    return {
+        "feedback": feedback,
+        "answers": answers,
+        "orders": orders,
+        "customer_value": store.query("SELECT customer_id, clv, churn_risk, segment, p_alive FROM customer_value"),
+        "operations": store.query(
+            "SELECT metric, period_start, segment, numerator, denominator, value, department_id FROM operations"
+        ),
+        "customers": store.query("SELECT customer_id, kind, name FROM customers"),
+    }
 
 
-def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame | None:
-    if frame.empty:
-        return empty_frame(name)
-    for col in ("created_at", "answered_at", "ordered_at"):
-        if col in frame:
-            frame[col] = pd.to_datetime(frame[col])
-    for col in ("value_num", "amount", "rating", "sentiment_score"):
-        if col in frame:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    return frame
+def report_tables(store: Store) -> dict[str, pd.DataFrame]:
+    """What the customer-focus report reads besides the journey tables: referrals, rewards, surveys
+    (with their definitions) and the non-numeric answers trade-off questions store. A table another
+    area has not created yet reads as an empty frame."""
+    present = set(store.list_tables())
+
+    def read(sql: str, *needs: str) -> pd.DataFrame:
+        return store.query(sql) if set(needs) <= present else pd.DataFrame()
+
+    surveys = read("SELECT survey_id, slug, title, audience, definition FROM surveys", "surveys")
+    return {
+        "referrals": read("SELECT advocate_id, status, created_at, converted_at FROM referrals", "referrals"),
+        "rewards": read("SELECT advocate_id, amount, entry, created_at FROM rewards", "rewards"),
+        "surveys": surveys,
+        "tradeoff_answers": read(
+            "SELECT a.response_id, r.slug, a.question_id, a.field, a.value FROM answers a "
+            "JOIN responses r ON r.response_id = a.response_id WHERE a.value_num IS NULL",
+            "answers",
+            "responses",
+        )
+        if not surveys.empty
+        else pd.DataFrame(),
+    }
 
 
 def latest_period(store: Store) -> str | None:
@@ -196,26 +134,12 @@ def latest_period(store: Store) -> str | None:
 # ---------------------------------------------------------------- metric history
 
 
-def save_metric_values(store: Store, scorecard: Scorecard) -> int:
-    """Record every metric's value for the scorecard's period (replacing an earlier run's)."""
-    rows = [
-        {
-            "need_id": need.need.id,
-            "metric_id": m.spec.id,
-            "period": scorecard.period,
-            "audience": scorecard.audience,
-            "value": m.value,
-            "low": m.low,
-            "high": m.high,
-            "n": m.n,
-            "target": m.spec.target,
-            "status": m.status,
-            "computed_at": _now(),
-        }
-        for need in scorecard.needs
-        for m in need.metrics
-    ]
-    return store.upsert("metric_values", pd.DataFrame(rows)) if rows else 0
+def save_metric_rows(store: Store, rows: list[dict[str, Any]]) -> int:
+    """Record metric values (need_id, metric_id, period, audience, value, low, high, n, target, status),
+    replacing an earlier run's for the same need, metric, period and audience."""
+    if not rows:
+        return 0
+    return store.upsert("metric_values", pd.DataFrame([{**r, "computed_at": _now()} for r in rows]))
 
 
 def record_headline(
@@ -255,13 +179,13 @@ def previous_headline(
 # ---------------------------------------------------------------- alerts
 
 
-def save_alerts(store: Store, alerts: Iterable[Alert]) -> int:
-    """Store new alerts; an alert already raised (same kind, subject, period) is kept as it was."""
-    rows = [{**a.to_dict(), "created_at": _now(), "sent_at": None} for a in alerts]
+def insert_alert_rows(store: Store, rows: list[dict[str, Any]]) -> int:
+    """Store new alert rows (the `alerts` columns but created_at / sent_at); a row whose alert_id is
+    stored already is kept as it was."""
     if not rows:
         return 0
-    frame = pd.DataFrame(rows).astype({"sent_at": "datetime64[ns]"})
-    return store.insert_new("alerts", frame)
+    frame = pd.DataFrame([{**r, "created_at": _now(), "sent_at": None} for r in rows])
+    return store.insert_new("alerts", frame.astype({"sent_at": "datetime64[ns]"}))
 
 
 def load_alerts(store: Store, since: date | str | None = None, audience: str | None = None) -> pd.DataFrame:
@@ -286,71 +210,9 @@ def mark_sent(store: Store, alert_ids: list[str]) -> None:
 # ---------------------------------------------------------------- operations
 
 
-OPERATIONS_COLUMNS = ("metric", "period", "numerator", "denominator", "value", "segment", "department_id")
-
-
-def import_operations(store: Store, path: Path, import_id: str | None = None) -> dict[str, Any]:
-    """Read an operations CSV (metric, period, numerator, denominator | value, [segment, department_id])
-    and upsert it; every bad line is reported with its number and nothing is stored then."""
-    rows: list[dict[str, Any]] = []
-    errors: list[str] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = {"metric", "period"} - set(header)
-        if missing:
-            raise InputError(
-                f"{path.name} line 1: missing column(s) {', '.join(sorted(missing))}; expected {', '.join(OPERATIONS_COLUMNS)}"
-            )
-        for line, raw in enumerate(reader, start=2):
-            rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            try:
-                rows.append(_operations_row(rec, path.name, line, import_id))
-            except ValueError as exc:
-                errors.append(f"{path.name} line {line}: {exc}")
-    if errors:
-        raise InputError("; ".join(errors[:20]) + (f"; … {len(errors) - 20} more" if len(errors) > 20 else ""))
-    stored = store.upsert("operations", pd.DataFrame(rows)) if rows else 0
-    return {"rows": len(rows), "stored": stored, "metrics": sorted({r["metric"] for r in rows})}
-
-
-def _operations_row(rec: dict[str, str], file: str, line: int, import_id: str | None) -> dict[str, Any]:
-    if not rec.get("metric"):
-        raise ValueError("metric is empty")
-    try:
-        start = pd.Period(rec.get("period", ""), freq="M").start_time.date()
-    except Exception as exc:
-        raise ValueError(f"period {rec.get('period')!r} is not a month (use 2026-10 or 2026-10-01)") from exc
-
-    def num(name: str) -> float | None:
-        text = rec.get(name, "")
-        if text == "":
-            return None
-        try:
-            return float(text)
-        except ValueError as exc:
-            raise ValueError(f"{name} {text!r} is not a number") from exc
-
-    numerator, denominator, value = num("numerator"), num("denominator"), num("value")
-    if value is None and (numerator is None or denominator is None):
-        raise ValueError("give numerator and denominator, or value")
-    if denominator is not None and denominator <= 0:
-        raise ValueError("denominator must be positive")
-    if numerator is not None and denominator is not None and not 0 <= numerator <= denominator:
-        raise ValueError("numerator must be between 0 and the denominator")
-    return {
-        "metric": rec["metric"],
-        "period_start": start,
-        "segment": rec.get("segment", ""),
-        "numerator": numerator,
-        "denominator": denominator,
-        "value": value,
-        "department_id": rec.get("department_id") or None,
-        "source": "operations",
-        "source_file": file,
-        "source_line": line,
-        "import_id": import_id,
-    }
+def upsert_operations(store: Store, frame: pd.DataFrame) -> int:
+    """Store operations rows (metric, period_start, segment, numerator, denominator, value, department_id, …)."""
+    return store.upsert("operations", frame) if not frame.empty else 0
 
 
 def count_rows(store: Store, tables: Iterable[str]) -> dict[str, int]:

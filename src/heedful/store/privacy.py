@@ -1,4 +1,4 @@
-"""Data-subject rights: export everything held about a person, erase them, and retention of raw text.
+"""Where a person is referenced, and the table reads and writes that export and erase them.
 
 Where a person is referenced is derived from the canonical schema (`store/schema.py`): columns named
 like `customer_id`, `advocate_id`, `referred_customer_id` hold their id; `email`, `referred_email`,
@@ -6,30 +6,26 @@ like `customer_id`, `advocate_id`, `referred_customer_id` hold their id; `email`
 feedback_id, answers by response_id). Free text anywhere (feedback, answers, quarantined raw rows,
 JSON attributes, audit details) is searched for the person's id, e-mail, name and phone.
 
-Erasure (one transaction):
+`erase_rows` (inside the caller's transaction):
 - deleted: the customer row, their feedback and its enrichment, survey responses with answers and
   invitations, advocate enrolment and stories, and every derived per-customer table (customer_value,
   churn_scores, offers and any other table with a `customer_id` column not kept below);
-- kept for accounting but de-identified: orders, referrals, rewards and peer_matches get a salted-hash
-  pseudonym instead of the id (the salt is random per erasure and not stored, so the pseudonym cannot
-  be linked back by hashing guesses) and their personal columns nulled;
+- kept for accounting but de-identified: orders, referrals, rewards and peer_matches get the caller's
+  pseudonym instead of the id and their personal columns nulled;
 - every remaining text column of every table has mentions of the id, e-mail, name or phone replaced
-  by `[erased]`; quarantined raw rows mentioning them are deleted;
-- an audit_log row `privacy.erase` records the pseudonym and the counts, without personal data.
-The web app's cached pages (customer search, overview) are keyed on table counts and so refresh.
+  by `[erased]`; quarantined raw rows mentioning them are deleted.
+The use cases (`heedful privacy export / erase / retention`) are in `heedful.services.privacy`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from heedful.errors import InputError, NotFoundError
+from heedful.errors import NotFoundError
 from heedful.store.backend import Store
 from heedful.store.schema import TABLES
 
@@ -158,17 +154,11 @@ def _user_tables(store: Store) -> list[str]:
     return [t for t in store.list_tables() if not t.startswith("_hf_") and t != "schema_migrations"]
 
 
-def export_subject(store: Store, who: str) -> dict[str, Any]:
-    """Everything held about a person, as one JSON-ready document.
-
-    `tables` holds every row that references the person (by id, e-mail or name) and the rows that
-    depend on those (enrichment of their feedback, answers of their responses); `mentions` holds
-    other rows whose text mentions their id, e-mail, name or phone.
-    """
-    subject = find_subject(store, who)
+def rows_about(store: Store, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+    """Every row that references the person (by id, e-mail or name), per table, and the rows that depend
+    on those (enrichment of their feedback, answers of their responses)."""
     present = set(store.list_tables())
     tables: dict[str, list[dict[str, Any]]] = {}
-    seen: dict[str, set[str]] = {}
     for table in [t.name for t in TABLES if t.name in present]:
         conds: list[str] = []
         params: list[Any] = []
@@ -197,8 +187,15 @@ def export_subject(store: Store, who: str) -> dict[str, Any]:
         if ids:
             marks = ", ".join("?" for _ in ids)
             tables[table] = _records(store, f"SELECT * FROM {table} WHERE {key} IN ({marks})", ids)
-    for table, rows in tables.items():
-        seen[table] = {json.dumps(r, sort_keys=True, default=str) for r in rows}
+    return tables
+
+
+def rows_mentioning(
+    store: Store, subject: Subject, skip: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows of any table whose text mentions the person's id, e-mail, name or phone, per table; rows
+    equal to one in `skip` (those `rows_about` found) are left out."""
+    seen = {t: {json.dumps(r, sort_keys=True, default=str) for r in rows} for t, rows in (skip or {}).items()}
     mentions: dict[str, list[dict[str, Any]]] = {}
     idents = subject.identifiers()
     for table in _user_tables(store):
@@ -209,18 +206,7 @@ def export_subject(store: Store, who: str) -> dict[str, Any]:
         rows = [r for r in rows if json.dumps(r, sort_keys=True, default=str) not in seen.get(table, set())]
         if rows:
             mentions[table] = rows
-    return {
-        "subject": subject.to_dict(),
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "tables": tables,
-        "mentions": mentions,
-        "rows": sum(len(v) for v in tables.values()) + sum(len(v) for v in mentions.values()),
-    }
-
-
-def _pseudonym(customer_id: str) -> str:
-    salt = secrets.token_bytes(16)  # random per erasure and never stored: the pseudonym links to no one
-    return "erased-" + hashlib.sha256(salt + customer_id.encode()).hexdigest()[:16]
+    return mentions
 
 
 def _like_regex(text: str) -> str:
@@ -228,11 +214,11 @@ def _like_regex(text: str) -> str:
     return "".join("\\" + ch if ch in r".^$*+?()[]{}|\/" else ch for ch in text)
 
 
-def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResult:
-    """Erase a person from every table (see the module docstring); returns counts per table."""
-    subject = find_subject(store, who)
+def erase_rows(store: Store, subject: Subject, pseudonym: str) -> ErasureResult:
+    """Erase a person from every table (see the module docstring), `pseudonym` standing in for them on
+    the rows kept; returns counts per table. Call it inside a transaction."""
     cid = subject.customer_id
-    result = ErasureResult(pseudonym=_pseudonym(cid))
+    result = ErasureResult(pseudonym=pseudonym)
     present = set(store.list_tables())
     names = [v for v in (subject.name, subject.email) if v]
 
@@ -248,83 +234,69 @@ def erase_subject(store: Store, who: str, *, actor: str = "cli") -> ErasureResul
                 n = store.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids_chunk)
                 count(result.deleted, table, n)
 
-    with store.transaction():
-        # Their feedback (by id, or by their name / e-mail as author) and its enrichment.
-        author = " OR ".join("lower(author) = lower(?)" for _ in names)
-        where_fb = f"customer_id = ?{f' OR (customer_id IS NULL AND ({author}))' if author else ''}"
-        fb_ids = [r[0] for r in store.fetchall(f"SELECT feedback_id FROM feedback WHERE {where_fb}", [cid, *names])]
-        delete_by_ids(("feedback_enriched", "feedback"), "feedback_id", fb_ids)
-        # Their survey responses, answers and invitations.
-        resp_ids = [r[0] for r in store.fetchall("SELECT response_id FROM responses WHERE customer_id = ?", [cid])]
-        delete_by_ids(("answers", "responses"), "response_id", resp_ids)
-        if subject.name:
-            count(
-                result.deleted,
-                "stories",
-                store.execute(
-                    "DELETE FROM stories WHERE advocate_id IS NULL AND lower(author_name) = lower(?)", [subject.name]
-                ),
-            )
-        # Kept rows: pseudonym instead of the id, personal columns nulled.
-        for table, cols in PSEUDONYMISED.items():
-            if table not in present:
-                continue
-            for col in cols:
-                nulls = "".join(f", {c} = NULL" for c in NULLED_ON_KEPT.get(table, ()))
-                n = store.execute(f"UPDATE {table} SET {col} = ?{nulls} WHERE {col} = ?", [result.pseudonym, cid])
-                count(result.pseudonymised, table, n)
-        if subject.email and "referrals" in present:
-            n = store.execute(
-                "UPDATE referrals SET referred_email = NULL WHERE lower(referred_email) = lower(?)", [subject.email]
-            )
-            count(result.pseudonymised, "referrals", n)
-        # Every other table with a person-id column: their rows go (customers, advocates, stories,
-        # invitations, customer_value, churn_scores, offers, and tables added later).
-        for table, col, kind in references():
-            if kind != "id" or table in PSEUDONYMISED or table not in present:
-                continue
-            count(result.deleted, table, store.execute(f"DELETE FROM {table} WHERE {col} = ?", [cid]))
-        if subject.email:
-            if "users" in present:
-                n = store.execute(
-                    "UPDATE users SET email = ?, active = FALSE, password_hash = 'erased' WHERE lower(email) = lower(?)",
-                    [f"{result.pseudonym}@invalid", subject.email],
-                )
-                count(result.pseudonymised, "users", n)
-            if "audit_log" in present:
-                n = store.execute("UPDATE audit_log SET actor = NULL WHERE lower(actor) = lower(?)", [subject.email])
-                count(result.pseudonymised, "audit_log", n)
-        idents = subject.identifiers()
-        if idents and "quarantine" in present:
-            n = store.execute(f"DELETE FROM quarantine WHERE {_mention_clause(['raw'], len(idents))}", idents)
-            count(result.deleted, "quarantine", n)
-        # Sweep: mentions in any remaining text column of any table.
-        for table in _user_tables(store):
-            for col in _text_columns(store, table) if idents else []:
-                # one pass per column: every identifier replaced, only rows that mention one touched
-                replaced = f'"{col}"'
-                params: list[Any] = []
-                for ident in idents:
-                    replaced = f"regexp_replace({replaced}, ?, ?, 'gi')"
-                    params += [_like_regex(ident), ERASED]  # innermost first: the id and e-mail before the name
-                n = store.execute(
-                    f'UPDATE {table} SET "{col}" = {replaced} WHERE {_mention_clause([col], len(idents))}',
-                    [*params, *idents],
-                )
-                count(result.redacted, f"{table}.{col}", n)
-        if "audit_log" in present:
-            detail = {"deleted": result.deleted, "pseudonymised": result.pseudonymised, "redacted": result.redacted}
+    # Their feedback (by id, or by their name / e-mail as author) and its enrichment.
+    author = " OR ".join("lower(author) = lower(?)" for _ in names)
+    where_fb = f"customer_id = ?{f' OR (customer_id IS NULL AND ({author}))' if author else ''}"
+    fb_ids = [r[0] for r in store.fetchall(f"SELECT feedback_id FROM feedback WHERE {where_fb}", [cid, *names])]
+    delete_by_ids(("feedback_enriched", "feedback"), "feedback_id", fb_ids)
+    # Their survey responses, answers and invitations.
+    resp_ids = [r[0] for r in store.fetchall("SELECT response_id FROM responses WHERE customer_id = ?", [cid])]
+    delete_by_ids(("answers", "responses"), "response_id", resp_ids)
+    if subject.name:
+        count(
+            result.deleted,
+            "stories",
             store.execute(
-                "INSERT INTO audit_log (audit_id, occurred_at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    uuid.uuid4().hex,
-                    datetime.now(UTC).replace(tzinfo=None),
-                    actor,
-                    "privacy.erase",
-                    result.pseudonym,
-                    json.dumps(detail),
-                ],
+                "DELETE FROM stories WHERE advocate_id IS NULL AND lower(author_name) = lower(?)", [subject.name]
+            ),
+        )
+    # Kept rows: pseudonym instead of the id, personal columns nulled.
+    for table, cols in PSEUDONYMISED.items():
+        if table not in present:
+            continue
+        for col in cols:
+            nulls = "".join(f", {c} = NULL" for c in NULLED_ON_KEPT.get(table, ()))
+            n = store.execute(f"UPDATE {table} SET {col} = ?{nulls} WHERE {col} = ?", [result.pseudonym, cid])
+            count(result.pseudonymised, table, n)
+    if subject.email and "referrals" in present:
+        n = store.execute(
+            "UPDATE referrals SET referred_email = NULL WHERE lower(referred_email) = lower(?)", [subject.email]
+        )
+        count(result.pseudonymised, "referrals", n)
+    # Every other table with a person-id column: their rows go (customers, advocates, stories,
+    # invitations, customer_value, churn_scores, offers, and tables added later).
+    for table, col, kind in references():
+        if kind != "id" or table in PSEUDONYMISED or table not in present:
+            continue
+        count(result.deleted, table, store.execute(f"DELETE FROM {table} WHERE {col} = ?", [cid]))
+    if subject.email:
+        if "users" in present:
+            n = store.execute(
+                "UPDATE users SET email = ?, active = FALSE, password_hash = 'erased' WHERE lower(email) = lower(?)",
+                [f"{result.pseudonym}@invalid", subject.email],
             )
+            count(result.pseudonymised, "users", n)
+        if "audit_log" in present:
+            n = store.execute("UPDATE audit_log SET actor = NULL WHERE lower(actor) = lower(?)", [subject.email])
+            count(result.pseudonymised, "audit_log", n)
+    idents = subject.identifiers()
+    if idents and "quarantine" in present:
+        n = store.execute(f"DELETE FROM quarantine WHERE {_mention_clause(['raw'], len(idents))}", idents)
+        count(result.deleted, "quarantine", n)
+    # Sweep: mentions in any remaining text column of any table.
+    for table in _user_tables(store):
+        for col in _text_columns(store, table) if idents else []:
+            # one pass per column: every identifier replaced, only rows that mention one touched
+            replaced = f'"{col}"'
+            params: list[Any] = []
+            for ident in idents:
+                replaced = f"regexp_replace({replaced}, ?, ?, 'gi')"
+                params += [_like_regex(ident), ERASED]  # innermost first: the id and e-mail before the name
+            n = store.execute(
+                f'UPDATE {table} SET "{col}" = {replaced} WHERE {_mention_clause([col], len(idents))}',
+                [*params, *idents],
+            )
+            count(result.redacted, f"{table}.{col}", n)
     return result
 
 
@@ -332,56 +304,45 @@ def _chunks(ids: list[Any], size: int = 500) -> list[list[Any]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-RETAINED_MARK = "[text removed after retention period]"
-
-
-def apply_retention(store: Store, days: int, *, now: datetime | None = None) -> dict[str, Any]:
-    """Replace raw `feedback.text` older than `days` by its PII-redacted version.
-
-    The redacted text (from feedback_enriched.redacted_text where classified, else redacted now with
-    `heedful.listen.pii`) stays, and so do the enrichment results; the raw text is gone. Idempotent.
-    """
-    from heedful.listen.pii import redact
-
-    if days < 0:
-        raise InputError("--days must be 0 or more.")
-    cutoff = (now or datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=days)
-    rows = store.fetchall(
-        "SELECT f.feedback_id, f.text, e.redacted_text FROM feedback f "
-        "LEFT JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE f.created_at < ?",
-        [cutoff],
+def record_erasure(store: Store, result: ErasureResult, actor: str) -> None:
+    """An audit_log row `privacy.erase` with the pseudonym and the counts, without personal data."""
+    if "audit_log" not in set(store.list_tables()):
+        return
+    detail = {"deleted": result.deleted, "pseudonymised": result.pseudonymised, "redacted": result.redacted}
+    store.execute(
+        "INSERT INTO audit_log (audit_id, occurred_at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            uuid.uuid4().hex,
+            datetime.now(UTC).replace(tzinfo=None),
+            actor,
+            "privacy.erase",
+            result.pseudonym,
+            json.dumps(detail),
+        ],
     )
-    changed = 0
+
+
+def feedback_texts_before(store: Store, cutoff: datetime) -> list[tuple[Any, str | None, str | None]]:
+    """(feedback_id, raw text, redacted text or None) of the feedback created before `cutoff`."""
+    return [
+        (r[0], r[1], r[2])
+        for r in store.fetchall(
+            "SELECT f.feedback_id, f.text, e.redacted_text FROM feedback f "
+            "LEFT JOIN feedback_enriched e ON e.feedback_id = f.feedback_id WHERE f.created_at < ?",
+            [cutoff],
+        )
+    ]
+
+
+def replace_feedback_texts(store: Store, texts: dict[Any, str], cutoff: datetime) -> None:
+    """Set these feedback texts, and give the enrichment of feedback created before `cutoff` that has
+    no redacted text the stored text as its redacted text; in one transaction."""
     with store.transaction():
-        for feedback_id, text, redacted in rows:
-            new = redacted if redacted else redact(text or "")
-            new = new or RETAINED_MARK
-            if new != text:
-                store.execute("UPDATE feedback SET text = ? WHERE feedback_id = ?", [new, feedback_id])
-                changed += 1
+        for feedback_id, text in texts.items():
+            store.execute("UPDATE feedback SET text = ? WHERE feedback_id = ?", [text, feedback_id])
         store.execute(
             "UPDATE feedback_enriched SET redacted_text = (SELECT text FROM feedback f "
             "WHERE f.feedback_id = feedback_enriched.feedback_id) WHERE redacted_text IS NULL AND feedback_id IN "
             "(SELECT feedback_id FROM feedback WHERE created_at < ?)",
             [cutoff],
         )
-    return {"cutoff": cutoff.isoformat(timespec="seconds"), "checked": len(rows), "redacted": changed}
-
-
-def redact_profile(profile: dict[str, Any]) -> dict[str, Any]:
-    """A customer profile for display: feedback titles/texts and free-text answers PII-redacted.
-
-    Used by `heedful customer show` (unless `--no-redact`) and the web profile page and API.
-    """
-    from heedful.listen.pii import redact
-
-    out = dict(profile)
-    out["feedback"] = [
-        {**f, **{k: redact(f[k]) for k in ("title", "text") if isinstance(f.get(k), str)}}
-        for f in profile.get("feedback") or []
-    ]
-    out["survey_answers"] = [
-        {**a, "value": redact(a["value"])} if isinstance(a.get("value"), str) else a
-        for a in profile.get("survey_answers") or []
-    ]
-    return out

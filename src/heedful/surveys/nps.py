@@ -1,10 +1,7 @@
 """Satisfaction metrics with 95% intervals: Net Promoter Score, CSAT and Customer Effort Score.
 
-NPS interval: the adjusted Wald interval of Rocks (2016, "Interval Estimation for the Net Promoter
-Score", The American Statistician 70(4)): add 3/4 of a respondent to promoters and to detractors
-(3 to n in all, the passives getting the other 1.5) and use the trinomial variance of the difference
-of two proportions, var = (p_pro + p_det - (p_pro - p_det)^2) / n. Rocks found it keeps close to
-nominal coverage down to small samples, where the plain Wald interval is too narrow.
+NPS interval: `heedful.stats.nps_interval`, the adjusted Wald interval of Rocks (2016, "Interval
+Estimation for the Net Promoter Score", The American Statistician 70(4)) that every page shows.
 Shares (CSAT top-2-box, CES agreement) use Wilson score intervals; means use Student t.
 """
 
@@ -16,19 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from heedful.stats import wilson_interval
+from heedful.stats import nps_interval, nps_interval_se, wilson_interval
 from heedful.surveys._base import Estimator, numeric_answers, z_value
-
-
-def nps_interval(promoters: float, detractors: float, n: float, level: float = 0.95) -> tuple[float, float, float]:
-    """Adjusted Wald interval for NPS on the -100..100 scale: (se, low, high)."""
-    z = z_value(level)
-    n_adj = n + 3.0
-    p_pro = (promoters + 0.75) / n_adj
-    p_det = (detractors + 0.75) / n_adj
-    centre = p_pro - p_det
-    se = float(np.sqrt(max(p_pro + p_det - centre**2, 0.0) / n_adj))
-    return (100 * se, 100 * max(-1.0, centre - z * se), 100 * min(1.0, centre + z * se))
 
 
 class NetPromoterScore(Estimator):
@@ -49,7 +35,9 @@ class NetPromoterScore(Estimator):
         passives = n - promoters - detractors
         self.counts_ = {"promoters": int(promoters), "passives": int(passives), "detractors": int(detractors)}
         self.distribution_ = pd.Series(np.bincount(arr.astype(int), minlength=11), index=range(11), name="count")
-        se, low, high = nps_interval(promoters, detractors, n, self.confidence)
+        z_value(self.confidence)  # a confidence level outside (0, 1) is the user's mistake
+        low, high = nps_interval(promoters, passives, detractors, self.confidence)
+        se = nps_interval_se(promoters, passives, detractors)
         self.params_ = pd.Series(
             {
                 "nps": 100 * (promoters - detractors) / n,

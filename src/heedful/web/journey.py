@@ -17,10 +17,11 @@ from heedful.journey.config import METRIC_KINDS, dump_config, parse_config
 from heedful.journey.internal import AUDIENCES, internal_summary
 from heedful.journey.metrics import JourneyData
 from heedful.journey.scorecard import Scorecard
-from heedful.report.report import build_report, render_html, write_pdf
+from heedful.report.report import render_html, write_pdf
 from heedful.services import accounts
+from heedful.services import journey as service
+from heedful.services.report import build_report
 from heedful.store import Store
-from heedful.store import journey_repo as repo
 from heedful.web.deps import AdminUser, AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.queries import AggregateCache
 from heedful.web.templating import render
@@ -31,10 +32,8 @@ PeriodQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description=
 
 
 def _period(store: Store, period: str | None) -> str | None:
-    from heedful.cli.journey import resolve_period
-
     try:
-        return resolve_period(store, period)
+        return service.resolve_period(store, period)
     except InputError:
         return None
 
@@ -44,15 +43,13 @@ def _data(request: Request, store: Store, period: str) -> JourneyData:
     operations figures are imported."""
     cache: AggregateCache = request.app.state.aggregates
     operations = store.count("operations")
-    return cache.get(store, f"journey.data.{period}.{operations}", lambda s: repo.load_journey_data(s, period))  # type: ignore[no-any-return]
+    return cache.get(store, f"journey.data.{period}.{operations}", lambda s: service.load_journey_data(s, period))  # type: ignore[no-any-return]
 
 
 def _scorecard(
     request: Request, store: Store, period: str, department: str | None = None, audience: str = "external"
 ) -> Scorecard:
-    from heedful.cli.journey import scorecard_for
-
-    return scorecard_for(store, period, department, audience, data=_data(request, store, period))
+    return service.scorecard_for(store, period, department, audience, data=_data(request, store, period))
 
 
 def _by_stage(card: Scorecard, stage_order: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -69,7 +66,7 @@ def journey_page(
     """Every need along the journey: value with interval against target, status and trend."""
     if audience not in AUDIENCES:
         raise HTTPException(404, f"No audience {audience!r}.")
-    config = repo.load_config(store)
+    config = service.load_config(store)
     chosen = _period(store, period)
     context: dict[str, Any] = {"period": chosen, "audience": audience, "audiences": AUDIENCES, "section": "journey"}
     if chosen is not None:
@@ -78,7 +75,7 @@ def journey_page(
         context["departments"] = card.department_summary()
         if audience != "external":
             context["internal"] = internal_summary(_data(request, store, chosen), chosen, audience)
-    context["alerts"] = repo.load_alerts(store, audience=audience).head(10).to_dict(orient="records")
+    context["alerts"] = service.load_alerts(store, audience=audience).head(10).to_dict(orient="records")
     return render(request, "journey.html", context)
 
 
@@ -87,12 +84,12 @@ def department_page(
     request: Request, store: StoreDep, user: ViewerUser, department_id: str, period: PeriodQuery = None
 ) -> Response:
     """What one department owns: its needs, how they are met, the quotes and customers behind them."""
-    config = repo.load_config(store)
+    config = service.load_config(store)
     if department_id not in {d.id for d in config.departments}:
         raise HTTPException(404, f"No department {department_id!r}.")
     chosen = _period(store, period)
     card = _scorecard(request, store, chosen, department=department_id) if chosen else None
-    alerts = repo.load_alerts(store)
+    alerts = service.load_alerts(store)
     alerts = alerts[alerts["department_id"] == department_id] if not alerts.empty else alerts
     return render(
         request,
@@ -109,7 +106,7 @@ def department_page(
 
 @router.get("/journey/alerts")
 def alerts_page(request: Request, store: StoreDep, user: ViewerUser, since: PeriodQuery = None) -> Response:
-    alerts = repo.load_alerts(store, since=since)
+    alerts = service.load_alerts(store, since=since)
     return render(
         request,
         "journey_alerts.html",
@@ -120,12 +117,10 @@ def alerts_page(request: Request, store: StoreDep, user: ViewerUser, since: Peri
 @router.post("/journey/alerts/run")
 def run_alerts(request: Request, store: StoreDep, user: AnalystUser) -> Response:
     """Detect this month's alerts now (the same as `heedful journey alerts --since <this month>`)."""
-    from heedful.cli.journey import run_alerts as detect_and_store
-
     period = _period(store, None)
     if period is None:
         raise InputError("There is no data yet to raise alerts on.")
-    found = detect_and_store(store, [period])
+    found = service.run_alerts(store, [period])
     accounts.record_audit(
         store, "journey.alerts", user=user, target=period, detail={"alerts": len(found)}, ip=client_ip(request)
     )
@@ -186,7 +181,7 @@ def _settings_page(
         "journey_settings.html",
         {
             "section": "settings",
-            "yaml": text if text is not None else dump_config(repo.load_config(store)),
+            "yaml": text if text is not None else dump_config(service.load_config(store)),
             "kinds": METRIC_KINDS,
             "message": message,
             "error": error,
@@ -198,7 +193,7 @@ def _settings_page(
 @router.get("/journey/needs.yaml")
 def needs_export(store: StoreDep, user: ViewerUser) -> Response:
     return Response(
-        dump_config(repo.load_config(store)),
+        dump_config(service.load_config(store)),
         media_type="application/yaml",
         headers={"Content-Disposition": 'attachment; filename="needs.yaml"'},
     )
@@ -221,7 +216,7 @@ async def needs_import(
         config = parse_config(yaml_text, source=source)
     except HeedfulError as exc:
         return _settings_page(request, store, error=str(exc), text=yaml_text)
-    counts = repo.save_config(store, config)
+    counts = service.save_config(store, config)
     accounts.record_audit(store, "journey.needs.import", user=user, target=source, detail=counts, ip=client_ip(request))
     return RedirectResponse(
         f"/journey/settings?message=Imported+{counts['needs']}+needs,+{counts['stages']}+stages,+"

@@ -1,0 +1,241 @@
+"""The customer-focus report's use cases: gather its figures from the store, build it, write it, and
+keep this month's figures for next month's comparisons.
+
+The store is read here, once (the journey tables, the report's other tables, which answers are NPS);
+everything after is pure: `assemble_report` builds the headline figures and the sections
+(`heedful.report.sections`) from tables in memory; `heedful.report.report` renders HTML / PDF.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from heedful.errors import InputError
+from heedful.journey.alerts import at_risk_value, detect_alerts
+from heedful.journey.config import JourneyConfig
+from heedful.journey.internal import split_audiences
+from heedful.journey.metrics import JourneyData, nps_value, period_labels, previous_period
+from heedful.journey.metrics import check_period as check_period
+from heedful.journey.scorecard import Scorecard, build_scorecard
+from heedful.report.report import CustomerFocusReport, render_html, write_pdf
+from heedful.report.sections import (
+    NO_DATA,
+    advocacy_section,
+    customers_section,
+    departments_section,
+    internal_section,
+    rather_not_hear_section,
+    tradeoffs_section,
+    voice_section,
+)
+from heedful.services.journey import load_config, load_journey_data, save_metric_values
+from heedful.services.surveys import answers_of_type
+from heedful.store import Store
+from heedful.store import journey_repo as repo
+
+# ---------------------------------------------------------------- gathering
+
+
+def build_report(
+    store: Store, period: str, *, config: JourneyConfig | None = None, data: JourneyData | None = None
+) -> CustomerFocusReport:
+    """Read what the report needs from the store (`data`: the journey tables, if already loaded for
+    this period) and build every section for `period` (YYYY-MM)."""
+    check_period(period)
+    config = config or load_config(store)
+    data = data if data is not None else load_journey_data(store, period, config=config)
+    return assemble_report(
+        config,
+        data,
+        period,
+        extras=repo.report_tables(store),
+        previous_at_risk=repo.previous_headline(store, "at_risk_value", period),
+        nps_answers=answers_of_type(store, "nps", known_customers=False)[["response_id", "question_id"]],
+    )
+
+
+def assemble_report(
+    config: JourneyConfig,
+    data: JourneyData,
+    period: str,
+    *,
+    extras: dict[str, pd.DataFrame] | None = None,
+    previous_at_risk: tuple[float, str] | None = None,
+    nps_answers: pd.DataFrame | None = None,
+) -> CustomerFocusReport:
+    """Build the report from tables already in memory (pure: no store access). `extras`: referrals,
+    rewards, surveys, tradeoff_answers; `nps_answers`: which answers are NPS (response_id, question_id)."""
+    extras = extras or {}
+    audiences = split_audiences(data)
+    external = audiences["external"]
+    scorecard = build_scorecard(config, external, period, quotes=2, customers=5)
+    alerts = detect_alerts(
+        config,
+        external,
+        period,
+        previous_at_risk_value=previous_at_risk[0] if previous_at_risk else None,
+        previous_at_risk_label=previous_at_risk[1] if previous_at_risk else "the last recorded figure",
+        series={(n.need.id, m.spec.id): m.series for n in scorecard.needs for m in n.metrics},
+    )
+    sections = [
+        voice_section(external, period),
+        customers_section(external),
+        tradeoffs_section(extras.get("surveys", pd.DataFrame()), extras.get("tradeoff_answers", pd.DataFrame())),
+        departments_section(scorecard),
+        advocacy_section(extras.get("referrals", pd.DataFrame()), extras.get("rewards", pd.DataFrame()), period),
+        rather_not_hear_section(scorecard, alerts),
+        internal_section(data, period, audiences),
+    ]
+    return CustomerFocusReport(
+        period=period,
+        generated_at=datetime.now(UTC).replace(tzinfo=None),
+        headline=headline_figures(external, period, scorecard, nps_answers),
+        sections=sections,
+        scorecard=scorecard,
+        alerts=alerts,
+    )
+
+
+# ---------------------------------------------------------------- headline
+
+
+def headline_figures(
+    data: JourneyData, period: str, scorecard: Scorecard, nps_answers: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """The headline numbers, each with its change since last month: customers, active buyers, revenue,
+    feedback, positive share, NPS (of the answers `nps_answers` names: response_id, question_id, as
+    `services.surveys.answers_of_type` decides), value at risk and needs on target."""
+    prev = previous_period(period)
+    items: list[dict[str, Any]] = []
+    customers = data.customers
+    n_customers = int((customers["kind"] == "customer").sum()) if not customers.empty else 0
+    items.append(
+        {"label": "Customers", "value": n_customers or None, "shown": f"{n_customers:,}" if n_customers else NO_DATA}
+    )
+
+    orders = data.orders[~data.orders["is_return"].fillna(False).astype(bool)]
+    if not orders.empty:
+        month = period_labels(orders["ordered_at"])
+        now, before = orders[(month == period).to_numpy()], orders[(month == prev).to_numpy()]
+        buyers, buyers_prev = now["customer_id"].nunique(), before["customer_id"].nunique()
+        revenue, revenue_prev = float(now["amount"].sum()), float(before["amount"].sum())
+        items.append(_with_change("Active buyers", buyers, buyers_prev, f"{buyers:,}", higher_is_better=True))
+        items.append(_with_change("Revenue", revenue, revenue_prev, f"{revenue:,.0f}", higher_is_better=True))
+    else:
+        items.append({"label": "Revenue", "value": None, "shown": NO_DATA})
+
+    fb_now = (data.feedback_period == period).to_numpy()
+    fb_prev = (data.feedback_period == prev).to_numpy()
+    n_fb = int(fb_now.sum())
+    if n_fb:
+        pos = float((data.feedback.loc[fb_now, "sentiment"] == "positive").mean())
+        pos_prev = float((data.feedback.loc[fb_prev, "sentiment"] == "positive").mean()) if fb_prev.any() else None
+        items.append({"label": "Feedback items", "value": n_fb, "shown": f"{n_fb:,}"})
+        items.append(_with_change("Positive feedback", pos, pos_prev, f"{pos:.0%}", higher_is_better=True, pct=True))
+    else:
+        items.append({"label": "Feedback items", "value": None, "shown": NO_DATA})
+
+    a = data.answers
+    nps_rows = _is_nps(a, nps_answers)
+    now_scores = pd.to_numeric(a.loc[nps_rows & (data.answers_period == period).to_numpy(), "value_num"])
+    prev_scores = pd.to_numeric(a.loc[nps_rows & (data.answers_period == prev).to_numpy(), "value_num"])
+    nps, low, high, n = nps_value(now_scores)
+    if nps is not None:
+        nps_prev = nps_value(prev_scores)[0]
+        item = _with_change("NPS", nps, nps_prev, f"{nps:.0f}", higher_is_better=True, points=True)
+        item.update(low=low, high=high, n=n, detail=f"95% interval {low:.0f} to {high:.0f}, n = {n}")
+        items.append(item)
+    else:
+        items.append({"label": "NPS", "value": None, "shown": NO_DATA})
+
+    value, count = at_risk_value(data.customer_value)
+    if data.customer_value.empty or data.customer_value["churn_risk"].isna().all():
+        items.append({"label": "Value at risk", "value": None, "shown": NO_DATA})
+    else:
+        items.append(
+            {"label": "Value at risk", "value": value, "shown": f"{value:,.0f}", "detail": f"{count:,} customers"}
+        )
+
+    statuses = [n.status for n in scorecard.needs]
+    measured = [s for s in statuses if s != "no_data"]
+    if measured:
+        met = sum(1 for s in measured if s == "met")
+        items.append(
+            {
+                "label": "Needs on target",
+                "value": met,
+                "shown": f"{met} of {len(measured)}",
+                "detail": f"{statuses.count('missed')} missed, {statuses.count('at_risk')} at risk",
+            }
+        )
+    else:
+        items.append({"label": "Needs on target", "value": None, "shown": NO_DATA})
+    return items
+
+
+def _is_nps(answers: pd.DataFrame, nps_answers: pd.DataFrame | None) -> np.ndarray:
+    """Which rows of `answers` are NPS answers: those whose (response_id, question_id) `nps_answers` lists."""
+    if nps_answers is None or nps_answers.empty or answers.empty:
+        return np.zeros(len(answers), dtype=bool)
+    keys = pd.MultiIndex.from_frame(nps_answers[["response_id", "question_id"]].astype(str))
+    rows = pd.MultiIndex.from_frame(answers[["response_id", "question_id"]].astype(str))
+    return np.asarray(rows.isin(keys))
+
+
+def _with_change(
+    label: str,
+    value: float,
+    previous: float | None,
+    shown: str,
+    *,
+    higher_is_better: bool,
+    pct: bool = False,
+    points: bool = False,
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"label": label, "value": value, "shown": shown}
+    if previous is None or (isinstance(previous, float) and not math.isfinite(previous)):
+        return item
+    delta = value - previous
+    if pct or points:  # shares and scores change by points, not by a percentage of themselves
+        item["change"] = f"{delta * (100 if pct else 1):+.1f} pts vs last month"
+    elif previous:
+        item["change"] = f"{delta / abs(previous):+.0%} vs last month"
+    else:
+        item["change"] = f"{delta:+,.0f} vs last month"
+    item["good"] = None if delta == 0 else (delta > 0) == higher_is_better
+    return item
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_report(store: Store, period: str, out: Path, *, record_history: bool = True) -> CustomerFocusReport:
+    """Build the report for `period` and write it as HTML or PDF (by the extension of `out`)."""
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".htm", ".pdf"):
+        raise InputError(f"Report output {out} must end in .html or .pdf.")
+    if not out.parent.exists():
+        raise InputError(f"Folder {out.parent} does not exist.")
+    report = build_report(store, period)
+    if suffix == ".pdf":
+        write_pdf(render_html(report, for_print=True), out)
+    else:
+        out.write_text(render_html(report), encoding="utf-8")
+    if record_history:
+        record_report_history(store, report)
+    return report
+
+
+def record_report_history(store: Store, report: CustomerFocusReport) -> None:
+    """Keep this period's metric values and at-risk value, so next month's trends and alerts can compare."""
+    if report.scorecard is not None:
+        save_metric_values(store, report.scorecard)
+    at_risk = next((h for h in report.headline if h["label"] == "Value at risk"), None)
+    if at_risk and at_risk.get("value") is not None:
+        repo.record_headline(store, "at_risk_value", report.period, float(at_risk["value"]), 0)
