@@ -43,3 +43,17 @@ def test_parquet_and_cp1252_text(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="File not found"):
         read_frame(tmp_path / "nope.csv")
+
+
+def test_runs_of_blanks_with_and_without_a_header(tmp_path: Path) -> None:
+    from heedful.ingest.sources import WHITESPACE
+
+    with_header = tmp_path / "cdnow.txt"
+    with_header.write_text(" customer_id  date number_of_cds  dollar_value\r\n 00001 19970101  1   11.77\r\n\r\n")
+    frame = read_frame(with_header, delimiter=WHITESPACE, numbers=True)
+    assert list(frame.columns) == ["customer_id", "date", "number_of_cds", "dollar_value"]
+    assert frame["dollar_value"].tolist() == [11.77]
+    bare = tmp_path / "sample.txt"
+    bare.write_text("  0004 0001 19970101 2 29.33\n  0004 0001 19970118 2 29.73 extra\n")
+    with pytest.raises(InputError, match=r"sample.txt, line 2: 6 fields where 5 were expected"):
+        read_frame(bare, delimiter=WHITESPACE, names=["master", "customer", "date", "cds", "amount"])

@@ -405,13 +405,16 @@ def read_frame(
     encoding: str | None = None,
     sheet: str | None = None,
     numbers: bool = False,
+    names: list[str] | None = None,
 ) -> Any:
     """A whole input file as a pandas DataFrame, read by the importer's reader.
 
     The one reader every command that takes a file uses (CSV with any delimiter and encoding, .gz,
     Parquet, Excel, JSON Lines), so a file that imports also reads everywhere else, with the same
     errors. Values are trimmed text, None where empty; with `numbers`, each column whose every value
-    parses as a number becomes float. Raises InputError for a missing or unreadable file.
+    parses as a number becomes float. `delimiter="whitespace"` reads columns separated by runs of
+    spaces or tabs (the CDNOW layout); there `names` says the file has no header line and names the
+    columns. Raises InputError for a missing or unreadable file.
     """
     import pandas as pd
 
@@ -419,6 +422,9 @@ def read_frame(
         raise InputError(f"File not found: {path}")
     if not path.is_file():
         raise InputError(f"Not a file: {path}")
+    if delimiter == WHITESPACE:
+        frame = _whitespace_frame(path, encoding, names)
+        return _numbers(frame) if numbers else frame
     engine = duckdb.connect()
     source = open_source(engine, path, delimiter=delimiter, encoding=encoding, sheet=sheet)
     try:
@@ -434,9 +440,51 @@ def read_frame(
         engine.close()
     frame.columns = list(source.columns)
     frame = frame.astype(object).where(frame.notna(), None)
-    if numbers:
-        for column in frame.columns:
-            parsed = pd.to_numeric(frame[column], errors="coerce")
-            if parsed.notna().sum() == frame[column].notna().sum():
-                frame[column] = parsed.astype(float)
+    return _numbers(frame) if numbers else frame
+
+
+WHITESPACE = "whitespace"
+
+
+def _numbers(frame: Any) -> Any:
+    """Each column whose every value parses as a number, as float."""
+    import pandas as pd
+
+    for column in frame.columns:
+        parsed = pd.to_numeric(frame[column], errors="coerce")
+        if parsed.notna().sum() == frame[column].notna().sum():
+            frame[column] = parsed.astype(float)
     return frame
+
+
+def _whitespace_frame(path: Path, encoding: str | None, names: list[str] | None) -> Any:
+    """Columns separated by runs of blanks: each line read whole by DuckDB, split on the blanks in SQL."""
+    import pandas as pd
+
+    enc, cleanup = _native_encoding(path, encoding)
+    readable = cleanup[0] if cleanup else path
+    lines = (
+        f"read_csv({quote_literal(str(readable))}, columns={{'line': 'VARCHAR'}}, header=false, "
+        f"delim={quote_literal(chr(1))}, quote='', escape='', auto_detect=false, "
+        f"encoding={quote_literal(enc)}, max_line_size={MAX_RECORD_BYTES})"
+    )
+    engine = duckdb.connect()
+    try:
+        rows = engine.execute(
+            rf"SELECT n, regexp_split_to_array(t, '\s+') FROM (SELECT row_number() OVER () AS n, trim(line) AS t "
+            f"FROM {lines}) WHERE t <> '' ORDER BY n"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"Cannot read {path}: {_first_line(exc)}") from exc
+    finally:
+        engine.close()
+        for p in cleanup:
+            p.unlink(missing_ok=True)
+    if names is None:
+        header, body = (list(rows[0][1]), rows[1:]) if rows else ([], [])
+    else:
+        header, body = list(names), rows
+    for number, row in body:
+        if len(row) != len(header):
+            raise InputError(f"{path}, line {number}: {len(row)} fields where {len(header)} were expected")
+    return pd.DataFrame([row for _, row in body], columns=header, dtype=object)

@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.ingest.sources import read_frame
+from heedful.ingest.sources import WHITESPACE, read_frame
 from heedful.store import Store
 from heedful.value import (
     MODELS,
@@ -56,17 +56,18 @@ def read_orders_file(path: Path) -> tuple[pd.DataFrame, Columns]:
     with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         first = fh.readline()
     fields = first.split()
-    # The CDNOW files (Fader & Hardie) separate columns by runs of spaces and indent the first one: no
-    # delimiter read_frame's CSV reader (DuckDB) accepts describes that, so they are parsed here.
+    # The CDNOW files (Fader & Hardie) separate columns by runs of spaces and indent the first one.
     if len(fields) in (4, 5) and all(f.replace(".", "").isdigit() for f in fields):
         # [master id] customer id, YYYYMMDD, number of CDs, dollar value; no header
         names = ["customer_id", "date", "cds", "amount"]
         if len(fields) == 5:
             names = ["master_id", *names]
-        frame = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype={"customer_id": str, "date": str})
+        frame = read_frame(path, delimiter=WHITESPACE, names=names)
+        frame[["cds", "amount"]] = frame[["cds", "amount"]].astype(float)
         return frame, Columns("customer_id", "date", "amount", None, "%Y%m%d")
-    if first.lower().startswith("customer_id") and "date" in first and "dollar_value" in first:
-        frame = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str, "date": str})
+    if first.strip().lower().startswith("customer_id") and "date" in first and "dollar_value" in first:
+        frame = read_frame(path, delimiter=WHITESPACE)
+        frame["dollar_value"] = frame["dollar_value"].astype(float)
         return frame, Columns("customer_id", "date", "dollar_value", None, "%Y%m%d")
     frame = read_frame(path)
     if {"InvoiceNo", "Quantity", "UnitPrice", "CustomerID", "InvoiceDate"} <= set(frame.columns):
