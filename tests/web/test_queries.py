@@ -7,9 +7,10 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from heedful.services import dashboard
+from heedful.services.dashboard import CustomerQuery
 from heedful.store import Store
-from heedful.web import queries
-from heedful.web.queries import CustomerQuery
+from heedful.web.cache import AggregateCache
 
 from .conftest import seed_data
 
@@ -45,9 +46,9 @@ def _ids(frame: pd.DataFrame) -> list[str]:
 def test_customer_pages_match_the_full_join(seeded: Store, sort: str, order: str) -> None:
     for offset in (0, 2, 3):
         query = CustomerQuery(sort=sort, order=order, limit=2, offset=offset)
-        fast, total = queries.customer_page(seeded, query)
+        fast, total = dashboard.customer_page(seeded, query)
         # A one-character search that matches everyone forces the general (join) path.
-        slow, slow_total = queries.customer_page(
+        slow, slow_total = dashboard.customer_page(
             seeded, CustomerQuery(q="C", sort=sort, order=order, limit=2, offset=offset)
         )
         assert total == slow_total == 4
@@ -55,20 +56,20 @@ def test_customer_pages_match_the_full_join(seeded: Store, sort: str, order: str
 
 
 def test_customers_without_value_results_come_last_when_sorting_by_value(seeded: Store) -> None:
-    rows, total = queries.customer_page(seeded, CustomerQuery(sort="clv", order="desc", limit=10))
+    rows, total = dashboard.customer_page(seeded, CustomerQuery(sort="clv", order="desc", limit=10))
     assert _ids(rows) == ["C3", "C2", "C1", "C4"] and total == 4
-    segment, n = queries.customer_page(seeded, CustomerQuery(segment="loyal"))
+    segment, n = dashboard.customer_page(seeded, CustomerQuery(segment="loyal"))
     assert _ids(segment) == ["C2"] and n == 1
 
 
 def test_search_matches_percent_and_underscore_literally(seeded: Store) -> None:
-    assert _ids(queries.customer_page(seeded, CustomerQuery(q="100%_s"))[0]) == ["C4"]
-    assert queries.customer_page(seeded, CustomerQuery(q="1%0"))[1] == 0
-    assert _ids(queries.customer_page(seeded, CustomerQuery(q="GRACE"))[0]) == ["C2"]
+    assert _ids(dashboard.customer_page(seeded, CustomerQuery(q="100%_s"))[0]) == ["C4"]
+    assert dashboard.customer_page(seeded, CustomerQuery(q="1%0"))[1] == 0
+    assert _ids(dashboard.customer_page(seeded, CustomerQuery(q="GRACE"))[0]) == ["C2"]
 
 
 def test_overview_figures_count_revenue_net_of_returns(seeded: Store) -> None:
-    figures = queries.overview_figures(seeded)
+    figures = dashboard.overview_figures(seeded)
     assert figures["customers"] == 4
     assert figures["revenue"] == pytest.approx(340.0)
     assert figures["monthly"]["revenue"].sum() == pytest.approx(340.0)
@@ -76,22 +77,22 @@ def test_overview_figures_count_revenue_net_of_returns(seeded: Store) -> None:
 
 
 def test_value_summaries(seeded: Store) -> None:
-    histogram = queries.clv_histogram(seeded, bins=4)
+    histogram = dashboard.clv_histogram(seeded, bins=4)
     assert histogram["customers"].sum() == 3
     assert histogram["clv_from"].min() == pytest.approx(100.0)
-    summary = queries.segment_summary(seeded).set_index("segment")
+    summary = dashboard.segment_summary(seeded).set_index("segment")
     assert summary.loc["champions", "mean_clv"] == pytest.approx(300.0)
 
 
 def test_theme_mentions_use_per_theme_sentiment(seeded: Store) -> None:
-    top = queries.top_themes(queries.theme_mentions(seeded)).set_index("theme")
+    top = dashboard.top_themes(dashboard.theme_mentions(seeded)).set_index("theme")
     assert top.loc["delivery_speed", "mentions"] == 2
     assert top.loc["delivery_speed", "negative_share"] == pytest.approx(0.5)
     assert top.loc["product_quality", "negative_share"] == 0
 
 
 def test_aggregate_cache_recomputes_after_new_data(seeded: Store) -> None:
-    cache = queries.AggregateCache()
+    cache = AggregateCache()
     calls: list[int] = []
 
     def compute(store: Store) -> int:
@@ -121,6 +122,6 @@ def test_aggregate_cache_recomputes_after_new_data(seeded: Store) -> None:
 
 
 def test_fingerprint_changes_when_value_results_are_rewritten_in_place(seeded: Store) -> None:
-    before = queries.fingerprint(seeded)
+    before = dashboard.fingerprint(seeded)
     seeded.execute("UPDATE customer_value SET clv = clv + 1, computed_at = TIMESTAMP '2030-01-01 00:00:00'")
-    assert queries.fingerprint(seeded) != before
+    assert dashboard.fingerprint(seeded) != before

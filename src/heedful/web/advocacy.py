@@ -19,8 +19,8 @@ from heedful.services import advocacy as service
 from heedful.services.advocacy import ADVOCATE_FIELDS, ranked_advocates, referral_report
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
-from heedful.web.queries import AggregateCache
 from heedful.web.templating import records, render
 
 REFERRAL_COOKIE = "hf_ref"

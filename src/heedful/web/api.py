@@ -16,10 +16,10 @@ from pydantic import BaseModel
 
 from heedful.errors import NotFoundError
 from heedful.jsonable import to_jsonable
+from heedful.services import dashboard
 from heedful.services.accounts import UserPublic, UtcDatetime
 from heedful.store import Store
 from heedful.themes import decode_themes, theme_filter_sql
-from heedful.web import queries
 from heedful.web.customers import customer_profile
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.imports import ENTITIES, quarantine_rows, run_import
@@ -441,7 +441,7 @@ def list_value(
 
 @router.get("/value/segments", summary="Customers and value per RFM segment")
 def value_segments(store: StoreDep, user: ViewerUser) -> list[SegmentPublic]:
-    return [SegmentPublic.model_validate(_clean(r)) for r in queries.segment_summary(store).to_dict(orient="records")]
+    return [SegmentPublic.model_validate(_clean(r)) for r in dashboard.segment_summary(store).to_dict(orient="records")]
 
 
 @router.get("/value/{customer_id}", summary="Value results of one customer")

@@ -33,8 +33,8 @@ from heedful.config import load_settings
 from heedful.errors import ConfigError, HeedfulError, NotFoundError
 from heedful.store import Store, connect
 from heedful.web import imports as web_imports
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import CsrfFailed, Forbidden, NotSignedIn, StorePool, verify_csrf
-from heedful.web.queries import AggregateCache
 from heedful.web.security import (
     BodySizeLimitMiddleware,
     LoginThrottle,

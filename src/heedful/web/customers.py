@@ -9,8 +9,9 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from heedful.services import dashboard
 from heedful.store import Store
-from heedful.web import queries
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import StoreDep, ViewerUser
 from heedful.web.templating import render
 
@@ -34,18 +35,18 @@ def customer_list(
     user: ViewerUser,
     q: str = "",
     segment: str = "",
-    sort: Annotated[str, Query(pattern="^(" + "|".join(queries.CUSTOMER_SORTS) + ")$")] = "clv",
+    sort: Annotated[str, Query(pattern="^(" + "|".join(dashboard.CUSTOMER_SORTS) + ")$")] = "clv",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
-    query = queries.CustomerQuery(
+    query = dashboard.CustomerQuery(
         q=q, segment=segment, sort=sort, order=order, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     if q.strip() or query.offset >= CACHED_ROWS:
-        rows, total = queries.customer_page(store, query)
+        rows, total = dashboard.customer_page(store, query)
     else:  # the first pages of each ordering are kept until the data changes
-        cache: queries.AggregateCache = request.app.state.aggregates
-        rows, total = cache.get(store, f"customers:{query}", lambda s: queries.customer_page(s, query))
+        cache: AggregateCache = request.app.state.aggregates
+        rows, total = cache.get(store, f"customers:{query}", lambda s: dashboard.customer_page(s, query))
     pages = max(1, -(-total // PAGE_SIZE))
 
     def link(**change: Any) -> str:
@@ -59,7 +60,7 @@ def customer_list(
         "pages": pages,
         "q": q,
         "segment": segment,
-        "segments": queries.segments(store),
+        "segments": dashboard.segments(store),
         "sort": sort,
         "order": order,
         "link": link,

@@ -22,8 +22,8 @@ from heedful.services import accounts
 from heedful.services import journey as service
 from heedful.services.report import build_report
 from heedful.store import Store
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import AdminUser, AnalystUser, StoreDep, ViewerUser, client_ip
-from heedful.web.queries import AggregateCache
 from heedful.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from heedful.services import listen as listen_service
 from heedful.store import Store
-from heedful.web import queries
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import StoreDep, ViewerUser
 from heedful.web.templating import csv_response, figure, records, render
 
@@ -23,7 +23,7 @@ TREND_THEMES = 6
 
 
 def overview_data(request: Request, store: Store, period: str) -> dict[str, Any]:
-    cache: queries.AggregateCache = request.app.state.aggregates
+    cache: AggregateCache = request.app.state.aggregates
     return cache.get(store, f"listen.overview.{period}", lambda s: listen_service.overview(s, period))  # type: ignore[no-any-return]
 
 

@@ -8,8 +8,9 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from heedful.services import dashboard
 from heedful.store import Store
-from heedful.web import queries
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import StoreDep, ViewerUser
 from heedful.web.templating import csv_response, figure, render
 
@@ -37,22 +38,22 @@ def _survey_trend(scores: pd.DataFrame) -> pd.DataFrame:
 
 def overview_data(store: Store) -> dict[str, Any]:
     """Everything the overview shows, computed in one go (and cached until the data changes)."""
-    figures = queries.overview_figures(store)
-    mentions = queries.theme_mentions(store)
-    top = queries.top_themes(mentions)
-    scores = queries.survey_scores(store)
+    figures = dashboard.overview_figures(store)
+    mentions = dashboard.theme_mentions(store)
+    top = dashboard.top_themes(mentions)
+    scores = dashboard.survey_scores(store)
     survey = _survey_trend(scores) if not scores.empty else pd.DataFrame(columns=["kind", "month", "value", "n"])
     return {
         "figures": figures,
         "monthly": figures["monthly"],
         "themes": top,
-        "theme_trend": queries.theme_trend(mentions, list(top["theme"].head(5))),
+        "theme_trend": dashboard.theme_trend(mentions, list(top["theme"].head(5))),
         "survey": survey,
     }
 
 
 def _chart_data(request: Request, store: Store) -> dict[str, Any]:
-    cache: queries.AggregateCache = request.app.state.aggregates
+    cache: AggregateCache = request.app.state.aggregates
     data: dict[str, Any] = cache.get(store, "overview", overview_data)
     return data
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.jsonable import to_jsonable
-from heedful.services import accounts
+from heedful.services import accounts, dashboard
 from heedful.store import Store
-from heedful.web import queries
+from heedful.web.cache import AggregateCache
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
 from heedful.web.templating import csv_response, figure, records, render
 
@@ -26,11 +26,11 @@ def cohort_table(store: Store) -> pd.DataFrame:
 
 
 def _data(request: Request, store: Store) -> dict[str, pd.DataFrame]:
-    cache: queries.AggregateCache = request.app.state.aggregates
+    cache: AggregateCache = request.app.state.aggregates
     return {
-        "segments": cache.get(store, "value.segments", queries.segment_summary),
-        "clv": cache.get(store, "value.clv", queries.clv_histogram),
-        "models": cache.get(store, "value.models", queries.value_models),
+        "segments": cache.get(store, "value.segments", dashboard.segment_summary),
+        "clv": cache.get(store, "value.clv", dashboard.clv_histogram),
+        "models": cache.get(store, "value.models", dashboard.value_models),
         "cohorts": cache.get(store, "value.cohorts", cohort_table),
     }
 

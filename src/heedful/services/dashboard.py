@@ -1,17 +1,13 @@
-"""Read-side queries behind the dashboard pages: counts and sums over the canonical tables.
+"""Read-side queries behind the dashboard pages and the REST API: counts and sums over the canonical tables.
 
-Whole-table aggregates (the overview) are computed once and kept until the data changes: a cheap
-fingerprint of the tables (row counts, latest import / value run) is compared on each visit, so
-pages stay fast on millions of orders while staying correct after an import.
+`fingerprint` changes whenever the data does; the web app keeps whole-table figures until it changes
+(`web/cache.py`).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -38,27 +34,6 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
             "(SELECT MAX(computed_at) FROM customer_value), (SELECT MAX(scored_at) FROM churn_scores)"
         )[0]
     )
-
-
-@dataclass
-class AggregateCache:
-    """Results of expensive whole-table queries, recomputed when `fingerprint` changes (or after `ttl`)."""
-
-    ttl_seconds: float = 600.0
-    _entries: dict[str, tuple[tuple[Any, ...], float, Any]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, store: Store, key: str, compute: Callable[[Store], Any]) -> Any:
-        print_ = fingerprint(store)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit is not None and hit[0] == print_ and now - hit[1] < self.ttl_seconds:
-            return hit[2]
-        value = compute(store)
-        with self._lock:
-            self._entries[key] = (print_, now, value)
-        return value
 
 
 # ---------------------------------------------------------------- overview
