@@ -8,11 +8,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from heedful.services import surveys as survey_service
 from heedful.services.journey import scorecard_for
 from heedful.services.report import build_report
-from heedful.store import Store, surveys_repo
+from heedful.store import Store
 from heedful.surveys.definition import parse_survey
-from heedful.surveys.results import survey_results
 
 PERIOD = "2026-10"
 SURVEY = """
@@ -28,7 +28,7 @@ SCORES = [10] * 12 + [9] * 8 + [8] * 8 + [7] * 7 + [6] * 5 + [3] * 5 + [0] * 5
 
 
 def _store_answers(store: Store) -> None:
-    saved = surveys_repo.save_definition(store, parse_survey(SURVEY))
+    saved = survey_service.save_definition(store, parse_survey(SURVEY))
     when = pd.Timestamp(f"{PERIOD}-10")
     responses = pd.DataFrame(
         {
@@ -57,10 +57,8 @@ def _store_answers(store: Store) -> None:
 
 
 def _survey_page(store: Store) -> dict[str, Any]:
-    """What the survey results page shows for the NPS question."""
-    _, survey = surveys_repo.latest_survey(store, "relationship")
-    responses, answers, invited = surveys_repo.survey_data(store, "relationship")
-    result = survey_results(survey, responses, answers, invited)
+    """What the survey results page shows for the NPS question (the page renders `services.surveys.results`)."""
+    result = survey_service.results(store, "relationship").result
     return next(q for q in result["questions"] if q["type"] == "nps")
 
 
@@ -97,7 +95,7 @@ pages:
 
 def test_the_report_counts_the_answers_to_questions_typed_nps_whatever_their_id(store: Store) -> None:
     _store_answers(store)
-    saved = surveys_repo.save_definition(store, parse_survey(PULSE))
+    saved = survey_service.save_definition(store, parse_survey(PULSE))
     when = pd.Timestamp(f"{PERIOD}-12")
     ids = [f"p{i}" for i in range(4)]
     store.insert_new(
