@@ -14,9 +14,8 @@ from tests.surveys.simulate import simulate_conjoint, simulate_maxdiff
 from typer.testing import CliRunner
 
 from heedful.cli.main import app
-from heedful.cli.survey import demo_step
 from heedful.errors import InputError
-from heedful.services.surveys import EXAMPLE
+from heedful.services.surveys import EXAMPLE, demo_step
 from heedful.store import connect
 
 runner = CliRunner()
