@@ -54,3 +54,22 @@ def test_clear_complaint_is_negative_and_owned(classifier: Classifier) -> None:
 def test_empty_text_is_neutral_without_themes(classifier: Classifier) -> None:
     row = classifier.classify([""]).iloc[0]
     assert row["sentiment"] == "neutral" and row["themes"] == "" and row["theme_sentiments"] == "{}"
+
+
+def test_bad_input_gets_a_clear_label_and_never_fails_the_batch(classifier: Classifier) -> None:
+    texts = [
+        "",
+        "   \n\t ",
+        "😀😀🔥",
+        "The delivery was late and the box was crushed. " * 2500,  # ~120,000 characters
+        "Das Kleid ist wunderschön, aber der Reißverschluss ist nach einer Wäsche kaputt gegangen.",
+        "The delivery was late and the box was crushed.",
+    ]
+    out = classifier.classify(texts)
+    assert len(out) == len(texts)
+    for i in (0, 1, 2):
+        assert out.loc[i, "sentiment"] == "neutral" and out.loc[i, "themes"] == "" and out.loc[i, "language"] is None
+    assert out.loc[4, "language"] == "de" and out.loc[4, "themes"] == "" and out.loc[4, "sentiment"] == "neutral"
+    # the long paste is read (up to MAX_CHARS) like the sentence it repeats
+    assert out.loc[3, "sentiment"] == out.loc[5, "sentiment"] == "negative"
+    assert out.loc[3, "language"] is None and out.loc[5, "language"] is None

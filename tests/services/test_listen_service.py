@@ -55,6 +55,16 @@ def test_classify_store_saves_new_and_changed_items_only(store: Store, classifie
     assert store.query("SELECT count(*) AS n FROM feedback_enriched")["n"][0] == 3
 
 
+def test_rows_classified_by_another_model_version_are_redone(store: Store, classifier: Classifier) -> None:
+    _seed(store, FEEDBACK)
+    service.classify_store(store, classifier)
+    store.execute("UPDATE feedback_enriched SET model_version = 'old-model' WHERE feedback_id = 'f2'")
+    redone, skipped = service.classify_store(store, classifier)
+    assert list(redone["feedback_id"]) == ["f2"] and skipped == 2
+    versions = store.query("SELECT DISTINCT model_version FROM feedback_enriched")["model_version"].tolist()
+    assert versions == [classifier.version]
+
+
 def test_classify_store_can_keep_personal_data(store: Store, classifier: Classifier) -> None:
     _seed(store, FEEDBACK[1:2])
     service.classify_store(store, classifier, redact_pii=False)

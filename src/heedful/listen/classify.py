@@ -29,9 +29,19 @@ from heedful.themes import encode_themes
 MIXED_CUT = 0.7
 MIXED_BALANCE = 0.4
 WORST_CLAUSE_WEIGHT = 0.5  # weight of the most negative clause in the item score (see _item)
-OUTPUT_COLUMNS = ["sentiment", "sentiment_score", "themes", "theme_sentiments", "department", "journey_stage"]
+OUTPUT_COLUMNS = [
+    "sentiment",
+    "sentiment_score",
+    "themes",
+    "theme_sentiments",
+    "department",
+    "journey_stage",
+    "language",
+]
+# Longer texts are read up to here (a 100,000-character paste is classified by its first pages, in bounded time).
+MAX_CHARS = 5000
 MODEL_VERSION = (
-    "minilm-l6+sentiment-head-2+mixed-2"  # stored with each result; `listen classify --db … --all` redoes old ones
+    "minilm-l6+sentiment-head-2+mixed-2+lang-1"  # stored with each result; rows of another version are redone
 )
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
@@ -126,9 +136,21 @@ class Classifier:
         return _Analysis(docs, units, proba, scores, detected)
 
     def classify(self, texts: Sequence[str]) -> pd.DataFrame:
-        """One row per text with the columns in OUTPUT_COLUMNS."""
-        a = self._analyse(texts)
-        rows = [self._item(sentences, a.units, a.proba, a.scores, a.detected) for sentences in a.docs]
+        """One row per text with the columns in OUTPUT_COLUMNS.
+
+        Empty, blank or emoji-only texts are neutral with no theme; a text confidently in another language
+        than English is neutral with no theme and its `language` code (the model reads English only);
+        texts are read up to MAX_CHARS characters. No text makes the batch fail.
+        """
+        from heedful.listen.language import non_english
+
+        clean = [(t if isinstance(t, str) else "")[:MAX_CHARS] for t in texts]
+        languages = [non_english(t) for t in clean]
+        english = [i for i, lang in enumerate(languages) if lang is None]
+        a = self._analyse([clean[i] for i in english])
+        rows: list[dict[str, object]] = [{**_empty_row(), "language": lang} for lang in languages]
+        for i, sentences in zip(english, a.docs, strict=True):
+            rows[i] = {**self._item(sentences, a.units, a.proba, a.scores, a.detected), "language": None}
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
     def aspect_sentiments(self, texts: Sequence[str], aspects: Sequence[Sequence[str]]) -> list[dict[str, str]]:
@@ -241,9 +263,12 @@ def classify_texts(
     return Classifier.build(taxonomy, backend).classify(texts)
 
 
-def pending_items(feedback: pd.DataFrame, enriched: pd.DataFrame) -> pd.DataFrame:
-    """Feedback rows (feedback_id, text) that are new or whose text changed since they were classified."""
+def pending_items(feedback: pd.DataFrame, enriched: pd.DataFrame, version: str | None = None) -> pd.DataFrame:
+    """Feedback rows (feedback_id, text) that are new, whose text changed since they were classified, or
+    (with `version`, when `enriched` has model_version) that another classifier version classified."""
     hashes = feedback["text"].fillna("").astype(str).map(text_hash)
+    if version is not None and "model_version" in enriched and len(enriched):
+        enriched = enriched[enriched["model_version"] == version]
     known = dict(zip(enriched["feedback_id"], enriched["text_hash"], strict=True)) if len(enriched) else {}
     stale = [known.get(fid) != h for fid, h in zip(feedback["feedback_id"], hashes, strict=True)]
     out = feedback.loc[stale, ["feedback_id", "text"]].copy()

@@ -140,9 +140,9 @@ def classify_store(
     enriched = (
         pd.DataFrame(columns=["feedback_id", "text_hash"])
         if reprocess_all
-        else store.query("SELECT feedback_id, text_hash FROM feedback_enriched")
+        else store.query("SELECT feedback_id, text_hash, model_version FROM feedback_enriched")
     )
-    todo = pending_items(feedback, enriched)
+    todo = pending_items(feedback, enriched, classifier.version)  # a new model version redoes old rows
     result = enrich(classifier, todo, redact_pii=redact_pii, progress=progress)
     if len(result):
         store.upsert("feedback_enriched", result)

@@ -118,6 +118,7 @@ MIGRATIONS: list[Migration] = [
         "orders: no primary-key index on DuckDB (bulk imports); the store keeps order_line_id unique",
         lambda s: _drop_declared_key(s, "orders"),
     ),
+    Migration(400, "listen: feedback_enriched.language", lambda s: add_column(s, "feedback_enriched", "language")),
     Migration(500, "web: audit_log, api_tokens", lambda s: ensure_tables(s, ["audit_log", "api_tokens"])),
     Migration(
         501, "web: indexes for per-customer look-ups (profile page < 100 ms on 10M orders)", _web_customer_indexes

@@ -102,6 +102,7 @@ FEEDBACK_ENRICHED = Table(
         C("department", "text", "department owning the main theme"),
         C("journey_stage", "text", "journey stage of the main theme"),
         C("redacted_text", "text", "the text with personal data redacted, for display"),
+        C("language", "text", "ISO 639-1 code where the text is not English (then no themes or opinion are read)"),
         C("model_version", "text", "classifier and taxonomy version", False),
         C("processed_at", "timestamp", "when it was classified", False),
     ),
