@@ -154,7 +154,7 @@ def classify_feedback(
     frame = frame.select(id_col, text_col)
     schema = (
         f"{id_col} string, sentiment string, sentiment_score double, themes string, "
-        "theme_sentiments string, department string, journey_stage string"
+        "theme_sentiments string, department string, journey_stage string, language string"
     )
 
     def classify_partitions(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
