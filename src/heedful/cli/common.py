@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from heedful.errors import InputError
+from heedful.ingest.sources import existing_file as existing_file  # re-exported for the commands
 from heedful.jsonable import to_jsonable
 from heedful.store import Store, connect
 
@@ -33,15 +32,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 def open_store(db: str | None) -> Store:
     return connect(db)
-
-
-def existing_file(path: Path) -> Path:
-    """A user-supplied input path, with a clear error when it is not a readable file."""
-    if not path.exists():
-        raise InputError(f"File not found: {path}")
-    if not path.is_file():
-        raise InputError(f"Not a file: {path}")
-    return path
 
 
 def emit_json(document: Any) -> None:

@@ -398,6 +398,15 @@ def _open_excel(engine: duckdb.DuckDBPyConnection, path: Path, sheet: str | None
 
 
 # ------------------------------------------------------------------------------ whole files as frames
+def existing_file(path: Path) -> Path:
+    """A user-supplied input path, with a clear error when it is not a readable file."""
+    if not path.exists():
+        raise InputError(f"File not found: {path}")
+    if not path.is_file():
+        raise InputError(f"Not a file: {path}")
+    return path
+
+
 def read_frame(
     path: Path,
     *,
@@ -418,10 +427,7 @@ def read_frame(
     """
     import pandas as pd
 
-    if not path.exists():
-        raise InputError(f"File not found: {path}")
-    if not path.is_file():
-        raise InputError(f"Not a file: {path}")
+    existing_file(path)
     if delimiter == WHITESPACE:
         frame = _whitespace_frame(path, encoding, names)
         return _numbers(frame) if numbers else frame

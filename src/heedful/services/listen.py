@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.ingest.sources import read_frame
+from heedful.ingest.sources import existing_file, read_frame
 from heedful.store import Store
 from heedful.themes import SEPARATOR, explode_themes, theme_lists
 
@@ -71,21 +71,13 @@ def static_piece_cache(enabled: bool = True) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------- inputs
-def _existing(path: Path) -> Path:
-    if not path.exists():
-        raise InputError(f"File not found: {path}")
-    if not path.is_file():
-        raise InputError(f"Not a file: {path}")
-    return path
-
-
 def load_taxonomy(path: Path | None) -> Taxonomy:
     """The taxonomy in a YAML file, or heedful's default one when `path` is None."""
     from heedful.listen.taxonomy import default_taxonomy, parse_taxonomy
 
     if path is None:
         return default_taxonomy()
-    return parse_taxonomy(_existing(path).read_text(encoding="utf-8"), str(path))
+    return parse_taxonomy(existing_file(path).read_text(encoding="utf-8"), str(path))
 
 
 def build_classifier(taxonomy: Taxonomy | None = None, fast: bool = False) -> Classifier:
@@ -242,7 +234,7 @@ def promote_cluster(
     """The taxonomy (default when None) extended with cluster `cluster` of a saved `discover` document."""
     from heedful.listen.discover import promote
 
-    document = json.loads(_existing(topics).read_text(encoding="utf-8"))
+    document = json.loads(existing_file(topics).read_text(encoding="utf-8"))
     table = pd.DataFrame(document.get("topics", []))
     if table.empty or cluster not in set(table["cluster_id"]):
         raise InputError(f"No cluster {cluster} in {topics}.")

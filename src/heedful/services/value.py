@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from heedful.errors import InputError
-from heedful.ingest.sources import WHITESPACE, read_frame
+from heedful.ingest.sources import WHITESPACE, existing_file, read_frame
 from heedful.store import Store
 from heedful.value import (
     MODELS,
@@ -48,10 +48,7 @@ CLV_COLUMNS = [
 # ---------------------------------------------------------------------- input
 def read_orders_file(path: Path) -> tuple[pd.DataFrame, Columns]:
     """Transactions from a file, with the columns it uses (CDNOW and Online Retail layouts are recognised)."""
-    if not path.exists():
-        raise InputError(f"File not found: {path}")
-    if not path.is_file():
-        raise InputError(f"Not a file: {path}")
+    existing_file(path)
     opener: Any = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         first = fh.readline()

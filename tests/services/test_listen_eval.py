@@ -1,0 +1,52 @@
+"""`listen evaluate` scores the path a user runs: classify with a taxonomy built from the train split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heedful.services.listen_eval import SEMEVAL_DIR, _semeval_report
+
+TRAIN = [
+    ("The pasta was delicious.", [("food", "positive")]),
+    ("Great pizza and fresh salads.", [("food", "positive")]),
+    ("The soup was cold and bland.", [("food", "negative")]),
+    ("Our waiter was rude and slow.", [("service", "negative")]),
+    ("The staff were friendly and attentive.", [("service", "positive")]),
+    ("Service was quick.", [("service", "positive")]),
+    ("Way too expensive for what you get.", [("price", "negative")]),
+    ("Prices are very reasonable.", [("price", "positive")]),
+    ("Cozy room with soft music.", [("ambience", "positive")]),
+    ("It was far too noisy inside.", [("ambience", "negative")]),
+    ("We went there for my birthday.", [("anecdotes/miscellaneous", "neutral")]),
+    ("I have been coming here for years.", [("anecdotes/miscellaneous", "positive")]),
+]
+TEST = [
+    ("The food was great but the waiter was rude.", [("food", "positive"), ("service", "negative")]),
+    ("Tasty dishes, though pricey.", [("food", "positive"), ("price", "negative"), ("service", "conflict")]),
+    ("Lovely decor.", [("ambience", "positive")]),
+]
+
+
+def _xml(rows: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    body = "".join(
+        f'<sentence id="{i}"><text>{text}</text><aspectCategories>'
+        + "".join(f'<aspectCategory category="{c}" polarity="{p}"/>' for c, p in cats)
+        + "</aspectCategories></sentence>"
+        for i, (text, cats) in enumerate(rows)
+    )
+    return f"<sentences>{body}</sentences>"
+
+
+def test_semeval_report_scores_end_to_end_gold_and_multi_aspect_pairs(tmp_path: Path) -> None:
+    folder = tmp_path / SEMEVAL_DIR
+    folder.mkdir(parents=True)
+    (folder / "Restaurants_Train_v2.xml").write_text(_xml(TRAIN))
+    (folder / "Restaurants_Test_Gold.xml").write_text(_xml(TEST))
+    report = _semeval_report(tmp_path, "static")
+    assert report["test_sentences"] == 3
+    e2e, gold, multi = report["end_to_end_polarity"], report["gold_category_polarity"], report["multi_aspect_proxy"]
+    assert isinstance(e2e, dict) and isinstance(gold, dict) and isinstance(multi, dict)
+    assert e2e["pairs"] == gold["pairs"] == 5  # the conflict pair is left out
+    assert multi["sentences"] == 2 and multi["pairs"] == 4
+    assert multi["most_common_class_accuracy"] == 0.5  # two positive, two negative pairs
+    assert 0 <= e2e["accuracy"] <= 1 and 0 <= gold["accuracy"] <= 1
