@@ -10,6 +10,7 @@ import typer
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
 from heedful.errors import InputError
+from heedful.exports import frame_to_csv
 
 app = typer.Typer(
     help="Keep and grow customers: churn risk with reasons, value at risk, next-best offers, look-alikes.",
@@ -88,7 +89,7 @@ def churn_score(
 
     scores = service.score_churn(model_path, file, id_col, reasons=reasons, reasons_for=reasons_for)
     if out is not None:
-        scores.to_csv(out, index=False)
+        frame_to_csv(scores, out)
     if db is not None:
         with open_store(db) as store:
             service.save_churn_scores(store, scores, model_version=f"churn:{model_path.name}", horizon_days=None)
@@ -123,7 +124,7 @@ def at_risk(
         result = service.run_at_risk(store, horizon)
     listed = service.at_risk_listing(result.customers, top)
     if out is not None:
-        listed.to_csv(out, index=False)
+        frame_to_csv(listed, out)
     if json_out:
         emit_json({**result.evaluation, "customers": listed})
         return
@@ -163,7 +164,7 @@ def offers(
     with store:
         table = service.run_offers(store, top, method, customer)
     if out is not None:
-        table.to_csv(out, index=False)
+        frame_to_csv(table, out)
     if json_out:
         emit_json({"method": method, "n_customers": int(table["customer_id"].nunique()), "offers": table.head(500)})
         return
@@ -215,7 +216,7 @@ def lookalike(
         result = service.lookalikes(store, prospects_file, id_col, best_quantile=best_quantile, segments=segment)
     scores = result.scores
     if out is not None:
-        scores.to_csv(out, index=False)
+        frame_to_csv(scores, out)
     doc = {
         "n_prospects": len(scores),
         "n_customers": result.n_customers,

@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store, progress_bar
+from heedful.exports import safe_cell
 from heedful.services import surveys as service
 from heedful.store import surveys_repo as repo
 
@@ -59,7 +60,7 @@ def invite_cmd(
         writer = csv.writer(fh)
         writer.writerow(["customer_id", "name", "email", "link"])
         for row in issued:
-            writer.writerow([row["customer_id"], row["name"], row["email"], row["link"]])
+            writer.writerow([safe_cell(row[k]) for k in ("customer_id", "name", "email", "link")])
     result = {"slug": slug, "invited": len(issued), "out": str(out)}
     if json_out:
         emit_json(result)

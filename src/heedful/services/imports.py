@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from heedful.errors import InputError, NotFoundError
+from heedful.exports import safe_cell
 from heedful.ingest.importer import ImportResult, Progress
 from heedful.ingest.importer import import_file as ingest_file
 from heedful.ingest.presets import ENTITIES, PRESETS, get_preset
@@ -143,9 +144,9 @@ def quarantine_csv(rows: list[dict[str, Any]]) -> str:
         columns.extend(c for c in row["raw"] if c not in columns)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer.writerow({c: safe_cell(c) for c in columns})
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row["raw"].items()})
+        writer.writerow({k: "" if v is None else safe_cell(v) for k, v in row["raw"].items()})
     return buf.getvalue()
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from heedful.errors import InputError
+from heedful.exports import frame_to_csv
 from heedful.ingest.sources import existing_file, read_frame
 from heedful.store import Store
 from heedful.themes import SEPARATOR, explode_themes, theme_lists
@@ -143,7 +144,7 @@ def classify_store(
 
 def save_classification(result: pd.DataFrame, out: Path) -> None:
     """Write classified items to a CSV, without the store's bookkeeping columns."""
-    result[[c for c in result.columns if c not in _NOT_WRITTEN]].to_csv(out, index=False)
+    frame_to_csv(result[[c for c in result.columns if c not in _NOT_WRITTEN]], out)
 
 
 def classification_summary(result: pd.DataFrame) -> dict[str, object]:

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from heedful.exports import frame_to_csv
 from heedful.jsonable import to_jsonable
 from heedful.web.deps import csrf_token
 
@@ -79,7 +80,7 @@ def figure(data: list[dict[str, Any]], layout: dict[str, Any] | None = None) -> 
 def csv_response(frame: pd.DataFrame, filename: str) -> Response:
     """A chart's data as a CSV download."""
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    frame_to_csv(frame, buf)
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
