@@ -77,3 +77,21 @@ def test_demo_admin_is_seeded_idempotently_with_the_printed_password(duckdb_url:
         user = accounts.authenticate(store, email, password)
         assert user is not None and user.role == Role.admin
         assert len(accounts.list_users(store)) == 1
+
+
+def test_tokens_create_refuses_an_expiry_under_one_day(duckdb_url: str) -> None:
+    """`--expires-days 0` once made a token that never expired."""
+    args = ["users", "add", "t@example.com", "--role", "viewer", "--password", "long-enough-pw", "--db", duckdb_url]
+    assert runner.invoke(_app(), args).exit_code == 0
+    for days in ("0", "-3"):
+        refused = runner.invoke(
+            _app(), ["tokens", "create", "t@example.com", "--expires-days", days, "--db", duckdb_url]
+        )
+        assert refused.exit_code != 0 and "at least 1 day" in str(refused.exception)
+    made = runner.invoke(
+        _app(), ["tokens", "create", "t@example.com", "--expires-days", "1", "--db", duckdb_url, "--json"]
+    )
+    assert made.exit_code == 0, made.output
+    with connect(duckdb_url) as store:
+        (token,) = accounts.list_tokens(store)
+        assert token.expires_at is not None

@@ -189,7 +189,10 @@ def create_token(store: Store, user_id: str, name: str, expires_days: int | None
     get_user(store, user_id)
     token_id, token, digest = new_api_token()
     now = _now()
-    expires = now + timedelta(days=expires_days) if expires_days else None
+    if expires_days is not None and expires_days < 1:
+        # 0 used to mean "never expires" by accident; a token that should not live needs no token at all
+        raise InputError(f"A token must live at least 1 day (got {expires_days}); leave the expiry out for none.")
+    expires = now + timedelta(days=expires_days) if expires_days is not None else None
     store.execute(
         "INSERT INTO api_tokens (token_id, user_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         [token_id, user_id, name or "script", digest, now, expires],
