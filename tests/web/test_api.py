@@ -46,6 +46,13 @@ def test_customer_search_and_filters(api: TestClient) -> None:
     assert api.get("/api/v1/customers", params={"kind": "partner"}).json()["total"] == 0
 
 
+def test_customer_search_takes_wildcards_literally(api: TestClient) -> None:
+    """`q=%` once matched every customer; `_` matched any one character."""
+    for wildcard in ("%", "_", "C_", "%hopper"):
+        assert api.get("/api/v1/customers", params={"q": wildcard}).json()["total"] == 0, wildcard
+    assert api.get("/api/v1/customers", params={"q": "race hop"}).json()["total"] == 1
+
+
 def test_customer_record_never_leaks_unlisted_fields(api: TestClient) -> None:
     body = api.get("/api/v1/customers/C1").json()
     assert body["name"] == "Ada Lovelace"

@@ -162,14 +162,21 @@ class CustomerQuery:
         clauses = ["c.kind = 'customer'"]
         params: list[Any] = []
         if self.q.strip():
-            needle = "%" + self.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            like = "ILIKE ? ESCAPE '\\'"  # the search text is matched literally: % and _ are escaped
+            needle, like = contains_pattern(self.q.strip()), f"ILIKE ? {LIKE_ESCAPE}"
             clauses.append(f"(c.customer_id {like} OR c.name {like} OR c.email {like} OR c.company {like})")
             params.extend([needle] * 4)
         if self.segment:
             clauses.append("v.segment = ?")
             params.append(self.segment)
         return " AND ".join(clauses), params
+
+
+LIKE_ESCAPE = "ESCAPE '\\'"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (use with LIKE_ESCAPE) matching values that contain `text` literally: % and _ are no wildcards."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 _CUSTOMER_COLS = "c.customer_id, c.name, c.email, c.company, c.country"

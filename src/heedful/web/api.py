@@ -227,10 +227,11 @@ def list_customers(
     where: list[str] = []
     params: list[Any] = []
     if q:
+        like = f"LIKE ? {dashboard.LIKE_ESCAPE}"  # the text is matched literally: % and _ are no wildcards
         where.append(
-            "(lower(customer_id) LIKE ? OR lower(name) LIKE ? OR lower(email) LIKE ? OR lower(company) LIKE ?)"
+            f"(lower(customer_id) {like} OR lower(name) {like} OR lower(email) {like} OR lower(company) {like})"
         )
-        params.extend([f"%{q.lower()}%"] * 4)
+        params.extend([dashboard.contains_pattern(q.lower())] * 4)
     if kind:
         where.append("kind = ?")
         params.append(kind)
