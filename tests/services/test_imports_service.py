@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
-from heedful.errors import InputError, NotFoundError
+from heedful.errors import HeedfulError, InputError, NotFoundError
 from heedful.services import imports
 from heedful.store import Store
 
@@ -40,3 +41,20 @@ def test_uploads_over_the_limit_or_empty_or_of_an_unknown_entity_are_refused(duc
     with pytest.raises(NotFoundError):
         imports.import_record(duck_store, "nope")
     assert duck_store.count("imports") == 0
+
+
+def test_an_upload_never_shows_the_servers_temporary_path(store: Store) -> None:
+    good_and_bad = (
+        b"order_id,customer_id,ordered_at,product_id,quantity,unit_price\n1,c1,2024-01-01,p1,2,3.5\n2,c2,soon,p1,x,1\n"
+    )
+    summary = imports.import_upload(store, "orders.csv", good_and_bad, "orders", "generic")
+    stored = [
+        *store.query("SELECT source_file FROM quarantine")["source_file"],
+        *store.query("SELECT source_file FROM imports")["source_file"],
+    ]
+    assert summary["quarantine"][0]["file"] == "orders.csv" and set(stored) == {"orders.csv"}
+    assert "heedful-upload-" not in json.dumps(summary)
+    with pytest.raises(HeedfulError) as refused:
+        imports.import_upload(store, "weird.csv", b"a,b\n1,2\n", "orders", "generic")
+    assert "weird.csv" in str(refused.value) and "heedful-upload-" not in str(refused.value)
+    assert "/tmp" not in str(refused.value)

@@ -108,6 +108,7 @@ def import_file(
     kind: str | None = None,
     source_name: str | None = None,
     commit_every: int | None = None,
+    file_label: str | None = None,
 ) -> ImportResult:
     """Import `path` as `entity` ("orders", "customers" or "feedback") into `store`.
 
@@ -115,7 +116,8 @@ def import_file(
     columns to canonical fields and overrides the preset. Bad rows go to the quarantine table;
     rows already stored count as duplicates. Everything commits together or not at all
     (`commit_every=N` commits every N rows to bound memory on very large files, deleting what was
-    committed if the import then fails).
+    committed if the import then fails). `file_label` is what the records and messages call the file (default:
+    its path): an upload is named as the user named it, never by the server's temporary path.
     """
     if entity not in ENTITIES:
         raise InputError(f"Unknown entity {entity!r}; use one of {', '.join(ENTITIES)}.")
@@ -135,11 +137,12 @@ def import_file(
     tolerant = False
     while True:
         import_id = uuid.uuid4().hex
-        result = ImportResult(import_id, entity, preset, str(file))
+        result = ImportResult(import_id, entity, preset, file_label or str(file))
         started = now()
         engine = _engine()
         try:
             source = open_source(engine, file, encoding=attempt_encoding, tolerant=tolerant, **options)
+            source.label = file_label or ""
             try:
                 _run(
                     store,
@@ -164,12 +167,12 @@ def import_file(
             if not tolerant and "csv error" in str(exc).lower():
                 tolerant = True  # malformed records: read again, setting them aside in the quarantine
                 continue
-            _record_failure(store, result, started, str(file))
+            _record_failure(store, result, started, file_label or str(file))
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"Cannot import {file}: {_first_line(exc)}") from exc
         except BaseException:
-            _record_failure(store, result, started, str(file))
+            _record_failure(store, result, started, file_label or str(file))
             raise
         finally:
             engine.close()
@@ -215,7 +218,7 @@ def _plan(
     source_name: str,
     import_id: str,
 ) -> Plan:
-    fields = resolve(spec, source.columns, mapping, path=str(source.path))
+    fields = resolve(spec, source.columns, mapping, path=source.shown)
     common: dict[str, Any] = {"source_name": source_name, "import_id": import_id, "formats": formats}
     if spec.entity == "orders":
         cancelled = None
@@ -249,7 +252,7 @@ def _run(
     try:
         reader = engine.sql(plan.source_sql).to_arrow_reader(BATCH_ROWS)
     except duckdb.Error as exc:
-        raise InputError(f"Cannot read {source.path}: {_first_line(exc)}") from exc
+        raise InputError(f"Cannot read {source.shown}: {_first_line(exc)}") from exc
     validator = engine.cursor()  # its own connection: the reader's query stays open on `engine`
 
     def validate(batch: pa.RecordBatch) -> pa.Table:
@@ -273,14 +276,14 @@ def _run(
         if source.rejects:
             lines, raws, errors = zip(*source.rejects, strict=True)
             rejected = pa.table({"source_line": pa.array(lines, pa.int64()), "_error": errors, "_raw": raws})
-            _quarantine(store, result, rejected, str(source.path))
+            _quarantine(store, result, rejected, source.shown)
         for table in batches:
             result.rows_read += table.num_rows
             bad_mask = pc.is_valid(table.column("_error"))
             n_bad = pc.sum(bad_mask).as_py() or 0
             if n_bad:
                 bad = table.select(["source_line", "_error", "_raw"]).filter(bad_mask)
-                _quarantine(store, result, bad, str(source.path))
+                _quarantine(store, result, bad, source.shown)
             if store.embedded:  # stored together, read in place from the registered Arrow batches
                 sink.add_pending(table, table.num_rows - n_bad)
             else:
@@ -292,7 +295,7 @@ def _run(
         sink.finish()
         hasher.join()
         result.file_hash = hasher.digest
-        store.insert_new("imports", _imports_row(result, started, str(source.path), "done"))
+        store.insert_new("imports", _imports_row(result, started, source.shown, "done"))
 
 
 class _Transactions:

@@ -57,6 +57,12 @@ class Source:
     cleanup: list[Path] = field(default_factory=list)
     # malformed CSV records skipped by the reader: (line, raw text, reason); they go to the quarantine
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    # what messages and records call the file (an uploaded file's own name, not the server's temporary path)
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.label or str(self.path)
 
     def value_sql(self, column: str) -> str:
         """The column's value as trimmed text, NULL when empty."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from heedful.errors import InputError, NotFoundError
+from heedful.errors import HeedfulError, InputError, NotFoundError
 from heedful.exports import safe_cell
 from heedful.ingest.importer import ImportResult, Progress
 from heedful.ingest.importer import import_file as ingest_file
@@ -97,7 +97,10 @@ def import_upload(
             raise InputError(f"The file is larger than {max_bytes // 2**20} MiB; import it with `heedful import`.")
         if path.stat().st_size == 0:
             raise InputError("The file is empty.")
-        result = ingest_file(store, path, entity, preset=preset)
+        try:
+            result = ingest_file(store, path, entity, preset=preset, file_label=path.name)
+        except HeedfulError as exc:  # a reader's message names the file by its path: name it as the user did
+            raise type(exc)(str(exc).replace(str(path), path.name).replace(folder, "")) from None
     return result.to_dict()
 
 
