@@ -206,6 +206,26 @@ def test_repeated_failures_lock_the_account_for_a_while(web_store: Store, clock:
     assert "login.locked" in actions
 
 
+def test_a_lockout_writes_one_audit_row_however_many_attempts_it_refuses(web_store: Store, clock: FakeClock) -> None:
+    def lockouts() -> int:
+        return [a["action"] for a in accounts.recent_audit(web_store, limit=10_000)].count("login.locked")
+
+    before = lockouts()
+    throttle = LoginThrottle(max_failures=2, lockout_seconds=300, clock=clock)
+    locked_app = create_app(store=web_store, secret_key="t", login_throttle=throttle, clock=clock)
+    with TestClient(locked_app) as client:
+        for _ in range(2):
+            _login(client, EMAILS[Role.admin], "guess")
+        for _ in range(20):
+            assert _login(client, EMAILS[Role.admin], "guess").status_code == 429
+        clock.now += 301  # the next lockout is a new event
+        for _ in range(2):
+            _login(client, EMAILS[Role.admin], "guess")
+        for _ in range(5):
+            _login(client, EMAILS[Role.admin], "guess")
+    assert lockouts() - before == 2
+
+
 def test_lockout_of_one_email_leaves_others_able_to_sign_in(web_store: Store, clock: FakeClock) -> None:
     throttle = LoginThrottle(max_failures=2, lockout_seconds=300, clock=clock)
     locked_app = create_app(store=web_store, secret_key="t", login_throttle=throttle, clock=clock)

@@ -46,7 +46,8 @@ def login(
     ip = client_ip(request)
     wait = throttle.retry_after(email, ip)
     if wait:
-        accounts.record_audit(store, "login.locked", actor=email, ip=ip)
+        if throttle.first_refusal(email, ip):  # one audit row per lockout, not one per refused attempt
+            accounts.record_audit(store, "login.locked", actor=email, ip=ip)
         error = f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s)."
         response = render(request, "login.html", {"next": _safe_next(next), "email": email, "error": error}, 429)
         response.headers["Retry-After"] = str(wait)

@@ -141,6 +141,7 @@ class LoginThrottle:
     clock: Clock = time.time
     _failures: dict[str, list[float]] = field(default_factory=dict)
     _locked_until: dict[str, float] = field(default_factory=dict)
+    _reported: dict[str, float] = field(default_factory=dict)  # key -> the lockout already written to the audit log
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _keys(self, email: str, ip: str) -> list[tuple[str, int]]:
@@ -152,6 +153,19 @@ class LoginThrottle:
         with self._lock:
             waits = [until - now for key, _ in self._keys(email, ip) if (until := self._locked_until.get(key, 0)) > now]
         return int(max(waits) + 0.999) if waits else 0
+
+    def first_refusal(self, email: str, ip: str) -> bool:
+        """True once per lockout (per e-mail and per address): the refusal worth an audit row. Attempts refused
+        later in the same lockout write nothing, so a flood of attempts cannot grow the audit log without bound."""
+        now = self.clock()
+        with self._lock:
+            fresh = False
+            for key, _ in self._keys(email, ip):
+                until = self._locked_until.get(key, 0)
+                if until > now and self._reported.get(key) != until:
+                    self._reported[key] = until
+                    fresh = True
+            return fresh
 
     def failed(self, email: str, ip: str) -> None:
         now = self.clock()
