@@ -137,3 +137,18 @@ def test_malformed_csv_records_are_quarantined_and_later_lines_keep_their_number
     assert lines["source_line"].tolist() == [2, 4, 7]
     raw = store.query("SELECT raw FROM quarantine WHERE line = 3").iloc[0, 0]
     assert raw == "2,B,y,1,2011-01-01,2.0,1,UK,extra"
+
+
+@pytest.mark.parametrize("header", ["customer_id,email,Email", "customer_id;name;customer_id"])
+def test_a_header_naming_a_column_twice_is_refused_by_name(duck_store: Store, tmp_path: Path, header: str) -> None:
+    """The reader once renamed the copy (Email_1) and the import silently took the first."""
+    from heedful.errors import InputError
+
+    sep = ";" if ";" in header else ","
+    path = tmp_path / "people.csv"
+    path.write_text(header + "\n" + sep.join(["c1", "a@b.co", "x"]) + "\n")
+    with pytest.raises(InputError, match="more than once") as refused:
+        import_file(duck_store, path, "customers")
+    repeated = "email" if "email" in header else "customer_id"
+    assert f"'{repeated}'" in str(refused.value)
+    assert duck_store.count("customers") == 0

@@ -226,12 +226,40 @@ def _open_csv(
             relation, rejects = _tolerant_relation(engine, readable, encoding, delimiter)
     except duckdb.Error as exc:
         raise InputError(f"Cannot read {path} as CSV: {_first_line(exc)}") from exc
+    _refuse_repeated_headers(engine, path, readable, encoding, delimiter, len(columns))
     source = Source(path, "csv", columns, relation, {c: quote_ident(c) for c in columns})
     source.estimated_rows = estimate_rows(readable)
     source.encoding = encoding
     source.cleanup = cleanup
     source.rejects = rejects
     return source
+
+
+def _refuse_repeated_headers(
+    engine: duckdb.DuckDBPyConnection, path: Path, readable: Path, encoding: str, delimiter: str | None, width: int
+) -> None:
+    """A header naming one column twice is refused, naming them: the reader would rename the second copy
+    (email, Email_1) and the import would silently take the first."""
+    reader = csv_reader_sql(readable, encoding, delimiter).replace("header=true", "header=false", 1)
+    try:
+        rows = engine.execute(f"SELECT * FROM {reader} LIMIT 1").fetchall()  # fetched whole: nothing left open
+    except duckdb.Error:
+        return  # the header is judged by the read that follows
+    if not rows or len(rows[0]) != width:
+        return
+    first = rows[0]
+    seen: dict[str, str] = {}
+    repeated: list[str] = []
+    for name in (str(v).strip() for v in first if v is not None):
+        key = name.lower()
+        if key in seen and seen[key] not in repeated:
+            repeated.append(seen[key])
+        seen.setdefault(key, name)
+    if repeated:
+        raise InputError(
+            f"{path}: the header names {', '.join(repr(r) for r in repeated)} more than once "
+            "(names are compared ignoring case); rename the columns so each name is unique, then import again."
+        )
 
 
 def _describe(engine: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
