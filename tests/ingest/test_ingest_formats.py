@@ -152,3 +152,17 @@ def test_a_header_naming_a_column_twice_is_refused_by_name(duck_store: Store, tm
     repeated = "email" if "email" in header else "customer_id"
     assert f"'{repeated}'" in str(refused.value)
     assert duck_store.count("customers") == 0
+
+
+def test_a_json_lines_record_with_a_control_character_is_quarantined_not_lost(
+    duck_store: Store, tmp_path: Path
+) -> None:
+    """Found by the fuzz test: the line reader split on \\x01, so "\\x01" alone vanished and "ab\\x01cd" lost "cd"."""
+    row = {"order_id": "O1", "customer_id": "c", "ordered_at": "2024-01-01", "product_id": "p", "quantity": "1"}
+    lines = [json.dumps({**row, "unit_price": "2"}), "\x01", json.dumps({**row, "order_id": "O2", "unit_price": "2"})]
+    path = tmp_path / "orders.jsonl"
+    path.write_text("\n".join([*lines, "ab\x01cd"]) + "\n", encoding="utf-8")
+    result = import_file(duck_store, path, "orders")
+    assert (result.accepted, result.rejected) == (2, 2)
+    raws = dict(duck_store.fetchall("SELECT line, raw FROM quarantine ORDER BY line"))
+    assert raws == {2: "\x01", 4: "ab\x01cd"}

@@ -187,3 +187,37 @@ def test_namesake_rows_linked_to_someone_else_are_not_theirs(store: Store) -> No
     assert {r["feedback_id"] for r in doc["tables"]["feedback"]} == {"F1"}  # not C2's row
     erase_subject(store, SUBJECT["customer_id"])
     assert store.fetchall("SELECT customer_id, text FROM feedback WHERE feedback_id = 'F9'") == [("C2", "Good mugs.")]
+
+
+def test_erase_by_a_short_id_also_clears_its_quarantined_rows(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Small shops use ids like "42": the sweep skipped ids under 4 characters, so the person's rejected
+    import rows stayed downloadable from the Imports page."""
+    from heedful.ingest import import_file
+
+    store.upsert(
+        "customers",
+        pd.DataFrame(
+            [
+                {"customer_id": "42", "name": "Ann Lee", "email": "ann@lee.example", "phone": "+44 7700 900123"},
+                {"customer_id": "7", "name": "Bo Kim", "email": "bo@kim.example", "phone": None},
+            ]
+        ).assign(kind="customer", created_at=pd.Timestamp("2010-01-01")),
+    )
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1,A,Mug,2,12/01/2010 08:26,3.5,42,UK\n"
+        "2,A,Mug,2,not a date,3.5,42,UK\n"  # the person's row, quarantined
+        "3,A,Mug,42,not a date,3.5,7,UK\n"  # someone else's rejected row that happens to hold 42
+    )
+    import_file(store, path, "orders", preset="online-retail")
+    assert store.count("quarantine") == 2
+    erase_subject(store, "42")
+    raws = [json.loads(r) for (r,) in store.fetchall("SELECT raw FROM quarantine")]
+    assert raws == [{**raws[0], "CustomerID": "7", "Quantity": "42"}]  # the other customer's row stays whole
+    for table in store.list_tables():
+        for col in _text_columns(store, table):
+            exact = store.fetchall(f'SELECT COUNT(*) FROM {table} WHERE lower("{col}") = ?', ["42"])[0][0]
+            assert exact == 0, f"{table}.{col} still holds the id"
+    for needle in ("Ann Lee", "ann@lee.example", "+44 7700 900123"):
+        assert _find_everywhere(store, needle) == [], needle

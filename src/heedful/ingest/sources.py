@@ -25,6 +25,9 @@ import duckdb
 from heedful.errors import InputError
 
 FORMATS = ("csv", "parquet", "excel", "jsonl")
+# A "delimiter" no text line holds, so DuckDB's CSV reader returns each line whole (a one-byte \x01 split lines
+# that contained it: the text after it was lost, and a line of only \x01 vanished without a trace).
+WHOLE_LINE = "\x01\x02\x03\x04"
 NATIVE_ENCODINGS = {
     "utf-8": "utf-8",
     "utf8": "utf-8",
@@ -350,7 +353,7 @@ def estimate_rows(path: Path) -> int | None:
 def _open_jsonl(path: Path, readable: Path, encoding: str, cleanup: list[Path]) -> Source:
     columns = _sample_json_keys(readable, encoding)
     reader = (
-        f"read_csv({quote_literal(str(readable))}, columns={{'_raw': 'VARCHAR'}}, delim='\x01', quote='', "
+        f"read_csv({quote_literal(str(readable))}, columns={{'_raw': 'VARCHAR'}}, delim={quote_literal(WHOLE_LINE)}, quote='', "
         f"escape='', header=false, auto_detect=false, encoding={quote_literal(encoding)}, "
         "max_line_size=16777216, strict_mode=false)"
     )
@@ -505,7 +508,7 @@ def _whitespace_frame(path: Path, encoding: str | None, names: list[str] | None)
     readable = cleanup[0] if cleanup else path
     lines = (
         f"read_csv({quote_literal(str(readable))}, columns={{'line': 'VARCHAR'}}, header=false, "
-        f"delim={quote_literal(chr(1))}, quote='', escape='', auto_detect=false, "
+        f"delim={quote_literal(WHOLE_LINE)}, quote='', escape='', auto_detect=false, "
         f"encoding={quote_literal(enc)}, max_line_size={MAX_RECORD_BYTES})"
     )
     engine = duckdb.connect()

@@ -45,6 +45,9 @@ NULLED_ON_KEPT: dict[str, tuple[str, ...]] = {"referrals": ("referred_email",), 
 # Name columns matched only on rows not linked to a person id (a namesake's rows stay theirs).
 NAME_ONLY_WITHOUT_ID: dict[str, str] = {"feedback": "customer_id", "stories": "advocate_id"}
 MIN_SWEEP_LEN = 4  # identifiers shorter than this are not searched for inside free text
+# Keys of a quarantined raw row that hold a person's id: a short id ("42") is matched only as the whole value of
+# such a field (as a substring it would match prices and quantities; in any field, other customers' rows).
+PERSON_KEY_HINT = r"(customer|client|user|member|account|buyer|shopper|contact|person|respondent|email|e-mail|mail)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Subject:
     def identifiers(self) -> list[str]:
         values = [self.customer_id, self.email, self.name, self.phone]
         return [v for v in values if v and len(v.strip()) >= MIN_SWEEP_LEN]
+
+    def short_identifiers(self) -> list[str]:
+        """Identifiers too short to search for inside free text ("42"), matched as whole field values instead."""
+        values = [self.customer_id, self.email, self.name, self.phone]
+        return [v.strip() for v in values if v and 0 < len(v.strip()) < MIN_SWEEP_LEN]
 
     def to_dict(self) -> dict[str, Any]:
         return {"customer_id": self.customer_id, "name": self.name, "email": self.email, "phone": self.phone}
@@ -209,6 +217,11 @@ def rows_mentioning(
     return mentions
 
 
+def _person_field_regex(value: str) -> str:
+    """A raw JSON record's field that names a person (PERSON_KEY_HINT) and holds exactly `value`."""
+    return rf'"[^"]*{PERSON_KEY_HINT}[^"]*"\s*:\s*"?{_like_regex(value)}"?\s*[,}}]'
+
+
 def _like_regex(text: str) -> str:
     """`text` as a literal in a regular expression understood by both RE2 (DuckDB) and PostgreSQL."""
     return "".join("\\" + ch if ch in r".^$*+?()[]{}|\/" else ch for ch in text)
@@ -282,6 +295,12 @@ def erase_rows(store: Store, subject: Subject, pseudonym: str) -> ErasureResult:
     idents = subject.identifiers()
     if idents and "quarantine" in present:
         n = store.execute(f"DELETE FROM quarantine WHERE {_mention_clause(['raw'], len(idents))}", idents)
+        count(result.deleted, "quarantine", n)
+    shorts = subject.short_identifiers()
+    if shorts and "quarantine" in present:
+        # regexp_replace(...) <> raw: "the pattern matches", written the same way on DuckDB and PostgreSQL
+        clause = " OR ".join("regexp_replace(raw, ?, '', 'i') <> raw" for _ in shorts)
+        n = store.execute(f"DELETE FROM quarantine WHERE {clause}", [_person_field_regex(v) for v in shorts])
         count(result.deleted, "quarantine", n)
     # Sweep: mentions in any remaining text column of any table.
     for table in _user_tables(store):
