@@ -286,3 +286,50 @@ def test_docs_and_charts_work_offline_from_local_assets(app: FastAPI) -> None:
         assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
         assert client.get("/static/vendor/htmx.min.js").status_code == 200
         assert client.get("/openapi.json").json()["paths"]["/api/v1/customers"]
+
+
+# ---------------------------------------------------------------- sessions end on the server
+def _copy_of(client: TestClient, app: FastAPI) -> TestClient:
+    """A second client holding the same session cookie (a stolen or forgotten copy)."""
+    twin = TestClient(app, base_url="http://testserver")
+    twin.cookies.update(client.cookies)
+    return twin
+
+
+def _fresh_user(store: Store, email: str, role: Role = Role.viewer) -> None:
+    accounts.create_user(store, email, role, PASSWORD)
+
+
+def test_sign_out_ends_the_session_on_the_server(app: FastAPI, web_store: Store) -> None:
+    _fresh_user(web_store, "signed-out@example.com")
+    with TestClient(app, base_url="http://testserver") as client:
+        sign_in(client, "signed-out@example.com")
+        copy = _copy_of(client, app)
+        assert copy.get("/api/v1/me").status_code == 200
+        client.post("/logout", data={"csrf_token": csrf_of(client, "/account")}, follow_redirects=False)
+        assert copy.get("/api/v1/me").status_code == 401
+        sign_in(client, "signed-out@example.com")  # signing in again works
+        assert client.get("/api/v1/me").status_code == 200
+
+
+def test_a_password_change_ends_other_sessions_and_keeps_this_one(app: FastAPI, web_store: Store) -> None:
+    _fresh_user(web_store, "changer@example.com")
+    with TestClient(app, base_url="http://testserver") as client:
+        sign_in(client, "changer@example.com")
+        copy = _copy_of(client, app)
+        form = {"current": PASSWORD, "new": "a-brand-new-password", "csrf_token": csrf_of(client, "/account")}
+        assert client.post("/account/password", data=form).status_code == 200
+        assert client.get("/api/v1/me").status_code == 200
+        assert copy.get("/api/v1/me").status_code == 401
+
+
+def test_a_role_change_ends_the_users_sessions(app: FastAPI, web_store: Store) -> None:
+    _fresh_user(web_store, "promoted@example.com", Role.analyst)
+    with TestClient(app, base_url="http://testserver") as client:
+        sign_in(client, "promoted@example.com")
+        user = accounts.find_user(web_store, "promoted@example.com")
+        assert user is not None
+        accounts.update_user(web_store, user.user_id, accounts.UserUpdate(role=Role.viewer))  # e.g. `users set-role`
+        assert client.get("/api/v1/me").status_code == 401
+        sign_in(client, "promoted@example.com")
+        assert client.get("/api/v1/me").json()["role"] == "viewer"

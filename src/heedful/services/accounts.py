@@ -155,9 +155,32 @@ def authenticate(store: Store, email: str, password: str) -> UserPublic | None:
     return get_user(store, rows[0][0])
 
 
-def update_user(store: Store, user_id: str, change: UserUpdate) -> UserPublic:
-    get_user(store, user_id)
+def end_sessions(store: Store, user_id: str, at: float | None = None) -> None:
+    """Refuse every session of the user signed in before `at` (epoch seconds, default now), on the server:
+    a copied cookie stops working at sign-out, and after a password or role change."""
+    store.execute("UPDATE users SET sessions_after = ? WHERE user_id = ?", [time.time() if at is None else at, user_id])
+
+
+def session_user(store: Store, user_id: str, issued_at: float | None) -> UserPublic | None:
+    """The active user behind a session issued at `issued_at`, or None when the session was ended or the user
+    is gone or disabled."""
+    rows = store.fetchall(f"SELECT {_USER_COLS}, sessions_after FROM users WHERE user_id = ?", [user_id])
+    if not rows:
+        return None
+    user, after = _user(rows[0]), rows[0][-1]
+    if not user.active or (after is not None and (issued_at is None or float(issued_at) < float(after))):
+        return None
+    return user
+
+
+def update_user(store: Store, user_id: str, change: UserUpdate, at: float | None = None) -> UserPublic:
+    """Change role, activity or password; a role or password change (or disabling) ends the user's sessions
+    issued before `at` (epoch seconds, default now)."""
+    current = get_user(store, user_id)
     forget_token_users()
+    new_role = change.role is not None and Role(change.role) != current.role
+    if new_role or change.password is not None or (change.active is False and current.active):
+        end_sessions(store, user_id, at)
     if change.role is not None:
         store.execute("UPDATE users SET role = ? WHERE user_id = ?", [Role(change.role).value, user_id])
     if change.active is not None:

@@ -123,6 +123,11 @@ MIGRATIONS: list[Migration] = [
     Migration(
         501, "web: indexes for per-customer look-ups (profile page < 100 ms on 10M orders)", _web_customer_indexes
     ),
+    Migration(
+        502,
+        "web: users.sessions_after (sign-out, password and role changes end sessions on the server)",
+        lambda s: add_column(s, "users", "sessions_after"),
+    ),
     Migration(700, "retain: churn_scores, offers", lambda s: ensure_tables(s, ["churn_scores", "offers"])),
     Migration(800, "advocacy: advocates, stories; rewards period/order_id; peer_matches arm/reason/times", _advocacy),
     Migration(

@@ -279,6 +279,11 @@ USERS = Table(
         C("role", "text", "admin | analyst | viewer", False),
         C("active", "bool", "can sign in", False),
         C("created_at", "timestamp", "created", False),
+        C(
+            "sessions_after",
+            "float",
+            "sessions signed in before this time (epoch seconds) are refused: set at sign-out, password and role change",
+        ),
     ),
     ("user_id",),
     (("email",),),

@@ -67,7 +67,10 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, store: StoreDep) -> Response:
+    user_id = request.session.get("uid")
+    if user_id:  # on the server too: a copy of this cookie stops working now
+        accounts.end_sessions(store, str(user_id), at=request.app.state.clock())
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -111,7 +114,9 @@ def change_password(
     stored = store.fetchall("SELECT password_hash FROM users WHERE user_id = ?", [user.user_id])
     if not verify_password(current, stored[0][0] if stored else None):
         raise InputError("The current password is wrong.")
-    accounts.update_user(store, user.user_id, accounts.UserUpdate(password=new))
+    now = request.app.state.clock()
+    accounts.update_user(store, user.user_id, accounts.UserUpdate(password=new), at=now)
+    request.session["_iat"] = now  # this session carries on; every other one (a copied cookie) is ended
     accounts.record_audit(store, "user.password", user=user, target=user.email, ip=client_ip(request))
     tokens = accounts.list_tokens(store, user.user_id)
     return render(request, "account.html", {"tokens": tokens, "new_token": None, "message": "Password changed."})

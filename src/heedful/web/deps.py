@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from heedful.services.accounts import Role, UserPublic, cached_token_user, get_user, user_for_token
+from heedful.services.accounts import Role, UserPublic, cached_token_user, session_user, user_for_token
 from heedful.store import Store
 from heedful.web.security import csrf_matches, new_csrf_token
 
@@ -201,13 +201,7 @@ def _session_user(request: Request, store: Store) -> UserPublic | None:
     user_id = request.session.get("uid")
     if not user_id:
         return None
-    user: UserPublic | None
-    try:
-        user = get_user(store, str(user_id))
-    except Exception:
-        user = None
-    if user is not None and not user.active:
-        user = None
+    user = session_user(store, str(user_id), request.session.get("_iat"))
     if user is None:
         request.session.clear()
     return user

@@ -149,7 +149,7 @@ def update_user(
     )
     if losing_admin and accounts.count_active_admins(store) <= 1:
         raise InputError("This is the last active admin; make someone else admin first.")
-    after = accounts.update_user(store, user_id, change)
+    after = accounts.update_user(store, user_id, change, at=request.app.state.clock())
     detail = {
         "role": [before.role.value, after.role.value],
         "active": [before.active, after.active],
