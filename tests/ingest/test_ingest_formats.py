@@ -166,3 +166,16 @@ def test_a_json_lines_record_with_a_control_character_is_quarantined_not_lost(
     assert (result.accepted, result.rejected) == (2, 2)
     raws = dict(duck_store.fetchall("SELECT line, raw FROM quarantine ORDER BY line"))
     assert raws == {2: "\x01", 4: "ab\x01cd"}
+
+
+def test_an_over_long_line_is_refused_with_a_short_message(duck_store: Store, tmp_path: Path) -> None:
+    """A 2 MB line once made the import crawl and printed the whole line back."""
+    from heedful.errors import InputError
+    from heedful.ingest.sources import MAX_RECORD_BYTES
+
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id\n1,c1\n2," + "x" * (2 * MAX_RECORD_BYTES) + "\n")
+    with pytest.raises(InputError, match="longer than") as refused:
+        import_file(duck_store, path, "orders")
+    assert len(str(refused.value)) < 400 and "xxxxxxxxxx" not in str(refused.value)
+    assert duck_store.count("orders") == 0

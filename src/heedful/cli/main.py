@@ -54,7 +54,8 @@ def main() -> None:
     try:
         app()
     except HeedfulError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}")
+        text = str(exc)  # one short message: never a wall of quoted data
+        err_console.print(f"[bold red]Error:[/] {text if len(text) <= 2000 else text[:2000] + '…'}", markup=True)
         sys.exit(2)
 
 

@@ -13,6 +13,7 @@ import codecs
 import gzip
 import json
 import os
+import re
 import struct
 import tempfile
 import uuid
@@ -185,14 +186,22 @@ def check_decompression(path: Path, fmt: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ CSV
-MAX_RECORD_BYTES = 16 * 2**20
+# A record (a line, or a quoted multi-line record) may hold at most this many bytes. Longer is no customer
+# record but a broken export: the reader stops at it at once (a 20 MB line took 12 s and printed the line).
+MAX_RECORD_BYTES = int(os.environ.get("HEEDFUL_MAX_RECORD_BYTES", str(2**20)))
+# What a message quotes of the reader's error at most: an error that quotes a 5 MB line is not read by anyone.
+MAX_MESSAGE_CHARS = 300
+# The reader's buffer: 32 MB (as measured for the import benchmark), at least twice the longest record.
+READ_BUFFER_BYTES = max(32 * 2**20, 2 * MAX_RECORD_BYTES)
 
 
-def csv_reader_sql(readable: Path, encoding: str, delimiter: str | None, extra: str = "") -> str:
-    # 16 MB records at most; buffers of twice that (DuckDB's default, 16 times the record limit, holds
-    # 256 MB per reading thread)
+def csv_reader_sql(
+    readable: Path, encoding: str, delimiter: str | None, extra: str = "", buffer: int = READ_BUFFER_BYTES
+) -> str:
+    """DuckDB's read_csv over the file: text columns, records of at most MAX_RECORD_BYTES, `buffer` bytes a read
+    (DuckDB's default, 16 times the record limit, would hold 16 MB per reading thread)."""
     options = ["header=true", "all_varchar=true", f"encoding={quote_literal(encoding)}"]
-    options += [f"max_line_size={MAX_RECORD_BYTES}", f"buffer_size={2 * MAX_RECORD_BYTES}"]
+    options += [f"max_line_size={MAX_RECORD_BYTES}", f"buffer_size={buffer}"]
     if delimiter:
         options.append(f"delim={quote_literal(_unescape_delimiter(delimiter))}")
     if extra:
@@ -214,8 +223,11 @@ def _open_csv(
     tolerant: bool = False,
 ) -> Source:
     reader = csv_reader_sql(readable, encoding, delimiter)
+    # the sniffer reads a sample; a small buffer lets it stop at an over-long line at once (with 32 MB it
+    # spent 4 s on a 20 MB line before saying so)
+    sniff = csv_reader_sql(readable, encoding, delimiter, buffer=2 * MAX_RECORD_BYTES)
     try:
-        columns = _describe(engine, reader)
+        columns = _describe(engine, sniff)
         if len(columns) == 1 and not tolerant:
             # a few malformed records can make the sniffer see one column; it sees through them when
             # told to set them aside
@@ -298,9 +310,21 @@ def _tolerant_relation(
 
 
 def _first_line(exc: BaseException) -> str:
+    """The reader's error in a few short words: its first lines, each cut at MAX_MESSAGE_CHARS."""
     text = str(exc).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if "Maximum line size" in text:
+        size = re.search(r"Actual Size:\s*(\d+)", text)
+        found = f" ({int(size.group(1)):,} bytes)" if size else ""
+        return (
+            f"a line is longer than {MAX_RECORD_BYTES:,} bytes{found}, which no customer record is; check the file "
+            "is the export you meant (HEEDFUL_MAX_RECORD_BYTES raises the limit)"
+        )
+    lines = [_shorten(ln.strip()) for ln in text.splitlines() if ln.strip()]
     return " ".join(lines[:3]) if lines else type(exc).__name__
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[:MAX_MESSAGE_CHARS]}… ({len(text):,} characters)"
 
 
 def _native_encoding(path: Path, encoding: str | None) -> tuple[str, list[Path]]:
@@ -355,7 +379,7 @@ def _open_jsonl(path: Path, readable: Path, encoding: str, cleanup: list[Path]) 
     reader = (
         f"read_csv({quote_literal(str(readable))}, columns={{'_raw': 'VARCHAR'}}, delim={quote_literal(WHOLE_LINE)}, quote='', "
         f"escape='', header=false, auto_detect=false, encoding={quote_literal(encoding)}, "
-        "max_line_size=16777216, strict_mode=false)"
+        f"max_line_size={MAX_RECORD_BYTES}, buffer_size={READ_BUFFER_BYTES}, strict_mode=false)"
     )
     relation = (
         "SELECT _line, _raw, CASE WHEN json_valid(_raw) AND json_type(_raw) = 'OBJECT' THEN CAST(_raw AS JSON) END "
