@@ -179,3 +179,17 @@ def test_an_over_long_line_is_refused_with_a_short_message(duck_store: Store, tm
         import_file(duck_store, path, "orders")
     assert len(str(refused.value)) < 400 and "xxxxxxxxxx" not in str(refused.value)
     assert duck_store.count("orders") == 0
+
+
+def test_a_windows_1252_export_and_utf16_with_a_bom_are_read_without_being_told(
+    duck_store: Store, tmp_path: Path
+) -> None:
+    """A cp1252 file with € and curly quotes was refused as "not latin-1"; UTF-16 needed --encoding."""
+    cp1252 = tmp_path / "excel-export.csv"
+    cp1252.write_bytes("customer_id,name\nc1,Café “Bistro” €\n".encode("cp1252"))
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("customer_id,name\nc2,Zoë\n".encode("utf-16"))  # with its byte-order mark
+    for path in (cp1252, utf16):
+        assert import_file(duck_store, path, "customers").accepted == 1
+    names = dict(duck_store.fetchall("SELECT customer_id, name FROM customers"))
+    assert names == {"c1": "Café “Bistro” €", "c2": "Zoë"}

@@ -162,7 +162,7 @@ def import_file(
                 source.close()
         except (duckdb.Error, InputError) as exc:
             if attempt_encoding is None and "unicode" in str(exc).lower():
-                attempt_encoding = "latin-1"  # not UTF-8: the usual other one for CSV exports
+                attempt_encoding = "cp1252"  # not UTF-8: Windows-1252, the usual other one for spreadsheet exports
                 continue
             if not tolerant and "csv error" in str(exc).lower():
                 tolerant = True  # malformed records: read again, setting them aside in the quarantine

@@ -327,17 +327,47 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[:MAX_MESSAGE_CHARS]}… ({len(text):,} characters)"
 
 
+def _byte_order_mark(path: Path) -> str | None:
+    """The encoding a byte-order mark at the start of the file names (UTF-8 or UTF-16), else None."""
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(4)
+    except (OSError, EOFError):
+        return None
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return None
+
+
 def _native_encoding(path: Path, encoding: str | None) -> tuple[str, list[Path]]:
-    """DuckDB reads UTF-8, UTF-16 and Latin-1; other encodings are transcoded to a temp UTF-8 file."""
+    """DuckDB reads UTF-8 and UTF-16; other encodings are transcoded to a temp UTF-8 file.
+
+    Without an encoding, a byte-order mark decides (UTF-8 or UTF-16), else UTF-8 (the importer falls back to
+    Windows-1252, the usual encoding of spreadsheet exports, when the file is not UTF-8). Windows-1252 bytes
+    it leaves undefined make the file read as Latin-1, which decodes every byte.
+    """
     if encoding is None:
-        return "utf-8", []
+        return _byte_order_mark(path) or "utf-8", []
     try:
         name = codecs.lookup(encoding).name
     except LookupError as exc:
         raise InputError(f"Unknown encoding {encoding!r}.") from exc
-    aliases = {"utf-8": "utf-8", "iso8859-1": "latin-1", "latin-1": "latin-1", "utf-16": "utf-16"}
+    aliases = {"utf-8": "utf-8", "utf-16": "utf-16"}
     if name in aliases:
         return aliases[name], []
+    try:
+        return "utf-8", [_transcoded(path, name)]
+    except UnicodeDecodeError as exc:
+        if name == "cp1252":  # five bytes Windows-1252 leaves undefined: Latin-1 reads them
+            return "utf-8", [_transcoded(path, "latin-1")]
+        raise InputError(f"{path} is not valid {encoding}: {exc}") from exc
+
+
+def _transcoded(path: Path, name: str) -> Path:
+    """A temporary UTF-8 copy of `path` read as `name` (UnicodeDecodeError when it is not)."""
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="heedful-transcode-")
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as src, os.fdopen(fd, "wb") as dst:
@@ -346,10 +376,10 @@ def _native_encoding(path: Path, encoding: str | None) -> tuple[str, list[Path]]
             while chunk := src.read(1 << 22):
                 dst.write(decoder.decode(chunk).encode("utf-8"))
             dst.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
             Path(tmp).unlink(missing_ok=True)
-            raise InputError(f"{path} is not valid {encoding}: {exc}") from exc
-    return "utf-8", [Path(tmp)]
+            raise
+    return Path(tmp)
 
 
 def estimate_rows(path: Path) -> int | None:
