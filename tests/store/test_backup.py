@@ -150,3 +150,31 @@ def test_snapshot_ignores_writes_committed_during_the_backup(
     counts = {t["table"]: t["rows"] for t in read_manifest(archive)["tables"]}
     assert counts["orders"] == 6 and counts["feedback"] == 3
     assert store.count("orders") == 7  # the write itself did land
+
+
+def test_a_duckdb_backup_holding_nul_characters_restores_into_postgresql(
+    duck_store: Store, pg_url: str, tmp_path: Path
+) -> None:
+    """DuckDB stores NUL characters and PostgreSQL refuses them: the restore once failed with a traceback."""
+    duck_store.upsert(
+        "customers",
+        pd.DataFrame(
+            [{"customer_id": "c1", "name": "Ann\x00Lee", "kind": "customer", "created_at": pd.Timestamp("2024-01-01")}]
+        ),
+    )
+    archive = tmp_path / "b.zip"
+    backup(duck_store, archive)
+    with connect(pg_url) as pg:
+        result = restore(pg, archive)
+        assert result.nul_removed == 1
+        assert pg.fetchall("SELECT name FROM customers") == [("AnnLee",)]
+
+
+def test_an_import_quarantines_nul_characters_on_both_backends(store: Store, tmp_path: Path) -> None:
+    from heedful.ingest import import_file
+
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"customer_id,name\nc1,Ann\x00Lee\nc2,Bo\n")
+    result = import_file(store, path, "customers")
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert "NUL" in store.fetchall("SELECT error FROM quarantine")[0][0]

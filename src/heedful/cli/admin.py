@@ -48,6 +48,10 @@ def restore_cmd(
         emit_json(doc)
     else:
         console.print(f"Restored {doc['rows']:,} rows in {len(doc['tables'])} tables from {archive}.")
+        if doc["nul_removed"]:
+            console.print(
+                f"{doc['nul_removed']:,} text values held a NUL character, which PostgreSQL cannot store: removed."
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -75,7 +75,7 @@ class Source:
     def raw_sql(self) -> str:
         """The whole record as JSON text, for the quarantine."""
         if self.format == "jsonl":
-            return "_raw"
+            return "replace(_raw, chr(0), '\\u0000')"  # kept readable, and storable on PostgreSQL
         if not self.columns:
             return "'{}'"
         parts = ", ".join(f"{quote_literal(c)}, {self.column_sql[c]}" for c in self.columns)

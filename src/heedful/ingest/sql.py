@@ -170,6 +170,12 @@ def _number_checks(b: _Builder, name: str, label: str, required: bool) -> tuple[
 
 
 def _error(b: _Builder, checks: list[str]) -> str:
+    # A NUL character: DuckDB would store it, PostgreSQL refuses it; on both backends the row is quarantined.
+    used = sorted({c for fs in b.fields.values() for c in fs.columns})
+    if used:
+        values = ", ".join(b.source.column_sql[c] for c in used)  # one search over the row's used values
+        nul = f"strpos(concat({values}), chr(0)) > 0"
+        checks = [f"WHEN {nul} THEN 'a value holds a NUL character (byte 0), which cannot be stored'", *checks]
     if b.source.format == "jsonl":
         checks = ["WHEN _json IS NULL THEN 'line is not a JSON object'", *checks]
     return b.add("_hf_error", f"CASE {' '.join(checks)} END" if checks else "CAST(NULL AS VARCHAR)")

@@ -62,6 +62,8 @@ class BackupResult:
     dialect: str
     schema_version: int
     tables: list[TableEntry] = field(default_factory=list)
+    # text values whose NUL characters were removed on the way into PostgreSQL (which cannot store them)
+    nul_removed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +72,22 @@ class BackupResult:
             "schema_version": self.schema_version,
             "tables": {t.table: t.rows for t in self.tables},
             "rows": sum(t.rows for t in self.tables),
+            "nul_removed": self.nul_removed,
         }
+
+
+def _without_nul(data: pa.Table) -> tuple[pa.Table, int]:
+    """`data` with NUL characters removed from its text columns, and how many values held one."""
+    import pyarrow.compute as pc
+
+    removed = 0
+    for i, column in enumerate(data.columns):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            held = pc.sum(pc.match_substring(column, "\x00")).as_py() or 0
+            if held:
+                removed += held
+                data = data.set_column(i, data.field(i), pc.replace_substring(column, "\x00", ""))
+    return data, removed
 
 
 def _portable_type(sql_type: str) -> str:
@@ -275,7 +292,11 @@ def restore(store: Store, path: str | Path, *, force: bool = False) -> BackupRes
                 names = [target.get(n.lower(), n) for n in parquet.schema_arrow.names]
                 for batch in parquet.iter_batches(BATCH_ROWS):  # bounded memory on large tables
                     if batch.num_rows:
-                        store.insert_new(table, pa.Table.from_batches([batch]).rename_columns(names))
+                        data = pa.Table.from_batches([batch]).rename_columns(names)
+                        if store.dialect == "postgres":  # DuckDB stores NUL characters; PostgreSQL refuses them
+                            data, removed = _without_nul(data)
+                            result.nul_removed += removed
+                        store.insert_new(table, data)
                 stored = store.count(table)
                 if stored != entry["rows"]:
                     raise HeedfulError(f"Table {table}: {stored} rows after restore, the backup has {entry['rows']}.")
