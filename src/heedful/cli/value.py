@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from heedful.cli.common import DbOption, JsonOption, console, emit_json, existing_file, open_store
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store
 from heedful.cli.spark import EngineOption, engine_tables, spark_url_of
 from heedful.services import value as service
 from heedful.store import Store
@@ -54,8 +54,6 @@ def load_orders(
     date_format: str | None,
 ) -> tuple[ir.Table, Columns, Store | None]:
     """The orders as an Ibis table (file -> in-memory DuckDB; otherwise the store's `orders`), and the store."""
-    if file is not None:
-        existing_file(file)
     store = open_store(db) if file is None else None
     try:
         table, cols = service.load_orders(store, file, customer_col, date_col, amount_col, date_format)

@@ -404,13 +404,19 @@ def estimate_rows(path: Path) -> int | None:
 
 
 # ------------------------------------------------------------------------------------ JSON Lines
+def lines_reader_sql(readable: Path, encoding: str, column: str) -> str:
+    """DuckDB's reader giving each line of the file whole, as text column `column` (blank lines included)."""
+    return (
+        f"read_csv({quote_literal(str(readable))}, columns={{{quote_literal(column)}: 'VARCHAR'}}, "
+        f"delim={quote_literal(WHOLE_LINE)}, quote='', escape='', header=false, auto_detect=false, "
+        f"encoding={quote_literal(encoding)}, max_line_size={MAX_RECORD_BYTES}, buffer_size={READ_BUFFER_BYTES}, "
+        "strict_mode=false)"
+    )
+
+
 def _open_jsonl(path: Path, readable: Path, encoding: str, cleanup: list[Path]) -> Source:
     columns = _sample_json_keys(readable, encoding)
-    reader = (
-        f"read_csv({quote_literal(str(readable))}, columns={{'_raw': 'VARCHAR'}}, delim={quote_literal(WHOLE_LINE)}, quote='', "
-        f"escape='', header=false, auto_detect=false, encoding={quote_literal(encoding)}, "
-        f"max_line_size={MAX_RECORD_BYTES}, buffer_size={READ_BUFFER_BYTES}, strict_mode=false)"
-    )
+    reader = lines_reader_sql(readable, encoding, "_raw")
     relation = (
         "SELECT _line, _raw, CASE WHEN json_valid(_raw) AND json_type(_raw) = 'OBJECT' THEN CAST(_raw AS JSON) END "
         f"AS _json FROM (SELECT row_number() OVER () AS _line, _raw FROM {reader}) WHERE TRIM(COALESCE(_raw, '')) <> ''"
@@ -560,11 +566,7 @@ def _whitespace_frame(path: Path, encoding: str | None, names: list[str] | None)
 
     enc, cleanup = _native_encoding(path, encoding)
     readable = cleanup[0] if cleanup else path
-    lines = (
-        f"read_csv({quote_literal(str(readable))}, columns={{'line': 'VARCHAR'}}, header=false, "
-        f"delim={quote_literal(WHOLE_LINE)}, quote='', escape='', auto_detect=false, "
-        f"encoding={quote_literal(enc)}, max_line_size={MAX_RECORD_BYTES})"
-    )
+    lines = lines_reader_sql(readable, enc, "line")
     engine = duckdb.connect()
     try:
         rows = engine.execute(
