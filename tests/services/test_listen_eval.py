@@ -50,3 +50,13 @@ def test_semeval_report_scores_end_to_end_gold_and_multi_aspect_pairs(tmp_path: 
     assert multi["sentences"] == 2 and multi["pairs"] == 4
     assert multi["most_common_class_accuracy"] == 0.5  # two positive, two negative pairs
     assert 0 <= e2e["accuracy"] <= 1 and 0 <= gold["accuracy"] <= 1
+
+
+def test_clothing_reviews_split_by_product_so_no_garment_is_in_both_parts() -> None:
+    from heedful.services.listen_eval import clothing_part
+
+    parts = [clothing_part(i) for i in range(2000)]
+    assert set(parts) == {"train", "test"}
+    assert 0.4 < parts.count("train") / len(parts) < 0.6
+    # stable across runs and types: the training script and `listen evaluate` must agree
+    assert [clothing_part(str(i)) for i in range(2000)] == parts

@@ -1,7 +1,9 @@
 """Per-item listening results: sentiment, score, themes, per-theme sentiment, department and journey stage.
 
-Themes are detected per sentence; each clause of a sentence is then attributed to the detected theme
-it is closest to, so "food great, service slow" gives food -> positive and service -> negative.
+The default ("transformer") path is `one_pass`: the fine-tuned encoder reads each text once and trained
+heads give the whole text's and each theme's sentiment. The fast ("static") path detects themes per
+sentence and attributes each clause to the detected theme it is closest to, so "food great, service
+slow" gives food -> positive and service -> negative.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.listen.embed import Backend, embed
+from heedful.listen.one_pass import OnePass, empty_row
 from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
 from heedful.listen.taxonomy import Taxonomy, default_taxonomy
@@ -44,9 +47,7 @@ OUTPUT_COLUMNS = [
 ]
 # Longer texts are read up to here (a 100,000-character paste is classified by its first pages, in bounded time).
 MAX_CHARS = 5000
-MODEL_VERSION = (
-    "minilm-l6+sentiment-head-2+mixed-3+lang-1"  # stored with each result; rows of another version are redone
-)
+MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1"  # stored with each result; rows of another version are redone
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
@@ -89,13 +90,14 @@ class _Analysis:
 
 @dataclass
 class Classifier:
-    """Taxonomy + fitted theme classifier + sentiment head, ready to classify texts."""
+    """Taxonomy + fitted theme classifier + sentiment model, ready to classify texts."""
 
     taxonomy: Taxonomy
     themes: ThemeClassifier
-    sentiment: SentimentHead
+    sentiment: SentimentHead | None
     embed_fn: EmbedFn
     backend: str = "transformer"
+    one_pass: OnePass | None = None
     _theme_order: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -109,6 +111,17 @@ class Classifier:
         key = (tax.model_dump_json(), backend)
         if theme_classifier is None and key in _BUILT:  # same taxonomy in one process: fit once
             return _BUILT[key]
+
+        if backend == "transformer":
+            from heedful.listen.heads import load_heads
+            from heedful.listen.reader import load_reader
+
+            reader = load_reader()
+            one_pass = OnePass.fit(tax, reader, load_heads(), theme_classifier)
+            built = cls(tax, one_pass.themes, None, reader.embed, backend, one_pass)  # type: ignore[arg-type]
+            if theme_classifier is None:
+                _BUILT[key] = built
+            return built
 
         def embed_fn(texts: Sequence[str]) -> np.ndarray:
             return embed(texts, backend=backend)
@@ -134,6 +147,7 @@ class Classifier:
                     units.setdefault(c, len(units))
         texts_of_units = list(units)
         vectors = self.embed_fn(texts_of_units) if units else np.zeros((0, 384), np.float32)
+        assert self.sentiment is not None  # the static path's head
         proba = self.sentiment.predict_proba(vectors, texts_of_units) if units else np.zeros((0, 3))
         scores = self.themes.decision_function(vectors) if units else np.zeros((0, len(self.themes.classes_)))
         detected = self.themes.predict_indicator(vectors, scores) if units else scores > 0
@@ -151,14 +165,21 @@ class Classifier:
         clean = [(t if isinstance(t, str) else "")[:MAX_CHARS] for t in texts]
         languages = [non_english(t) for t in clean]
         english = [i for i, lang in enumerate(languages) if lang is None]
-        a = self._analyse([clean[i] for i in english])
         rows: list[dict[str, object]] = [{**_empty_row(), "language": lang} for lang in languages]
+        if self.one_pass is not None:
+            found = self.one_pass.rows([clean[i] for i in english])
+            for i, row in zip(english, found, strict=True):
+                rows[i] = {**row, "language": None}
+            return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+        a = self._analyse([clean[i] for i in english])
         for i, sentences in zip(english, a.docs, strict=True):
             rows[i] = {**self._item(sentences, a.units, a.proba, a.scores, a.detected), "language": None}
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
     def aspect_sentiments(self, texts: Sequence[str], aspects: Sequence[Sequence[str]]) -> list[dict[str, str]]:
         """Sentiment towards given themes in each text (SemEval subtask 4: the aspects are known)."""
+        if self.one_pass is not None:
+            return self.one_pass.aspect_sentiments(texts, aspects)
         a = self._analyse(texts)
         index = {str(t): j for j, t in enumerate(self.themes.classes_)}
         out = []
@@ -250,14 +271,7 @@ def _whole(sentences: list[list[str]]) -> str:
 
 
 def _empty_row() -> dict[str, object]:
-    return {
-        "sentiment": "neutral",
-        "sentiment_score": 0.0,
-        "themes": "",
-        "theme_sentiments": "{}",
-        "department": None,
-        "journey_stage": None,
-    }
+    return empty_row()
 
 
 def classify_texts(

@@ -1,0 +1,108 @@
+"""Benchmark: listening speed against plain sentence-transformers, in the same run (issue 16's target).
+
+Each contender runs in its own fresh Python process on the same clothing reviews, so model loading is
+paid by each and reported apart:
+- peer: `SentenceTransformer(<packaged all-MiniLM-L6-v2>).encode(texts)` with its default settings;
+- default: `heedful.listen.classify.enrich` with the default taxonomy (what `listen classify` runs per
+  batch: read, sentiment, themes, per-theme sentiment, PII redaction, rows);
+- fast: the same with the static fast path (`--fast`), its piece-vector cache cold.
+items/s counts load + run (first call included); `run_items_per_s` is the run alone. Ratios are over
+the peer's items/s. Prints one JSON document; nothing is asserted.
+
+    .venv/bin/python bench/bench_listen_speed.py [--data ../shared/data] [--items 2000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+kind, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import pandas as pd
+texts = pd.read_csv(path)["Review Text"].dropna().astype(str).tolist()[:n]
+t1 = time.perf_counter()
+if kind == "peer":
+    from sentence_transformers import SentenceTransformer
+    from heedful.listen.embed import model_path
+    model = SentenceTransformer(model_path(), device="cpu")
+    t2 = time.perf_counter()
+    model.encode(texts)
+else:
+    from heedful.listen.classify import Classifier, enrich
+    clf = Classifier.build(backend="static" if kind == "fast" else "transformer")
+    t2 = time.perf_counter()
+    enrich(clf, pd.DataFrame({"feedback_id": [str(i) for i in range(len(texts))], "text": texts}))
+t3 = time.perf_counter()
+print(json.dumps({"items": len(texts), "import_and_load_s": round(t2 - t1, 2), "run_s": round(t3 - t2, 2),
+                  "data_read_s": round(t1 - t0, 2)}))
+"""
+
+
+def measure(kind: str, data: Path, items: int, threads: int) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": str(threads),
+        "HEEDFUL_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            kind,
+            str(data / "womens_ecommerce_clothing_reviews" / "Womens Clothing E-Commerce Reviews.csv.gz"),
+            str(items),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    total = result["import_and_load_s"] + result["run_s"]
+    result["items_per_s"] = round(result["items"] / total, 1)
+    result["run_items_per_s"] = round(result["items"] / result["run_s"], 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    peer = measure("peer", args.data, args.items, args.threads)
+    default = measure("default", args.data, args.items, args.threads)
+    fast = measure("fast", args.data, args.items, args.threads)
+    print(
+        json.dumps(
+            {
+                "items": args.items,
+                "threads": args.threads,
+                "peer_sentence_transformers_encode": peer,
+                "heedful_default": default,
+                "heedful_fast": fast,
+                "default_over_peer": round(default["items_per_s"] / peer["items_per_s"], 2),
+                "fast_over_peer": round(fast["items_per_s"] / peer["items_per_s"], 2),
+                "default_over_peer_run_only": round(default["run_items_per_s"] / peer["run_items_per_s"], 2),
+                "fast_over_peer_run_only": round(fast["run_items_per_s"] / peer["run_items_per_s"], 2),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Choose the listening path's thresholds on development data only (prints JSON; writes nothing).
+
+- SemEval-2014 restaurants: the 15% development part of the *train* split that `train_listening.py`
+  leaves out; the taxonomy is built from the rest of the train split, as a user would.
+- Clothing reviews: the 1,200-review development sample of the training products.
+Reports theme detection (theme classifier, theme head, both), per-theme polarity and the item labels
+by star rating for a grid of MIXED_BALANCE / CLEAR. The evaluation (`heedful listen evaluate`) then
+runs on the test data with the chosen values.
+
+Usage: .venv/bin/python scripts/tune_listening.py [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_listening import SEED, semeval
+
+from heedful.listen.classify import Classifier
+from heedful.listen.evaluation import SEMEVAL_CATEGORIES, binary_polarity_scores, multilabel_scores, semeval_taxonomy
+from heedful.listen.heads import THEME_CLASSES
+from heedful.services.listen_eval import SEMEVAL_DIR, read_star_reviews, star_development_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    args = parser.parse_args()
+    sentences = semeval(args.data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
+    order = list(range(len(sentences)))
+    random.Random(SEED).shuffle(order)
+    n_dev = int(0.15 * len(sentences))
+    dev = [sentences[i] for i in order[:n_dev]]
+    train = [sentences[i] for i in order[n_dev:]]
+    taxonomy = semeval_taxonomy([(str(s["text"]), list(s["categories"])) for s in train])  # type: ignore[call-overload]
+    clf = Classifier.build(taxonomy)
+    op = clf.one_pass
+    assert op is not None
+    texts = [str(s["text"]) for s in dev]
+    overall, _per_theme, by_clf = op.analyse(texts)
+    # the pair head asked about every theme in every sentence (costly: one read per theme)
+    k = len(op.labels)
+    every = op.heads.pair_proba(op.reader.first_of_pairs([t for t in texts for _ in range(k)], op.labels * len(texts)))
+    every = every.reshape(len(texts), k, 4)
+    theme_of = {c: tid for c, (tid, _, _) in SEMEVAL_CATEGORIES.items()}
+    ids = [str(t) for t in op.themes.classes_]
+    truth = [{theme_of[c] for c in s["categories"]} for s in dev]  # type: ignore[attr-defined]
+    pairs = [(i, theme_of[c], p) for i, s in enumerate(dev) for c, p in s["categories"].items() if p != "conflict"]  # type: ignore[attr-defined]
+    multi = {i for i, s in enumerate(dev) if len({p for p in s["categories"].values() if p != "conflict"}) >= 2}  # type: ignore[attr-defined]
+    report: dict[str, object] = {"dev_sentences": len(dev), "multi_aspect_sentences": len(multi)}
+
+    def polarity(i: int, t: str) -> str:
+        return THEME_CLASSES[1 + int(every[i, ids.index(t), 1:].argmax())]
+
+    detection = {}
+    for name, found in (
+        [("classifier", by_clf)]
+        + [(f"pair@{p}", every[..., 0] < 1 - p) for p in (0.3, 0.5, 0.7)]
+        + [(f"both@{p}", by_clf | (every[..., 0] < 1 - p)) for p in (0.5, 0.7, 0.9)]
+        + [(f"classifier_and_pair@{p}", by_clf & (every[..., 0] < 1 - p)) for p in (0.1, 0.3)]
+    ):
+        predicted = [{ids[j] for j in np.flatnonzero(row)} for row in found]
+        e2e = [t in predicted[i] and polarity(i, t) == g for i, t, g in pairs]
+        me2e = [t in predicted[i] and polarity(i, t) == g for i, t, g in pairs if i in multi]
+        detection[name] = {
+            **{k: round(v, 4) for k, v in multilabel_scores(truth, predicted).items()},
+            "end_to_end": round(float(np.mean(e2e)), 4),
+            "multi_end_to_end": round(float(np.mean(me2e)), 4),
+        }
+    report["detection"] = detection
+    report["gold_polarity"] = round(float(np.mean([polarity(i, t) == g for i, t, g in pairs])), 4)
+    report["multi_gold_polarity"] = round(float(np.mean([polarity(i, t) == g for i, t, g in pairs if i in multi])), 4)
+    golds = [g for i, _, g in pairs]
+    report["gold_polarity_by_class"] = {
+        c: round(float(np.mean([polarity(i, t) == g for i, t, g in pairs if g == c])), 4) for c in sorted(set(golds))
+    }
+
+    stars = read_star_reviews(args.data)
+    stars = stars.loc[star_development_sample(stars[stars["part"] == "train"])].reset_index(drop=True)
+    default = Classifier.build()
+    dop = default.one_pass
+    assert dop is not None
+    overall, themes_p, found = dop.analyse(stars["text"].tolist())
+    score = overall[:, 2] - overall[:, 0]
+    report["clothing_dev"] = {
+        k: round(v, 4) for k, v in binary_polarity_scores(stars["negative"].to_numpy(), score < 0).items()
+    }
+    grid = {}
+    for balance in (0.5, 0.8, 1.01):
+        for clear in (0.6, 0.8):
+            labels = []
+            for i in range(len(stars)):
+                hit = np.flatnonzero(found[i])
+                praised = any(themes_p[i, j, 3] >= clear for j in hit)
+                criticised = any(themes_p[i, j, 1] >= clear for j in hit)
+                labels.append(
+                    "mixed"
+                    if praised and criticised and abs(score[i]) < balance
+                    else ("negative", "neutral", "positive")[int(overall[i].argmax())]
+                )
+            frame = stars.assign(label=labels)
+            shares = {
+                int(r): {k: round(float(v), 3) for k, v in g["label"].value_counts(normalize=True).items()}
+                for r, g in frame.groupby("rating")
+            }
+            grid[f"balance={balance},clear={clear}"] = {"1_star": shares.get(1), "5_star": shares.get(5)}
+    report["clothing_labels"] = grid
+    report["themes_per_clothing_review"] = round(float(found.sum(1).mean()), 3)
+    few = stars["text"].tolist()[:150]
+    k = len(dop.labels)
+    asked = dop.heads.pair_proba(dop.reader.first_of_pairs([t for t in few for _ in range(k)], dop.labels * len(few)))
+    present = (asked[:, 0] < 0.5).reshape(len(few), k)
+    report["clothing_share_by_theme"] = {
+        str(t): {
+            "classifier": round(float(found[:150, j].mean()), 3),
+            "pair@0.5": round(float(present[:, j].mean()), 3),
+        }
+        for j, t in enumerate(dop.themes.classes_)
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
