@@ -2,8 +2,8 @@
 
 - SemEval-2014 restaurants: the 15% development part of the *train* split that `train_listening.py`
   leaves out; the taxonomy is built from the rest of the train split, as a user would.
-- Clothing reviews: the 1,200-review development sample of the training products.
-Reports theme detection (theme classifier, theme head, both), per-theme polarity and the item labels
+- Clothing reviews: the 600-review development sample of the training products.
+Reports theme detection (theme classifier, pair head, both), per-theme polarity and the item labels
 by star rating for a grid of the "mixed" rule (CLEAR, and an optional balance of the whole-text score;
 balance=1.01 is no balance condition, the shipped rule). The evaluation (`heedful listen evaluate`) then
 runs on the test data with the chosen values.
