@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=2.2)
     parser.add_argument("--clothing", type=int, default=5000, help="training reviews of the clothing part")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep-fp32", type=Path, default=None, help="also keep the fp32 ONNX export in this folder")
     parser.add_argument("--combined", type=int, default=1500, help="two-opinion texts made from train sentences")
     args = parser.parse_args()
     torch.manual_seed(SEED)
@@ -240,7 +241,7 @@ def main() -> None:
 
     batch = 16
     steps_per_epoch = math.ceil(len(items) / batch)
-    total = int(steps_per_epoch * args.epochs)
+    total = max(1, int(steps_per_epoch * args.epochs))
     enc_params = list(net.encoder.parameters())
     head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW(
@@ -327,12 +328,12 @@ def main() -> None:
                     flush=True,
                 )
     net.eval()
-    export(net, tokenizer)
+    export(net, tokenizer, args.keep_fp32)
     print(json.dumps({"train_seconds": round(time.perf_counter() - started)}), flush=True)
     print(json.dumps(development_figures(dev, star_dev), indent=2), flush=True)
 
 
-def export(net: ListenNet, tokenizer: object) -> None:
+def export(net: ListenNet, tokenizer: object, keep_fp32: Path | None = None) -> None:
     """The encoder as ONNX with int8 weights (dynamic quantisation), the heads as a small .npz."""
     import tempfile
 
@@ -370,6 +371,12 @@ def export(net: ListenNet, tokenizer: object) -> None:
         )
         check_export(net, tokenizer, fp32)
         quantize_dynamic(str(fp32), str(MODELS / ENCODER_FILE), weight_type=QuantType.QInt8)
+        if keep_fp32 is not None:  # to try other quantisations or graph optimisations without retraining
+            import shutil
+
+            keep_fp32.mkdir(parents=True, exist_ok=True)
+            for file in Path(tmp).iterdir():
+                shutil.copy2(file, keep_fp32 / file.name)
     np.savez_compressed(MODELS / HEADS_FILE, **head_arrays(net))
 
 
