@@ -164,10 +164,6 @@ _LOCK = threading.Lock()
 _READER: Reader | None = None
 
 
-def encoder_available() -> bool:
-    return resources.files("heedful.listen").joinpath("models", ENCODER_FILE).is_file()
-
-
 def load_reader() -> Reader:
     """The packaged encoder, loaded once per process."""
     global _READER
