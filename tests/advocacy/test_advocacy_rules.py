@@ -152,3 +152,28 @@ def test_rules_come_from_yaml_and_mistakes_name_the_field() -> None:
         parse_rules("min_order_amount: -1\n")
     with pytest.raises(ConfigError, match="reward_amout"):
         parse_rules("reward_amout: 5\n")
+
+
+def test_a_full_month_granted_first_come_first_served_reconciles() -> None:
+    """Issue 19: after the cap, the check reported missing and unexpected rewards for a correct ledger.
+
+    Rewards are granted as conversions arrive, so a friend whose order is later in the month may fill
+    the cap before an earlier order is imported; either reward is right, not both."""
+    rules = ProgrammeRules(max_rewards_per_month=1)
+    referrals, orders = frames([("a1", 1, 0, ""), ("a1", 2, 0, "")], [(1, 5, 40.0), (2, 2, 40.0)])
+    expected = expected_rewards(referrals, orders, rules)
+    assert dict(zip(expected["idempotency_key"], expected["status"], strict=True)) == {
+        reward_key("f2"): "earned",
+        reward_key("f1"): "capped",
+    }
+    granted_first = pd.DataFrame({"idempotency_key": [reward_key("f1")], "amount": [20.0], "entry": "earned"})
+    check = reconcile(expected, granted_first, rules)
+    assert check["ok"] and check["missing"] == [] and check["unexpected"] == []
+    # both rewards in one month over a cap of one: the month is flagged, the check fails
+    both = pd.DataFrame(
+        {"idempotency_key": [reward_key("f1"), reward_key("f2")], "amount": [20.0, 20.0], "entry": "earned"}
+    )
+    check = reconcile(expected, both, rules)
+    assert not check["ok"] and len(check["over_cap"]) == 1 and check["over_cap"][0].startswith("a1 ")
+    # an empty month with room still misses the reward the rules call for
+    assert reconcile(expected, both.iloc[:0], rules)["missing"] == [reward_key("f2")]

@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 from tests.advocacy.seed import add_customers, add_orders
 
-from heedful.advocacy.rules import ProgrammeRules
+from heedful.advocacy.rules import ProgrammeRules, reward_key
 from heedful.services import advocacy, referrals
 from heedful.services.surveys import save_definition, save_page
 from heedful.store import Store, surveys_repo
@@ -67,6 +67,35 @@ def test_the_monthly_cap_is_honoured_and_later_months_pay_again(store: Store) ->
     assert result["rewards"]["earned"] == 3 and result["rewards"]["capped"] == 1
     book = repo.ledger(store)
     assert Counter(book["period"]) == Counter({"2025-01": 2, "2025-02": 1})
+
+
+def test_rewards_granted_first_come_reconcile_and_pay_holds_what_the_check_rejects(store: Store) -> None:
+    """Issue 19: once a month's cap was reached, the ledger check said `ok: false` for a correct ledger,
+    and `pay` paid entries the check flagged."""
+    code = _programme(store, 2)
+    rules = ProgrammeRules(reward_amount=10.0, max_rewards_per_month=1)
+    late = repo.attribute_referral(store, code, "f1", at=LANDED)
+    add_orders(store, [("o-f1", "f1", "2025-01-20", 40.0)])
+    assert referrals.reward_referral(store, late, rules)["reward"] == "earned"  # fills January's cap
+    repo.attribute_referral(store, code, "f0", at=LANDED)
+    add_orders(store, [("o-f0", "f0", "2025-01-05", 40.0)])  # an earlier January order, imported later
+    assert referrals.process_referrals(store, rules)["rewards"]["capped"] == 1
+    check = advocacy.referral_report(store, rules)["ledger_check"]
+    assert check["ok"] and check["missing"] == [] and check["unexpected"] == [], check
+    repo.insert_reward(
+        store,
+        idempotency_key=reward_key("stranger"),
+        advocate_id="adv",
+        referral_id="r-none",
+        amount=10.0,
+        currency="GBP",
+        period="2025-03",
+        order_id=None,
+    )
+    check = advocacy.referral_report(store, rules)["ledger_check"]
+    assert not check["ok"] and check["unexpected"] == [reward_key("stranger")]
+    assert advocacy.pay_checked(store, rules) == {"paid": 1, "held": [reward_key("stranger")]}
+    assert advocacy.pay_checked(store, rules) == {"paid": 0, "held": [reward_key("stranger")]}
 
 
 def test_rewarding_one_referral_again_and_again_pays_once(store: Store) -> None:

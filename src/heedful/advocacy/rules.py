@@ -164,12 +164,19 @@ def expected_rewards(referrals: pd.DataFrame, orders: pd.DataFrame, rules: Progr
     return pd.DataFrame(rows, columns=REWARD_COLUMNS)
 
 
-def reconcile(expected: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, Any]:
+def reconcile(expected: pd.DataFrame, ledger: pd.DataFrame, rules: ProgrammeRules | None = None) -> dict[str, Any]:
     """Compare the rewards that should exist with the ledger's `earned` entries not reversed since.
 
-    Returns the keys missing from the ledger, entries the rules do not justify, and amount mismatches.
+    Rewards are granted first come, first served (a conversion reported by the API today, an earlier
+    order imported tomorrow), so which of an advocate's rewards fill a month's cap depends on when
+    they were granted, not only on the orders' times. With `rules`, any reward the rules justify (a
+    qualifying, unflagged conversion, `earned` or `capped` in `expected`) is accepted as long as the
+    advocate's month stays within the caps (`over_cap` lists the months that do not), and a reward is
+    missing only when its month still has room. Without `rules`, the ledger must hold exactly the
+    `earned` rewards. Returns missing keys, unexpected entries, amount mismatches and `ok`.
     """
-    should = expected[expected["status"] == "earned"].set_index("idempotency_key")["amount"]
+    justified = expected[expected["status"].isin(["earned", "capped"] if rules is not None else ["earned"])]
+    justified = justified.set_index("idempotency_key")
     earned = ledger[ledger["entry"] == "earned"] if not ledger.empty else ledger
     if not ledger.empty:
         reversed_keys = {
@@ -177,17 +184,39 @@ def reconcile(expected: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, Any]:
         }
         earned = earned[~earned["idempotency_key"].isin(reversed_keys)]
     have = earned.set_index("idempotency_key")["amount"] if not earned.empty else pd.Series(dtype=float)
-    missing = sorted(set(should.index) - set(have.index))
-    unexpected = sorted(set(have.index) - set(should.index))
-    common = sorted(set(should.index) & set(have.index))
-    mismatched = [k for k in common if not np.isclose(float(should[k]), float(have[k]))]
+    unexpected = sorted(set(have.index) - set(justified.index))
+    common = sorted(set(justified.index) & set(have.index))
+    mismatched = [k for k in common if not np.isclose(float(justified.loc[k, "amount"]), float(have[k]))]
+    used: dict[tuple[str, str], tuple[int, float]] = {}
+    for k in common:
+        month = (str(justified.loc[k, "advocate_id"]), str(justified.loc[k, "period"]))
+        count, amount = used.get(month, (0, 0.0))
+        used[month] = (count + 1, amount + float(have[k]))
+    over_cap: list[str] = []
+    missing: list[str] = []
+    if rules is None:
+        missing = sorted(set(justified.index) - set(have.index))
+    else:
+        over_cap = sorted(
+            f"{advocate} {period}"
+            for (advocate, period), (count, amount) in used.items()
+            if not cap_allows(rules, count - 1, amount - rules.reward_amount, rules.reward_amount)
+        )
+        for k in [k for k in justified.index if k not in have.index]:  # in the order they would be granted
+            month = (str(justified.loc[k, "advocate_id"]), str(justified.loc[k, "period"]))
+            count, amount = used.get(month, (0, 0.0))
+            if cap_allows(rules, count, amount, float(justified.loc[k, "amount"])):
+                missing.append(k)
+                used[month] = (count + 1, amount + float(justified.loc[k, "amount"]))
+        missing.sort()
     return {
-        "expected": len(should),
+        "expected": int((expected["status"] == "earned").sum()),
         "in_ledger": len(have),
         "missing": missing,
         "unexpected": unexpected,
         "amount_mismatch": mismatched,
-        "ok": not (missing or unexpected or mismatched),
+        "over_cap": over_cap,
+        "ok": not (missing or unexpected or mismatched or over_cap),
     }
 
 

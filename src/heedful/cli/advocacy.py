@@ -152,15 +152,21 @@ def referrals_cmd(db: DbOption = None, rules: RulesOption = None, json_out: Json
 def pay_cmd(
     advocate: Annotated[str | None, typer.Option("--advocate", help="Only this advocate.")] = None,
     db: DbOption = None,
+    rules: RulesOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Record payment of every owed reward (append-only `paid` entries; running it twice pays nothing more)."""
+    """Record payment of every owed reward the ledger check accepts (append-only `paid` entries; running it
+    twice pays nothing more). Rewards the rules do not justify, or in a month over the caps, are held."""
     with open_store(db) as store:
-        paid = service.mark_paid(store, advocate)
+        result = service.pay_checked(store, load_rules(rules), advocate)
     if json_out:
-        emit_json({"paid": paid})
-    else:
-        console.print(f"Recorded {paid} payments.")
+        emit_json(result)
+        return
+    console.print(f"Recorded {result['paid']} payments.")
+    if result["held"]:
+        console.print(
+            f"Held {len(result['held'])} rewards the ledger check does not accept: {', '.join(result['held'])}."
+        )
 
 
 # ---------------------------------------------------------------- stories

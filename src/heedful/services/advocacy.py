@@ -44,6 +44,7 @@ __all__ = [
     "mark_paid",
     "match_profiles",
     "nps_answers",
+    "pay_checked",
     "process_referrals",
     "ranked_advocates",
     "referral_report",
@@ -108,8 +109,23 @@ def referral_report(store: Store, rules: ProgrammeRules) -> dict[str, Any]:
     book = repo.ledger(store)
     orders = repo.orders_of_referred(store)
     report = programme_summary(refs, book, orders, repo.customer_value(store))
-    report["ledger_check"] = reconcile(expected_rewards(refs, orders, rules), book) if not refs.empty else None
+    report["ledger_check"] = reconcile(expected_rewards(refs, orders, rules), book, rules) if not refs.empty else None
     return report
+
+
+def pay_checked(store: Store, rules: ProgrammeRules, advocate_id: str | None = None) -> dict[str, Any]:
+    """`advocacy pay`: pay every owed reward the ledger check accepts; hold the ones it does not (entries
+    the rules do not justify, and every reward of an advocate's month that is over the caps)."""
+    refs = repo.referrals(store)
+    book = repo.ledger(store)
+    if refs.empty or book.empty:
+        return {"paid": mark_paid(store, advocate_id), "held": []}
+    check = reconcile(expected_rewards(refs, repo.orders_of_referred(store), rules), book, rules)
+    months = set(check["over_cap"])
+    earned = book[book["entry"] == "earned"]
+    in_full_month = earned[[f"{a} {p}" in months for a, p in zip(earned["advocate_id"], earned["period"], strict=True)]]
+    held = sorted(set(check["unexpected"]) | set(in_full_month["idempotency_key"]))
+    return {"paid": mark_paid(store, advocate_id, hold=set(held)), "held": held}
 
 
 def advocacy_profile(store: Store, customer_id: str) -> dict[str, Any]:

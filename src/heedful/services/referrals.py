@@ -121,15 +121,16 @@ def reverse_reward(store: Store, friend_id: str) -> bool:
     return repo.append_rewards(store, pd.DataFrame([row])) == 1
 
 
-def mark_paid(store: Store, advocate_id: str | None = None) -> int:
-    """Append a `paid` entry for every earned reward not paid yet; returns how many were paid now."""
+def mark_paid(store: Store, advocate_id: str | None = None, hold: set[str] | frozenset[str] = frozenset()) -> int:
+    """Append a `paid` entry for every earned reward not paid yet, except the `hold` keys (rewards the
+    ledger check does not accept); returns how many were paid now."""
     book = repo.ledger(store)
     if book.empty:
         return 0
     reversed_keys = {
         k.replace("reversed:", "earned:", 1) for k in book.loc[book["entry"] == "reversed", "idempotency_key"]
     }
-    earned = book[(book["entry"] == "earned") & ~book["idempotency_key"].isin(reversed_keys)]
+    earned = book[(book["entry"] == "earned") & ~book["idempotency_key"].isin(reversed_keys | set(hold))]
     if advocate_id is not None:
         earned = earned[earned["advocate_id"] == advocate_id]
     rows = pd.DataFrame(
