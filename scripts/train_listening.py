@@ -165,6 +165,16 @@ def product_pairs(
     return out
 
 
+def development_split(
+    sentences: list[dict[str, object]], rng: random.Random
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(train, development): a shuffled 15% of the SemEval train sentences is kept for development."""
+    order = list(range(len(sentences)))
+    rng.shuffle(order)
+    n_dev = int(0.15 * len(sentences))
+    return [sentences[i] for i in order[n_dev:]], [sentences[i] for i in order[:n_dev]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -186,11 +196,7 @@ def main() -> None:
 
     sentences = semeval(args.data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
     rng = random.Random(SEED)
-    order = list(range(len(sentences)))
-    rng.shuffle(order)
-    n_dev = int(0.15 * len(sentences))
-    dev = [sentences[i] for i in order[:n_dev]]
-    train = [sentences[i] for i in order[n_dev:]]
+    train, dev = development_split(sentences, rng)
     all_terms = sorted({t for s in train for t in s["terms"]})  # type: ignore[attr-defined]
 
     stars = read_star_reviews(args.data)

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_listening import SEED, semeval
+from train_listening import SEED, development_split, semeval
 
 from heedful.listen.classify import Classifier
 from heedful.listen.evaluation import SEMEVAL_CATEGORIES, binary_polarity_scores, multilabel_scores, semeval_taxonomy
@@ -38,11 +38,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     sentences = semeval(args.data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
-    order = list(range(len(sentences)))
-    random.Random(SEED).shuffle(order)
-    n_dev = int(0.15 * len(sentences))
-    dev = [sentences[i] for i in order[:n_dev]]
-    train = [sentences[i] for i in order[n_dev:]]
+    train, dev = development_split(sentences, random.Random(SEED))
     taxonomy = semeval_taxonomy([(str(s["text"]), list(s["categories"])) for s in train])  # type: ignore[call-overload]
     clf = Classifier.build(taxonomy)
     op = clf.one_pass

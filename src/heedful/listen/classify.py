@@ -9,7 +9,6 @@ slow" gives food -> positive and service -> negative.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,12 +16,11 @@ import numpy as np
 import pandas as pd
 
 from heedful.listen.embed import Backend, embed
-from heedful.listen.one_pass import OnePass, empty_row
+from heedful.listen.one_pass import OnePass, empty_row, result_row
 from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
 from heedful.listen.taxonomy import Taxonomy, default_taxonomy
 from heedful.listen.themes import ThemeClassifier
-from heedful.themes import encode_themes
 
 # The fast (static) path's label rule; the default path's is in one_pass.py.
 # An item is "mixed" only when it really holds both: one clause at least MIXED_CUT positive, another at least as
@@ -255,15 +253,7 @@ class Classifier:
             label = CLASSES[int(np.argmax(item_proba))]
         theme_sentiments = {t: CLASSES[int(np.argmax(proba[rows].mean(axis=0)))] for t, rows in per_theme.items()}
         ordered = sorted(per_theme, key=lambda t: (-len(per_theme[t]), self.taxonomy.ids.index(t)))
-        main = self.taxonomy.theme(ordered[0]) if ordered else None
-        return {
-            "sentiment": label,
-            "sentiment_score": round(item_score, 4),
-            "themes": encode_themes(ordered),
-            "theme_sentiments": json.dumps({t: theme_sentiments[t] for t in ordered}),
-            "department": main.department if main else None,
-            "journey_stage": main.journey_stage if main else None,
-        }
+        return result_row(self.taxonomy, label, item_score, ordered, theme_sentiments)
 
 
 def _whole(sentences: list[list[str]]) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from importlib import resources
 
 import numpy as np
+from scipy.special import softmax
 
 from heedful.listen.reader import Read
 
@@ -20,9 +21,7 @@ THEME_CLASSES: tuple[str, ...] = ("absent", "negative", "neutral", "positive")
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(x)
-    return np.asarray(e / e.sum(axis=-1, keepdims=True))
+    return np.asarray(softmax(x, axis=-1))
 
 
 class Heads:

@@ -64,15 +64,7 @@ class OnePass:
     def fit(cls, taxonomy: Taxonomy, reader: Reader, heads: Heads, classifier: ThemeClassifier | None) -> OnePass:
         from heedful.listen.classify import fit_themes
 
-        cache: dict[str, np.ndarray] = {}
-
-        def embed_fn(texts: Sequence[str]) -> np.ndarray:
-            missing = [t for t in dict.fromkeys(texts) if t not in cache]
-            if missing:
-                cache.update(zip(missing, reader.embed(missing), strict=True))
-            return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-        themes = fit_themes(taxonomy, embed_fn, classifier)
+        themes = fit_themes(taxonomy, lambda texts: reader.embed(list(texts)), classifier)
         return cls(taxonomy, themes, reader, heads, [taxonomy.theme(str(t)).label for t in themes.classes_])
 
     def analyse(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,10 +109,11 @@ class OnePass:
             if len(clauses[r]) < 2:
                 asked.append((n, c, texts[i][lo:hi]))
                 continue
-            block = slice(first_clause[r], first_clause[r + 1])
-            own = np.flatnonzero(clause_hits[block, c]).tolist()
-            if not own:
-                own = [int(np.argmax(clause_scores[block, c] - self.themes.thresholds_[c]))]
+            own = self._clauses_naming(
+                c,
+                clause_hits[first_clause[r] : first_clause[r + 1]],
+                clause_scores[first_clause[r] : first_clause[r + 1]],
+            )
             asked.extend((n, c, texts[i][clauses[r][j][0] : clauses[r][j][1]]) for j in own)
         answers = self.heads.pair_proba(
             self.reader.first_of_pairs([t for _, _, t in asked], [self.labels[c] for _, c, _ in asked])
@@ -160,10 +153,7 @@ class OnePass:
                 if len(clauses[i]) < 2:
                     asked.append((i, t, texts[i]))
                     continue
-                block = slice(first[i], first[i + 1])
-                own = np.flatnonzero(hits[block, j]).tolist()
-                if not own:
-                    own = [int(np.argmax(scores[block, j] - self.themes.thresholds_[j]))]
+                own = self._clauses_naming(j, hits[first[i] : first[i + 1]], scores[first[i] : first[i + 1]])
                 asked.extend((i, t, texts[i][clauses[i][c][0] : clauses[i][c][1]]) for c in own)
         proba = self.heads.pair_proba(
             self.reader.first_of_pairs([a for _, _, a in asked], [self.labels[index[t]] for _, t, _ in asked])
@@ -175,6 +165,12 @@ class OnePass:
         for (i, t), p in sums.items():
             out[i][t] = THEME_CLASSES[1 + int(np.asarray(p)[1:].argmax())]
         return out
+
+    def _clauses_naming(self, theme: int, hits: np.ndarray, scores: np.ndarray) -> list[int]:
+        """The clauses (rows of one sentence's `hits` / `scores`) to ask about a theme: those where it is
+        found, else the one closest to it."""
+        own = np.flatnonzero(hits[:, theme]).tolist()
+        return own or [int(np.argmax(scores[:, theme] - self.themes.thresholds_[theme]))]
 
     def _row(self, text: str, overall: np.ndarray, per_theme: np.ndarray, found: np.ndarray) -> dict[str, object]:
         if not _WORD.search(text):
@@ -190,15 +186,7 @@ class OnePass:
         label = "mixed" if praised and criticised else CLASSES[int(overall.argmax())]
         order = self.taxonomy.ids
         ordered = sorted((ids[j] for j in hit), key=lambda t: (per_theme[ids.index(t), 0], order.index(t)))
-        main = self.taxonomy.theme(ordered[0]) if ordered else None
-        return {
-            "sentiment": label,
-            "sentiment_score": round(score, 4),
-            "themes": encode_themes(ordered),
-            "theme_sentiments": json.dumps({t: sentiments[t] for t in ordered}),
-            "department": main.department if main else None,
-            "journey_stage": main.journey_stage if main else None,
-        }
+        return result_row(self.taxonomy, label, score, ordered, sentiments)
 
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -229,6 +217,22 @@ def _clause_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
         at = start + 1
     ends = [*starts[1:], len(sentence)]
     return [(lo + a, lo + b) for a, b in zip(starts, ends, strict=True)]
+
+
+def result_row(
+    taxonomy: Taxonomy, label: str, score: float, ordered: list[str], sentiments: dict[str, str]
+) -> dict[str, object]:
+    """One item's result: its label and score, its themes in `ordered` order with their sentiments, and the
+    department and journey stage of the first (main) theme."""
+    main = taxonomy.theme(ordered[0]) if ordered else None
+    return {
+        "sentiment": label,
+        "sentiment_score": round(score, 4),
+        "themes": encode_themes(ordered),
+        "theme_sentiments": json.dumps({t: sentiments[t] for t in ordered}),
+        "department": main.department if main else None,
+        "journey_stage": main.journey_stage if main else None,
+    }
 
 
 def empty_row() -> dict[str, object]:
