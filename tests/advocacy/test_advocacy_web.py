@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.advocacy.seed import add_customers, add_orders
 
+from heedful.advocacy.rules import reward_key
 from heedful.services.accounts import Role, create_token, create_user
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
@@ -129,6 +130,29 @@ def test_advocacy_page_shows_the_programme_figures(site: tuple[FastAPI, Store, s
     assert re.search(r'data-testid="kpi-owed">20.00<', html)
     panel = analyst.get("/advocacy/customer/adv").text
     assert "Referrals made: 1 (1 converted)" in panel
+
+
+def test_advocacy_page_says_when_a_month_is_over_the_caps(site: tuple[FastAPI, Store, str]) -> None:
+    app, store, code = site
+    for i in range(6):  # six friends convert in January; the default rules pay five a month
+        repo.record_landing(store, code, email=f"f{i}@example.com", at=datetime(2025, 1, 1))
+    add_orders(store, [(f"o-f{i}", f"f{i}", f"2025-01-{10 + i}", 80.0) for i in range(6)])
+    analyst = _signed_in(app, "analyst@example.com")
+    analyst.post("/advocacy/attribute", data={"csrf_token": _csrf(analyst, "/advocacy")})
+    assert "does not match the programme rules" not in analyst.get("/advocacy").text
+    refs = repo.referrals(store)
+    repo.insert_reward(  # a sixth January reward, written past the cap
+        store,
+        idempotency_key=reward_key("f5"),
+        advocate_id="adv",
+        referral_id=str(refs.loc[refs["referred_customer_id"] == "f5", "referral_id"].iloc[0]),
+        amount=20.0,
+        currency="GBP",
+        period="2025-01",
+        order_id="o-f5",
+    )
+    html = analyst.get("/advocacy").text
+    assert "0 missing, 0 unexpected, advocate-months over the caps: 1." in html
 
 
 # ---------------------------------------------------------------- real server, real concurrent requests
