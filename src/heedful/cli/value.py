@@ -115,12 +115,23 @@ def fit_command(
     console.print(out)
     status = "converged" if report["converged"] else f"NOT converged: {report['convergence_reason']}"
     console.print(status)
+    if not report.get("identified", True):
+        console.print(f"[yellow]not identified: {report['identification']}[/]")
+        if "fallback" in report:
+            params = ", ".join(f"{k} = {v:.4g}" for k, v in report["fallback"]["params"].items())
+            console.print(f"[yellow]predictions use {report['p_alive_method']}: {params}[/]")
     h = report["holdout"]
     if h.get("actual_total") is not None:
         console.print(
             f"holdout: actual {h['actual_total']:.0f}, predicted {h['predicted_total']:.1f} repeat purchases; "
             f"MAE per customer {h['mae']:.3f}"
         )
+        cover = h.get("interval_coverage") or {}
+        if cover.get("coverage") is not None:
+            console.print(
+                f"holdout: {cover['coverage']:.0%} of {cover['customers']:,} customers bought within their "
+                f"{cover['level']:.0%} prediction interval ({cover['below']:.0%} fewer, {cover['above']:.0%} more)"
+            )
 
 
 # ---------------------------------------------------------------------- clv
@@ -145,7 +156,7 @@ def clv_command(
     with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
         report, values = service.clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
         if store is not None:
-            report["stored"] = service.store_clv(store, values, model)
+            report["stored"] = service.store_clv(store, values, report["stored_model"])
     report["customers"] = values.head(top).reset_index()
     if json_out:
         emit_json(report)
@@ -158,7 +169,7 @@ def clv_command(
     for row in values.head(top).itertuples():
         out.add_row(
             str(row.Index),
-            f"{row.p_alive:.2f}",
+            "not identified" if pd.isna(row.p_alive) else f"{row.p_alive:.2f}",
             f"{row.expected_purchases:.2f}",
             f"{row.expected_spend:.2f}",
             f"{row.clv:,.2f}",

@@ -135,6 +135,82 @@ def model_class(name: str) -> type:
 
 
 # ---------------------------------------------------------------------- fit
+#: prior standard deviation (log scale) of the drop-out parameters when maximum likelihood is not identified
+FALLBACK_PRIOR_SD = 1.0
+
+
+@dataclass
+class TransactionFit:
+    """The transaction model whose predictions heedful shows, and why that one.
+
+    `mle` is the maximum-likelihood fit. When it is not identified (a parameter at the edge of the
+    space, a flat likelihood, an interval spanning orders of magnitude), its P(alive) is the optimizer's
+    artefact — typically 100% for everyone — so the model is refitted by MAP with weakly informative
+    priors on the drop-out parameters (`FALLBACK_PRIOR_SD`), and that fit's predictions are used.
+    """
+
+    mle: TransactionModel
+    used: TransactionModel
+    p_alive_method: str  # "maximum likelihood" | "MAP with weakly informative priors" | "none"
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.mle.identified_)
+
+    def info(self) -> dict[str, Any]:
+        """The JSON fields every value command reports about identification."""
+        out: dict[str, Any] = {
+            "identified": self.identified,
+            "identification": self.mle.identification_,
+            "p_alive_method": self.p_alive_method,
+        }
+        if not self.identified:
+            out["p_alive_note"] = (
+                "The data do not pin this model down by maximum likelihood ("
+                + self.mle.identification_
+                + "); "
+                + (
+                    "P(alive) and CLV come from the same model estimated with weakly informative priors on drop-out."
+                    if self.p_alive_method != "none"
+                    else "with priors it did not converge either, so no P(alive) is given."
+                )
+            )
+        return out
+
+
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto-nbd": "Pareto/NBD", "gamma-gamma": "Gamma-Gamma"}
+
+
+def stored_model_name(model_name: str, fit: TransactionFit) -> str:
+    """The `customer_value.model` of CLV rows: the model, with "-map" where its priors had to step in."""
+    return model_name if fit.p_alive_method == "maximum likelihood" else f"{model_name}-map"
+
+
+def describe_model(stored: str) -> str:
+    """A stored model name (`customer_value.model`) in words, for pages and reports."""
+    base = stored.removesuffix("-map")
+    if base == "rfm":
+        return "RFM scores only (no CLV model)"
+    words = f"{MODEL_NAMES.get(base, base)} repeat-buying model"
+    if stored.endswith("-map"):
+        words += ", estimated with weakly informative priors: the data alone do not pin down when customers leave"
+    return words
+
+
+def fit_transactions(model_name: str, summary: pd.DataFrame) -> TransactionFit:
+    """Fit `model_name` by maximum likelihood; where that is not identified, by MAP (see `TransactionFit`)."""
+    cls = model_class(model_name)
+    mle = cls().fit(summary)
+    if not isinstance(mle, TransactionModel):
+        raise InputError(f"{model_name} is not a transaction model: use bgnbd, mbgnbd or pareto-nbd.")
+    if mle.identified_:
+        return TransactionFit(mle, mle, "maximum likelihood")
+    regularised = cls(prior_sd=FALLBACK_PRIOR_SD).fit(summary)
+    if regularised.converged_:
+        return TransactionFit(mle, regularised, "MAP with weakly informative priors")
+    return TransactionFit(mle, regularised, "none")
+
+
 def fit_report(
     table: ir.Table,
     cols: Columns,
@@ -145,7 +221,19 @@ def fit_report(
 ) -> dict[str, Any]:
     """Fit one model and, with a calibration end, evaluate it on the holdout period."""
     summary = summary_of(table, cols, time_unit, calibration_end, observation_end)
-    model = model_class(model_name)().fit(summary)
+    identification: dict[str, Any] = {}
+    if issubclass(model_class(model_name), TransactionModel):
+        fit = fit_transactions(model_name, summary)
+        model: Any = fit.mle
+        identification = fit.info()
+        if fit.used is not fit.mle:
+            identification["fallback"] = {
+                k: v for k, v in fit.used.to_dict().items() if k in ("params", "stderr", "ci95", "estimation")
+            }
+        predictor: Any = fit.used  # the holdout judges the predictions heedful shows
+    else:
+        model = predictor = model_class(model_name)().fit(summary)
+        identification = {"identified": bool(model.identified_), "identification": model.identification_}
     fitted = model.to_dict()
     holdout: dict[str, Any] = {}
     if calibration_end is not None:
@@ -154,15 +242,16 @@ def fit_report(
             repeats, births = repeat_transactions_by_day(table, cols=cols, observation_end=observation_end)
             births = births[births["day"].isin(summary["first_purchase"].map(lambda d: (d.date() - EPOCH).days))]
             tracking = tracking_curve(
-                model,
+                predictor,
                 repeats,
                 births,
                 time_unit_days=unit_days(time_unit),
                 calibration_end_day=(pd.Timestamp(calibration_end).date() - EPOCH).days,
                 end_day=_obs_day(summary, calibration_end, time_unit),
             )
-        holdout = evaluate_holdout(model, summary, tracking)
+        holdout = evaluate_holdout(predictor, summary, tracking)
         holdout["calibration_end"] = calibration_end
+        holdout["predictions_from"] = getattr(predictor, "estimation_", "maximum likelihood")
     return {
         "model": model_name,
         "n_customers": fitted["n_customers"],
@@ -172,6 +261,7 @@ def fit_report(
         "log_likelihood": fitted["log_likelihood"],
         "converged": fitted["converged"],
         "convergence_reason": fitted["convergence_reason"],
+        **identification,
         "holdout": holdout,
     }
 
@@ -210,22 +300,29 @@ def clv_report(
     if summary is None:
         summary = summary_of(table, cols, time_unit, None, observation_end)
     wants_spend = (summary["frequency"] > 0).sum() >= 10
-    transactions, spend = fit_clv_models(summary, model_class(model_name)(), GammaGamma() if wants_spend else None)
+    fit, spend = fit_clv_models(
+        summary, lambda s: fit_transactions(model_name, s), GammaGamma() if wants_spend else None
+    )
+    transactions = fit.used
     notes: list[str] = []
-    if not transactions.converged_:
-        notes.append(f"{model_name} did not converge: {transactions.convergence_reason_}")
+    if not fit.identified:
+        notes.append(fit.info()["p_alive_note"])
     if spend is not None and (not spend.converged_ or spend.params_["q"] <= 1):
         notes.append(f"gamma-gamma not used: {spend.convergence_reason_ if not spend.converged_ else 'q <= 1'}")
         spend = None
     values = clv_table(
         transactions, spend, summary, horizon_months=horizon, discount_rate=discount_rate, time_unit=time_unit
     )
+    if fit.p_alive_method == "none":
+        values["p_alive"] = float("nan")
     report = {
         "model": model_name,
+        "stored_model": stored_model_name(model_name, fit),
+        **fit.info(),
         "spend_model": "gamma-gamma" if spend is not None else "mean repeat spend",
         "params": transactions.to_dict()["params"],
         "spend_params": spend.to_dict()["params"] if spend is not None else None,
-        "converged": bool(transactions.converged_),
+        "converged": bool(fit.mle.converged_),
         "notes": notes,
         "horizon_months": horizon,
         "time_unit": time_unit,
@@ -307,13 +404,15 @@ def compute_customer_value(store: Store) -> dict[str, object]:
     table, cols = store.table("orders"), Columns()
     summary = summary_of(table, cols, "W", None, None, net_spend=True)  # one pass serves CLV and RFM
     report, values = clv_report(table, cols, "bgnbd", horizon=12, time_unit="W", discount_rate=0.01, summary=summary)
-    store_clv(store, values, "bgnbd")
+    store_clv(store, values, str(report["stored_model"]))
     segments = rfm_from_summary(summary, time_unit="W")
     store_rfm(store, segments.customers)
     sizes = segments.segments.set_index("segment")["customers"]
     return {
         "customers_valued": report["n_customers"],
         "bgnbd_converged": report["converged"],
+        "bgnbd_identified": report["identified"],
+        "p_alive_method": report["p_alive_method"],
         "notes": report["notes"],
         "total_clv_12m": round(report["total_clv"], 2),
         "champions": int(sizes.get("champions", 0)),

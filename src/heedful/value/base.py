@@ -33,6 +33,7 @@ Array = np.ndarray[Any, np.dtype[np.float64]]
 Z95 = 1.959963984540054
 SINGULAR = 1e-6  # smallest / largest eigenvalue of the information below this: numerically singular
 LOG_BOUND = 12.0  # log-parameters live in [-12, 12]: a parameter reaching it is not identified by the data
+WIDE_INTERVAL = 1000.0  # a 95% interval whose upper end is over 1,000× its lower end: the data barely inform it
 
 
 @dataclass
@@ -128,10 +129,16 @@ class ValueModel(BaseEstimator):
     n_customers_: int
     covariance_: pd.DataFrame  # of the log-parameters
 
-    def __init__(self, max_iter: int = 500, tol: float = 1e-9, n_starts: int = 3) -> None:
+    def __init__(
+        self, max_iter: int = 500, tol: float = 1e-9, n_starts: int = 3, prior_sd: float | None = None
+    ) -> None:
         self.max_iter = max_iter
         self.tol = tol
         self.n_starts = n_starts
+        #: None: maximum likelihood. A number: maximum a posteriori with weakly informative priors —
+        #: log θ ~ Normal(log centre, prior_sd²) on the parameters `_prior_centres` names (the ones the
+        #: data may leave unidentified, e.g. BG/NBD's drop-out a and b); the others stay flat.
+        self.prior_sd = prior_sd
 
     # ------------------------------------------------------------------ model-specific
     def _prepare(self, summary: pd.DataFrame) -> FitData:
@@ -144,6 +151,22 @@ class ValueModel(BaseEstimator):
     def _check_data(self, data: FitData) -> str | None:
         """A reason the model cannot be identified from this data, or None."""
         return None
+
+    def _prior_centres(self, data: FitData) -> dict[str, float]:
+        """Natural-scale centres of the weakly informative priors (used when `prior_sd` is set); none by default."""
+        return {}
+
+    def _prior(self, data: FitData) -> tuple[Array, Array] | None:
+        """(log centre, 1/sd²) per parameter (0 where flat), or None for maximum likelihood."""
+        if self.prior_sd is None:
+            return None
+        if not self.prior_sd > 0:
+            raise InputError("prior_sd must be a positive number (or None for maximum likelihood).")
+        centres = self._prior_centres(data)
+        names = list(self.param_names)
+        mean = np.array([math.log(centres[n]) if n in centres else 0.0 for n in names])
+        precision = np.array([1.0 / self.prior_sd**2 if n in centres else 0.0 for n in names])
+        return mean, precision
 
     def _loglik_rows(self, params: Array, data: FitData) -> Array:
         raise NotImplementedError
@@ -175,11 +198,13 @@ class ValueModel(BaseEstimator):
             raise InputError("No customers to fit the model on.")
         data = self._prepare(summary)
         self._memo: dict[bytes, tuple[float, Array | None]] = {}
+        self._prior_now = self._prior(data)
         try:
             with one_blas_thread():
                 self._fit_data(data)
         finally:
             del self._memo
+            self._prior_now = None
         self._fitted_on(summary, data)
         return self
 
@@ -207,6 +232,10 @@ class ValueModel(BaseEstimator):
         theta = np.exp(log_theta)
         self.params_ = pd.Series(theta, index=list(self.param_names), dtype=np.float64)
         self.log_likelihood_ = float(-best.fun * data.n_customers)
+        if self._prior_now is not None:  # the data's likelihood, without the prior
+            dev = log_theta - self._prior_now[0]
+            self.log_likelihood_ += 0.5 * float(np.sum(self._prior_now[1] * dev * dev))
+        self.estimation_ = "maximum likelihood" if self._prior_now is None else "MAP, weakly informative priors"
         cov = self._log_covariance(log_theta, data)
         self.covariance_ = pd.DataFrame(cov, index=list(self.param_names), columns=list(self.param_names))
         grad = self._total_gradient(theta, data) * theta
@@ -214,6 +243,28 @@ class ValueModel(BaseEstimator):
         self.converged_ = diag.converged
         self.convergence_reason_ = diag.reason
         self.diagnostics_ = diag
+        self.identified_, self.identification_ = self._identification(diag, cov)
+
+    def _identification(self, diag: FitDiagnostics, cov: Array) -> tuple[bool, str]:
+        """Whether the data pin the parameters down, in words: converged, interior, and every interval narrow.
+
+        Convergence alone is not enough: a likelihood that keeps rising towards an edge, or is flat along a
+        parameter, "converges" to a point the data do not choose. Such a fit's predictions (P(alive) = 100% for
+        everyone) are the optimizer's, not the data's.
+        """
+        if not diag.converged:
+            return False, diag.reason
+        se_log = np.sqrt(np.diag(cov))
+        ratio = np.exp(2 * Z95 * se_log)  # upper / lower end of the log-scale 95% interval
+        wide = [name for name, r in zip(self.param_names, ratio, strict=True) if r > WIDE_INTERVAL]
+        if wide:
+            ci = self.confidence_intervals_
+            spans = "; ".join(f"{n} from {ci.loc[n, 'lower 95%']:.3g} to {ci.loc[n, 'upper 95%']:.3g}" for n in wide)
+            return (
+                False,
+                f"the 95% interval of {spans} spans more than three orders of magnitude: the data barely inform it",
+            )
+        return True, "identified: the fit converged inside the parameter space and every 95% interval is narrow"
 
     def _clean_optimum(self, res: optimize.OptimizeResult, data: FitData) -> bool:
         """Interior point with a vanishing gradient: no need to try other starts."""
@@ -241,6 +292,12 @@ class ValueModel(BaseEstimator):
             return ll, None if grad is None else grad.copy()
         with np.errstate(all="ignore"):
             ll, grad = self._value_and_gradient(theta, data)
+        prior = getattr(self, "_prior_now", None)
+        if prior is not None:  # log posterior: + Σ −(log θ − m)²·prec/2; d/dθ = −(log θ − m)·prec/θ
+            dev = np.log(theta) - prior[0]
+            ll = ll - 0.5 * float(np.sum(prior[1] * dev * dev))
+            if grad is not None:
+                grad = grad - prior[1] * dev / theta
         if memo is not None:
             if len(memo) >= 32:
                 del memo[next(iter(memo))]
@@ -305,6 +362,9 @@ class ValueModel(BaseEstimator):
         theta = np.exp(log_theta)
         with np.errstate(all="ignore"):
             natural = self._hessian(theta, data)
+        prior = getattr(self, "_prior_now", None)
+        if natural is not None and prior is not None:  # d²/dθ² of the log prior: −(1 − (log θ − m))·prec/θ²
+            natural = natural - np.diag(prior[1] * (1.0 - (log_theta - prior[0])) / (theta * theta))
         if natural is not None:
             # d²ℓ/dlogθi dlogθj = θi θj d²ℓ/dθi dθj + [i = j] θi dℓ/dθi
             return np.asarray(natural * np.outer(theta, theta) + np.diag(theta * self._total_gradient(theta, data)))
@@ -464,6 +524,9 @@ class ValueModel(BaseEstimator):
             "log_likelihood": self.log_likelihood_,
             "converged": self.converged_,
             "convergence_reason": self.convergence_reason_,
+            "identified": bool(getattr(self, "identified_", self.converged_)),
+            "identification": getattr(self, "identification_", self.convergence_reason_),
+            "estimation": getattr(self, "estimation_", "given"),
         }
 
     @classmethod
@@ -481,6 +544,8 @@ class ValueModel(BaseEstimator):
         model.log_likelihood_ = math.nan
         model.converged_ = True
         model.convergence_reason_ = "parameters given, not fitted"
+        model.identified_, model.identification_ = True, "parameters given, not fitted"
+        model.estimation_ = "given"
         model.n_customers_ = 0
         return model
 

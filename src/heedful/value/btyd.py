@@ -60,6 +60,29 @@ class TransactionModel(ValueModel):
     def expected_purchases_new_customer(self, t: Array | float) -> Array:
         raise NotImplementedError
 
+    def _simulate_future(self, x: Array, t_x: Array, T: Array, t: float, rng: np.random.Generator) -> Array:
+        """One draw per row of the purchases in the next `t`, from the posterior given the history."""
+        raise NotImplementedError
+
+    def purchase_intervals(
+        self, t: float, summary: pd.DataFrame | None = None, level: float = 0.9, draws: int = 400, seed: int = 0
+    ) -> pd.DataFrame:
+        """Per customer, the central `level` prediction interval of repeat purchases in the next `t` (simulated).
+
+        Each draw takes alive/dead from P(alive), then the customer's own rates from their posterior
+        given the history, then a future; the interval is the draws' quantiles (columns lower, upper).
+        """
+        if not 0 < level < 1:
+            raise InputError("The interval level must lie between 0 and 1.")
+        index, x, t_x, T = self._arrays(summary)
+        codes, (ux, ut, uT) = distinct_rows(x, t_x, T)
+        rng = np.random.default_rng(seed)
+        rows = np.repeat(np.arange(len(ux)), draws)  # every distinct history `draws` times, simulated at once
+        sims = self._simulate_future(ux[rows], ut[rows], uT[rows], float(t), rng).reshape(len(ux), draws)
+        tail = (1 - level) / 2
+        low, high = np.quantile(sims, [tail, 1 - tail], axis=1, method="inverted_cdf")
+        return pd.DataFrame({"lower": low[codes], "upper": high[codes]}, index=index)
+
     # ------------------------------------------------------------------ public, per customer
     def _arrays(self, summary: pd.DataFrame | None) -> tuple[pd.Index, Array, Array, Array]:
         self._check_fitted()
@@ -105,3 +128,18 @@ class TransactionModel(ValueModel):
 
     def _summary_params(self) -> dict[str, Any]:
         return {k: float(v) for k, v in self.params_.items()}
+
+
+def simulate_geometric_dropout(
+    alive: np.ndarray[Any, np.dtype[np.bool_]], lam: Array, p: Array, t: float, rng: np.random.Generator
+) -> Array:
+    """Purchases in the next `t` of customers alive or not, buying at rate λ and leaving with chance p after each."""
+    counts = np.zeros(len(lam))
+    clock = np.zeros(len(lam))
+    active = np.flatnonzero(alive)
+    while active.size:
+        clock[active] += rng.exponential(1.0 / lam[active])
+        active = active[clock[active] <= t]
+        counts[active] += 1
+        active = active[rng.random(active.size) >= p[active]]
+    return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -27,20 +28,27 @@ if TYPE_CHECKING:
     from heedful.value.gammagamma import GammaGamma
 
 
-M = TypeVar("M", bound="TransactionModel")
+M = TypeVar("M")
 
 
 def fit_clv_models(
-    summary: pd.DataFrame, transactions: M, spend: GammaGamma | None = None
-) -> tuple[M, GammaGamma | None]:
+    summary: pd.DataFrame,
+    transactions: TransactionModel | Callable[[pd.DataFrame], M],
+    spend: GammaGamma | None = None,
+) -> tuple[Any, GammaGamma | None]:
     """Fit the transaction model and (if given) the spend model on `summary`; returns both, fitted.
 
-    The two fits are independent, so they run side by side: their single-threaded parts (the
-    optimizer, grouping the customers) overlap on a second core. An error in either is raised here.
+    `transactions` is a model, or a function that fits one on a summary (e.g. with a fallback) and
+    returns what it likes. The two fits are independent, so they run side by side: their
+    single-threaded parts (the optimizer, grouping the customers) overlap on a second core. An error
+    in either is raised here.
     """
+    from heedful.value.base import ValueModel
+
+    fit: Callable[[pd.DataFrame], Any] = transactions.fit if isinstance(transactions, ValueModel) else transactions
     if spend is None:
-        return transactions.fit(summary), None
-    return side_by_side(lambda: transactions.fit(summary), lambda: spend.fit(summary))
+        return fit(summary), None
+    return side_by_side(lambda: fit(summary), lambda: spend.fit(summary))
 
 
 def discounted_clv(

@@ -47,9 +47,32 @@ def evaluate_holdout(
         "mae": float(np.abs(predicted - actual).mean()),
         "by_calibration_frequency": calibration_vs_holdout(model, summary).to_dict(orient="records"),
     }
+    out["interval_coverage"] = interval_coverage(model, summary, duration)
     if tracking is not None:
         out["tracking"] = tracking.to_dict(orient="records")
     return out
+
+
+def interval_coverage(
+    model: TransactionModel, summary: pd.DataFrame, duration: float, level: float = 0.9, max_customers: int = 20_000
+) -> dict[str, Any]:
+    """How often each customer's `level` prediction interval of holdout purchases holds what they bought.
+
+    A calibrated model's 90% intervals hold about 90% of customers (a little more: counts are whole
+    numbers, so an interval's own level is at least 90%). Far less means the model is overconfident.
+    Over `max_customers` customers, a seeded sample of that size is checked.
+    """
+    sample = summary if len(summary) <= max_customers else summary.sample(max_customers, random_state=0)
+    intervals = model.purchase_intervals(duration, sample, level=level)
+    actual = as_array(sample["frequency_holdout"])
+    inside = (actual >= intervals["lower"].to_numpy()) & (actual <= intervals["upper"].to_numpy())
+    return {
+        "level": level,
+        "coverage": float(inside.mean()) if len(inside) else None,
+        "customers": len(sample),
+        "below": float((actual < intervals["lower"].to_numpy()).mean()) if len(inside) else None,
+        "above": float((actual > intervals["upper"].to_numpy()).mean()) if len(inside) else None,
+    }
 
 
 def calibration_vs_holdout(model: TransactionModel, summary: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:

@@ -42,6 +42,11 @@ class ParetoNBD(TransactionModel):
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     default_starts: ClassVar[tuple[tuple[float, ...], ...]] = ((1.0, 1.0, 1.0, 1.0), (0.5, 10.0, 0.5, 10.0))
 
+    def _prior_centres(self, data: FitData) -> dict[str, float]:
+        # lifetime rate μ ~ Gamma(s, β) centred on s = 1 and a mean lifetime of twice the mean observation window
+        window = float(np.clip(np.average(data["T"], weights=data.weight), 0.1, 1e4))
+        return {"s": 1.0, "beta": 2.0 * window}
+
     def _loglik_rows(self, params: Array, data: FitData) -> Array:
         r, alpha, s, beta = params
         x, t_x, T = data["x"], data["t_x"], data["T"]
@@ -76,6 +81,15 @@ class ParetoNBD(TransactionModel):
         r, alpha, s, beta = self._p()
         rate = (r + x) * (beta + T) / (alpha + T)
         return as_array(rate * _lifetime_integral(s, np.log((beta + T) / (beta + T + t))))
+
+    def _simulate_future(self, x: Array, t_x: Array, T: Array, t: float, rng: np.random.Generator) -> Array:
+        # alive at T: λ ~ Gamma(r + x, α + T), μ ~ Gamma(s, β + T); the rest of life is Exponential(μ)
+        r, alpha, s, beta = self._p()
+        alive = rng.random(len(x)) < self._p_alive(x, t_x, T)
+        lam = rng.gamma(r + x, 1.0 / (alpha + T))
+        mu = np.maximum(rng.gamma(s, 1.0 / (beta + T)), 1e-300)  # s → 0: lifetimes beyond any horizon
+        life = rng.exponential(np.minimum(1.0 / mu, 1e300))
+        return np.where(alive, rng.poisson(lam * np.minimum(life, t)), 0).astype(np.float64)
 
 
 def _lifetime_integral(s: float, log_ratio: Array) -> Array:

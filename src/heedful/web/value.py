@@ -209,10 +209,13 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
         {
             "charts": charts,
             "segments": records(seg),
-            "models": records(data["models"]),
-            "fit": fit,
+            "models": [
+                {**m, "description": value_service.describe_model(str(m["model"]))} for m in records(data["models"])
+            ],
+            "fit": None if fit is None else {**fit, "model_words": value_service.describe_model(fit["model"])},
             "fit_rows": _fit_rows(fit),
             "model_names": [m for m in ("bgnbd", "mbgnbd", "pareto-nbd")],
+            "model_labels": value_service.MODEL_NAMES,
             "default_calibration_end": value_service.default_calibration_end(store),
         },
     )
