@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -68,34 +68,67 @@ def invite_cmd(
         console.print(f"Wrote {len(issued)} personal links to {out}. Keep the file safe: the links are not stored.")
 
 
+def _shortfall(estimate: dict[str, Any], what: str = "answers") -> str:
+    """An estimate that is not shown, in words: why, and from how many completed responses."""
+    status = estimate.get("status")
+    if status == "no_answers":
+        return f"no {what} yet"
+    if status == "not_enough_data":
+        return f"not enough data (n = {estimate['n']}, needs {estimate['minimum']})"
+    if status == "not_identified":
+        return f"not identified (n = {estimate['n']}): the choices so far cannot tell the options apart"
+    return f"the {estimate.get('n', 0)} completed responses so far do not allow an estimate"
+
+
+TRADE_OFFS = {"maxdiff": "MaxDiff", "conjoint": "Conjoint", "van_westendorp": "Van Westendorp"}
+
+
 @app.command("results")
 def results_cmd(
     slug: Annotated[str, typer.Argument(help="Survey slug.")],
     to_feedback: Annotated[
         bool, typer.Option("--to-feedback/--no-feedback", help="Copy open-text answers into feedback for listening.")
     ] = True,
+    min_n: Annotated[
+        int | None,
+        typer.Option("--min-n", min=1, help="Completed responses an estimate needs (default 30 for every kind)."),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Response rate, NPS with its 95% interval, CSAT/CES, cross-tabs, key drivers, trade-offs."""
+    """Response rate, NPS with its 95% interval, CSAT/CES, cross-tabs, key drivers, trade-offs.
+
+    Estimates count completed responses only; partial ones are counted apart.
+    """
     with open_store(db) as store:
-        report = service.results(store, slug, to_feedback=to_feedback)
+        report = service.results(store, slug, to_feedback=to_feedback, min_n=min_n)
     result, row, survey, invited = report.result, report.row, report.survey, report.invited
     if json_out:
         emit_json(result)
         return
     console.print(
-        f"[bold]{survey.title}[/] ({slug}, {row['status']}): {result['completed']} completed of {result['responses']} started"
+        f"[bold]{survey.title}[/] ({slug}, {row['status']}): {result['completed']} completed of "
+        f"{result['responses']} started ({result['partial']} partial, not counted in the estimates)"
     )
     if invited:
         console.print(f"Response rate: {result['completed']}/{invited} = {100 * (result['response_rate'] or 0):.0f}%")
     for q in result["questions"]:
-        if q["type"] == "nps" and q.get("n"):
+        label = TRADE_OFFS.get(q["type"], q["type"].upper())
+        if q["type"] not in ("nps", "csat", "ces", *TRADE_OFFS):
+            continue
+        if q.get("status") != "ok":
+            console.print(f"{label} {q['question_id']}: {_shortfall(q)}")
+        elif q["type"] == "nps":
             console.print(f"NPS {q['nps']:+.0f} (95% interval {q['low']:+.0f} to {q['high']:+.0f}, n={q['n']})")
-        elif q["type"] in ("csat", "ces") and q.get("n"):
+        elif q["type"] in ("csat", "ces"):
             console.print(
-                f"{q['type'].upper()} {q['question_id']}: mean {q['mean']:.2f}, top-box {100 * q['top_box']:.0f}% (n={q['n']})"
+                f"{label} {q['question_id']}: mean {q['mean']:.2f}, top-box {100 * q['top_box']:.0f}% (n={q['n']})"
             )
+        else:
+            console.print(f"{label} {q['question_id']}: estimated from {q['n']} completed responses (details: --json)")
+    drivers = result.get("key_drivers")
+    if drivers and drivers.get("status") != "ok":
+        console.print(f"Key drivers of NPS: {_shortfall(drivers, 'complete sets of ratings')}")
 
 
 @app.command("close")
@@ -148,6 +181,9 @@ def maxdiff_cmd(
     if json_out:
         emit_json(model.to_dict())
         return
+    if not model.identified_:
+        console.print(f"MaxDiff: {model.to_dict()['reason']}.")
+        return
     console.print(model.summary[["utility", "low", "high", "share", "count_score"]].round(3).to_string())
 
 
@@ -173,6 +209,9 @@ def conjoint_cmd(
         )
     if json_out:
         emit_json(result)
+        return
+    if not model.identified_:
+        console.print(f"Conjoint: {result['reason']}.")
         return
     console.print(model.summary.round(3).to_string(index=False))
     console.print(model.importance_.round(1).to_string())

@@ -204,17 +204,23 @@ class SurveyReport:
     invited: int
 
 
-def results(store: Store, slug: str, *, to_feedback: bool = False) -> SurveyReport:
+def results(store: Store, slug: str, *, to_feedback: bool = False, min_n: int | None = None) -> SurveyReport:
     """Response rate, NPS with its interval, CSAT/CES, cross-tabs, key drivers, trade-offs of every version.
 
+    Counts `completed` and `partial` responses; every estimate comes from completed responses only
+    and is shown from `heedful.surveys.results.MINIMUM_RESPONDENTS` respondents (`min_n` sets one
+    minimum for all). Below it an estimate reads {"status": "not_enough_data", "n": K, "minimum": M};
+    a model that cannot be estimated says why in words (`reason`), never with the error's text.
     With `to_feedback`, open-text answers are also copied into `feedback` (once) for listening, and the
     result says how many were added (`feedback_added`).
     """
     from heedful.surveys.results import open_text_feedback, survey_results
 
+    if min_n is not None and min_n < 1:
+        raise InputError(f"The minimum number of respondents must be at least 1, got {min_n}.")
     row, survey = latest_survey(store, slug)
     responses, answers, invited = repo.survey_data(store, slug)
-    result = survey_results(survey, responses, answers, invited)
+    result = survey_results(survey, responses, answers, invited, min_n=min_n)
     result["status"] = row["status"]
     if to_feedback and len(answers):
         result["feedback_added"] = store.insert_new("feedback", open_text_feedback(survey, responses, answers))
@@ -242,7 +248,11 @@ def conjoint(
     simulate: Path | None = None,
     progress: Callable[..., Any] | None = None,
 ) -> tuple[Conjoint, dict[str, Any]]:
-    """Part-worths from a long choice file; the model and its results (with `simulate`: market shares)."""
+    """Part-worths from a long choice file; the model and its results (with `simulate`: market shares).
+
+    An aggregate (mnl) model that its data do not identify gives {"status": "not_identified", …}
+    instead of part-worths, intervals, willingness to pay and shares.
+    """
     from heedful.ingest.sources import read_frame
     from heedful.surveys.conjoint import Conjoint
 
@@ -251,7 +261,7 @@ def conjoint(
         frame, progress=progress
     )
     result: dict[str, Any] = model.to_dict()
-    if simulate is not None:
+    if simulate is not None and model.identified_:
         result["simulation"] = model.simulate(read_frame(simulate, numbers=True)).to_dict(orient="records")
     return model, result
 

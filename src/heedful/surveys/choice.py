@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,30 @@ class MNLResult:
     loglik: float
     loglik_null: float
     converged: bool
+    identified: bool = True
+
+
+# An aggregate MNL is "not identified" when its information matrix is singular or ill-conditioned
+# (condition number above MAX_CONDITION), or when a coded parameter's standard error exceeds MAX_SE
+# logits: the sign of separation (a respondent who always picks the same level drives the estimate to
+# infinity). Its intervals and willingness to pay then mean nothing (intervals of ±10⁸ were seen with
+# one respondent) and are not reported.
+MAX_CONDITION = 1e8
+NOT_IDENTIFIED = (
+    "not identified: the answers so far cannot separate the effects (too few respondents, "
+    "or some choices always went the same way), so no utilities, intervals or prices are shown"
+)
+MAX_SE = 10.0
+
+
+def is_identified(information: np.ndarray, cov: np.ndarray) -> bool:
+    """Whether an MNL's information matrix (−Hessian) and covariance identify every parameter."""
+    if not (np.all(np.isfinite(information)) and np.all(np.isfinite(cov))):
+        return False
+    eig = np.linalg.eigvalsh((information + information.T) / 2)
+    if eig.size and (eig.min() <= 0 or eig.max() / eig.min() > MAX_CONDITION):
+        return False
+    return bool(np.all(np.diag(cov) > 0) and np.sqrt(np.diag(cov)).max(initial=0.0) <= MAX_SE)
 
 
 def fit_mnl(data: ChoiceData) -> MNLResult:
@@ -145,7 +170,7 @@ def fit_mnl(data: ChoiceData) -> MNLResult:
     except np.linalg.LinAlgError as exc:
         raise InputError("The choice data do not identify every parameter (singular information matrix).") from exc
     ll0 = mnl_loglik(np.zeros(k), data)[0]
-    return MNLResult(res.x, cov, ll, ll0, bool(res.success))
+    return MNLResult(res.x, cov, ll, ll0, bool(res.success), is_identified(-hess, cov))
 
 
 # ---------------------------------------------------------------------------------------- HB
@@ -305,7 +330,10 @@ class ChoiceEstimator(Estimator):
         rng = np.random.default_rng(self.seed)
         if self.method == "mnl":
             res = fit_mnl(data)
-            draws = rng.multivariate_normal(res.beta, res.cov, size=1000)
+            # an unidentified model's covariance may not be positive definite: draw without the warning
+            draws = rng.multivariate_normal(
+                res.beta, res.cov, size=1000, check_valid="warn" if res.identified else "ignore"
+            )
             self.coef_ = res.beta
             self.cov_ = res.cov
             self.population_draws_ = draws
@@ -317,6 +345,7 @@ class ChoiceEstimator(Estimator):
                 "loglik_null": res.loglik_null,
                 "mcfadden_r2": 1 - res.loglik / res.loglik_null if res.loglik_null else float("nan"),
                 "converged": res.converged,
+                "identified": res.identified,
             }
         elif self.method == "hb":
             hb = fit_hb_mnl(data, n_iter=self.n_iter, burn_in=self.burn_in, seed=self.seed, progress=progress)
@@ -341,3 +370,13 @@ class ChoiceEstimator(Estimator):
         )
         self.respondents_ = data.respondents
         self.params_ = pd.Series(self.coef_, index=data.names)
+
+    @property
+    def identified_(self) -> bool:
+        """False when the aggregate MNL does not identify its parameters (see `is_identified`)."""
+        self._check_fitted()
+        return bool(self.fit_stats_.get("identified", True))
+
+    def _not_identified(self) -> dict[str, Any]:
+        """What `to_dict` gives instead of estimates when the model is not identified."""
+        return {"status": "not_identified", "fit": self.fit_stats_, "reason": NOT_IDENTIFIED}

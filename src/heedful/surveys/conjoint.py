@@ -327,6 +327,8 @@ class Conjoint(ChoiceEstimator):
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
+        if not self.identified_:
+            return self._not_identified()
         return {
             "fit": self.fit_stats_,
             "utilities": self.summary.to_dict(orient="records"),

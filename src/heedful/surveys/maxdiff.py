@@ -192,4 +192,6 @@ class MaxDiff(ChoiceEstimator):
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
+        if not self.identified_:
+            return self._not_identified()
         return {"fit": self.fit_stats_, "items": self.summary.reset_index().to_dict(orient="records")}

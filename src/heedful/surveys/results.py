@@ -2,12 +2,14 @@
 
 Pure: takes the survey definition and the responses / answers tables, returns plain dicts and
 DataFrames. Trade-off questions are estimated by aggregate MNL here (fast enough for a page);
-`heedful survey maxdiff/conjoint --method hb` gives individual utilities.
+`heedful survey maxdiff/conjoint --method hb` gives individual utilities. Estimates count completed
+responses only and need MINIMUM_RESPONDENTS of them; otherwise a status in words replaces the figures.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -74,38 +76,100 @@ def van_westendorp_frame(answers: pd.DataFrame, qid: str) -> pd.DataFrame:
     return rows.pivot_table(index="response_id", columns="field", values="value_num", aggfunc="first").dropna()
 
 
-def _fit_or_note(fn: Any) -> dict[str, Any]:
+# The fewest completed respondents an estimate needs before it is shown: one constant per kind of
+# estimate (documented in docs/surveys.md; `survey_results(min_n=…)` and `--min-n` override them).
+# Below it the estimate is replaced by {"status": "not_enough_data", "n": K, "minimum": M}. 30 matches
+# the journey scorecard's `min_n`; with fewer, intervals are too wide to act on and choice models
+# (MaxDiff, conjoint) are often not identified at all.
+MINIMUM_RESPONDENTS: dict[str, int] = {
+    "nps": 30,  # NPS, also per segment (cross-tabs, waves)
+    "csat": 30,
+    "ces": 30,
+    "likert": 30,  # mean per row
+    "ranking": 30,  # mean ranks
+    "numeric": 30,  # mean and median
+    "maxdiff": 30,
+    "conjoint": 30,
+    "van_westendorp": 30,
+    "key_drivers": 30,
+}
+COUNTS = "completed responses"  # what every estimate counts: partial responses are left out
+
+NOT_ESTIMABLE = "the answers so far do not allow an estimate"
+
+
+def minimums(min_n: int | Mapping[str, int] | None = None) -> dict[str, int]:
+    """The minimum per kind of estimate: the defaults, all replaced by an int, or some by a mapping."""
+    if min_n is None:
+        return dict(MINIMUM_RESPONDENTS)
+    if isinstance(min_n, int):
+        return dict.fromkeys(MINIMUM_RESPONDENTS, max(min_n, 1))
+    return MINIMUM_RESPONDENTS | {k: max(int(v), 1) for k, v in min_n.items()}
+
+
+def _short(n: int, minimum: int) -> dict[str, Any] | None:
+    """The status that replaces an estimate from `n` respondents, or None when there are enough."""
+    if n == 0:
+        return {"status": "no_answers", "n": 0, "minimum": minimum}
+    if n < minimum:
+        return {"status": "not_enough_data", "n": n, "minimum": minimum}
+    return None
+
+
+def _estimate(n: int, minimum: int, fit: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """An estimate from `n` respondents, its shortfall, or — when the model fails — a reason in words."""
+    short = _short(n, minimum)
+    if short is not None:
+        return short
     try:
-        out: dict[str, Any] = fn()
-        return out
-    except (HeedfulError, np.linalg.LinAlgError, ValueError) as exc:
-        return {"note": f"not enough answers to estimate: {exc}"}
+        out = fit()
+    except (HeedfulError, np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+        return {"status": "not_estimable", "n": n, "minimum": minimum, "reason": NOT_ESTIMABLE}
+    if out.get("status") == "not_identified":
+        return out | {"n": n, "minimum": minimum}
+    return {"status": "ok", "n": n} | out
 
 
-def question_results(q: Any, answers: pd.DataFrame, responses: pd.DataFrame) -> dict[str, Any]:
-    """Result of one question (what it shows depends on its type)."""
+def _segments(scores: pd.Series, groups: pd.Series, minimum: int) -> list[dict[str, Any]]:
+    """NPS per segment; segments with fewer than `minimum` answers say so instead of a figure."""
+    rows = []
+    for row in nps_by_segment(scores, groups).to_dict(orient="records"):
+        n = int(row["n"])
+        short = _short(n, minimum)
+        rows.append({"segment": row["segment"]} | (short or {"status": "ok"} | row))
+    return rows
+
+
+def question_results(
+    q: Any, answers: pd.DataFrame, responses: pd.DataFrame, min_n: int | Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Result of one question (what it shows depends on its type), from the answers given.
+
+    `survey_results` passes the answers of completed responses only. Each estimate carries `status`:
+    "ok" (with `n`, the respondents it counts), or "no_answers" / "not_enough_data" (`n`, `minimum`),
+    "not_identified" / "not_estimable" (`reason`, in words).
+    """
     kind = q.type
-    base: dict[str, Any] = {"question_id": q.id, "type": kind, "text": q.text}
+    minimum = minimums(min_n).get(kind, 1)
+    base: dict[str, Any] = {"question_id": q.id, "type": kind, "text": q.text, "counts": COUNTS}
     if kind in RATING_TYPES:
         values = _numbers(answers, q.id)
-        if values.empty:
-            return base | {"n": 0}
-        result = base | RATING_TYPES[kind]().fit(values).to_dict()
-        if kind == "nps":
+        result = base | _estimate(len(values), minimum, lambda: RATING_TYPES[kind]().fit(values).to_dict())
+        if len(values):
+            result["distribution"] = {str(k): int(v) for k, v in values.astype(int).value_counts().sort_index().items()}
+        if kind == "nps" and len(values):
             waves = responses.set_index("response_id")["wave"].reindex(values.index).fillna("")
             if waves.nunique() > 1:
-                result["trend"] = nps_by_segment(values, waves).to_dict(orient="records")
-            result["distribution"] = {str(k): int(v) for k, v in values.astype(int).value_counts().sort_index().items()}
+                result["trend"] = _segments(values, waves, minimum)
         return result
     if kind == "likert":
         rows = answers[answers["question_id"] == q.id]
         table = []
         for row in q.rows:
             v = rows.loc[rows["field"] == row.value, "value_num"].dropna()
-            table.append(
-                {"row": row.value, "label": row.label, "n": len(v), "mean": float(v.mean()) if len(v) else None}
-            )
-        return base | {"rows": table}
+            mean: dict[str, Any] = {"mean": float(v.mean())} if len(v) else {}
+            table.append({"row": row.value, "label": row.label} | _estimate(len(v), minimum, mean.copy))
+        return base | {"n": int(rows["response_id"].nunique()), "rows": table}
     if kind in ("single", "multiple"):
         rows = answers[answers["question_id"] == q.id]
         counts = (
@@ -121,28 +185,33 @@ def question_results(q: Any, answers: pd.DataFrame, responses: pd.DataFrame) -> 
     if kind == "ranking":
         rows = answers[answers["question_id"] == q.id]
         mean_rank = rows.groupby("field")["value_num"].mean()
-        return base | {
-            "mean_rank": [{"option": o.value, "label": o.label, "mean_rank": mean_rank.get(o.value)} for o in q.options]
-        }
+
+        def ranks() -> dict[str, Any]:
+            return {
+                "mean_rank": [
+                    {"option": o.value, "label": o.label, "mean_rank": mean_rank.get(o.value)} for o in q.options
+                ]
+            }
+
+        return base | _estimate(int(rows["response_id"].nunique()), minimum, ranks)
     if kind == "numeric":
         v = _numbers(answers, q.id)
-        return base | {
-            "n": len(v),
-            "mean": float(v.mean()) if len(v) else None,
-            "median": float(v.median()) if len(v) else None,
-        }
+        return base | _estimate(len(v), minimum, lambda: {"mean": float(v.mean()), "median": float(v.median())})
     if kind == "text":
         texts = _simple(answers, q.id)
         return base | {"n": len(texts), "latest": texts.tail(20).tolist()}
     if kind == "maxdiff":
         frame = maxdiff_frame(answers, q.id)
-        return base | _fit_or_note(lambda: MaxDiff(method="mnl").fit(frame).to_dict())
+        n = int(frame["respondent"].nunique())
+        return base | _estimate(n, minimum, lambda: MaxDiff(method="mnl").fit(frame).to_dict())
     if kind == "conjoint":
         frame = conjoint_frame(answers, q.id)
-        return base | _fit_or_note(lambda: Conjoint(method="mnl", price_col=q.price).fit(frame).to_dict())
+        n = int(frame["respondent"].nunique()) if len(frame) else 0
+        fit = Conjoint(method="mnl", price_col=q.price).fit
+        return base | _estimate(n, minimum, lambda: fit(frame).to_dict())
     if kind == "van_westendorp":
         frame = van_westendorp_frame(answers, q.id)
-        return base | _fit_or_note(lambda: VanWestendorp().fit(frame).to_dict())
+        return base | _estimate(len(frame), minimum, lambda: VanWestendorp().fit(frame).to_dict())
     return base
 
 
@@ -159,40 +228,58 @@ def rating_table(survey: Any, answers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def survey_results(survey: Any, responses: pd.DataFrame, answers: pd.DataFrame, invited: int = 0) -> dict[str, Any]:
-    """Everything the results page and `heedful survey results --json` show."""
-    completed = int(responses["completed_at"].notna().sum()) if len(responses) else 0
+def survey_results(
+    survey: Any,
+    responses: pd.DataFrame,
+    answers: pd.DataFrame,
+    invited: int = 0,
+    *,
+    min_n: int | Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Everything the results page and `heedful survey results --json` show.
+
+    `responses` counts every response started; `completed` those finished and `partial` the rest.
+    Every estimate counts completed responses only (`counts`), and is shown only from its kind's
+    minimum number of respondents (`minimum`; see MINIMUM_RESPONDENTS).
+    """
+    limits = minimums(min_n)
+    done = responses["completed_at"].notna() if len(responses) else pd.Series([], dtype=bool)
+    completed = int(done.sum())
+    finished = responses[done] if len(responses) else responses
+    answers = answers[answers["response_id"].isin(set(finished["response_id"]))] if len(answers) else answers
     result: dict[str, Any] = {
         "slug": survey.slug,
         "title": survey.title,
         "responses": len(responses),
         "completed": completed,
+        "partial": len(responses) - completed,
+        "counts": COUNTS,
+        "minimum": limits,
         "invited": invited,
         "response_rate": completed / invited if invited else None,
         "completion_rate": completed / len(responses) if len(responses) else None,
-        "questions": [question_results(q, answers, responses) for q in survey.questions],
+        "questions": [question_results(q, answers, finished, limits) for q in survey.questions],
     }
     nps_q = next((q for q in survey.questions if q.type == "nps"), None)
     if nps_q is not None:
         scores = _numbers(answers, nps_q.id)
         crosstabs: dict[str, Any] = {}
-        segments = responses.set_index("response_id")
+        segments = finished.set_index("response_id")
         for column in ("customer_kind", "customer_country"):
             if column in segments and segments[column].notna().any():
-                crosstabs[column] = nps_by_segment(scores, segments[column].reindex(scores.index)).to_dict(
-                    orient="records"
-                )
+                crosstabs[column] = _segments(scores, segments[column].reindex(scores.index), limits["nps"])
         for q in survey.questions:
             if q.type == "single":
-                crosstabs[q.id] = nps_by_segment(scores, _simple(answers, q.id).reindex(scores.index)).to_dict(
-                    orient="records"
-                )
+                crosstabs[q.id] = _segments(scores, _simple(answers, q.id).reindex(scores.index), limits["nps"])
         result["nps_crosstabs"] = crosstabs
         table = rating_table(survey, answers)
         drivers = [c for c in table.columns if c != nps_q.id]
         if drivers:
-            result["key_drivers"] = _fit_or_note(
-                lambda: KeyDrivers(n_bootstrap=100).fit(table, outcome=nps_q.id, drivers=drivers).to_dict()
+            n = len(table.apply(pd.to_numeric, errors="coerce").dropna())
+            result["key_drivers"] = {"counts": COUNTS} | _estimate(
+                n,
+                limits["key_drivers"],
+                lambda: KeyDrivers(n_bootstrap=100).fit(table, outcome=nps_q.id, drivers=drivers).to_dict(),
             )
     return result
 
