@@ -135,7 +135,7 @@ def product_pairs(
     from heedful.ingest.sources import read_frame
     from heedful.listen.classify import fit_themes
     from heedful.listen.embed import embed
-    from heedful.listen.taxonomy import default_taxonomy
+    from heedful.listen.taxonomy import Taxonomy, default_taxonomy, example_taxonomy
     from heedful.services.listen_eval import CLOTHING_FILE
 
     frame = read_frame(data / CLOTHING_FILE, numbers=True)
@@ -147,7 +147,11 @@ def product_pairs(
     )
     texts = negative["Title"].astype(str).tolist() + positive["Title"].astype(str).tolist() + [t for t, _ in uci]
     polarity = ["negative"] * len(negative) + ["positive"] * len(positive) + [label for _, label in uci]
-    taxonomy = default_taxonomy()
+    # the themes the shipped model was trained with: the default's, and food and drink (now in the
+    # restaurant example) where the default once listed it; owners play no part here
+    default = default_taxonomy()
+    food = example_taxonomy("restaurant").theme("food_drink")
+    taxonomy = Taxonomy(name=default.name, themes=[default.themes[0], food, *default.themes[1:]])
     themes = fit_themes(taxonomy, lambda t: embed(list(t)))
     vectors = embed(texts)
     scores = themes.decision_function(vectors)

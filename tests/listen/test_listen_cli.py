@@ -126,3 +126,35 @@ def test_fast_classify_keeps_piece_vectors_between_runs(tmp_path: Path, monkeypa
     assert result.exit_code == 0, result.output
     assert len(embed_module._STATIC) == stored
     assert json.loads(result.stdout)["processed"] == len(FEEDBACK)
+
+
+def test_taxonomy_with_an_unknown_department_exits_2_before_any_model_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heedful.cli import main as cli_main
+    from heedful.services import listen as service
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the classifier was built for a taxonomy that must be refused")
+
+    monkeypatch.setattr(service, "build_classifier", no_model)
+    src = tmp_path / "feedback.csv"
+    pd.DataFrame({"body": [FEEDBACK[0][1]]}).to_csv(src, index=False)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "themes:\n"
+        "  - id: food_drink\n"
+        "    label: Food and drink\n"
+        "    department: kitchen\n"
+        "    journey_stage: use\n"
+        "    examples: [the food was delicious]\n"
+    )
+    args = ["heedful", "listen", "classify", str(src), "--text-col", "body", "--out", str(tmp_path / "o.csv")]
+    monkeypatch.setattr("sys.argv", [*args, "--taxonomy", str(bad)])
+    with pytest.raises(SystemExit) as exited:
+        cli_main.main()
+    message = " ".join(capsys.readouterr().err.split())  # Rich wraps long lines on stderr
+    assert exited.value.code == 2
+    assert f"{bad}, line 4: themes.0.department" in message
+    assert "unknown department 'kitchen' (known: delivery, marketing, product, sales, services, support)" in message
+    assert not (tmp_path / "o.csv").exists()

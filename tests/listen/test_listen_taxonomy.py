@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 
 from heedful.errors import InputError
-from heedful.listen.taxonomy import default_taxonomy, parse_taxonomy
+from heedful.journey.config import default_config
+from heedful.listen.evaluation import semeval_taxonomy
+from heedful.listen.taxonomy import Taxonomy, default_taxonomy, example_taxonomy, parse_taxonomy
 
 VALID = """\
 themes:
@@ -59,3 +61,66 @@ def test_default_taxonomy_maps_every_theme_to_an_owner_and_stage() -> None:
 def test_taxonomy_round_trips_through_yaml() -> None:
     tax = default_taxonomy()
     assert parse_taxonomy(tax.to_yaml()) == tax
+
+
+DEPARTMENTS = [d.id for d in default_config().departments]
+STAGES = [s.id for s in default_config().stages]
+
+
+def test_unknown_department_and_stage_are_refused_at_their_lines_with_the_valid_ids() -> None:
+    text = VALID.replace("department: logistics", "department: kitchen").replace(
+        "journey_stage: delivery", "journey_stage: after_sales"
+    )
+    with pytest.raises(InputError) as err:
+        parse_taxonomy(text, "mine.yaml", departments=DEPARTMENTS, stages=STAGES)
+    message = str(err.value)
+    assert "mine.yaml, line 5: themes.0.department: theme 'delivery_speed': unknown department 'kitchen'" in message
+    assert "(known: delivery, marketing, product, sales, services, support)" in message
+    assert "mine.yaml, line 6: themes.0.journey_stage" in message and "unknown journey stage 'after_sales'" in message
+    assert "awareness, consideration, delivery, onboarding, purchase, renewal, support, use" in message
+
+
+def test_owner_problems_are_reported_with_the_other_mistakes() -> None:
+    text = VALID + "  - id: billing\n    label: Billing\n    department: finance\n"
+    with pytest.raises(InputError) as err:
+        parse_taxonomy(text, "mine.yaml", departments=DEPARTMENTS, stages=STAGES)
+    assert "line 10: themes.1.department" in str(err.value)  # the unknown department
+    assert "themes.1.journey_stage: Field required" in str(err.value)  # and the missing stage
+
+
+def test_valid_owners_pass_and_no_ids_means_no_check() -> None:
+    text = VALID.replace("department: logistics", "department: delivery")
+    assert parse_taxonomy(text, departments=DEPARTMENTS, stages=STAGES).theme("delivery_speed").department == "delivery"
+    assert parse_taxonomy(VALID).theme("delivery_speed").department == "logistics"
+
+
+@pytest.mark.parametrize(
+    "taxonomy", [default_taxonomy(), example_taxonomy("restaurant")], ids=["default", "restaurant"]
+)
+def test_shipped_taxonomies_route_every_theme_to_a_configured_department_and_stage(taxonomy: Taxonomy) -> None:
+    for theme in taxonomy.themes:
+        assert theme.department in DEPARTMENTS, theme.id
+        assert theme.journey_stage in STAGES, theme.id
+    assert parse_taxonomy(taxonomy.to_yaml(), departments=DEPARTMENTS, stages=STAGES) == taxonomy
+
+
+def test_default_taxonomy_is_retail_and_restaurant_themes_are_an_example() -> None:
+    assert "food_drink" not in default_taxonomy().ids
+    restaurant = example_taxonomy("restaurant")
+    assert restaurant.theme("food_drink").label == "Food and drink"
+    # shared themes keep the default's ids and labels (the listening model asks about a theme by its label)
+    for theme_id in ("staff", "store_ambience", "price_value", "delivery_speed"):
+        assert restaurant.theme(theme_id).label == default_taxonomy().theme(theme_id).label
+    with pytest.raises(InputError, match="restaurant"):
+        example_taxonomy("bakery")
+
+
+def test_needs_of_the_default_journey_name_themes_of_the_default_taxonomy() -> None:
+    themes = set(default_taxonomy().ids)
+    named = {m.theme for n in default_config().needs for m in n.metrics if m.theme}
+    assert named <= themes
+
+
+def test_semeval_evaluation_taxonomy_has_valid_owners() -> None:
+    taxonomy = semeval_taxonomy([("The pasta was great.", ["food"]), ("Rude waiter.", ["service"])])
+    assert parse_taxonomy(taxonomy.to_yaml(), departments=DEPARTMENTS, stages=STAGES) == taxonomy

@@ -117,3 +117,38 @@ def test_classify_a_file_keeps_its_ids_and_writes_a_csv(tmp_path: Path, classifi
     assert summary["items"] == 2 and summary["theme_counts"]["delivery_speed"] == 1  # type: ignore[index]
     with pytest.raises(InputError, match="comment"):
         service.read_feedback_file(src, "comment")
+
+
+def test_a_taxonomy_may_name_the_departments_and_stages_the_store_configures(store: Store, tmp_path: Path) -> None:
+    from heedful.journey.config import parse_config
+    from heedful.services.journey import save_config
+
+    path = tmp_path / "kitchen.yaml"
+    path.write_text(
+        "themes:\n  - id: food_drink\n    label: Food and drink\n    department: kitchen\n    journey_stage: visit\n"
+    )
+    with pytest.raises(InputError, match=r"line 4: themes\.0\.department.*known: delivery, marketing"):
+        service.load_taxonomy(path, store)  # the default journey has no kitchen
+    save_config(
+        store,
+        parse_config(
+            "stages:\n  - {id: visit, name: Visit}\ndepartments:\n  - {id: kitchen, name: Kitchen}\nneeds: []\n"
+        ),
+    )
+    assert service.load_taxonomy(path, store).theme("food_drink").department == "kitchen"
+    with pytest.raises(InputError, match=r"line 4: .*unknown department 'kitchen'"):
+        service.load_taxonomy(path)  # without a store: the default journey
+
+
+def test_promoting_a_cluster_to_an_unknown_department_is_refused(tmp_path: Path) -> None:
+    import json
+
+    topics = tmp_path / "topics.json"
+    topic = {"cluster_id": 3, "label": "parking", "keywords": ["parking"], "quotes": ["no parking anywhere"]}
+    topics.write_text(json.dumps({"topics": [topic]}))
+    with pytest.raises(InputError, match=r"--department 'facilities'.*services, support"):
+        service.promote_cluster(topics, 3, "parking", "facilities", "purchase")
+    with pytest.raises(InputError, match="--journey-stage 'visit'"):
+        service.promote_cluster(topics, 3, "parking", "services", "visit")
+    tax = service.promote_cluster(topics, 3, "parking", "services", "purchase")
+    assert tax.theme("parking").department == "services"

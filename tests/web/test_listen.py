@@ -33,7 +33,7 @@ def test_theme_table_downloads_and_api_agree(clients: dict[Role, TestClient]) ->
     assert len(rows) == len(by_theme) == 2
     assert by_theme["delivery_speed"]["mentions"] == 2
     assert by_theme["delivery_speed"]["negative_mentions"] == 1
-    assert by_theme["delivery_speed"]["department"] == "logistics"
+    assert by_theme["delivery_speed"]["department"] == "delivery"
     assert by_theme["product_quality"]["negative_share"] == 0
     assert client.get("/listen/chart/themes.csv").status_code == 200
     assert client.get("/listen/chart/nope.csv").status_code == 404

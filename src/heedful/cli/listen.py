@@ -42,7 +42,11 @@ def classify(
         raise InputError("Give either a FILE or --db, not both.")
     if file is not None and (text_col is None or out is None):
         raise InputError("With a FILE, --text-col and --out are required.")
-    tax = service.load_taxonomy(taxonomy)
+    if db is None or taxonomy is None:
+        tax = service.load_taxonomy(taxonomy)
+    else:  # a file's owners are checked against the store's journey departments and stages
+        with open_store(db) as store:
+            tax = service.load_taxonomy(taxonomy, store)
     skipped = 0
     with service.static_piece_cache(fast):
         clf = service.build_classifier(tax, fast)

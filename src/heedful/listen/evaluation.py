@@ -9,12 +9,13 @@ import numpy as np
 from heedful.listen.taxonomy import Taxonomy, Theme
 
 SEMEVAL_CATEGORIES: dict[str, tuple[str, str, str]] = {
-    # category -> (theme id, department, journey stage) for a restaurant business
-    "food": ("food", "kitchen", "consumption"),
-    "service": ("service", "front_of_house", "service"),
-    "price": ("price", "management", "payment"),
-    "ambience": ("ambience", "operations", "visit"),
-    "anecdotes/miscellaneous": ("anecdotes_miscellaneous", "management", "overall"),
+    # category -> (theme id, department, journey stage) for a restaurant, in the journey's default departments
+    # and stages (the taxonomy is loaded like a user's, which refuses any other; see examples/restaurant.yaml)
+    "food": ("food", "product", "use"),
+    "service": ("service", "services", "use"),
+    "price": ("price", "sales", "purchase"),
+    "ambience": ("ambience", "services", "use"),
+    "anecdotes/miscellaneous": ("anecdotes_miscellaneous", "marketing", "renewal"),
 }
 
 

@@ -83,8 +83,17 @@ class Taxonomy(BaseModel):
         return Taxonomy(name=self.name, version=self.version, themes=[*self.themes, theme])
 
 
-def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
-    """Parse taxonomy YAML; any problem raises InputError naming the file and line."""
+def parse_taxonomy(
+    text: str,
+    source: str = "<taxonomy>",
+    *,
+    departments: Sequence[str] | None = None,
+    stages: Sequence[str] | None = None,
+) -> Taxonomy:
+    """Parse taxonomy YAML; any problem raises InputError naming the file and line.
+
+    With `departments` / `stages` (the journey's ids), a theme owned by any other department or arising
+    at any other stage is refused too, at the line of the offending value."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -94,16 +103,50 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
         raise InputError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
     if not isinstance(data, dict):
         raise InputError(f"{source}, line 1: a taxonomy is a mapping with a `themes:` list")
+    problems = [
+        f"{source}, line {_line_of(node, loc)}: {'.'.join(str(p) for p in loc)}: {msg}"
+        for loc, msg in owner_problems(data, departments, stages)
+    ]
     try:
-        return Taxonomy.model_validate(data)
+        taxonomy = Taxonomy.model_validate(data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             line = _line_of(node, loc)
             field = ".".join(str(p) for p in loc) or "taxonomy"
             problems.append(f"{source}, line {line}: {field}: {err['msg']}")
         raise InputError("Invalid taxonomy:\n" + "\n".join(problems)) from exc
+    if problems:
+        raise InputError("Invalid taxonomy:\n" + "\n".join(problems))
+    return taxonomy
+
+
+def owner_problems(
+    data: dict[str, Any], departments: Sequence[str] | None, stages: Sequence[str] | None
+) -> list[tuple[tuple[int | str, ...], str]]:
+    """Themes owned by a department or arising at a journey stage not among those given, with where they are.
+
+    Like the needs file's `reference_problems` (heedful.journey.config): each problem is its location in the
+    document (mapped to a line by the parser) and a message naming the valid ids. None skips that check."""
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    themes = data.get("themes")
+    for i, theme in enumerate(themes if isinstance(themes, list) else []):
+        if not isinstance(theme, dict):
+            continue
+        for field, what, known in (
+            ("department", "department", departments),
+            ("journey_stage", "journey stage", stages),
+        ):
+            value = theme.get(field)
+            if known is None or value is None or str(value) in known:
+                continue
+            problems.append(
+                (
+                    ("themes", i, field),
+                    f"theme {theme.get('id')!r}: unknown {what} {value!r} (known: {', '.join(sorted(known))})",
+                )
+            )
+    return problems
 
 
 def _line_of(node: Any, loc: Sequence[Any]) -> int:
@@ -133,6 +176,17 @@ def load_taxonomy_text(text: str | None = None, source: str = "<taxonomy>") -> T
 
 
 def default_taxonomy() -> Taxonomy:
-    """The customer-experience taxonomy shipped with heedful."""
+    """The customer-experience taxonomy shipped with heedful (retail and e-commerce)."""
     text = resources.files("heedful.listen").joinpath("default_taxonomy.yaml").read_text(encoding="utf-8")
     return parse_taxonomy(text, "default_taxonomy.yaml")
+
+
+EXAMPLES = ("restaurant",)
+
+
+def example_taxonomy(name: str) -> Taxonomy:
+    """An example taxonomy shipped with heedful, `listen/examples/<name>.yaml` (one of `EXAMPLES`)."""
+    if name not in EXAMPLES:
+        raise InputError(f"No example taxonomy {name!r}; there are: {', '.join(EXAMPLES)}.")
+    text = resources.files("heedful.listen").joinpath("examples", f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_taxonomy(text, f"examples/{name}.yaml")

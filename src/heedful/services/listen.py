@@ -72,13 +72,32 @@ def static_piece_cache(enabled: bool = True) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------- inputs
-def load_taxonomy(path: Path | None) -> Taxonomy:
-    """The taxonomy in a YAML file, or heedful's default one when `path` is None."""
+def load_taxonomy(path: Path | None, store: Store | None = None) -> Taxonomy:
+    """The taxonomy in a YAML file, or heedful's default one when `path` is None.
+
+    A file's themes must be owned by departments, and arise at stages, of the journey: the store's journey
+    configuration when `store` is given, else the default one. Any other is refused (InputError) with
+    its line and the valid ids."""
     from heedful.listen.taxonomy import default_taxonomy, parse_taxonomy
 
     if path is None:
         return default_taxonomy()
-    return parse_taxonomy(existing_file(path).read_text(encoding="utf-8"), str(path))
+    text = existing_file(path).read_text(encoding="utf-8")
+    departments, stages = journey_owners(store)
+    return parse_taxonomy(text, str(path), departments=departments, stages=stages)
+
+
+def journey_owners(store: Store | None = None) -> tuple[list[str], list[str]]:
+    """(department ids, stage ids) a theme may name: the store's journey configuration, else the default."""
+    from heedful.journey.config import default_config
+
+    if store is None:
+        config = default_config()
+    else:
+        from heedful.services.journey import load_config
+
+        config = load_config(store)
+    return [d.id for d in config.departments], [s.id for s in config.ordered_stages()]
 
 
 def build_classifier(taxonomy: Taxonomy | None = None, fast: bool = False) -> Classifier:
@@ -231,8 +250,11 @@ def promote_cluster(
     journey_stage: str,
     taxonomy: Path | None = None,
     label: str | None = None,
+    store: Store | None = None,
 ) -> Taxonomy:
-    """The taxonomy (default when None) extended with cluster `cluster` of a saved `discover` document."""
+    """The taxonomy (default when None) extended with cluster `cluster` of a saved `discover` document.
+
+    The department and stage must be the journey's (the store's when given, else the default one)."""
     from heedful.listen.discover import promote
 
     document = json.loads(existing_file(topics).read_text(encoding="utf-8"))
@@ -240,7 +262,12 @@ def promote_cluster(
     if table.empty or cluster not in set(table["cluster_id"]):
         raise InputError(f"No cluster {cluster} in {topics}.")
     topic = table[table["cluster_id"] == cluster].iloc[0]
-    return promote(load_taxonomy(taxonomy), topic, theme_id, department, journey_stage, label)
+    base = load_taxonomy(taxonomy, store)
+    departments, stages = journey_owners(store)
+    for option, value, known in (("--department", department, departments), ("--journey-stage", journey_stage, stages)):
+        if value not in known:
+            raise InputError(f"{option} {value!r} is not one of the journey's: {', '.join(sorted(known))}.")
+    return promote(base, topic, theme_id, department, journey_stage, label)
 
 
 # ---------------------------------------------------------------------- trends
