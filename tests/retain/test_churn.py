@@ -86,10 +86,11 @@ def test_reasons_name_the_planted_driver_with_the_right_direction(
     reasons = model.reasons(many_calls)
     assert (reasons["reason_1_feature"] == "support_calls").mean() >= 0.9
     assert (reasons["reason_1_effect"] > 0).all()
-    assert reasons["reason_1"].iloc[0] == f"support_calls = {many_calls['support_calls'].iloc[0]:.4g}"
+    assert reasons["reason_1"].iloc[0] == f"Support calls = {many_calls['support_calls'].iloc[0]:.4g} → risk up"
+    assert reasons["reason_1_value"].iloc[0] == f"{many_calls['support_calls'].iloc[0]:.4g}"
     monthly_new = X[(X["plan"] == "monthly") & (X["support_calls"] <= 2) & (X["tenure"] > 20)].head(20)
     top = model.reasons(monthly_new)["reason_1"]
-    assert (top == "plan = monthly").mean() >= 0.9
+    assert (top == "Plan = monthly → risk up").mean() >= 0.9
     # A loyal customer's biggest contributions lower the risk: effects come out negative.
     loyal = X[(X["plan"] == "two-year") & (X["support_calls"] == 0) & (X["tenure"] > 60)].head(10)
     assert (model.contributions(loyal)[["plan", "tenure", "support_calls"]] < 0).all().all()
@@ -192,7 +193,7 @@ def test_unseen_category_and_text_numbers_are_handled(fitted: tuple[ChurnModel, 
     odd["tenure"] = odd["tenure"].astype(str)
     risk = model.predict_proba(odd)
     assert np.isfinite(risk).all()
-    assert model.reasons(odd.iloc[[0]])["reason_1"].str.contains("plan = missing").sum() in (0, 1)
+    assert model.reasons(odd.iloc[[0]])["reason_1"].str.contains("Plan: not known").sum() in (0, 1)
 
 
 def test_target_values_are_understood_or_refused_with_advice() -> None:

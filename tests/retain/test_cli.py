@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 from heedful.cli.main import app
 from heedful.errors import InputError
 from heedful.retain.atrisk import suggested_action
-from heedful.services.retain import demo_step, save_churn_scores
+from heedful.services.retain import demo_step, save_churn_scores, stored_at_risk
 from heedful.store import Store, connect
 
 from .conftest import make_churn_data, make_retail_orders
+from .test_reasons import assert_plain
 
 runner = CliRunner()
 FAST_OPTS = ["--rounds", "60", "--bootstrap", "50", "--folds", "3"]
@@ -169,6 +170,14 @@ def test_at_risk_ranks_by_value_at_risk_and_stores_only_churn_risk(
     merged = values.merge(scores, on="customer_id", suffixes=("", "_score"))
     np.testing.assert_allclose(merged["churn_risk"], merged["churn_risk_score"])
     assert len(json.loads(scores["reasons"].iat[0])) == 3
+    # reasons read in plain words with direction, in the listing and as stored: no raw feature ids
+    texts = [*listed["reason_1"], *listed["reason_2"], *listed["reason_3"]]
+    assert "reason_1_value" not in listed.columns
+    with connect(db_url) as store:
+        texts += [t for reasons in stored_at_risk(store, top=250)["reasons"] for t in reasons]
+    assert len(texts) > 60
+    for text in texts:
+        assert_plain(text)
 
 
 def test_offers_land_in_the_store_with_explanations(duckdb_url: str, shop_orders: pd.DataFrame) -> None:
@@ -393,6 +402,9 @@ def test_at_risk_uses_negative_feedback_and_detractor_answers(duckdb_url: str, s
         from heedful.services.retain import run_at_risk
 
         result = run_at_risk(store, horizon=90)
+        stored = stored_at_risk(store, top=1000)
+    for text in (t for reasons in stored["reasons"] for t in reasons):
+        assert_plain(text)
     table = result.customers.set_index("customer_id")
     assert table.loc[unhappy, "negative_feedback_share_90d"] == 1.0
     assert table.loc[detractor, "nps_score"] == 2.0 and table.loc[detractor, "is_detractor"] == 1.0

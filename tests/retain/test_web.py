@@ -32,6 +32,13 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
             "reason_1": ["negative_feedback_share_90d = 1", "overdue_ratio = 3.2"],
             "reason_1_feature": ["negative_feedback_share_90d", "overdue_ratio"],
             "reason_1_effect": [0.9, 0.5],
+            "reason_2": ["distinct_products = 59", None],
+            "reason_2_feature": ["distinct_products", None],
+            "reason_2_effect": [-0.2, None],
+            # the customers' other features, which the reason texts read ("usually every 30 days")
+            "recency_days": [12.0, 96.0],
+            "mean_gap_days": [20.0, 30.0],
+            "feedback_count_90d": [2.0, None],
         }
     )
     save_churn_scores(store, scores, "test", 90)
@@ -78,10 +85,15 @@ def test_retain_page_needs_sign_in_then_lists_value_at_risk_first(client: tuple[
     assert page.status_code == 200
     html = page.text
     assert html.index("bob") < html.index("alice")  # 1,500 at risk before 800
-    assert "overdue_ratio = 3.2" in html and "reach out" in html and "Camping stove" in html
+    assert "no order for 96 days, usually every 30 days → risk up" in html
+    assert "2 pieces of feedback in the last 90 days, all of them negative → risk up" in html
+    assert "bought 59 different products → risk down" in html
+    assert "reach out" in html and "Camping stove" in html
+    for raw in ("overdue_ratio", "negative_feedback_share_90d", "distinct_products", "feedback_count_90d"):
+        assert raw not in html
     api = c.get("/api/v1/retain/at-risk?top=1").json()
     assert [r["customer_id"] for r in api["customers"]] == ["bob"]
-    assert api["customers"][0]["reasons"] == ["overdue_ratio = 3.2"]
+    assert api["customers"][0]["reasons"] == ["no order for 96 days, usually every 30 days → risk up"]
     offers = c.get("/api/v1/retain/offers/bob").json()["offers"]
     assert offers[0]["product_name"] == "Camping stove" and "Tent" in offers[0]["explanation"]
     csv = c.get("/retain/at-risk.csv")

@@ -41,13 +41,15 @@ def test_at_risk_lists_the_top_customers_by_value_at_risk_with_reasons(store: St
     np.testing.assert_allclose(table["value_at_risk"], table["clv"] * table["churn_risk"], rtol=1e-9)
     assert set(table["action"]) <= {"reach out", "peer advocate", "offer"}
     assert {"reason_1", "reason_2", "reason_3"} <= set(table.columns)
-    assert table["reason_1"].str.contains(" = ").all()
+    assert table["reason_1"].str.endswith(("→ risk up", "→ risk down")).all()  # plain words, not `feature = value`
+    assert not table["reason_1"].str.contains("_days|_90d|monetary_|_ratio|p_alive").any()
     assert (table["clv_source"] == "run-rate").all()  # no customer_value yet: a spend run-rate stands in
     # every customer was scored and saved; the stored table ranks the same customers first
     assert store.count("churn_scores") == orders["customer_id"].nunique()
     stored = retain.stored_at_risk(store, top=12)
     assert list(stored["customer_id"]) == list(table["customer_id"])
     assert all(len(reasons) == 3 for reasons in stored["reasons"])
+    assert all(t.endswith(("→ risk up", "→ risk down")) and " = " not in t for r in stored["reasons"] for t in r)
     summary = retain.at_risk_summary(store)
     assert summary["customers"] == store.count("churn_scores")
 

@@ -122,16 +122,20 @@ def at_risk(
     store = open_store(db)
     with store:
         result = service.run_at_risk(store, horizon)
+        figure = service.value_at_risk(store)  # the one value at risk the page, API and report show
     listed = service.at_risk_listing(result.customers, top)
     if out is not None:
         frame_to_csv(listed, out)
     if json_out:
-        emit_json({**result.evaluation, "customers": listed})
+        emit_json(
+            {**result.evaluation, "total_value_at_risk": figure["total"], "value_at_risk": figure, "customers": listed}
+        )
         return
     ev = result.evaluation
+    money = f"{figure['total']:,.2f} {figure['currency'] or ''}".strip()
     console.print(
         f"Churn model (trained at {ev['trained_cutoff']}, {ev['horizon_days']}-day horizon): "
-        f"CV AUC {ev['cv_auc']:.3f}. Total value at risk {ev['total_value_at_risk']:,.0f}."
+        f"CV AUC {ev['cv_auc']:.3f}. Value at risk {money} (CLV over {figure['horizon_months']} months × churn risk)."
     )
     from rich.table import Table
 

@@ -18,6 +18,7 @@ from heedful.retain.offers import (
     explain_offers,
     next_best_offers,
 )
+from heedful.retain.reasons import reason_text
 from heedful.retain.survival import cox_hazard_ratios, kaplan_meier_by_segment, retail_durations
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "find_leaks",
     "kaplan_meier_by_segment",
     "next_best_offers",
+    "reason_text",
     "retail_churn_dataset",
     "retail_durations",
     "retail_features",

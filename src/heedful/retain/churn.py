@@ -31,6 +31,7 @@ from heedful.retain.metrics import (
     expected_calibration_error,
     reliability_table,
 )
+from heedful.retain.reasons import context_features, reason_text
 
 __all__ = [
     "CalibrationMethod",
@@ -364,7 +365,11 @@ class ChurnModel(BaseEstimator):
         return pd.DataFrame(contrib, columns=[*self.feature_names_, "bias"], index=X.index)
 
     def reasons(self, X: pd.DataFrame, k: int = 3) -> pd.DataFrame:
-        """The k features that raise this customer's risk most, as `feature = value`, with their effect."""
+        """The k features that raise this customer's risk most, in plain words, with the feature, value and effect.
+
+        Columns per reason: reason_N (text, e.g. "no order for 95 days, usually every 40 days → risk up"),
+        reason_N_feature, reason_N_value (as displayed) and reason_N_effect (TreeSHAP log-odds; > 0 raises risk).
+        """
         self._check()
         matrix = self.encoder_.transform(X)
         contrib = np.asarray(self.booster_.predict(matrix, pred_contrib=True))[:, :-1]
@@ -375,16 +380,22 @@ class ChurnModel(BaseEstimator):
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
         out: dict[str, Any] = {}
         rows = np.arange(len(matrix))
+        numeric = {s.name: i for i, s in enumerate(self.encoder_.specs_) if s.kind == "numeric"}
         for r in range(k):
             j = top[:, r]
             names = np.array(self.feature_names_, dtype=object)[j]
             values = matrix[rows, j]
-            out[f"reason_{r + 1}"] = [
-                f"{name} = {self.encoder_.display_value(int(jj), float(v))}"
-                for name, jj, v in zip(names, j, values, strict=True)
-            ]
+            effects = np.round(contrib[rows, j], 4)
+            shown = [self.encoder_.display_value(int(jj), float(v)) for jj, v in zip(j, values, strict=True)]
+            texts = []
+            for i, name in enumerate(names):
+                wanted = [c for c in (name, *context_features(name)) if c in numeric]
+                context = {c: float(matrix[i, numeric[c]]) for c in wanted}
+                texts.append(reason_text(name, shown[i], float(effects[i]), context))
+            out[f"reason_{r + 1}"] = texts
             out[f"reason_{r + 1}_feature"] = names
-            out[f"reason_{r + 1}_effect"] = np.round(contrib[rows, j], 4)
+            out[f"reason_{r + 1}_value"] = shown
+            out[f"reason_{r + 1}_effect"] = effects
         return pd.DataFrame(out, index=index)
 
     def score(

@@ -145,6 +145,8 @@ def _json_object(value: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- churn scores
 def save_churn_scores(store: Store, scores: pd.DataFrame, model_version: str, horizon_days: int | None) -> int:
     """Upsert churn_scores and set customer_value.churn_risk (only that column) for known customers."""
+    from heedful.retain.reasons import reason_context
+
     reason_cols = [c for c in scores.columns if c.startswith("reason_") and c.count("_") == 1]
 
     def reasons_json(row: pd.Series) -> str:
@@ -153,10 +155,13 @@ def save_churn_scores(store: Store, scores: pd.DataFrame, model_version: str, ho
             feature = row.get(f"{c}_feature")
             if feature is None or pd.isna(feature):
                 continue  # not explained (churn-score --reasons-for)
-            text = str(row[c])
-            items.append(
-                {"feature": feature, "value": text.split(" = ", 1)[-1], "effect": float(row.get(f"{c}_effect", np.nan))}
-            )
+            shown = row.get(f"{c}_value")
+            value = str(shown) if shown is not None and not pd.isna(shown) else str(row[c]).split(" = ", 1)[-1]
+            item: dict[str, Any] = {"feature": feature, "value": value, "effect": float(row.get(f"{c}_effect", np.nan))}
+            context = reason_context(str(feature), row.to_dict())
+            if context:  # the exact value and the customer's other features its text reads ("usually every 40 days")
+                item["context"] = context
+            items.append(item)
         return json.dumps(items)
 
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -264,7 +269,9 @@ def run_at_risk(store: Store, horizon: int = 90) -> AtRiskResult:
 def at_risk_listing(customers: pd.DataFrame, top: int = 50) -> pd.DataFrame:
     """The first `top` scored customers: id, risk, CLV, value at risk, action and the reason texts."""
     listed = customers.head(top)
-    columns = AT_RISK_COLUMNS + [c for c in listed.columns if c.startswith("reason_") and not c.endswith("_feature")]
+    columns = AT_RISK_COLUMNS + [
+        c for c in listed.columns if c.startswith("reason_") and not c.endswith(("_feature", "_value"))
+    ]
     return listed[columns].reset_index(drop=True)
 
 
@@ -272,13 +279,13 @@ def at_risk(store: Store, top: int = 50, horizon: int = 90) -> pd.DataFrame:
     """Score every customer (saved as `run_at_risk` does) and return the `top` by value at risk, highest first.
 
     Columns: customer_id, churn_risk, clv, clv_source, value_at_risk (CLV × risk), action, and per reason
-    reason_N (text) and reason_N_effect.
+    reason_N (plain words with direction, e.g. "bought 59 different products → risk down") and reason_N_effect.
     """
     return at_risk_listing(run_at_risk(store, horizon).customers, top)
 
 
 def stored_at_risk(store: Store, top: int = 50) -> pd.DataFrame:
-    """Stored churn scores, highest value at risk first; `reasons` as a list of "feature = value" texts."""
+    """Stored churn scores, highest value at risk first; `reasons` as a list of plain-words texts with direction."""
     frame = store.query(
         "SELECT customer_id, churn_risk, clv, value_at_risk, action, reasons, scored_at FROM churn_scores "
         "ORDER BY value_at_risk DESC NULLS LAST, churn_risk DESC LIMIT ?",
@@ -289,23 +296,75 @@ def stored_at_risk(store: Store, top: int = 50) -> pd.DataFrame:
 
 
 def _reason_texts(value: Any) -> list[str]:
+    """Stored reasons (JSON items of feature, value, effect and maybe context) as plain words with direction."""
+    from heedful.retain.reasons import reason_text
+
     try:
         items = json.loads(value) if isinstance(value, str) else []
     except json.JSONDecodeError:
         return []
-    return [f"{i.get('feature')} = {i.get('value')}" for i in items if isinstance(i, dict)]
+    if not isinstance(items, list):
+        return []
+    return [
+        reason_text(
+            str(i.get("feature")),
+            i.get("value"),
+            i.get("effect"),
+            i.get("context") if isinstance(i.get("context"), dict) else None,
+        )
+        for i in items
+        if isinstance(i, dict) and i.get("feature") is not None
+    ]
+
+
+#: value at risk is CLV over this horizon × churn risk (the CLV the demo and `value clv` compute by default)
+VALUE_HORIZON_MONTHS = 12
+
+
+def value_at_risk(store: Store) -> dict[str, Any]:
+    """THE value at risk: Σ CLV × churn risk over the stored churn scores, to the cent.
+
+    The one definition the CLI (`retain at-risk`), the API, the Retain page, the report's headline and
+    the at-risk alert show. `total` is None where no customer is scored; `high_risk_customers` counts
+    those at 50% risk or more; `currency` is the orders' (None where the data do not say);
+    `horizon_months` is the CLV horizon.
+    """
+    row = store.query(
+        "SELECT COUNT(*) AS customers, SUM(value_at_risk) AS total, AVG(churn_risk) AS mean_risk, "
+        "SUM(CASE WHEN churn_risk >= 0.5 THEN 1 ELSE 0 END) AS high_risk FROM churn_scores"
+    ).iloc[0]
+    scored = int(row["customers"] or 0)
+    return {
+        "total": round(float(row["total"]), 2) if scored and pd.notna(row["total"]) else None,
+        "customers_scored": scored,
+        "high_risk_customers": int(row["high_risk"] or 0) if scored else 0,
+        "mean_risk": float(row["mean_risk"]) if scored and pd.notna(row["mean_risk"]) else None,
+        "currency": orders_currency(store),
+        "horizon_months": VALUE_HORIZON_MONTHS,
+    }
+
+
+def orders_currency(store: Store) -> str | None:
+    """The currency most orders are in (ISO code), or None where the orders do not say."""
+    rows = store.fetchall(
+        "SELECT currency, COUNT(*) AS n FROM orders WHERE currency IS NOT NULL AND currency <> '' "
+        "GROUP BY currency ORDER BY n DESC, currency LIMIT 1"
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def at_risk_summary(store: Store) -> dict[str, Any]:
     """Customers scored, total value at risk and mean risk of the stored churn scores (None where none)."""
-    summary = store.query(
-        "SELECT COUNT(*) AS customers, SUM(value_at_risk) AS total_value_at_risk, AVG(churn_risk) AS mean_risk "
-        "FROM churn_scores"
-    )
-    if summary.empty:
+    figure = value_at_risk(store)
+    if not figure["customers_scored"]:
         return {}
-    row: dict[str, Any] = summary.astype(object).where(summary.notna(), None).iloc[0].to_dict()
-    return row
+    return {
+        "customers": figure["customers_scored"],
+        "total_value_at_risk": figure["total"],
+        "mean_risk": figure["mean_risk"],
+        "currency": figure["currency"],
+        "horizon_months": figure["horizon_months"],
+    }
 
 
 # --------------------------------------------------------------------------- offers

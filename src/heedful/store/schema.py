@@ -483,7 +483,12 @@ CHURN_SCORES = Table(
         C("churn_risk", "float", "calibrated probability of no purchase (or cancellation) in the horizon", False),
         C("clv", "float", "customer lifetime value used for value at risk"),
         C("value_at_risk", "float", "clv × churn_risk"),
-        C("reasons", "json", "top reasons: JSON list of {feature, value, effect} (effect in log-odds)"),
+        C(
+            "reasons",
+            "json",
+            "top reasons: JSON list of {feature, value, effect, context?} (effect in log-odds, > 0 raises risk; "
+            "context: the customer's feature values the plain-words text reads)",
+        ),
         C("action", "text", "suggested action: reach out | peer advocate | offer"),
         C("horizon_days", "int", "churn horizon the risk refers to"),
         C("model_version", "text", "model and feature set that produced the score", False),

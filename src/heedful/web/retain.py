@@ -61,7 +61,14 @@ def retain_csv(store: StoreDep, user: ViewerUser, top: Annotated[int, Query(ge=1
 @router.get("/api/v1/retain/at-risk", **API_DOC)
 def api_at_risk(store: StoreDep, user: ViewerUser, top: Annotated[int, Query(ge=1, le=10000)] = 50) -> JSONResponse:
     """Customers ranked by value at risk (CLV × churn risk), with reasons and a suggested action."""
-    return JSONResponse({"customers": records(at_risk_table(store, top).astype({"scored_at": str}))})
+    from heedful.services import retain as retain_service  # imported on first use: it loads heavy libraries
+
+    return JSONResponse(
+        {
+            "customers": records(at_risk_table(store, top).astype({"scored_at": str})),
+            "value_at_risk": retain_service.value_at_risk(store),
+        }
+    )
 
 
 @router.get("/api/v1/retain/offers/{customer_id}", **API_DOC)
