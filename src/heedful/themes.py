@@ -57,3 +57,9 @@ def theme_filter_sql(column: str, theme: str) -> tuple[str, str]:
     """
     escaped = theme.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"('{SEPARATOR}' || {column} || '{SEPARATOR}') LIKE ? ESCAPE '\\'", f"%{SEPARATOR}{escaped}{SEPARATOR}%"
+
+
+def humanise(theme_id: str) -> str:
+    """A theme id no taxonomy labels, in words: "cold_soup" -> "Cold soup"."""
+    text = str(theme_id).replace("_", " ").replace("-", " ").strip()
+    return text[:1].upper() + text[1:]

@@ -115,3 +115,36 @@ def test_demo_no_serve_runs_end_to_end_and_exits_0(tmp_path: Path) -> None:
     assert doc["imports"]["orders"]["accepted"] > 10_000
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert again.returncode == 0 and json.loads(again.stdout)["imports"]["orders"]["accepted"] == 0
+
+
+def test_demo_prints_each_step_in_sentences_not_python_dicts() -> None:
+    from heedful.cli.demo import DEMO_STEPS, step_lines
+
+    results = {
+        "value": {"customers_valued": 398, "total_clv_12m": 227014.61, "champions": 46, "at_risk": 57, "cant_lose": 10},
+        "listen": {
+            "feedback_classified": 1500,
+            "negative_or_mixed_share": 0.2,
+            "top_themes": {"fit_size": 619},
+            "top_theme_labels": {"Fit and size": 619},
+            "department_with_most_negative": "product",
+            "department_with_most_negative_name": "Product management",
+        },
+        "surveys": {"survey": "customer-pulse", "questions": 13, "link": "/s/customer-pulse", "responses": 0},
+        "retain": {
+            "customers_scored": 398,
+            "churn_cv_auc": 0.64,
+            "value_at_risk": 111239.46,
+            "top_action": "reach out",
+        },
+        "advocacy": {"customers_ranked": 400, "advocates_enrolled": 30, "matched": 114, "holdout": 36},
+        "journey": {"period": "2011-11", "needs": 10, "needs_met": 1, "needs_not_enough_data": 2, "alerts": 0},
+        "web": {"login": "admin@demo.heedful", "password": "x"},
+    }
+    assert set(results) == {name for name, _ in DEMO_STEPS}
+    for name, result in results.items():
+        text = " ".join(step_lines(name, result))
+        assert text and not any(c in text for c in "{}[]"), (name, text)
+        assert "_" not in text.replace("admin@demo.heedful", ""), (name, text)  # no raw keys or theme ids
+    assert "Fit and size (619)" in " ".join(step_lines("listen", results["listen"]))
+    assert "Product management" in " ".join(step_lines("listen", results["listen"]))

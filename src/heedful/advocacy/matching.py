@@ -254,6 +254,7 @@ def match_peers(
     min_score: float = 0.05,
     min_tenure_gap_days: float = 90.0,
     method: str = "optimal",
+    theme_names: Mapping[str, str] | None = None,
 ) -> MatchResult:
     """Propose one advocate per customer, maximising total similarity under capacity and opt-in.
 
@@ -293,7 +294,7 @@ def match_peers(
             "advocate_id": str(a["customer_id"]),
             "score": float(score),
             "need": c.get("need"),
-            "reasons": match_reasons(c, a, w),
+            "reasons": match_reasons(c, a, w, theme_names),
         }
         for c, a, score in zip(cand_recs, adv_recs, scores, strict=True)
     ]
@@ -318,9 +319,13 @@ def _edge_scores(edges: CandidateEdges, rows: np.ndarray, cols: np.ndarray) -> n
 
 
 def match_reasons(
-    candidate: Mapping[str, Any], advocate: Mapping[str, Any], weights: MatchWeights | None = None
+    candidate: Mapping[str, Any],
+    advocate: Mapping[str, Any],
+    weights: MatchWeights | None = None,
+    theme_names: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Why two people were matched, in words a person introducing them can repeat."""
+    """Why two people were matched, in words a person introducing them can repeat (`theme_names`: theme
+    id -> label, so shared themes read as the business names them)."""
     w = (weights or MatchWeights()).as_dict()
     reasons: list[str] = []
     seg_c, seg_a = _tokens(candidate.get("segment")), _tokens(advocate.get("segment"))
@@ -330,6 +335,8 @@ def match_reasons(
         if not w[block]:
             continue
         shared = sorted(set(_tokens(candidate.get(block))) & set(_tokens(advocate.get(block))))
+        if block == "themes" and theme_names is not None:
+            shared = sorted(theme_names.get(t, t) for t in shared)
         if shared:
             more = f" (+{len(shared) - 3} more)" if len(shared) > 3 else ""
             reasons.append(f"{label}: {', '.join(shared[:3])}{more}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -56,20 +57,23 @@ def demo(
         try:
             imports = import_demo_data(store)
             summary = data_summary(store)
+            if not json_out:
+                _print_data(url, imports, summary)
             steps: dict[str, Any] = {}
             failed = []
             for name, step in DEMO_STEPS:
+                started = time.perf_counter()
                 try:
                     steps[name] = step(store)
                 except Exception as exc:  # one area's failure must not hide the others' results
                     steps[name] = {"error": f"{type(exc).__name__}: {exc}"}
                     failed.append(name)
+                if not json_out:  # each step as it finishes: the user sees progress, not minutes of silence
+                    _print_step(name, steps[name], time.perf_counter() - started)
         finally:
             store.close()
     if json_out:
         emit_json({"db": url, "imports": _counts(imports), "summary": summary, "steps": steps})
-    else:
-        _print(url, imports, summary, steps)
     if failed:
         err_console.print(f"[bold red]Demo steps failed:[/] {', '.join(failed)}")
         raise typer.Exit(1)
@@ -86,7 +90,7 @@ def _counts(imports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {name: {k: v for k, v in r.items() if k != "quarantine"} for name, r in imports.items()}
 
 
-def _print(url: str, imports: dict[str, dict[str, Any]], summary: dict[str, Any], steps: dict[str, Any]) -> None:
+def _print_data(url: str, imports: dict[str, dict[str, Any]], summary: dict[str, Any]) -> None:
     console.print(f"[bold]heedful demo[/] — database {url}")
     for name, r in _counts(imports).items():
         console.print(
@@ -99,5 +103,71 @@ def _print(url: str, imports: dict[str, dict[str, Any]], summary: dict[str, Any]
         f"feedback items {s['feedback_items']:,}"
     )
     console.print(f"  date range {s['date_range']['first']} to {s['date_range']['last']}")
-    for name, result in steps.items():
-        console.print(f"[bold]{name}[/]: {result}", highlight=False)
+
+
+STEP_TITLES = {
+    "value": "Customer value",
+    "listen": "Listening",
+    "surveys": "Surveys",
+    "retain": "Retention",
+    "advocacy": "Advocacy",
+    "journey": "Journey scorecard",
+    "web": "Dashboard",
+}
+
+
+def _print_step(name: str, result: dict[str, Any], seconds: float) -> None:
+    """One step's figures as sentences (the JSON form, `--json`, keeps every key)."""
+    console.print(f"[bold]{STEP_TITLES.get(name, name)}[/] [dim]({seconds:.1f} s)[/]", highlight=False)
+    for line in step_lines(name, result):
+        console.print(f"  {line}", highlight=False)
+
+
+def step_lines(name: str, r: dict[str, Any]) -> list[str]:
+    """A demo step's result in plain sentences."""
+    if "error" in r:
+        return [f"failed: {r['error']}"]
+    if "skipped" in r:
+        return [f"skipped: {r['skipped']}"]
+    g = r.get
+    if name == "value":
+        lines = [
+            f"{g('customers_valued', 0):,} customers valued; expected value over the next 12 months "
+            f"{g('total_clv_12m', 0):,.2f}",
+            f"RFM segments: {g('champions', 0)} champions, {g('at_risk', 0)} at risk, {g('cant_lose', 0)} can't lose",
+        ]
+        return lines + [str(n) for n in g("notes") or []]
+    if name == "listen":
+        themes = ", ".join(f"{k} ({v:,})" for k, v in (g("top_theme_labels") or {}).items())
+        share = g("negative_or_mixed_share")
+        return [
+            f"{g('feedback_classified', 0):,} feedback items read"
+            + (f"; {share:.0%} negative or mixed" if share is not None else ""),
+            f"most talked about: {themes or 'no themes found'}",
+            f"most negative feedback is owned by: {g('department_with_most_negative_name') or 'no one yet'}",
+        ]
+    if name == "surveys":
+        return [
+            f"survey {g('survey')!s} ({g('questions')} questions) is live at {g('link')}; {g('responses', 0)} responses"
+        ]
+    if name == "retain":
+        return [
+            f"{g('customers_scored', 0):,} customers scored for churn (cross-validated AUC {g('churn_cv_auc', 0):.2f}); "
+            f"value at risk {g('value_at_risk', 0):,.2f}",
+            f"most common suggested action: {g('top_action')}; {g('offers', 0):,} next-best offers",
+        ]
+    if name == "advocacy":
+        return [
+            f"{g('customers_ranked', 0):,} customers ranked as advocates; {g('advocates_enrolled', 0)} enrolled, "
+            f"{g('matched', 0)} matched with a peer ({g('holdout', 0)} held out to measure the effect)"
+        ]
+    if name == "journey":
+        return [
+            f"period {g('period')}: {g('needs', 0)} customer needs — {g('needs_met', 0)} met, "
+            f"{g('needs_at_risk', 0)} at risk, {g('needs_missed', 0)} missed, "
+            f"{g('needs_not_enough_data', 0)} with too few answers to judge, {g('needs_without_data', 0)} without data; "
+            f"{g('alerts', 0)} alerts"
+        ]
+    if name == "web":
+        return [f"sign in as {g('login')} with password {g('password')}"]
+    return [f"{k.replace('_', ' ')}: {v}" for k, v in r.items()]

@@ -281,7 +281,11 @@ def run_matching(
         result = None
         matches = pd.DataFrame(columns=["customer_id", "advocate_id", "score", "need", "reasons"])
     else:
-        result = match_peers(candidates, advocates, top_k=top_k)
+        from heedful.services.listen import label_of, theme_labels
+
+        labels = theme_labels()
+        names = {t: label_of(t, labels) for t in _theme_ids(candidates, advocates)}
+        result = match_peers(candidates, advocates, top_k=top_k, theme_names=names)
         matches = result.matches
     arms = assign_arms(matches["customer_id"], holdout)
     saved = repo.save_matches(store, matches, arms) if save else 0
@@ -339,3 +343,14 @@ def demo_step(store: Store) -> dict[str, object]:
         "holdout": matching["holdout"],
         "referrals_converted": referrals["converted"],
     }
+
+
+def _theme_ids(*frames: pd.DataFrame) -> set[str]:
+    """Every theme id in the frames' `themes` columns (lists of ids, or ";"-joined as stored)."""
+    from heedful.themes import decode_themes
+
+    ids: set[str] = set()
+    for frame in frames:
+        for value in frame.get("themes", []):
+            ids.update(value if isinstance(value, list | tuple) else decode_themes(value))
+    return ids

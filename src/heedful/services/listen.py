@@ -3,6 +3,7 @@ and promote themes, trends, the listening overview and quotes; the evaluation is
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -85,6 +86,24 @@ def load_taxonomy(path: Path | None, store: Store | None = None) -> Taxonomy:
     text = existing_file(path).read_text(encoding="utf-8")
     departments, stages = journey_owners(store)
     return parse_taxonomy(text, str(path), departments=departments, stages=stages)
+
+
+@functools.lru_cache(maxsize=1)
+def theme_labels() -> dict[str, str]:
+    """Theme id -> label for every theme heedful knows (the default taxonomy and the shipped examples);
+    pages, reports and the CLI show labels, never ids (`label_of` words any other id)."""
+    from heedful.listen.taxonomy import default_taxonomy, example_taxonomy
+
+    labels = {t.id: t.label for t in example_taxonomy("restaurant").themes}
+    labels.update({t.id: t.label for t in default_taxonomy().themes})
+    return labels
+
+
+def label_of(theme_id: str, labels: dict[str, str] | None = None) -> str:
+    """One theme id's label (`theme_labels`), or the id in words where no taxonomy names it."""
+    from heedful.themes import humanise
+
+    return (labels if labels is not None else theme_labels()).get(theme_id) or humanise(theme_id)
 
 
 def journey_owners(store: Store | None = None) -> tuple[list[str], list[str]]:
@@ -184,13 +203,17 @@ def demo_step(store: Store) -> dict[str, object]:
     enriched = store.query("SELECT sentiment, sentiment_score, themes, department FROM feedback_enriched")
     negative = enriched[enriched["sentiment"].isin(["negative", "mixed"])]
     theme_counts: dict[str, int] = classification_summary(enriched)["theme_counts"]  # type: ignore[assignment]
+    labels = theme_labels()
+    worst = negative["department"].dropna().value_counts().index[0] if negative["department"].notna().any() else None
+    from heedful.services.journey import load_config
+
     return {
         "feedback_classified": len(enriched),
+        "top_theme_labels": {labels.get(k, k): v for k, v in list(theme_counts.items())[:5]},
         "negative_or_mixed_share": round(len(negative) / len(enriched), 3) if len(enriched) else None,
         "top_themes": dict(list(theme_counts.items())[:5]),
-        "department_with_most_negative": (
-            negative["department"].dropna().value_counts().index[0] if negative["department"].notna().any() else None
-        ),
+        "department_with_most_negative": worst,
+        "department_with_most_negative_name": load_config(store).department_name(worst) if worst else None,
     }
 
 

@@ -119,6 +119,11 @@ def customer_detail(request: Request, store: StoreDep, user: ViewerUser, custome
         "source": profile.get("source"),
     }
     orders = {k: v for k, v in (profile.get("orders") or {}).items() if k != "recent"}
+    value = profile.get("value")
+    if value:
+        from heedful.services.value import describe_model
+
+        value = {**value, "model_words": describe_model(str(value.get("model") or "rfm"))}
     return render(
         request,
         "customer.html",
@@ -126,7 +131,8 @@ def customer_detail(request: Request, store: StoreDep, user: ViewerUser, custome
             "customer_id": customer_id,
             "customer": customer,
             "orders": orders,
-            "value": profile.get("value"),
+            "currency": orders.get("currency"),
+            "value": value,
             "timeline": _timeline(profile),
         },
     )

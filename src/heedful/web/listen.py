@@ -94,6 +94,21 @@ def _chart_frame(data: dict[str, Any], name: str) -> pd.DataFrame | None:
     return None
 
 
+def _with_owner_names(store: Store, themes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Themes with their department and journey stage as the journey configuration names them."""
+    from heedful.services.journey import load_config
+
+    config = load_config(store)
+    return [
+        {
+            **t,
+            "department": config.department_name(t["department"]) if t.get("department") else None,
+            "journey_stage": config.stage_name(t["journey_stage"]) if t.get("journey_stage") else None,
+        }
+        for t in themes
+    ]
+
+
 @router.get("/listen", **PAGE)
 def listen_page(
     request: Request,
@@ -117,7 +132,7 @@ def listen_page(
             "period": period,
             "items": items,
             "shares": {k: (counts.get(k, 0) / items if items else None) for k in ("positive", "negative", "mixed")},
-            "themes": records(themes),
+            "themes": _with_owner_names(store, records(themes)),
             "flagged": records(flagged),
             "charts": _charts(data),
             "quotes": records(listen_service.quotes(store, theme, sentiment)) if items else [],

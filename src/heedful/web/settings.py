@@ -21,12 +21,20 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 _ID = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
-def _taxonomy_themes() -> list[dict[str, Any]]:
-    try:
-        from heedful.listen.taxonomy import default_taxonomy
-    except ImportError:
-        return []
-    return [theme.model_dump() for theme in default_taxonomy().themes]
+def _taxonomy_themes(store: Store) -> list[dict[str, Any]]:
+    """The default taxonomy's themes, with their owners' names as the journey configuration gives them."""
+    from heedful.listen.taxonomy import default_taxonomy
+    from heedful.services.journey import load_config
+
+    config = load_config(store)
+    return [
+        {
+            **theme.model_dump(),
+            "department_name": config.department_name(theme.department),
+            "stage_name": config.stage_name(theme.journey_stage),
+        }
+        for theme in default_taxonomy().themes
+    ]
 
 
 def _slug(value: str) -> str:
@@ -41,7 +49,7 @@ def _page(request: Request, store: Store, message: str | None = None, new_passwo
         request,
         "settings.html",
         {
-            "themes": _taxonomy_themes(),
+            "themes": _taxonomy_themes(store),
             "departments": store.query("SELECT department_id, name, email FROM departments ORDER BY name").to_dict(
                 orient="records"
             ),

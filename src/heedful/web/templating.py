@@ -52,6 +52,18 @@ def _when(value: Any) -> str:
 templates.env.filters["number"] = _number
 templates.env.filters["percent"] = _percent
 templates.env.filters["when"] = _when
+
+
+def _theme(value: Any) -> str:
+    """A theme id (or the stored ";"-joined list of them) as labels."""
+    from heedful.services.listen import label_of, theme_labels
+    from heedful.themes import decode_themes
+
+    labels = theme_labels()
+    return ", ".join(label_of(t, labels) for t in decode_themes(value))
+
+
+templates.env.filters["theme"] = _theme
 templates.env.filters["basename"] = lambda value: Path(str(value)).name if value else ""
 templates.env.globals["csrf_token"] = csrf_token
 
