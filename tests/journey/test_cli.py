@@ -168,3 +168,22 @@ def test_alerts_send_emails_the_digest_and_each_department_its_own(
     assert isinstance(doc, dict) and doc["sent_via"] == ["smtp", "smtp:delivery"]
     assert [m.rcpt_tos for m in received] == [["cx@example.com"], ["logistics@example.com"]]
     assert b"got worse" in received[1].content
+
+
+def test_needs_file_with_an_unknown_department_exits_2_with_its_line_and_the_known_ones(
+    duckdb_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heedful.cli.main import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "needs:\n  - id: x\n    label: X\n    stage: use\n    department: kitchen\n"
+        "    metrics:\n      - {id: m, kind: repeat_rate, target: 0.5}\n"
+    )
+    monkeypatch.setattr("sys.argv", ["heedful", "journey", "needs", "import", str(path), "--db", duckdb_url])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    message = " ".join(capsys.readouterr().err.split())  # Rich wraps long lines on stderr
+    assert exited.value.code == 2
+    assert "bad.yaml line 5: needs.0.department" in message
+    assert "unknown department 'kitchen' (known: delivery, marketing, product, sales, services, support)" in message

@@ -102,7 +102,7 @@ def test_listening_departments_and_stages_are_read_as_their_journey_owners() -> 
 
 def test_a_journey_that_defines_a_listening_id_keeps_it() -> None:
     config = parse_config(
-        "departments:\n  - {id: logistics, name: Logistics}\n  - {id: delivery, name: Couriers}\nneeds: []\n"
+        "departments:\n  - {id: logistics, name: Logistics}\n  - {id: services, name: Services}\nneeds: []\n"
     )
     out = config.harmonise_feedback(pd.DataFrame({"department": ["logistics", "returns"], "journey_stage": ["x", "y"]}))
-    assert out["department"].tolist() == ["logistics", "delivery"]
+    assert out["department"].tolist() == ["logistics", "services"]

@@ -148,7 +148,11 @@ def test_repeat_rate_counts_buyers_who_bought_in_an_earlier_month() -> None:
 def test_churn_risk_share_is_a_snapshot_for_the_period_asked() -> None:
     cv = pd.DataFrame({"customer_id": list("abcd"), "clv": [1.0, 2, 3, 4], "churn_risk": [0.1, 0.6, 0.7, 0.2]})
     result = evaluate_metric(
-        MetricSpec(id="c", kind="churn_risk_share", target=0.3), JourneyData(customer_value=cv), "2026-10"
+        # min_n=1: four customers are below the default minimum evidence of 30, which would make the
+        # status "not_enough_data" (issue 17); this test is about the snapshot, not the minimum.
+        MetricSpec(id="c", kind="churn_risk_share", target=0.3, min_n=1),
+        JourneyData(customer_value=cv),
+        "2026-10",
     )
     assert (result.value, result.n) == (0.5, 4)
     assert result.status == "at_risk"  # 50% > 30% target (lower is better) but the interval reaches 30%

@@ -10,6 +10,7 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -141,3 +142,40 @@ def test_pdf_falls_back_to_the_chromium_command_line_without_playwright(
     text = unicodedata.normalize("NFKC", "\n".join(page.extract_text() for page in reader.pages))
     assert "What we would rather not hear" in text
     assert sum(len(page.images) for page in reader.pages) >= 5  # charts rendered to PNG before printing
+
+
+def _copy_first_days_of_october_into_november(store: Store) -> None:
+    """November gets exactly October's first 9 days of orders, one month later: a partial month of 9 days."""
+    october = store.query(
+        "SELECT * FROM orders WHERE ordered_at >= TIMESTAMP '2026-10-01' AND ordered_at < TIMESTAMP '2026-10-10'"
+    )
+    november = october.assign(
+        order_line_id="nov-" + october["order_line_id"],
+        order_id="nov-" + october["order_id"],
+        ordered_at=pd.to_datetime(october["ordered_at"]) + pd.Timedelta(days=31),
+    )
+    store.insert_new("orders", november)
+
+
+def test_report_headline_never_compares_a_partial_month_with_a_whole_one(report_store: Store) -> None:
+    _copy_first_days_of_october_into_november(report_store)
+    default = build_report(report_store, None)
+    assert default.period == "2026-10" and default.to_dict()["partial"] is False  # the last complete month
+    report = build_report(report_store, "2026-11")
+    doc = report.to_dict()
+    assert (doc["partial"], doc["days_covered"]) == (True, 9)
+    headline = {h["label"]: h for h in report.headline}
+    # Before issue 17: "-7x% vs last month" (9 days against 31). Against the same 9 days: no change.
+    for label in ("Revenue", "Active buyers"):
+        assert re.fullmatch(r"[+-]0% vs the first 9 days of 2026-10", headline[label]["change"]), headline[label]
+    assert "2026-11 is partial" in render_html(report)
+
+
+def test_report_command_defaults_to_the_last_complete_month(report_store: Store, tmp_path: Path) -> None:
+    _copy_first_days_of_october_into_november(report_store)
+    url = report_store.url
+    report_store.close()
+    result = CliRunner().invoke(app, ["report", "--db", url, "--out", str(tmp_path / "r.html"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["period"], doc["partial"]) == ("2026-10", False)

@@ -199,3 +199,37 @@ def test_pages_are_usable_on_a_phone_and_by_keyboard(clients: dict[Role, TestCli
         # every form control has a label
         for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
             assert f'for="{control_id}"' in html, (path, control_id)
+
+
+def test_overview_marks_the_partial_last_month_and_names_the_last_complete_one(
+    clients: dict[Role, TestClient], web_store: Store
+) -> None:
+    # The seeded data ends on 29 June 2024: June is partial (issue 17) and must not read as a month like May.
+    html = clients[Role.viewer].get("/").text
+    assert "Jun 2024 (partial, 29 days)" in html  # the charts' label of the partial month
+    assert _text_of(html, "partial-period").startswith("2024-06 is partial")
+    assert "2024-05" in _text_of(html, "partial-period")
+    rows = list(csv.DictReader(io.StringIO(clients[Role.viewer].get("/overview/chart/revenue.csv").text)))
+    assert [r["month"] for r in rows if r["partial"] == "True"] == ["2024-06"]
+
+
+def test_journey_metrics_table_says_not_enough_data_in_words() -> None:
+    from heedful.web.templating import templates
+
+    macro = templates.env.get_template("_journey.html").module.metrics_table  # type: ignore[attr-defined]
+    metric = {
+        "label": "Positive feedback",
+        "kind": "feedback_positive_share",
+        "value": 1.0,
+        "low": 0.207,
+        "high": 1.0,
+        "target": 0.5,
+        "direction": "higher",
+        "status": "not_enough_data",
+        "status_text": "not enough data (n = 1)",
+        "trend": "unknown",
+        "change": None,
+        "n": 1,
+    }
+    html = str(macro({"label": "It works", "department_name": "Product", "stage_name": "Use", "metrics": [metric]}))
+    assert "not enough data (n = 1)" in html and ">met<" not in html

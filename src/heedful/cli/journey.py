@@ -16,6 +16,7 @@ from heedful.errors import InputError
 from heedful.journey.alerts import digest_payload, digest_text
 from heedful.journey.config import dump_config, parse_config
 from heedful.journey.delivery import delivery_settings
+from heedful.journey.scorecard import status_text
 from heedful.services import journey as service
 
 app = typer.Typer(help="Journey stages, needs, department scorecards and alerts.", no_args_is_help=True)
@@ -25,11 +26,11 @@ app.add_typer(needs_app, name="needs")
 app.add_typer(operations_app, name="operations")
 
 PeriodOption = Annotated[
-    str | None, typer.Option("--period", help="Month to score, YYYY-MM (default: the latest month with data).")
+    str | None, typer.Option("--period", help="Month to score, YYYY-MM (default: the last complete month of data).")
 ]
 AudienceOption = Annotated[str, typer.Option("--audience", help="external (customers), staff or partner; never mixed.")]
 
-STATUS_STYLE = {"met": "green", "at_risk": "yellow", "missed": "red", "no_data": "dim"}
+STATUS_STYLE = {"met": "green", "at_risk": "yellow", "missed": "red", "not_enough_data": "dim", "no_data": "dim"}
 
 
 @app.command("scorecard")
@@ -47,7 +48,9 @@ def scorecard_cmd(
     if json_out:
         emit_json(card.to_dict())
         return
-    table = Table(title=f"Journey scorecard {card.period} ({card.audience})")
+    cov = card.coverage
+    note = f", partial: {cov.days} days, {cov.comparison}" if cov is not None and cov.partial else ""
+    table = Table(title=f"Journey scorecard {card.period} ({card.audience}{note})")
     for col in ("Department", "Need", "Measure", "Value", "95% interval", "Target", "Status", "Trend", "n"):
         table.add_column(col, justify="right" if col in ("Value", "Target", "n") else "left")
     for need in card.needs:
@@ -60,7 +63,7 @@ def scorecard_cmd(
                 f"{m.value:.3g}" if m.value is not None else "–",
                 interval,
                 f"{m.spec.target:g}",
-                f"[{STATUS_STYLE[m.status]}]{m.status}[/]",
+                f"[{STATUS_STYLE.get(m.status, 'dim')}]{status_text(m.status, m.n)}[/]",
                 m.trend,
                 str(m.n),
             )

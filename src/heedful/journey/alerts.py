@@ -36,9 +36,11 @@ from heedful.journey.metrics import (
     period_range,
     previous_period,
 )
+from heedful.journey.periods import Coverage, first_days
 from heedful.stats import holm, two_proportion_greater
 
 DEFAULT_ALPHA = 0.01
+_COMPARED_KINDS = ("need_worsened", "emerging_negative_theme", "segment_nps_drop")  # period vs months before
 
 
 @dataclass
@@ -290,16 +292,6 @@ def segment_nps_drop(
     ]
 
 
-def at_risk_value(customer_value: pd.DataFrame, threshold: float = 0.5) -> tuple[float, int]:
-    """Total value (CLV) and number of customers whose churn risk is at or above `threshold`."""
-    if customer_value.empty:
-        return 0.0, 0
-    risk = pd.to_numeric(customer_value["churn_risk"], errors="coerce")
-    clv = pd.to_numeric(customer_value["clv"], errors="coerce").fillna(0)
-    at_risk = risk >= threshold
-    return float(clv[at_risk].sum()), int(at_risk.sum())
-
-
 def at_risk_value_spike(
     current_value: float,
     current_count: int,
@@ -323,8 +315,9 @@ def at_risk_value_spike(
             period=period,
             title=f"Value at risk of churning rose {rise:.0%} to {current_value:,.0f}",
             detail=(
-                f"{current_count} customers with churn risk ≥ 50% hold {current_value:,.0f} of expected value, "
-                f"against {previous_value:,.0f} at {previous_label} (alert threshold +{min_increase:.0%})."
+                f"Value at risk (CLV × churn risk, summed over scored customers) is {current_value:,.0f}; "
+                f"it was {previous_value:,.0f} at {previous_label} (alert threshold +{min_increase:.0%}). "
+                f"{current_count} customers have a churn risk of 50% or more."
             ),
             value_before=previous_value,
             value_after=current_value,
@@ -341,19 +334,35 @@ def detect_alerts(
     alpha: float = DEFAULT_ALPHA,
     previous_at_risk_value: float | None = None,
     previous_at_risk_label: str = "the last recorded figure",
+    at_risk: tuple[float, int] | None = None,
     series: dict[tuple[str, str], pd.DataFrame] | None = None,
+    coverage: Coverage | None = None,
 ) -> list[Alert]:
     """Every detector for one period, most severe first (`series`: metric series already computed,
-    keyed by (need id, metric id), e.g. from a scorecard)."""
+    keyed by (need id, metric id), e.g. from a scorecard). When `coverage` says the period is partial,
+    the months it is tested against are cut to the same number of days first: a partial month is
+    never tested against full ones."""
+    if coverage is not None and coverage.partial:
+        data = first_days(data, period_range(previous_period(period), 3), coverage.days)
+        series = None  # computed on whole months: not comparable
     nps_questions = sorted({m.question for n in config.needs for m in n.metrics if m.kind == "nps" and m.question})
     alerts = need_worsened(config, data, period, audience=audience, alpha=alpha, series=series)
     owners = {m.theme: need.department for need in config.needs for m in need.metrics if m.theme}
     alerts += emerging_negative_themes(data, period, audience=audience, alpha=alpha, theme_departments=owners)
     alerts += segment_nps_drop(data, period, questions=nps_questions, audience=audience, alpha=alpha)
-    value, count = at_risk_value(data.customer_value)
-    alerts += at_risk_value_spike(
-        value, count, previous_at_risk_value, period, previous_label=previous_at_risk_label, audience=audience
-    )
+    if at_risk is not None:  # (value at risk, customers at ≥ 50% risk): `services.retain.value_at_risk`
+        alerts += at_risk_value_spike(
+            at_risk[0],
+            at_risk[1],
+            previous_at_risk_value,
+            period,
+            previous_label=previous_at_risk_label,
+            audience=audience,
+        )
+    if coverage is not None and coverage.partial:
+        for alert in alerts:
+            if alert.kind in _COMPARED_KINDS:
+                alert.detail += f" {period} is partial ({coverage.days} days): {coverage.comparison}."
     return sorted(alerts, key=lambda a: (a.severity != "high", a.p_value if a.p_value is not None else 0.0))
 
 

@@ -98,19 +98,22 @@ DEFAULT_DEPARTMENTS: list[tuple[str, str]] = [
     ("product", "Product management"),
 ]
 
-# Listening's default taxonomy names finer owners than the journey's six departments (and one stage
-# the journey calls support). Feedback enriched with it is read as owned by the journey department
-# that answers for it, so a need owned by `delivery` sees the items listening gave to `logistics`.
-# Only ids the journey configuration does not itself define are translated.
+# Feedback enriched by older versions of heedful carries finer owners than the journey's six departments
+# (and one stage the journey calls support): their default taxonomy named them. Today's taxonomies are
+# refused unless they name the journey's own departments and stages, so only those stored rows still hold
+# these ids; they are read as owned by the department the default taxonomy now gives the same themes
+# (returns_refunds -> services, price_value and website_app -> sales, ...), so a need owned by `delivery`
+# sees the old items listening gave to `logistics`. Only ids the journey configuration does not itself
+# define are translated.
 LISTEN_DEPARTMENT_OWNERS: dict[str, str] = {
     "logistics": "delivery",
-    "returns": "delivery",
+    "returns": "services",
     "merchandising": "product",
-    "digital": "product",
-    "pricing": "marketing",
+    "digital": "sales",
+    "pricing": "sales",
     "finance": "sales",
     "operations": "services",
-    "kitchen": "services",
+    "kitchen": "product",
     "customer_success": "services",
 }
 LISTEN_STAGE_OWNERS: dict[str, str] = {"after_sales": "support"}
@@ -215,9 +218,9 @@ class JourneyConfig(_Strict):
     def harmonise_feedback(self, feedback: pd.DataFrame) -> pd.DataFrame:
         """`feedback` with listening's department and journey_stage ids read as this journey's ids.
 
-        Ids the configuration defines are kept; the default taxonomy's finer ones
-        (`LISTEN_DEPARTMENT_OWNERS`, `LISTEN_STAGE_OWNERS`) map to their journey owner where that
-        owner exists here. Anything else is left as listening wrote it."""
+        Ids the configuration defines are kept; the finer ones older versions' default taxonomy wrote
+        into stored rows (`LISTEN_DEPARTMENT_OWNERS`, `LISTEN_STAGE_OWNERS`) map to their journey owner
+        where that owner exists here. Anything else is left as listening wrote it."""
         out = feedback.copy()
         for column, own, table in (
             ("department", {d.id for d in self.departments}, LISTEN_DEPARTMENT_OWNERS),

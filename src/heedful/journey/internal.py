@@ -15,7 +15,7 @@ import pandas as pd
 
 from heedful.journey.config import MetricSpec
 from heedful.journey.metrics import JourneyData, nps_value, wilson_interval
-from heedful.journey.scorecard import Scorecard
+from heedful.journey.scorecard import Scorecard, need_status
 
 MIN_GROUP = 5
 INTERNAL_AUDIENCES = ("staff", "partner")
@@ -120,9 +120,7 @@ def suppress_scorecard(scorecard: Scorecard, data: JourneyData, min_group: int =
                 if isinstance(redacted.get(q["feedback_id"]), str) and redacted.get(q["feedback_id"])
             ]
         need.themes = [t for t in need.themes if t["mentions"] >= min_group]
-        measured = [m.status for m in need.metrics if m.status != "no_data"]
-        if not measured:
-            need.status = "no_data"
+        need.status = need_status(need.metrics)
     return scorecard
 
 

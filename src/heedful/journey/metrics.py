@@ -33,7 +33,7 @@ PROPORTION_KINDS = {
     "churn_risk_share",
 }
 SERIES_COLUMNS = ["period", "n", "value", "low", "high", "se"]
-Status = Literal["met", "at_risk", "missed", "no_data"]
+Status = Literal["met", "at_risk", "missed", "not_enough_data", "no_data"]
 
 EXTERNAL_KINDS = ("customer", "prospect")
 
@@ -507,11 +507,15 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def status_of(value: float | None, low: float | None, high: float | None, target: float, better: str) -> Status:
+def status_of(
+    value: float | None, low: float | None, high: float | None, target: float, better: str, n: int = 0, min_n: int = 0
+) -> Status:
     """met: the value reaches the target; at_risk: it does not, but the interval still reaches it;
-    missed: the whole interval is on the wrong side; no_data: nothing measured."""
+    missed: the whole interval is on the wrong side; not_enough_data: n < `min_n`; no_data: nothing."""
     if value is None or not math.isfinite(value):
         return "no_data"
+    if n < min_n:
+        return "not_enough_data"
     reaches = value >= target if better == "higher" else value <= target
     if reaches:
         return "met"
@@ -553,9 +557,14 @@ def change_test(kind: str, before: pd.Series, after: pd.Series) -> float | None:
 
 
 def evaluate_metric(
-    spec: MetricSpec, data: JourneyData, period: str, history: int = 12, series: pd.DataFrame | None = None
+    spec: MetricSpec,
+    data: JourneyData,
+    period: str,
+    history: int = 12,
+    series: pd.DataFrame | None = None,
+    before: pd.DataFrame | None = None,
 ) -> MetricResult:
-    """Value with interval, status against target and trend vs the previous period, for `period`."""
+    """Value, interval, status and trend vs the previous period (read from `before` when given)."""
     full = series if series is not None else metric_series(spec, data, snapshot_period=period)
     window = set(period_range(period, history))
     shown = full[full["period"].isin(window)].reset_index(drop=True)
@@ -571,12 +580,13 @@ def evaluate_metric(
         low,
         high,
         int(row["n"]),
-        status_of(value, low, high, spec.target, spec.better),
+        status_of(value, low, high, spec.target, spec.better, int(row["n"]), spec.min_n),
         series=shown,
     )
-    before = full[full["period"] == previous_period(period)]
-    if not before.empty:
-        prev = before.iloc[0]
+    earlier = full if before is None else before
+    earlier = earlier[earlier["period"] == previous_period(period)]
+    if not earlier.empty:
+        prev = earlier.iloc[0]
         result.previous = _clean(prev["value"])
         if result.previous is not None and value is not None:
             result.change = value - result.previous

@@ -14,10 +14,29 @@ import numpy as np
 import pandas as pd
 
 from heedful.journey.config import JourneyConfig, Need
-from heedful.journey.metrics import JourneyData, MetricResult, Status, evaluate_metric
+from heedful.journey.metrics import JourneyData, MetricResult, Status, evaluate_metric, metric_series, previous_period
+from heedful.journey.periods import Coverage, first_days
+from heedful.journey.periods import coverage as coverage_of
 from heedful.themes import main_theme
 
-_STATUS_ORDER: dict[str, int] = {"missed": 3, "at_risk": 2, "met": 1, "no_data": 0}
+_STATUS_ORDER: dict[str, int] = {"missed": 3, "at_risk": 2, "met": 1, "not_enough_data": 0, "no_data": 0}
+_UNMEASURED = ("not_enough_data", "no_data")  # neither met nor missed
+STATUS_TEXT = {
+    "met": "met",
+    "at_risk": "at risk",
+    "missed": "missed",
+    "not_enough_data": "not enough data",
+    "no_data": "no data",
+}
+
+
+def status_text(status: str, n: int | None = None) -> str:
+    """A status in words; 'not enough data (n = 1)' says why a metric is neither met nor missed."""
+    if status == "not_enough_data" and n is not None:
+        return f"not enough data (n = {n})"
+    return STATUS_TEXT.get(status, status)
+
+
 _FEEDBACK_KINDS = {"theme_positive_share", "feedback_positive_share"}
 _SURVEY_KINDS = {"nps", "csat", "ces", "survey_mean"}
 
@@ -58,7 +77,10 @@ class NeedScore:
             "department": self.need.department,
             "department_name": self.department_name,
             "status": self.status,
-            "metrics": [m.to_dict() for m in self.metrics],
+            "status_text": status_text(self.status),
+            "metrics": [
+                {**m.to_dict(), "status_text": status_text(m.status, m.n), "min_n": m.spec.min_n} for m in self.metrics
+            ],
             "themes": self.themes,
             "quotes": self.quotes,
             "customers_affected": self.customers_affected,
@@ -76,6 +98,7 @@ class Scorecard:
     audience: str
     needs: list[NeedScore]
     departments: dict[str, str]
+    coverage: Coverage | None = None  # how much of the period the data covers (None: taken as complete)
 
     def by_department(self) -> dict[str, list[NeedScore]]:
         out: dict[str, list[NeedScore]] = {}
@@ -99,6 +122,7 @@ class Scorecard:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **(self.coverage or coverage_of(self.period, None)).to_dict(),
             "period": self.period,
             "audience": self.audience,
             "departments": self.department_summary(),
@@ -107,10 +131,11 @@ class Scorecard:
 
 
 def need_status(results: list[MetricResult]) -> Status:
-    """The worst status of the need's measured metrics (no_data only when nothing was measured)."""
-    measured = [r.status for r in results if r.status != "no_data"]
+    """The worst status of the need's measured metrics; not_enough_data when every measured metric has
+    fewer than its minimum n, no_data when nothing was measured."""
+    measured = [r.status for r in results if r.status not in _UNMEASURED]
     if not measured:
-        return "no_data"
+        return "not_enough_data" if any(r.status == "not_enough_data" for r in results) else "no_data"
     return max(measured, key=lambda s: _STATUS_ORDER[s])
 
 
@@ -124,12 +149,26 @@ def build_scorecard(
     quotes: int = 3,
     customers: int = 10,
     history: int = 12,
+    coverage: Coverage | None = None,
 ) -> Scorecard:
-    """Score every need of `config` (or of one department) on `data` for `period` ('2026-10')."""
+    """Score every need of `config` (or of one department) on `data` for `period` ('2026-10').
+
+    When `coverage` says the period is partial, each metric's previous value is that of the same
+    number of days of the month before (`journey.periods.first_days`), never of the whole month."""
     needs = config.needs if department is None else config.needs_of(department)
+    cut = first_days(data, [previous_period(period)], coverage.days) if coverage and coverage.partial else None
     scores = []
     for need in needs:
-        results = [evaluate_metric(spec, data, period, history=history) for spec in need.metrics]
+        results = [
+            evaluate_metric(
+                spec,
+                data,
+                period,
+                history=history,
+                before=metric_series(spec, cut, snapshot_period=period) if cut is not None else None,
+            )
+            for spec in need.metrics
+        ]
         score = NeedScore(
             need=need,
             stage_name=config.stage_name(need.stage),
@@ -140,7 +179,7 @@ def build_scorecard(
         _add_evidence(score, data, period, quotes=quotes, customers=customers)
         scores.append(score)
     departments = {d.id: d.name for d in config.departments}
-    return Scorecard(period=period, audience=audience, needs=scores, departments=departments)
+    return Scorecard(period=period, audience=audience, needs=scores, departments=departments, coverage=coverage)
 
 
 def _need_feedback(need: Need, data: JourneyData, period: str) -> np.ndarray:

@@ -7,7 +7,13 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-STATUS_COLOURS = {"met": "#2e7d32", "at_risk": "#f9a825", "missed": "#c62828", "no_data": "#9e9e9e"}
+STATUS_COLOURS = {
+    "met": "#2e7d32",
+    "at_risk": "#f9a825",
+    "missed": "#c62828",
+    "not_enough_data": "#78909c",
+    "no_data": "#9e9e9e",
+}
 POSITIVE = "#2e7d32"
 NEGATIVE = "#c62828"
 NEUTRAL = "#607d8b"

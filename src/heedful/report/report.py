@@ -22,7 +22,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from heedful.errors import ConfigError
 from heedful.journey.alerts import Alert
-from heedful.journey.scorecard import Scorecard
+from heedful.journey.periods import Coverage, coverage
+from heedful.journey.scorecard import STATUS_TEXT, Scorecard
 from heedful.report.sections import SECTION_TITLES as SECTION_TITLES
 from heedful.report.sections import Section
 
@@ -46,12 +47,14 @@ class CustomerFocusReport:
     sections: list[Section]
     scorecard: Scorecard | None = None
     alerts: list[Alert] = field(default_factory=list)
+    coverage: Coverage | None = None  # how much of the period the data covers (None: taken as complete)
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **(self.coverage or coverage(self.period, None)).to_dict(),
             "period": self.period,
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
             "headline": self.headline,
@@ -90,7 +93,7 @@ def render_html(report: CustomerFocusReport, *, for_print: bool = False, standal
         plotly_js=plotly_js() if standalone else "",
         for_print=for_print,
         standalone=standalone,
-        status_labels={"met": "met", "at_risk": "at risk", "missed": "missed", "no_data": "no data"},
+        status_labels=STATUS_TEXT,
     )
 
 

@@ -17,7 +17,7 @@ from scipy import stats
 from heedful.journey.alerts import Alert
 from heedful.journey.internal import INTERNAL_AUDIENCES, internal_summary
 from heedful.journey.metrics import PROPORTION_KINDS, JourneyData
-from heedful.journey.scorecard import Scorecard, quote_text
+from heedful.journey.scorecard import Scorecard, quote_text, status_text
 from heedful.report import plots
 
 SECTION_TITLES = {
@@ -230,6 +230,7 @@ def departments_section(scorecard: Scorecard) -> Section:
                         "interval": interval,
                         "target": metric_shown(m.spec.target, m.spec.kind),
                         "status": m.status,
+                        "status_text": status_text(m.status, m.n),
                         "trend": m.trend,
                         "n": m.n,
                     }

@@ -12,7 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from heedful.journey.periods import coverage, default_period
 from heedful.store import Store
+from heedful.store.journey_repo import data_span
 from heedful.themes import decode_themes
 
 ACTIVE_DAYS = 90  # a customer is active with an order in the last 90 days of the data
@@ -59,9 +61,14 @@ def overview_figures(store: Store) -> dict[str, Any]:
         f"SELECT {month} AS month, {revenue_sql} AS revenue, COUNT(DISTINCT customer_id) AS active_customers, "
         f"COUNT(DISTINCT order_id) AS orders FROM orders GROUP BY 1 ORDER BY 1"
     )
+    first, data_end = data_span(store)
     if not monthly.empty:
         monthly["month"] = pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m")
         monthly = monthly.tail(36).reset_index(drop=True)
+        # A month the data does not cover to its last day is marked, never drawn as a month like the others.
+        monthly["partial"] = [coverage(m, data_end).partial for m in monthly["month"]]
+    period = default_period(first, data_end)
+    latest = coverage(str(pd.Timestamp(data_end).to_period("M")), data_end) if data_end is not None else None
     return {
         "customers": customers,
         "revenue": revenue,
@@ -70,7 +77,17 @@ def overview_figures(store: Store) -> dict[str, Any]:
         "active_days": ACTIVE_DAYS,
         "last_order": last_order,
         "monthly": monthly,
+        # the month the overview's month figures use: the last complete one (journey.periods)
+        "period": coverage(period, data_end).to_dict() if period is not None else None,
+        "latest": latest.to_dict() if latest is not None else None,
+        "data_end": data_end,
     }
+
+
+def month_labels(months: list[str], data_end: Any) -> dict[str, str]:
+    """How the charts name each month: 'Nov 2011', or 'Dec 2011 (partial, 9 days)' for a month the
+    data does not cover to its last day."""
+    return {m: coverage(m, data_end).label for m in months}
 
 
 def theme_mentions(store: Store) -> pd.DataFrame:

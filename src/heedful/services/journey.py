@@ -22,7 +22,9 @@ from heedful.journey.config import Department, JourneyConfig, MetricSpec, Need, 
 from heedful.journey.delivery import DeliverySettings, deliver, email_departments
 from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
 from heedful.journey.metrics import JourneyData, check_period, empty_frame, period_bounds, period_range
+from heedful.journey.periods import Coverage, coverage, default_period
 from heedful.journey.scorecard import Scorecard, build_scorecard
+from heedful.services.retain import value_at_risk
 from heedful.store import Store
 from heedful.store import journey_repo as repo
 from heedful.store.journey_repo import latest_period as latest_period
@@ -113,12 +115,14 @@ def load_journey_data(
     customers; feedback and answers restricted to the `months` months ending with `period`, texts only
     from `period` itself. Listening's departments and stages are read as those of `config` (the stored
     one when None)."""
-    since = until = texts_from = None
+    since = until = texts_from = daily_from = None
     if period is not None:
         since = (pd.Period(period, freq="M") - (months - 1)).start_time.to_pydatetime()
         start, end = period_bounds(period)
         until, texts_from = end.to_pydatetime(), start.to_pydatetime()
-    tables = repo.journey_tables(store, since, until, texts_from)
+        # orders per day from the month before `period`: a partial period is compared with its first days
+        daily_from = period_bounds(str(pd.Period(period, freq="M") - 1))[0].to_pydatetime()
+    tables = repo.journey_tables(store, since, until, texts_from, daily_from)
     feedback = _typed(tables["feedback"], "feedback")
     if feedback is not None:
         feedback = (config or load_config(store)).harmonise_feedback(feedback)
@@ -145,13 +149,19 @@ def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame | None:
 
 
 def resolve_period(store: Store, period: str | None) -> str:
-    """`period` checked (YYYY-MM), or the latest month with data; InputError when there is none."""
+    """`period` checked (YYYY-MM), or the last complete month of data (`journey.periods.default_period`:
+    a month the data does not cover to its last day is never the default); InputError when there is none."""
     if period:
         return check_period(period)
-    latest = repo.latest_period(store)
+    latest = default_period(*repo.data_span(store))
     if latest is None:
         raise InputError("There is no data yet: import orders, feedback or survey answers first (`heedful import`).")
     return latest
+
+
+def period_coverage(store: Store, period: str) -> Coverage:
+    """Whether `period` is partial (the store's data ends before its last day) and how many days it covers."""
+    return coverage(period, repo.data_span(store)[1])
 
 
 # ---------------------------------------------------------------- scorecards
@@ -173,7 +183,9 @@ def scorecard_for(
         known = ", ".join(d.id for d in config.departments)
         raise InputError(f"Unknown department {department!r}; known: {known}.")
     part = split_audiences(data if data is not None else load_journey_data(store, period, config=config))[audience]
-    card = build_scorecard(config, part, period, department=department, audience=audience)
+    card = build_scorecard(
+        config, part, period, department=department, audience=audience, coverage=period_coverage(store, period)
+    )
     return suppress_scorecard(card, part) if audience != "external" else card
 
 
@@ -207,12 +219,15 @@ def save_alerts(store: Store, alerts: list[Alert]) -> int:
 
 
 def alert_periods(store: Store, since: date, period: str | None = None) -> list[str]:
-    """The months from `since` to `period` (default: the latest month with data), oldest first."""
+    """The months from `since` to `period` (default: the last complete month of data), oldest first."""
     last = resolve_period(store, period)
     first = pd.Period(since, freq="M")
     span = (pd.Period(last, freq="M") - first).n + 1
     if span < 1:
-        raise InputError(f"--since {since} is after the latest period with data ({last}).")
+        raise InputError(
+            f"--since {since} is after the last complete month of data ({last}); "
+            f"to include a later, partial month, name it with --period."
+        )
     return period_range(last, span)
 
 
@@ -221,7 +236,11 @@ def run_alerts(store: Store, periods: list[str]) -> list[Alert]:
     config = load_config(store)
     found: list[Alert] = []
     data = split_audiences(load_journey_data(store, periods[-1], months=len(periods) + 4, config=config))
+    data_end = repo.data_span(store)[1]
+    figure = value_at_risk(store)
+    at_risk = None if figure["total"] is None else (float(figure["total"]), int(figure["high_risk_customers"]))
     for period in periods:
+        covered = coverage(period, data_end)  # a partial month is tested against the same days before it
         for audience, audience_data in data.items():
             previous = repo.previous_headline(store, "at_risk_value", period) if audience == "external" else None
             alerts = detect_alerts(
@@ -231,6 +250,8 @@ def run_alerts(store: Store, periods: list[str]) -> list[Alert]:
                 audience=audience,
                 previous_at_risk_value=previous[0] if previous else None,
                 previous_at_risk_label=previous[1] if previous else "the last recorded figure",
+                at_risk=at_risk,
+                coverage=covered,
             )
             if audience != "external":  # internal audiences: only need / theme alerts, never per-person value
                 alerts = [a for a in alerts if a.kind in ("need_worsened", "emerging_negative_theme")]
@@ -350,7 +371,7 @@ def _operations_row(rec: dict[str, str], file: str, line: int, import_id: str | 
 
 
 def demo_step(store: Store) -> dict[str, object]:
-    """Score the default needs on the demo data, raise alerts for the latest month, and return headline figures."""
+    """Score the default needs on the demo data, raise alerts for the last complete month, and return headline figures."""
     try:
         period = resolve_period(store, None)
     except InputError:
@@ -367,6 +388,8 @@ def demo_step(store: Store) -> dict[str, object]:
         "needs_met": statuses.count("met"),
         "needs_at_risk": statuses.count("at_risk"),
         "needs_missed": statuses.count("missed"),
+        "needs_not_enough_data": statuses.count("not_enough_data"),
         "needs_without_data": statuses.count("no_data"),
+        "partial": card.coverage.partial if card.coverage else False,
         "alerts": len(alerts),
     }

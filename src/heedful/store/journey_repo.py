@@ -47,12 +47,17 @@ def replace_config(store: Store, stages: pd.DataFrame, departments: pd.DataFrame
 
 
 def journey_tables(
-    store: Store, since: datetime | None = None, until: datetime | None = None, texts_from: datetime | None = None
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    texts_from: datetime | None = None,
+    daily_from: datetime | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Feedback (with enrichment), survey answers (with audience), orders by customer-month, customer
     value, operations and customers. Feedback and answers are restricted to [since, until) when given;
     feedback texts are read only from `texts_from` on (None: all texts), which keeps a year of millions
-    of items light."""
+    of items light. Orders come one row per customer and month, and per customer and day from
+    `daily_from` on (so a partial month can be compared with the same days of the month before)."""
     window = " AND f.created_at >= ? AND f.created_at < ?" if since else ""
     params: list[Any] = [since, until] if since else []
     text_from: list[Any] = [texts_from] if texts_from is not None else []
@@ -77,12 +82,16 @@ def journey_tables(
         f"WHERE a.value_num IS NOT NULL{a_window if since else ''}",
         params,
     )
-    # One row per customer and month is all the repeat rate and the report need from orders.
+    # One row per customer and month is all the repeat rate and the report need from orders (per day
+    # in the recent months `daily_from` names).
+    month = "date_trunc('month', ordered_at)"
+    bucket = f"CASE WHEN ordered_at >= ? THEN date_trunc('day', ordered_at) ELSE {month} END" if daily_from else month
     orders = store.query(
-        "SELECT customer_id, min(order_id) AS order_id, date_trunc('month', ordered_at) AS ordered_at, "
+        "SELECT customer_id, min(order_id) AS order_id, bucket AS ordered_at, "
         "sum(amount) AS amount, count(DISTINCT order_id) AS orders, false AS is_return "
-        "FROM orders WHERE NOT is_return AND customer_id IS NOT NULL "
-        "GROUP BY customer_id, date_trunc('month', ordered_at)"
+        f"FROM (SELECT customer_id, order_id, amount, {bucket} AS bucket "
+        "FROM orders WHERE NOT is_return AND customer_id IS NOT NULL) o GROUP BY customer_id, bucket",
+        [daily_from] if daily_from else None,
     )
     return {
         "feedback": feedback,
@@ -129,6 +138,17 @@ def latest_period(store: Store) -> str | None:
     )
     value = rows[0][0] if rows else None
     return str(pd.Timestamp(value).to_period("M")) if value is not None else None
+
+
+def data_span(store: Store) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The first and the last timestamp of any order, feedback item or survey answer (None, None when empty)."""
+    rows = store.fetchall(
+        "SELECT min(f), max(t) FROM (SELECT min(created_at) AS f, max(created_at) AS t FROM feedback UNION ALL "
+        "SELECT min(answered_at), max(answered_at) FROM answers UNION ALL "
+        "SELECT min(ordered_at), max(ordered_at) FROM orders) x"
+    )
+    first, last = rows[0] if rows else (None, None)
+    return (pd.Timestamp(first) if first is not None else None, pd.Timestamp(last) if last is not None else None)
 
 
 # ---------------------------------------------------------------- metric history

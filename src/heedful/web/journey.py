@@ -69,8 +69,10 @@ def journey_page(
     config = service.load_config(store)
     chosen = _period(store, period)
     context: dict[str, Any] = {"period": chosen, "audience": audience, "audiences": AUDIENCES, "section": "journey"}
+    context["explicit"] = period is not None
     if chosen is not None:
         card = _scorecard(request, store, chosen, audience=audience)
+        context["coverage"] = card.coverage
         context["stages"] = _by_stage(card, [(s.id, s.name) for s in config.ordered_stages()])
         context["departments"] = card.department_summary()
         if audience != "external":
@@ -99,6 +101,7 @@ def department_page(
             "period": chosen,
             "department": next(d for d in config.departments if d.id == department_id),
             "needs": [n.to_dict() for n in card.needs] if card else [],
+            "coverage": card.coverage if card else None,
             "alerts": alerts.head(20).to_dict(orient="records"),
         },
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from heedful.services import dashboard
+from heedful.services.listen import label_of
 from heedful.store import Store
 from heedful.web.cache import AggregateCache
 from heedful.web.deps import StoreDep, ViewerUser
@@ -62,8 +63,13 @@ def _chart_data(request: Request, store: Store) -> dict[str, Any]:
 def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     data = _chart_data(request, store)
     monthly: pd.DataFrame = data["monthly"]
+    survey: pd.DataFrame = data["survey"]
+    tt: pd.DataFrame = data["theme_trend"]
+    months = sorted({*monthly.get("month", []), *survey.get("month", []), *tt.get("month", [])} - {"all"})
+    label = dashboard.month_labels(months, data["figures"]["data_end"])  # the partial month says so
     charts: list[dict[str, str]] = []
     if not monthly.empty:
+        partial = list(monthly["partial"])
         charts.append(
             {
                 "name": "revenue",
@@ -72,10 +78,10 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                     [
                         {
                             "type": "bar",
-                            "x": list(monthly["month"]),
+                            "x": [label[m] for m in monthly["month"]],
                             "y": list(monthly["revenue"]),
                             "name": "revenue",
-                            "marker": {"color": "#2563a8"},
+                            "marker": {"color": ["#b9cde6" if p else "#2563a8" for p in partial]},
                         }
                     ],
                     {"yaxis": {"title": {"text": "revenue"}}},
@@ -91,16 +97,16 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                         {
                             "type": "scatter",
                             "mode": "lines+markers",
-                            "x": list(monthly["month"]),
+                            "x": [label[m] for m in monthly["month"]],
                             "y": list(monthly["active_customers"]),
                             "line": {"color": "#0f766e"},
+                            "marker": {"symbol": ["circle-open" if p else "circle" for p in partial], "size": 8},
                         }
                     ],
                     {"yaxis": {"title": {"text": "customers"}}},
                 ),
             }
         )
-    survey: pd.DataFrame = data["survey"]
     headline_scores = (
         {row.kind: row for row in survey[survey["month"] == "all"].itertuples()} if not survey.empty else {}
     )
@@ -116,7 +122,7 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             "type": "scatter",
                             "mode": "lines+markers",
                             "name": kind.upper(),
-                            "x": list(g["month"]),
+                            "x": [label[m] for m in g["month"]],
                             "y": list(g["value"]),
                         }
                         for kind, g in trend.groupby("kind")
@@ -135,7 +141,7 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                         {
                             "type": "bar",
                             "orientation": "h",
-                            "y": list(themes["theme"])[::-1],
+                            "y": [label_of(t) for t in themes["theme"]][::-1],
                             "x": list(themes["mentions"])[::-1],
                             "marker": {
                                 "color": list(themes["negative_share"])[::-1],
@@ -149,14 +155,19 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                 ),
             }
         )
-        tt: pd.DataFrame = data["theme_trend"]
         charts.append(
             {
                 "name": "theme_trend",
                 "title": "Top themes per month",
                 "figure": figure(
                     [
-                        {"type": "scatter", "mode": "lines", "name": t, "x": list(g["month"]), "y": list(g["mentions"])}
+                        {
+                            "type": "scatter",
+                            "mode": "lines",
+                            "name": label_of(t),
+                            "x": [label[m] for m in g["month"]],
+                            "y": list(g["mentions"]),
+                        }
                         for t, g in tt.groupby("theme")
                     ]
                 ),
@@ -173,8 +184,10 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
 def overview_chart_csv(request: Request, store: StoreDep, user: ViewerUser, name: str) -> Response:
     data = _chart_data(request, store)
     frames = {
-        "revenue": data["monthly"][["month", "revenue", "orders"]] if not data["monthly"].empty else data["monthly"],
-        "active_customers": data["monthly"][["month", "active_customers"]]
+        "revenue": data["monthly"][["month", "revenue", "orders", "partial"]]
+        if not data["monthly"].empty
+        else data["monthly"],
+        "active_customers": data["monthly"][["month", "active_customers", "partial"]]
         if not data["monthly"].empty
         else data["monthly"],
         "survey": data["survey"],
