@@ -242,3 +242,20 @@ def test_stored_reasons_are_shown_in_plain_words_with_their_context(duckdb_url: 
     for texts in stored:
         for text in texts:
             assert_plain(text)
+
+
+def test_two_reasons_that_read_the_same_are_shown_once() -> None:
+    import json
+
+    from heedful.services.retain import _reason_texts
+
+    context = {"feedback_count_90d": 3.0, "negative_feedback_share_90d": 1 / 3}
+    stored = json.dumps(
+        [
+            {"feature": "feedback_count_90d", "value": "3", "effect": 1.2, "context": context},
+            {"feature": "negative_feedback_share_90d", "value": "0.3333", "effect": 0.5, "context": context},
+            {"feature": "frequency", "value": "2", "effect": 0.1},
+        ]
+    )
+    texts = _reason_texts(stored)
+    assert len(texts) == len(set(texts)) == 2, texts

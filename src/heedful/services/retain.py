@@ -305,7 +305,7 @@ def _reason_texts(value: Any) -> list[str]:
         return []
     if not isinstance(items, list):
         return []
-    return [
+    texts = [
         reason_text(
             str(i.get("feature")),
             i.get("value"),
@@ -315,6 +315,9 @@ def _reason_texts(value: Any) -> list[str]:
         for i in items
         if isinstance(i, dict) and i.get("feature") is not None
     ]
+    # two reasons can read the same (feedback count and its negative share both say "3 pieces of feedback …,
+    # 1 of them negative"): each sentence once, in order
+    return list(dict.fromkeys(texts))
 
 
 #: value at risk is CLV over this horizon × churn risk (the CLV the demo and `value clv` compute by default)
