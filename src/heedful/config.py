@@ -16,6 +16,7 @@ class Settings:
 
     db_url: str = DEFAULT_DB_URL
     secret_key: str | None = None
+    currency: str | None = None  # ISO code for money figures; None: detected from the orders
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -31,7 +32,13 @@ def load_settings(config_file: Path | None = None) -> Settings:
     data = _read_toml(config_file or Path("heedful.toml"))
     db_url = os.environ.get("HEEDFUL_DB") or str(data.get("db", DEFAULT_DB_URL))
     secret = os.environ.get("HEEDFUL_SECRET_KEY") or data.get("secret_key")
-    return Settings(db_url=db_url, secret_key=str(secret) if secret else None, extra=data)
+    currency = os.environ.get("HEEDFUL_CURRENCY") or data.get("currency")
+    return Settings(
+        db_url=db_url,
+        secret_key=str(secret) if secret else None,
+        currency=str(currency).strip().upper() if currency else None,
+        extra=data,
+    )
 
 
 def resolve_db_url(url: str | None) -> str:

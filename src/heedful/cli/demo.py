@@ -133,7 +133,7 @@ def step_lines(name: str, r: dict[str, Any]) -> list[str]:
     if name == "value":
         lines = [
             f"{g('customers_valued', 0):,} customers valued; expected value over the next 12 months "
-            f"{g('total_clv_12m', 0):,.2f}",
+            f"{g('total_clv_12m', 0):,.2f} {g('currency') or ''}".rstrip(),
             f"RFM segments: {g('champions', 0)} champions, {g('at_risk', 0)} at risk, {g('cant_lose', 0)} can't lose",
         ]
         return lines + [str(n) for n in g("notes") or []]
@@ -153,7 +153,7 @@ def step_lines(name: str, r: dict[str, Any]) -> list[str]:
     if name == "retain":
         return [
             f"{g('customers_scored', 0):,} customers scored for churn (cross-validated AUC {g('churn_cv_auc', 0):.2f}); "
-            f"value at risk {g('value_at_risk', 0):,.2f}",
+            f"value at risk {g('value_at_risk') or 0:,.2f} {g('currency') or ''} (12-month CLV × churn risk)",
             f"most common suggested action: {g('top_action')}; {g('offers', 0):,} next-best offers",
         ]
     if name == "advocacy":

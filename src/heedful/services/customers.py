@@ -17,3 +17,20 @@ def profile(store: Store, customer_id: str, *, redact: bool = True) -> dict[str,
     """
     found: dict[str, Any] = customer_profile(store, customer_id)
     return redact_profile(found) if redact else found
+
+
+def business_currency(store: Store) -> str | None:
+    """The currency every money figure is in: `currency` in heedful.toml or HEEDFUL_CURRENCY where set, else
+    the one most orders are in (ISO code), else None where the data do not say."""
+    from heedful.config import load_settings
+
+    configured = load_settings().currency
+    if configured:
+        return configured
+    if "orders" not in store.list_tables():
+        return None
+    rows = store.fetchall(
+        "SELECT currency, COUNT(*) AS n FROM orders WHERE currency IS NOT NULL AND currency <> '' "
+        "GROUP BY currency ORDER BY n DESC, currency LIMIT 1"
+    )
+    return str(rows[0][0]) if rows else None

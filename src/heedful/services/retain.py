@@ -348,12 +348,10 @@ def value_at_risk(store: Store) -> dict[str, Any]:
 
 
 def orders_currency(store: Store) -> str | None:
-    """The currency most orders are in (ISO code), or None where the orders do not say."""
-    rows = store.fetchall(
-        "SELECT currency, COUNT(*) AS n FROM orders WHERE currency IS NOT NULL AND currency <> '' "
-        "GROUP BY currency ORDER BY n DESC, currency LIMIT 1"
-    )
-    return str(rows[0][0]) if rows else None
+    """The currency money figures are in (`services.customers.business_currency`)."""
+    from heedful.services.customers import business_currency
+
+    return business_currency(store)
 
 
 def at_risk_summary(store: Store) -> dict[str, Any]:
@@ -511,7 +509,9 @@ def demo_step(store: Store) -> dict[str, object]:
     ev = result.evaluation
     figures["churn_cv_auc"] = round(float(ev["cv_auc"]), 3)
     figures["customers_scored"] = ev["n_scored"]
-    figures["value_at_risk"] = round(float(ev["total_value_at_risk"]), 2)
+    at_risk = value_at_risk(store)  # the one figure the page, API and report show
+    figures["value_at_risk"] = at_risk["total"]
+    figures["currency"] = at_risk["currency"]
     figures["top_action"] = str(result.customers["action"].head(50).mode().iat[0]) if len(result.customers) else None
     offers_table = run_offers(store, top=5)
     figures["offers"] = len(offers_table)

@@ -399,6 +399,8 @@ def cohort_retention(store: Store, last: int = 24) -> pd.DataFrame:
 # ---------------------------------------------------------------------- everything, on the stored orders
 def compute_customer_value(store: Store) -> dict[str, object]:
     """Value analyses on the orders in the store: BG/NBD + Gamma-Gamma CLV and RFM, written to customer_value."""
+    from heedful.services.customers import business_currency
+
     if "orders" not in store.list_tables() or store.count("orders") == 0:
         return {"skipped": "no orders in the store"}
     table, cols = store.table("orders"), Columns()
@@ -415,6 +417,7 @@ def compute_customer_value(store: Store) -> dict[str, object]:
         "p_alive_method": report["p_alive_method"],
         "notes": report["notes"],
         "total_clv_12m": round(report["total_clv"], 2),
+        "currency": business_currency(store),
         "champions": int(sizes.get("champions", 0)),
         "at_risk": int(sizes.get("at risk", 0)),
         "cant_lose": int(sizes.get("can't lose", 0)),

@@ -157,6 +157,7 @@ async def get_store(request: Request) -> AsyncIterator[Store]:
     waiting = time.perf_counter()
     async with request.app.state.store_pool.acquire() as store:
         request.state.store_wait_ms = (time.perf_counter() - waiting) * 1000
+        request.state.store = store  # render() reads the business's currency from it
         yield store
 
 

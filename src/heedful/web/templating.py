@@ -68,12 +68,28 @@ templates.env.filters["basename"] = lambda value: Path(str(value)).name if value
 templates.env.globals["csrf_token"] = csrf_token
 
 
+def _currency(request: Request) -> str | None:
+    """The business's currency (`services.customers.business_currency`), cached with the page aggregates."""
+    store = getattr(request.state, "store", None)
+    cache = getattr(request.app.state, "aggregates", None)
+    if store is None:
+        return None
+    from heedful.services.customers import business_currency
+
+    if cache is None:
+        return business_currency(store)
+    value: str | None = cache.get(store, "currency", business_currency)
+    return value
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Render a page; every template gets `request`, `user` (or None) and `csrf_token(request)`."""
     ctx: dict[str, Any] = {"user": getattr(request.state, "user", None), "current": template.removesuffix(".html")}
     ctx.update(context or {})
+    if "currency" not in ctx:  # every money figure names its currency (None: the data do not say)
+        ctx["currency"] = _currency(request)
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 
 

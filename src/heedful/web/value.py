@@ -134,8 +134,10 @@ def _fit_rows(fit: dict[str, Any] | None) -> list[dict[str, Any]]:
 @router.get("/value")
 def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     from heedful.services import value as value_service  # imported on first use: it loads the value models
+    from heedful.services.customers import business_currency
 
     data = _data(request, store)
+    currency = business_currency(store)
     fit: dict[str, Any] | None = getattr(request.app.state, "value_fit", None)
     charts: list[dict[str, str]] = []
     seg = data["segments"]
@@ -172,7 +174,10 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             "marker": {"color": "#0f766e"},
                         }
                     ],
-                    {"xaxis": {"title": {"text": "CLV from"}}, "bargap": 0.05},
+                    {
+                        "xaxis": {"title": {"text": f"CLV over 12 months from ({currency or 'currency not known'})"}},
+                        "bargap": 0.05,
+                    },
                 ),
             }
         )
