@@ -62,8 +62,28 @@ def _survey_page(store: Store) -> dict[str, Any]:
     return next(q for q in result["questions"] if q["type"] == "nps")
 
 
+def _store_partial_detractors(store: Store, n: int = 6) -> None:
+    """Responses started (an NPS of 0 given) but never completed: results count completed responses only."""
+    survey_id = store.fetchall("SELECT survey_id FROM surveys WHERE slug = 'relationship'")[0][0]
+    when = pd.Timestamp(f"{PERIOD}-11")
+    ids = [f"partial{i}" for i in range(n)]
+    store.insert_new(
+        "responses",
+        pd.DataFrame({"response_id": ids, "survey_id": survey_id, "slug": "relationship", "customer_id": ids}).assign(
+            started_at=when, completed_at=pd.NaT, source="test"
+        ),
+    )
+    store.insert_new(
+        "answers",
+        pd.DataFrame({"response_id": ids, "question_id": "nps", "field": "", "value": "0", "value_num": 0.0}).assign(
+            idempotency_key=[f"{i}:nps" for i in ids], answered_at=when
+        ),
+    )
+
+
 def test_survey_page_scorecard_and_report_show_one_nps_interval(store: Store) -> None:
     _store_answers(store)
+    _store_partial_detractors(store)  # counted nowhere: every figure is of completed responses
 
     page = _survey_page(store)
     card = scorecard_for(store, PERIOD)

@@ -122,7 +122,8 @@ def load_journey_data(
         until, texts_from = end.to_pydatetime(), start.to_pydatetime()
         # orders per day from the month before `period`: a partial period is compared with its first days
         daily_from = period_bounds(str(pd.Period(period, freq="M") - 1))[0].to_pydatetime()
-    tables = repo.journey_tables(store, since, until, texts_from, daily_from)
+    # answers of completed responses only, as the survey results count them (one NPS, one CSAT everywhere)
+    tables = repo.journey_tables(store, since, until, texts_from, daily_from, completed_only=True)
     feedback = _typed(tables["feedback"], "feedback")
     if feedback is not None:
         feedback = (config or load_config(store)).harmonise_feedback(feedback)

@@ -52,6 +52,8 @@ def journey_tables(
     until: datetime | None = None,
     texts_from: datetime | None = None,
     daily_from: datetime | None = None,
+    *,
+    completed_only: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Feedback (with enrichment), survey answers (with audience), orders by customer-month, customer
     value, operations and customers. Feedback and answers are restricted to [since, until) when given;
@@ -79,7 +81,8 @@ def journey_tables(
         "FROM answers a JOIN responses r ON r.response_id = a.response_id "
         "LEFT JOIN surveys s ON s.survey_id = r.survey_id "
         "LEFT JOIN customers c ON c.customer_id = r.customer_id "
-        f"WHERE a.value_num IS NOT NULL{a_window if since else ''}",
+        f"WHERE a.value_num IS NOT NULL{' AND r.completed_at IS NOT NULL' if completed_only else ''}"
+        f"{a_window if since else ''}",
         params,
     )
     # One row per customer and month is all the repeat rate and the report need from orders (per day
