@@ -202,3 +202,11 @@ def test_digest_groups_alerts_by_department_and_has_stable_ids(
     again = detect_alerts(config, split_audiences(journey_data)["external"], "2026-10")
     assert [a.alert_id for a in again] == [a["alert_id"] for a in payload["alerts"]]
     assert digest_text([], "2026-10").endswith("nothing got significantly worse.\n")
+
+
+def test_an_alert_names_the_theme_by_its_label_and_its_evidence_in_words() -> None:
+    rng = np.random.default_rng(15)
+    fb = _feedback(rng, 350, negative={"returns": {"2026-10": 0.8}})
+    (alert,) = emerging_negative_themes(JourneyData(feedback=fb), "2026-10", theme_names={"returns": "Returns"})
+    assert "“Returns”" in alert.title and "speak negatively of Returns" in alert.detail
+    assert "chance this is noise" in alert.detail and "p =" not in alert.detail and "Holm" not in alert.detail

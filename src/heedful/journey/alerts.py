@@ -20,6 +20,7 @@ month raises any alert is at most about 3%.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -133,7 +134,7 @@ def need_worsened(
                 detail=(
                     f"{spec.title}: {_fmt(b['value'], spec.kind)} (n={int(b['n'])}) in {prev}, "
                     f"{_fmt(a['value'], spec.kind)} (n={int(a['n'])}) in {period}; target {_fmt(spec.target, spec.kind)}; "
-                    f"Holm-adjusted one-sided p = {p_adj:.3g}."
+                    f"{_noise(p_adj)}."
                 ),
                 need_id=need.id,
                 department_id=need.department,
@@ -155,6 +156,7 @@ def emerging_negative_themes(
     min_ratio: float = 1.5,
     alpha: float = DEFAULT_ALPHA,
     theme_departments: dict[str, str] | None = None,
+    theme_names: Mapping[str, str] | None = None,
 ) -> list[Alert]:
     """Themes mentioned negatively in a clearly larger share of feedback than in the baseline months.
 
@@ -184,6 +186,7 @@ def emerging_negative_themes(
     family = max(len(now_counts), len(tested))
     adjusted = holm_adjust([t[5] for t in tested] + [1.0] * (family - len(tested)))[: len(tested)]
     departments = {**_theme_department(data), **(theme_departments or {})}
+    names = theme_names or {}
     alerts = []
     for (theme, k_now, k_base, rate_now, rate_base, _), p_adj in zip(tested, adjusted, strict=True):
         if p_adj >= alpha:
@@ -196,10 +199,10 @@ def emerging_negative_themes(
                 audience=audience,
                 subject=theme,
                 period=period,
-                title=f"Negative mentions of “{theme}” are rising: {rate_now:.1%} of feedback vs {rate_base:.1%} before",
+                title=f"Negative mentions of “{names.get(theme, theme)}” are rising: {rate_now:.1%} of feedback vs {rate_base:.1%} before",
                 detail=(
-                    f"{k_now} of {n_now} items in {period} speak negatively of {theme}, against {k_base} of "
-                    f"{n_base} in the {baseline_periods} months before; Holm-adjusted one-sided p = {p_adj:.3g}."
+                    f"{k_now} of {n_now} items in {period} speak negatively of {names.get(theme, theme)}, against {k_base} of "
+                    f"{n_base} in the {baseline_periods} months before; {_noise(p_adj)}."
                 ),
                 department_id=departments.get(theme),
                 value_before=rate_base,
@@ -281,7 +284,7 @@ def segment_nps_drop(
             title=f"NPS of {name} fell from {b['value']:.0f} to {a_['value']:.0f}",
             detail=(
                 f"NPS of {name}: {b['value']:.1f} (n={int(b['n'])}) in {prev}, {a_['value']:.1f} "
-                f"(n={int(a_['n'])}) in {period}; Holm-adjusted one-sided p = {p_adj:.3g}."
+                f"(n={int(a_['n'])}) in {period}; {_noise(p_adj)}."
             ),
             value_before=float(b["value"]),
             value_after=float(a_["value"]),
@@ -290,6 +293,12 @@ def segment_nps_drop(
         for (name, b, a_, _), p_adj in zip(tested, adjusted, strict=True)
         if p_adj < alpha
     ]
+
+
+def _noise(p_adjusted: float) -> str:
+    """An adjusted one-sided p-value in words a department lead can weigh."""
+    chance = f"{p_adjusted:.1%}" if p_adjusted >= 0.001 else "under 0.1%"
+    return f"chance this is noise: {chance} (allowing for every figure tested this month)"
 
 
 def at_risk_value_spike(
@@ -335,6 +344,7 @@ def detect_alerts(
     previous_at_risk_value: float | None = None,
     previous_at_risk_label: str = "the last recorded figure",
     at_risk: tuple[float, int] | None = None,
+    theme_names: Mapping[str, str] | None = None,
     series: dict[tuple[str, str], pd.DataFrame] | None = None,
     coverage: Coverage | None = None,
 ) -> list[Alert]:
@@ -348,7 +358,9 @@ def detect_alerts(
     nps_questions = sorted({m.question for n in config.needs for m in n.metrics if m.kind == "nps" and m.question})
     alerts = need_worsened(config, data, period, audience=audience, alpha=alpha, series=series)
     owners = {m.theme: need.department for need in config.needs for m in need.metrics if m.theme}
-    alerts += emerging_negative_themes(data, period, audience=audience, alpha=alpha, theme_departments=owners)
+    alerts += emerging_negative_themes(
+        data, period, audience=audience, alpha=alpha, theme_departments=owners, theme_names=theme_names
+    )
     alerts += segment_nps_drop(data, period, questions=nps_questions, audience=audience, alpha=alpha)
     if at_risk is not None:  # (value at risk, customers at ≥ 50% risk): `services.retain.value_at_risk`
         alerts += at_risk_value_spike(

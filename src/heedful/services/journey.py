@@ -24,6 +24,7 @@ from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorec
 from heedful.journey.metrics import JourneyData, check_period, empty_frame, period_bounds, period_range
 from heedful.journey.periods import Coverage, coverage, default_period
 from heedful.journey.scorecard import Scorecard, build_scorecard
+from heedful.services.listen import theme_labels
 from heedful.services.retain import value_at_risk
 from heedful.store import Store
 from heedful.store import journey_repo as repo
@@ -252,6 +253,7 @@ def run_alerts(store: Store, periods: list[str]) -> list[Alert]:
                 previous_at_risk_value=previous[0] if previous else None,
                 previous_at_risk_label=previous[1] if previous else "the last recorded figure",
                 at_risk=at_risk,
+                theme_names=theme_labels(),
                 coverage=covered,
             )
             if audience != "external":  # internal audiences: only need / theme alerts, never per-person value

@@ -36,6 +36,7 @@ from heedful.report.sections import (
     voice_section,
 )
 from heedful.services.journey import load_config, load_journey_data, period_coverage, resolve_period, save_metric_values
+from heedful.services.listen import theme_labels
 from heedful.services.retain import VALUE_HORIZON_MONTHS, value_at_risk
 from heedful.services.surveys import answers_of_type
 from heedful.store import Store
@@ -91,6 +92,7 @@ def assemble_report(
         previous_at_risk_value=previous_at_risk[0] if previous_at_risk else None,
         previous_at_risk_label=previous_at_risk[1] if previous_at_risk else "the last recorded figure",
         at_risk=at_risk,
+        theme_names=theme_labels(),
         series={(n.need.id, m.spec.id): m.series for n in scorecard.needs for m in n.metrics},
         coverage=covered,
     )

@@ -133,7 +133,7 @@ def listen_page(
             "items": items,
             "shares": {k: (counts.get(k, 0) / items if items else None) for k in ("positive", "negative", "mixed")},
             "themes": _with_owner_names(store, records(themes)),
-            "flagged": records(flagged),
+            "flagged": _with_owner_names(store, records(flagged)),
             "charts": _charts(data),
             "quotes": records(listen_service.quotes(store, theme, sentiment)) if items else [],
             "theme": theme,
