@@ -38,6 +38,8 @@ def test_cli_api_page_and_report_agree_on_value_at_risk(tmp_path: Path) -> None:
     assert reported.exit_code == 0, reported.output
     headline = {h["label"]: h for h in json.loads(reported.stdout)["headline"]}
     assert headline["Value at risk"]["value"] == total
+    assert headline["Value at risk"]["shown"] == f"{total:,.2f} GBP"  # money names its currency
+    assert headline["Revenue"]["shown"].split()[1] == "GBP"
 
     with connect(url) as store:
         web = create_app(store=store, secret_key="test-secret")

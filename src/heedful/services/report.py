@@ -35,6 +35,7 @@ from heedful.report.sections import (
     tradeoffs_section,
     voice_section,
 )
+from heedful.services.customers import business_currency
 from heedful.services.journey import load_config, load_journey_data, period_coverage, resolve_period, save_metric_values
 from heedful.services.listen import theme_labels
 from heedful.services.retain import VALUE_HORIZON_MONTHS, value_at_risk
@@ -60,6 +61,7 @@ def build_report(
         extras=repo.report_tables(store),
         previous_at_risk=repo.previous_headline(store, "at_risk_value", period),
         at_risk=_value_at_risk(store),
+        currency=business_currency(store),
         nps_answers=answers_of_type(store, "nps", known_customers=False)[["response_id", "question_id"]],
         coverage=period_coverage(store, period),
     )
@@ -75,6 +77,7 @@ def assemble_report(
     at_risk: tuple[float, int] | None = None,
     nps_answers: pd.DataFrame | None = None,
     coverage: Coverage | None = None,
+    currency: str | None = None,
 ) -> CustomerFocusReport:
     """Build the report from tables already in memory (pure: no store access). `extras`: referrals,
     rewards, surveys, tradeoff_answers; `nps_answers`: which answers are NPS (response_id, question_id);
@@ -108,7 +111,9 @@ def assemble_report(
     return CustomerFocusReport(
         period=period,
         generated_at=datetime.now(UTC).replace(tzinfo=None),
-        headline=headline_figures(external, period, scorecard, nps_answers, coverage=covered, at_risk=at_risk),
+        headline=headline_figures(
+            external, period, scorecard, nps_answers, coverage=covered, at_risk=at_risk, currency=currency
+        ),
         sections=sections,
         scorecard=scorecard,
         alerts=alerts,
@@ -137,6 +142,7 @@ def headline_figures(
     *,
     coverage: Coverage | None = None,
     at_risk: tuple[float, int] | None = None,
+    currency: str | None = None,
 ) -> list[dict[str, Any]]:
     """The headline numbers, each with its change since last month: customers, active buyers, revenue,
     feedback, positive share, NPS (of the answers `nps_answers` names: response_id, question_id, as
@@ -144,6 +150,7 @@ def headline_figures(
 
     When `coverage` says the period is partial, each change is against the same number of days of the
     month before ("vs the first 9 days of 2011-11"), never against the whole month."""
+    unit = f" {currency}" if currency else ""  # money figures name their currency
     prev = previous_period(period)
     covered = coverage or _whole(period)
     versus = covered.versus
@@ -167,7 +174,9 @@ def headline_figures(
             _with_change("Active buyers", buyers, buyers_prev, f"{buyers:,}", higher_is_better=True, versus=versus)
         )
         items.append(
-            _with_change("Revenue", revenue, revenue_prev, f"{revenue:,.0f}", higher_is_better=True, versus=versus)
+            _with_change(
+                "Revenue", revenue, revenue_prev, f"{revenue:,.0f}{unit}", higher_is_better=True, versus=versus
+            )
         )
     else:
         items.append({"label": "Revenue", "value": None, "shown": NO_DATA})
@@ -210,7 +219,7 @@ def headline_figures(
             {
                 "label": "Value at risk",
                 "value": value,
-                "shown": f"{value:,.2f}",
+                "shown": f"{value:,.2f}{unit}",
                 "detail": f"CLV × churn risk, {VALUE_HORIZON_MONTHS} months; {count:,} customers at 50% risk or more",
             }
         )
