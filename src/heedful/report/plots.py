@@ -141,7 +141,10 @@ def worst_movers(movers: pd.DataFrame, title: str = "Measures that moved the wro
         )
     )
     return _layout(
-        fig, title, height=max(240, 30 * len(m) + 110), xaxis_title="change in standard errors (negative = worse)"
+        fig,
+        title,
+        height=max(240, 30 * len(m) + 110),
+        xaxis_title="change beyond normal month-to-month variation (negative = worse)",
     )
 
 

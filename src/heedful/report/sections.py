@@ -58,7 +58,7 @@ def voice_section(data: JourneyData, period: str) -> Section:
             "voice",
             title,
             False,
-            "No data yet: no classified feedback for this period (run `heedful listen classify`).",
+            "No data yet: no feedback for this period has been read by the listening analysis.",
         )
     g = (
         m.assign(pos=(m["theme_sentiment"] == "positive"), neg=(m["theme_sentiment"] == "negative"))
@@ -95,9 +95,7 @@ def customers_section(data: JourneyData) -> Section:
     title = SECTION_TITLES["customers"]
     cv = data.customer_value
     if cv.empty:
-        return Section(
-            "customers", title, False, "No data yet: customer value has not been computed (run `heedful value clv`)."
-        )
+        return Section("customers", title, False, "No data yet: customer value has not been computed from the orders.")
     cv = cv.assign(
         clv=pd.to_numeric(cv["clv"], errors="coerce"), churn_risk=pd.to_numeric(cv["churn_risk"], errors="coerce")
     )
@@ -184,7 +182,7 @@ def tradeoffs_section(surveys: pd.DataFrame, answers: pd.DataFrame) -> Section:
             "tradeoffs",
             title,
             False,
-            "No data yet: no MaxDiff trade-off survey has been answered (see `heedful survey`).",
+            "No data yet: no trade-off (MaxDiff) survey has been answered.",
         )
     figures = []
     for i, r in enumerate(results[:3]):
@@ -208,7 +206,7 @@ def departments_section(scorecard: Scorecard) -> Section:
     title = SECTION_TITLES["departments"]
     if not scorecard.needs:
         return Section(
-            "departments", title, False, "No data yet: no needs are configured (`heedful journey needs import`)."
+            "departments", title, False, "No data yet: no customer needs are configured for the departments."
         )
     rows = []
     departments = []
@@ -274,7 +272,7 @@ def departments_section(scorecard: Scorecard) -> Section:
 def advocacy_section(referrals: pd.DataFrame, rewards: pd.DataFrame, period: str) -> Section:
     title = SECTION_TITLES["advocacy"]
     if referrals.empty:
-        return Section("advocacy", title, False, "No data yet: no referrals recorded (see `heedful advocacy`).")
+        return Section("advocacy", title, False, "No data yet: no referrals recorded.")
     month = pd.to_datetime(referrals["created_at"]).dt.to_period("M").astype(str)
     now = referrals[month == period]
     statuses = now["status"].value_counts()
