@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from contextvars import ContextVar
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from heedful.config import resolve_db_url
+from heedful.errors import ConfigError
 from heedful.ingest.sources import existing_file as existing_file  # re-exported for the commands
 from heedful.jsonable import to_jsonable
 from heedful.store import Store, connect
+from heedful.store.backend import DatabaseURL
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,8 +34,57 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 
 
-def open_store(db: str | None) -> Store:
-    return connect(db)
+class StoreInUse(ConfigError):
+    """The embedded database file is held by another process (typically `heedful serve`)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# While the server runs a forwarded command (`run_forwarded`), every open_store hands out its store.
+_BORROWED: ContextVar[Store | None] = ContextVar("heedful_borrowed_store", default=None)
+
+
+class _Borrowed:
+    """The server's store lent to one forwarded command: closing it (or leaving `with`) keeps it open."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def open_store(db: str | None, *, migrate: bool = True) -> Store:
+    """The store at `db`; StoreInUse where another process holds its DuckDB file (main() then runs the
+    command through the server holding it, see `heedful.local_server`)."""
+    borrowed = _BORROWED.get()
+    if borrowed is not None:
+        return cast(Store, _Borrowed(borrowed))
+    url = resolve_db_url(db)
+    try:
+        return connect(url, migrate=migrate)
+    except ConfigError as exc:
+        location = DatabaseURL.parse(url)
+        if location.dialect == "duckdb" and location.path and "lock" in str(exc).lower():
+            raise StoreInUse(location.path, str(exc)) from exc
+        raise
+
+
+def duckdb_file(db: str | None) -> str | None:
+    """The DuckDB file `db` names (after HEEDFUL_DB / heedful.toml), or None for PostgreSQL and memory."""
+    location = DatabaseURL.parse(resolve_db_url(db))
+    return location.path if location.dialect == "duckdb" and location.path != ":memory:" else None
 
 
 def emit_json(document: Any) -> None:
@@ -63,10 +116,76 @@ WEB_APP = "heedful.web.app:create_app"
 
 
 def serve_web_app(db_url: str, host: str, port: int, **options: Any) -> None:
-    """Run the web app over `db_url` until Ctrl+C (uvicorn builds it with `create_app()`)."""
+    """Run the web app over `db_url` until Ctrl+C (uvicorn builds it with `create_app()`).
+
+    On a DuckDB file the server also takes CLI commands that find the file locked (`heedful.local_server`):
+    it learns here how to run one (`run_forwarded`) and where it listens (HEEDFUL_SERVE_ADDRESS)."""
     import os
 
     import uvicorn
 
+    from heedful import local_server
+
     os.environ["HEEDFUL_DB"] = db_url  # what create_app() opens
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
+    os.environ["HEEDFUL_SERVE_ADDRESS"] = f"http://{local}:{port}"
+    local_server.register_runner(run_forwarded)
     uvicorn.run(WEB_APP, factory=True, host=host, port=port, **options)
+
+
+#: commands that cannot run inside the server: serving again, or replacing the database under it
+NOT_FORWARDED = {
+    ("serve",): "a server already runs on this database",
+    ("restore",): "it would replace the database the server has open",
+}
+
+
+def run_forwarded(argv: list[str], store: Store, out: Any, err: Any) -> int:
+    """Run one `heedful` command in this (serving) process over `store`, its output to `out` / `err`.
+
+    Called by the web app for a CLI command that found the database file held by this server. The
+    command sees `store` wherever it opens one; a prompt gets end of input (give answers as options).
+    """
+    import contextlib
+    import io
+    import sys
+
+    import click
+
+    from heedful.cli.main import app
+    from heedful.errors import HeedfulError
+
+    words = [a for a in argv if not a.startswith("-")]
+    for head, why in NOT_FORWARDED.items():
+        if tuple(words[: len(head)]) == head:
+            err.write(
+                f"heedful {' '.join(head)} cannot run while `heedful serve` holds this database: {why}. "
+                "Stop the server first.\n"
+            )
+            return 2
+    if words[:1] == ["demo"] and "--no-serve" not in argv:
+        argv = [*argv, "--no-serve"]  # the dashboard is already being served
+    token = _BORROWED.set(store)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            stdin, sys.stdin = sys.stdin, io.StringIO("")
+            try:
+                result = app(args=argv, prog_name="heedful", standalone_mode=False)
+                return result if isinstance(result, int) else 0  # click returns an Exit's code here
+            except click.exceptions.Exit as exc:
+                return int(exc.exit_code)
+            except click.ClickException as exc:
+                exc.show(file=err)
+                return int(exc.exit_code)
+            except click.exceptions.Abort:
+                err.write("Aborted: this command asks a question; give the answer as an option.\n")
+                return 1
+            except HeedfulError as exc:
+                err_console.print(f"[bold red]Error:[/] {str(exc)[:2000]}", markup=True)
+                return 2
+            except SystemExit as exc:
+                return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            finally:
+                sys.stdin = stdin
+    finally:
+        _BORROWED.reset(token)

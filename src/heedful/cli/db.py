@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from heedful.cli.common import DbOption, JsonOption, console, emit_json
-from heedful.store import connect
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store
 from heedful.store.migrations import current_version, migrate
 
 app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_help=True)
@@ -14,7 +13,7 @@ app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_hel
 @app.command("migrate")
 def migrate_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Create the schema, or upgrade it to the newest version (safe to run again)."""
-    store = connect(db, migrate=False)
+    store = open_store(db, migrate=False)
     applied = migrate(store)
     version = current_version(store)
     if json_out:
@@ -29,7 +28,7 @@ def migrate_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
 @app.command("tables")
 def tables_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List the tables and their row counts."""
-    store = connect(db)
+    store = open_store(db)
     counts = {t: store.count(t) for t in store.list_tables()}
     if json_out:
         emit_json(counts)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from heedful.cli.common import DbOption, JsonOption, StoreInUse, console, emit_json, err_console
 from heedful.errors import HeedfulError
 from heedful.ingest.presets import FIELDS, PRESETS
 
@@ -37,6 +37,8 @@ def user_errors() -> Iterator[None]:
     """User mistakes (HeedfulError) print one line on stderr and exit 2, never a traceback."""
     try:
         yield
+    except StoreInUse:
+        raise  # main() runs the command through the server that holds the database file
     except HeedfulError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -23,7 +23,7 @@ from heedful.cli import (
     value,
     web,
 )
-from heedful.cli.common import err_console
+from heedful.cli.common import StoreInUse, err_console
 from heedful.errors import HeedfulError
 
 app = typer.Typer(
@@ -53,10 +53,30 @@ def main() -> None:
     """Console entry point: user mistakes print a message and exit 2, without a traceback."""
     try:
         app()
+    except StoreInUse as exc:
+        sys.exit(_through_the_server(exc))
     except HeedfulError as exc:
         text = str(exc)  # one short message: never a wall of quoted data
         err_console.print(f"[bold red]Error:[/] {text if len(text) <= 2000 else text[:2000] + '…'}", markup=True)
         sys.exit(2)
+
+
+def _through_the_server(exc: StoreInUse) -> int:
+    """Run this command through the `heedful serve` holding the database file; one line where none can."""
+    import os
+
+    from heedful import local_server
+
+    address = local_server.read_address(exc.path)
+    if address is None:
+        err_console.print(
+            f"[bold red]Error:[/] {exc.path} is in use by another program (a `heedful serve` started by another "
+            "user, or another tool). Stop it, or run this command as the user who started the server.",
+            markup=True,
+        )
+        return 2
+    argv = local_server.absolute_paths(sys.argv[1:], os.getcwd())
+    return local_server.forward(address, argv)
 
 
 if __name__ == "__main__":
