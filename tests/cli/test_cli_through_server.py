@@ -145,3 +145,21 @@ def test_relative_paths_are_made_absolute_for_the_server(tmp_path: Path) -> None
         "--db",
         "duckdb:///h.duckdb",
     ]
+
+
+def test_the_local_route_refuses_anyone_without_the_token(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from heedful.web.app import create_app
+
+    with connect(f"duckdb:///{tmp_path / 'h.duckdb'}") as store:
+        app = create_app(store=store, secret_key="local")
+        with TestClient(app) as client:
+            app.state.local_token = "the-secret"  # as `heedful serve` sets it
+            body = {"argv": ["db", "tables"]}
+            assert client.post("/local/cli", json=body).status_code == 403
+            wrong = client.post("/local/cli", json=body, headers={"Authorization": "Bearer guess"})
+            assert wrong.status_code == 403
+            # the right token from a non-loopback peer (the test client is not 127.0.0.1) is refused too
+            right = client.post("/local/cli", json=body, headers={"Authorization": "Bearer the-secret"})
+            assert right.status_code == 403

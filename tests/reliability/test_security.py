@@ -41,6 +41,9 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/docs"),
     ("GET", "/vendor/plotly.min.js"),
+    # no role: a CLI command forwarded by the server's own user, guarded by the address file's token and
+    # loopback (tests/cli/test_cli_through_server.py::test_the_local_route_refuses_anyone_without_the_token)
+    ("POST", "/local/cli"),
 }
 
 

@@ -56,11 +56,13 @@ ROUTERS: list[str] = [
     "listen",
     "imports",
     "settings",
+    "privacy",
     "advocacy",
     "surveys",
     "journey",
     "retain",
     "api",
+    "local",
 ]
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -96,8 +98,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from heedful.web import local
+
         warming = asyncio.create_task(warm_caches(app)) if warm_cache else None
-        yield
+        local.start(app)  # `heedful serve` on a DuckDB file: CLI commands on the same file come through here
+        try:
+            yield
+        finally:
+            local.stop(app)
         if warming is not None:
             await warming  # a running computation cannot be interrupted; it ends with its query
         pool.close()

@@ -23,7 +23,7 @@ from heedful.web.deps import bearer_token
 router = APIRouter()
 # one forwarded command at a time: it redirects this process's stdout and stderr while it runs
 _ONE_AT_A_TIME = threading.Lock()
-_LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+_LOOPBACK = {"127.0.0.1", "::1"}
 
 
 def start(app: Any) -> None:
