@@ -12,8 +12,9 @@ from tests.advocacy.seed import add_customers, add_orders
 
 from heedful.advocacy.effect import measure_outcomes
 from heedful.advocacy.matching import match_peers
+from heedful.advocacy.rules import ProgrammeRules
 from heedful.errors import InputError, NotFoundError
-from heedful.services.advocacy import match_profiles
+from heedful.services.advocacy import match_profiles, record_landing, referral_report
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
 
@@ -46,6 +47,28 @@ def test_consent_changes_are_recorded_and_checked(store: Store) -> None:
     repo.set_advocate(store, "a", status="opted_out")
     with pytest.raises(NotFoundError):  # an opted-out advocate's link no longer works
         repo.record_landing(store, str(row["code"]))
+
+
+def test_a_landing_counts_once_per_visitor_per_utc_day(store: Store) -> None:
+    add_customers(store, [{"customer_id": "adv"}])
+    code = str(repo.enrol_advocates(store, ["adv"], status="joined")["code"].iloc[0])
+    salt = b"server-secret"
+    phone = {"client_ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (iPhone)"}
+    morning, evening = datetime(2025, 3, 4, 0, 5), datetime(2025, 3, 4, 23, 55)
+    ids = {record_landing(store, code, salt, at=t, **phone) for t in (morning, evening, morning, evening, morning)}
+    assert len(ids) == 1 and store.count("referrals") == 1  # five landings without a cookie, one day: one
+    laptop = record_landing(store, code, salt, at=morning, client_ip="203.0.113.7", user_agent="Firefox/128")
+    assert laptop not in ids and store.count("referrals") == 2  # another browser behind the same address
+    (first,) = ids
+    assert record_landing(store, code, salt, cookie=first, at=evening, **phone) == first  # the cookie names it
+    assert record_landing(store, code, salt, cookie=first, at=datetime(2025, 3, 9), **phone) == first
+    assert store.count("referrals") == 2
+    next_day = record_landing(store, code, salt, at=datetime(2025, 3, 5, 0, 1), **phone)
+    assert next_day not in ids and store.count("referrals") == 3  # the same visitor tomorrow counts again
+    funnel = referral_report(store, ProgrammeRules())  # the programme's figures count these landings
+    assert (funnel["referrals"], funnel["by_status"]) == (3, {"landed": 3})
+    stored = store.query("SELECT * FROM referrals").astype(str).to_numpy().ravel().tolist()
+    assert not any("203.0.113.7" in v or "iPhone" in v for v in stored)  # no raw address or browser is kept
 
 
 def _journeys(store: Store) -> None:

@@ -71,14 +71,31 @@ def test_referral_link_records_one_landing_per_visitor_and_sets_the_cookie(site:
     assert "hf_ref" in first.cookies
     visitor.get(f"/r/{code}")  # the same visitor again: the cookie names the landing
     assert store.count("referrals") == 1
-    TestClient(app, base_url="http://testserver").get(f"/r/{code}")  # another visitor
-    assert store.count("referrals") == 2
+    TestClient(app, base_url="http://testserver", headers={"user-agent": "Firefox/128"}).get(f"/r/{code}")
+    assert store.count("referrals") == 2  # another visitor (another browser)
     token = _csrf(visitor, f"/r/{code}")
     visitor.post(f"/r/{code}", data={"email": "f1@example.com", "csrf_token": token})
     assert store.query("SELECT referred_email FROM referrals WHERE referred_email IS NOT NULL")[
         "referred_email"
     ].tolist() == ["f1@example.com"]
     assert TestClient(app, base_url="http://testserver").get("/r/NOSUCHCODE").status_code == 404
+
+
+def test_landings_without_the_cookie_count_once_per_visitor_per_day(site: tuple[FastAPI, Store, str]) -> None:
+    app, store, code = site
+    for _ in range(5):  # a browser that keeps no cookie (or a crawler) following the link five times
+        assert TestClient(app, base_url="http://testserver").get(f"/r/{code}").status_code == 200
+    assert store.count("referrals") == 1
+    other = TestClient(app, base_url="http://testserver", headers={"user-agent": "Mozilla/5.0 (Android)"})
+    for _ in range(2):
+        other.get(f"/r/{code}")
+    assert store.count("referrals") == 2  # another user agent at the same address: another visitor
+    leaves_email = TestClient(app, base_url="http://testserver")  # the first visitor once more
+    token = _csrf(leaves_email, f"/r/{code}")
+    leaves_email.cookies.delete("hf_ref")  # no referral cookie: found again by address and browser
+    leaves_email.post(f"/r/{code}", data={"email": "f3@example.com", "csrf_token": token})
+    assert store.count("referrals") == 2
+    assert store.fetchall("SELECT COUNT(*) FROM referrals WHERE referred_email = 'f3@example.com'") == [(1,)]
 
 
 def test_story_needs_explicit_consent_is_stored_once_and_published_after_approval(

@@ -86,3 +86,16 @@ def test_group_commit_saves_each_key_once_and_keeps_page_order(store: Store) -> 
     assert sorted(repo.response_answers(store, a)) == [("low_reason", "", "late"), ("nps", "", "2")]
     assert repo.response_state(store, a)["completed_at"] is not None
     assert repo.response_state(store, b)["current_page"] == 2
+
+
+def test_a_first_page_sent_twice_creates_its_response_once(store: Store) -> None:
+    info = service.save_definition(store, parse_survey(TEXT))
+    new = repo.NewResponse(info["survey_id"], "customer-pulse")
+    page = service.page_save("r-form", "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "2", 2.0),), "k1", 1)
+    # a double click inside one batch, then the same form again (another batch), then another visitor
+    assert service.save_submissions(store, [(page, new), (page, new)]) == [(True, True), (False, False)]
+    assert service.save_submissions(store, [(page, new)]) == [(False, False)]
+    other = service.page_save("r-other", "loyalty", ("ces", "csat", "nps"), (Answer("nps", "", "9", 9.0),), "k2", 2)
+    assert service.save_submissions(store, [(other, new)]) == [(True, True)]
+    assert store.fetchall("SELECT COUNT(*) FROM responses") == [(2,)]
+    assert store.fetchall("SELECT COUNT(*) FROM answers WHERE response_id = 'r-form'") == [(2,)]  # nps and page mark

@@ -6,11 +6,13 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.surveys.conftest import ANALYST, hidden
+from tests.surveys.conftest import ANALYST, hidden, seed_survey_store
 
+from heedful.services import surveys as service
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
 from heedful.web.app import create_app
+from heedful.web.survey_responses import RESPONSE_FIELD
 from heedful.web.surveys import STATUS_TTL_S
 
 
@@ -24,6 +26,7 @@ def _form(html: str, **answers: str | list[str]) -> dict[str, str | list[str]]:
         "csrf_token": hidden(html, "csrf_token"),
         "idempotency_key": hidden(html, "idempotency_key"),
         "page": hidden(html, "page"),
+        RESPONSE_FIELD: hidden(html, RESPONSE_FIELD),
         **answers,
     }
 
@@ -60,13 +63,81 @@ def test_respondent_can_leave_and_resume_with_the_cookie(client: TestClient, sur
     assert 'value="3" checked' in back.text  # earlier answers are shown again
 
 
+def _without_survey_cookie(client: TestClient) -> None:
+    """As if the browser never stored the survey's cookie (the session and its CSRF token stay)."""
+    for name in [n for n in client.cookies if n.startswith("hf_resp_")]:
+        del client.cookies[name]
+
+
+def test_visits_store_nothing_and_the_first_answer_creates_the_response(
+    client: TestClient, survey_store: Store
+) -> None:
+    for _ in range(20):  # plain visits and bots: no cookie, no answer
+        assert TestClient(client.app, base_url="http://testserver").get("/s/customer-pulse").status_code == 200
+    for _ in range(3):  # one visitor reloading
+        page = client.get("/s/customer-pulse")
+    assert survey_store.count("responses") == 0 and "hf_resp_customer_pulse" not in client.cookies
+    client.post("/s/customer-pulse", data=_form(page.text, nps="3", csat="2"), follow_redirects=False)
+    assert survey_store.count("responses") == 1
+    result = service.results(survey_store, "customer-pulse").result
+    assert (result["responses"], result["completed"], result["partial"]) == (1, 0, 1)
+    assert "Page 2 of 4" in client.get("/s/customer-pulse").text  # the cookie now names the stored response
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["from-memory", "from-store"])
+def test_a_form_sent_again_without_the_survey_cookie_is_stored_once(store: Store, in_memory: bool) -> None:
+    seed_survey_store(store)
+    app = create_app(store=store, secret_key="s")
+
+    def post(visitor: TestClient, form: dict[str, str | list[str]]) -> None:
+        if not in_memory:  # the server has no survey in memory (a new worker): the submit reads the store
+            app.state.survey_rows = {}
+        assert visitor.post("/s/customer-pulse", data=form, follow_redirects=False).status_code == 303
+
+    visitor = TestClient(app, base_url="http://testserver")
+    first = _form(visitor.get("/s/customer-pulse").text, nps="3", csat="2")
+    post(visitor, first)
+    _without_survey_cookie(visitor)
+    post(visitor, first)  # a browser resend (or a double click) without the survey cookie
+    assert store.count("responses") == 1 and store.count("answers") == 3  # nps, csat, the page mark: once
+    second = _form(visitor.get("/s/customer-pulse").text, problems=["price"])  # page 2, via the cookie set
+    _without_survey_cookie(visitor)
+    post(visitor, second)  # the form names its response: page 2 continues it
+    post(visitor, second)
+    assert store.count("responses") == 1
+    assert store.fetchall("SELECT COUNT(*) FROM answers WHERE question_id = 'problems'") == [(1,)]
+    assert store.fetchall("SELECT current_page FROM responses") == [(2,)]
+    other = TestClient(app, base_url="http://testserver")  # another visitor, another form
+    post(other, _form(other.get("/s/customer-pulse").text, nps="9", csat="4"))
+    assert store.count("responses") == 2
+
+
+def test_a_forged_response_token_cannot_write_into_another_response(client: TestClient, survey_store: Store) -> None:
+    page = client.get("/s/customer-pulse")
+    client.post("/s/customer-pulse", data=_form(page.text, nps="3", csat="2"), follow_redirects=False)
+    ((victim,),) = survey_store.fetchall("SELECT response_id FROM responses")
+    attacker = TestClient(client.app, base_url="http://testserver")
+    form = _form(attacker.get("/s/customer-pulse").text, nps="10", csat="5")
+    for forged in (f"{victim}.1.{'A' * 24}", f"{victim}.0.{form[RESPONSE_FIELD].rsplit('.', 1)[1]}"):
+        attacker.post("/s/customer-pulse", data={**form, RESPONSE_FIELD: forged}, follow_redirects=False)
+    assert sorted(repo.response_answers(survey_store, str(victim))) == [("csat", "", "2"), ("nps", "", "3")]
+
+
 def test_invitation_tokens_guessed_or_from_another_survey_are_refused(client: TestClient, survey_store: Store) -> None:
     ((_, token),) = repo.create_invitations(survey_store, "customer-pulse", ["c1"])
     ((_, other_token),) = repo.create_invitations(survey_store, "other-survey", ["c1"])
-    assert client.get(f"/s/customer-pulse?t={token}").status_code == 200
+    page = client.get(f"/s/customer-pulse?t={token}")
+    assert page.status_code == 200
     assert client.get("/s/customer-pulse?t=guessed-token-value").status_code == 403
     assert client.get(f"/s/customer-pulse?t={other_token}").status_code == 403
-    assert survey_store.count("responses") == 1  # refused links start nothing
+    assert survey_store.count("responses") == 0  # opening a link starts nothing; refused links neither
+    form = {**_form(page.text, nps="3", csat="2"), "t": token}
+    for _ in range(2):  # the first answer creates the invitation's one response (a double click included)
+        assert client.post("/s/customer-pulse", data=form, follow_redirects=False).status_code == 303
+    assert survey_store.fetchall("SELECT customer_id FROM responses") == [("c1",)]
+    assert (
+        "Page 2 of 4" in TestClient(client.app, base_url="http://testserver").get(f"/s/customer-pulse?t={token}").text
+    )
 
 
 def test_closed_survey_says_so_and_saves_nothing(client: TestClient, survey_store: Store) -> None:

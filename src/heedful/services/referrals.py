@@ -6,8 +6,11 @@ earns one reward and the advocate's monthly caps hold under retries and concurre
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -17,6 +20,34 @@ from heedful.advocacy.rules import ProgrammeRules, cap_allows, expected_rewards,
 from heedful.errors import InputError, NotFoundError
 from heedful.store import Store
 from heedful.store import advocacy_repo as repo
+
+
+def landing_visitor(salt: bytes, *, cookie: str | None = None, client_ip: str = "", user_agent: str = "") -> str:
+    """Who a referral landing's visitor is: the referral cookie when the browser sends one, else the
+    client's address and user agent — as a keyed hash under the server's secret `salt`, so no raw
+    address is stored and the key cannot be reversed by trying every address."""
+    raw = f"cookie\x1f{cookie}" if cookie else f"client\x1f{client_ip}\x1f{user_agent}"
+    return hmac.new(salt, raw.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def record_landing(
+    store: Store,
+    code: str,
+    salt: bytes,
+    *,
+    cookie: str | None = None,
+    client_ip: str = "",
+    user_agent: str = "",
+    at: datetime | None = None,
+) -> str:
+    """A friend followed an advocate's link /r/<code>: the landing's referral id.
+
+    Counted once per visitor per UTC day (a reload, a bot or a crawler repeating the link adds
+    nothing; the same visitor tomorrow counts again); a cookie naming a landing of this code is that
+    landing. The referral funnel counts these rows.
+    """
+    visitor = landing_visitor(salt, cookie=cookie, client_ip=client_ip, user_agent=user_agent)
+    return repo.record_landing(store, code, referral_id=cookie, visitor=visitor, at=at)
 
 
 def set_landing_email(store: Store, referral_id: str, email: str) -> None:

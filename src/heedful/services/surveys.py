@@ -186,11 +186,22 @@ def save_page(
     return repo.save_pages(store, [item])[0]
 
 
-def save_submissions(store: Store, batch: Sequence[tuple[PageSave, NewResponse | None]]) -> list[bool]:
-    """One transaction, one durable commit: the batch's new responses, then every page (see `repo.save_pages`)."""
+def save_submissions(store: Store, batch: Sequence[tuple[PageSave, NewResponse | None]]) -> list[tuple[bool, bool]]:
+    """One transaction, one durable commit: the batch's new responses, then every page (see `repo.save_pages`).
+
+    A response is created with its first saved page, never before (a visit alone stores nothing);
+    one the form names that is already stored (the same form sent again) is kept, not doubled.
+    Per item: (page saved — False for an idempotency key saved already, response created now).
+    """
     with store.transaction():
-        repo.insert_responses(store, [(item.response_id, new) for item, new in batch if new is not None])
-        return repo.save_pages(store, [item for item, _ in batch])
+        created = repo.insert_responses(store, [(item.response_id, new) for item, new in batch if new is not None])
+        saved = repo.save_pages(store, [item for item, _ in batch])
+    out: list[tuple[bool, bool]] = []
+    for (item, new), ok in zip(batch, saved, strict=True):
+        first = new is not None and item.response_id in created
+        created.discard(item.response_id)  # the first item naming a new response is the one that created it
+        out.append((ok, first))
+    return out
 
 
 # ------------------------------------------------------------------------------ results

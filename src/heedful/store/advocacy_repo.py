@@ -127,9 +127,22 @@ def advocate_by_code(store: Store, code: str) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------- referrals and attribution
 def record_landing(
-    store: Store, code: str, *, referral_id: str | None = None, email: str | None = None, at: datetime | None = None
+    store: Store,
+    code: str,
+    *,
+    referral_id: str | None = None,
+    visitor: str | None = None,
+    email: str | None = None,
+    at: datetime | None = None,
 ) -> str:
-    """A visitor arrived through /r/<code>: record it once per visitor (the cookie carries the id)."""
+    """A visitor arrived through /r/<code>: record the landing, at most once per visitor and UTC day.
+
+    `referral_id` (from the visitor's cookie) naming a landing of this code is that landing. Else,
+    with `visitor` (an opaque key the caller derives, already salted: never a raw address), the
+    landing's id is derived from the code, the visitor and the UTC date of `at` (default now), so
+    the same visitor lands once that day — concurrent requests included (the id is the primary
+    key) — and again on another day. Without a visitor every call is a new landing (scripts, tests).
+    """
     advocate = advocate_by_code(store, code)
     if advocate is None or advocate["status"] in ("declined", "opted_out"):
         raise NotFoundError(f"Referral code {code!r} is not known.")
@@ -137,7 +150,12 @@ def record_landing(
         row = store.fetchall("SELECT code FROM referrals WHERE referral_id = ?", [referral_id])
         if row and row[0][0] == advocate["code"]:
             return referral_id
-    new_id = f"ref_{uuid.uuid4().hex}"
+    when = at or _now()
+    if visitor:
+        day = (when.astimezone(UTC) if when.tzinfo is not None else when).date().isoformat()  # naive times are UTC
+        new_id = "ref_" + hashlib.sha256(f"landing|{advocate['code']}|{visitor}|{day}".encode()).hexdigest()[:32]
+    else:
+        new_id = f"ref_{uuid.uuid4().hex}"
     store.insert_new(
         "referrals",
         pd.DataFrame(
@@ -149,7 +167,7 @@ def record_landing(
                     "referred_email": email,
                     "status": "landed",
                     "flags": "",
-                    "created_at": at or _now(),
+                    "created_at": when,
                 }
             ]
         ),

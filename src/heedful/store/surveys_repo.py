@@ -161,20 +161,47 @@ class NewResponse:
     token_hash: str | None = None
 
 
-def insert_responses(store: Store, new: Sequence[tuple[str, NewResponse]]) -> None:
-    """Write `responses` rows (response id, what to create) started now on the web, at page 0, in one statement."""
-    if not new:
-        return
+def insert_responses(store: Store, new: Sequence[tuple[str, NewResponse]]) -> set[str]:
+    """Write `responses` rows (response id, what to create) started now on the web, at page 0.
+
+    A response id already stored (a re-sent first page: the form names its response) is left as it
+    is; returns the ids this call created. Run it inside the caller's transaction.
+    """
+    wanted = dict(new)  # a double submit in one batch names the same id twice
+    if not wanted:
+        return set()
+    marks = ", ".join("?" for _ in wanted)
+    stored = {
+        str(r[0])
+        for r in store.fetchall(f"SELECT response_id FROM responses WHERE response_id IN ({marks})", list(wanted))
+    }
+    create = [(rid, n) for rid, n in wanted.items() if rid not in stored]
+    if not create:
+        return set()
     now = _now()
     rows: list[Any] = [
-        v for rid, n in new for v in (rid, n.survey_id, n.slug, n.customer_id, n.token_hash, now, n.wave)
+        v for rid, n in create for v in (rid, n.survey_id, n.slug, n.customer_id, n.token_hash, now, n.wave)
     ]
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, 0, ?, 'web')"] * len(new))
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, 0, ?, 'web')"] * len(create))
     store.execute(
         "INSERT INTO responses (response_id, survey_id, slug, customer_id, token_hash, started_at, current_page, "
-        f"wave, source) VALUES {values}",
+        f"wave, source) VALUES {values} ON CONFLICT (response_id) DO NOTHING",
         rows,
     )
+    return {rid for rid, _ in create}
+
+
+def invitation_response_id(invitation_hash: str) -> str:
+    """The id of the response answered with an invitation: one per invitation, whichever form creates it."""
+    return "inv_" + hashlib.sha256(f"response|{invitation_hash}".encode()).hexdigest()[:28]
+
+
+def invitation_response(store: Store, invitation_hash: str, slug: str) -> str | None:
+    """The response already started with this invitation, or None."""
+    rows = store.fetchall(
+        "SELECT response_id FROM responses WHERE token_hash = ? AND slug = ?", [invitation_hash, slug]
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def start_response(
@@ -185,14 +212,16 @@ def start_response(
     invitation_hash: str | None = None,
     wave: str | None = None,
 ) -> str:
-    """A new response (or, for an invitation, the response already started with it)."""
+    """A new response (or, for an invitation, the response already started with it).
+
+    The web creates responses with their first page instead (`insert_responses` in the page's
+    transaction); this is for imports, scripts and tests.
+    """
     if invitation_hash is not None:
-        rows = store.fetchall(
-            "SELECT response_id FROM responses WHERE token_hash = ? AND slug = ?", [invitation_hash, slug]
-        )
-        if rows:
-            return str(rows[0][0])
-    response_id = secrets.token_urlsafe(16)
+        found = invitation_response(store, invitation_hash, slug)
+        if found is not None:
+            return found
+    response_id = invitation_response_id(invitation_hash) if invitation_hash else secrets.token_urlsafe(16)
     insert_responses(store, [(response_id, NewResponse(survey_id, slug, wave, customer_id, invitation_hash))])
     return response_id
 

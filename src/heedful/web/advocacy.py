@@ -21,6 +21,7 @@ from heedful.store import Store
 from heedful.store import advocacy_repo as repo
 from heedful.web.cache import AggregateCache
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
+from heedful.web.survey_responses import signing_key
 from heedful.web.templating import records, render
 
 REFERRAL_COOKIE = "hf_ref"
@@ -46,7 +47,7 @@ def programme_rules() -> ProgrammeRules:
 @router.get("/r/{code}", **PAGE)
 def referral_landing(request: Request, store: StoreDep, code: str) -> Response:
     """A friend followed an advocate's link: record the landing once per visitor and remember it in a cookie."""
-    referral_id = repo.record_landing(store, code, referral_id=request.cookies.get(REFERRAL_COOKIE))
+    referral_id = _landing(request, store, code)
     response = render(request, "advocacy_landing.html", {"code": repo.normalise_code(code), "section": "public"})
     _set_referral_cookie(response, referral_id)
     return response
@@ -57,13 +58,25 @@ def referral_email(
     request: Request, store: StoreDep, code: str, email: Annotated[str, Form(max_length=320)]
 ) -> Response:
     """The friend left their e-mail, so the referral follows them when they sign up or order."""
-    referral_id = repo.record_landing(store, code, referral_id=request.cookies.get(REFERRAL_COOKIE))
+    referral_id = _landing(request, store, code)
     service.set_landing_email(store, referral_id, email)
     response = render(
         request, "advocacy_landing.html", {"code": repo.normalise_code(code), "thanks": True, "section": "public"}
     )
     _set_referral_cookie(response, referral_id)
     return response
+
+
+def _landing(request: Request, store: Store, code: str) -> str:
+    """Record the landing once per visitor per day: the visitor is the cookie, else their address and browser."""
+    return service.record_landing(
+        store,
+        code,
+        signing_key(request.app, "referral-visitor"),
+        cookie=request.cookies.get(REFERRAL_COOKIE),
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", "")[:500],
+    )
 
 
 def _set_referral_cookie(response: Response, referral_id: str) -> None:

@@ -4,11 +4,21 @@ A submit that validates from memory is queued to `PageWriter`, which saves many 
 transaction (one durable commit) and answers each submitter only after it; `ResponseCache` keeps the
 progress of recent respondents so a submit need not read the store (only where the store is
 `embedded`, i.e. this process is its only writer).
+
+Every rendered form carries a signed response token (`sign_response` / `signed_response`): the id
+of the response it answers, and whether that response was still to be created when the form was
+drawn. A visit stores nothing; the first page submitted creates the response under that id, so
+the same form sent again (double click, browser resend, survey cookie missing) continues it instead
+of starting another, and its idempotency key makes the resend write nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
 import time
 from collections import OrderedDict
 from typing import Any
@@ -19,6 +29,48 @@ from heedful.services.surveys import save_submissions
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
 from heedful.store.surveys_repo import NewResponse, PageSave
+from heedful.web.security import SessionMiddleware
+
+RESPONSE_FIELD = (
+    "_response"  # the form's hidden field holding the signed response token (question ids never start with _)
+)
+
+
+def signing_key(app: FastAPI, purpose: str) -> bytes:
+    """A key for `purpose` derived from the app's secret key (the one that signs sessions), so every
+    worker of a deployment derives the same key; an app without one gets a random key per process."""
+    keys: dict[str, bytes] | None = getattr(app.state, "signing_keys", None)
+    if keys is None:
+        keys = app.state.signing_keys = {}
+    if purpose not in keys:
+        secret = getattr(app.state, "secret_key", None) or next(
+            (m.kwargs.get("secret_key") for m in app.user_middleware if m.cls is SessionMiddleware), None
+        )
+        root = str(secret).encode() if secret else secrets.token_bytes(32)
+        keys[purpose] = hmac.new(root, f"heedful.{purpose}".encode(), hashlib.sha256).digest()
+    return keys[purpose]
+
+
+def _mac(key: bytes, slug: str, response_id: str, new: bool) -> str:
+    digest = hmac.new(key, f"{slug}\x1f{response_id}\x1f{int(new)}".encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def sign_response(app: FastAPI, slug: str, response_id: str, new: bool) -> str:
+    """The token a form of survey `slug` carries: its response id, whether it is still to be created, a MAC."""
+    return f"{response_id}.{int(new)}.{_mac(signing_key(app, 'survey-form'), slug, response_id, new)}"
+
+
+def signed_response(app: FastAPI, slug: str, token: str) -> tuple[str, bool] | None:
+    """(response id, new) from a form's token when its signature holds for this survey; None otherwise."""
+    if not token or len(token) > 200 or token.count(".") < 2:
+        return None
+    rest, mac = token.rsplit(".", 1)
+    response_id, flag = rest.rsplit(".", 1)
+    if not response_id or flag not in ("0", "1"):
+        return None
+    expected = _mac(signing_key(app, "survey-form"), slug, response_id, flag == "1")
+    return (response_id, flag == "1") if hmac.compare_digest(expected, mac) else None
 
 
 class ResponseCache:
@@ -68,8 +120,8 @@ class ResponseCache:
             "response_id": item.response_id,
             "survey_id": new.survey_id,
             "slug": new.slug,
-            "customer_id": None,
-            "token_hash": None,
+            "customer_id": new.customer_id,
+            "token_hash": new.token_hash,
             "current_page": 0,
             "completed_at": None,
         }
@@ -112,7 +164,7 @@ class PageWriter:
                 batch.append(queue.get_nowait())
             async with app.state.store_pool.acquire() as store:
                 try:
-                    results: list[bool | BaseException] = list(
+                    results: list[tuple[bool, bool] | BaseException] = list(
                         await asyncio.to_thread(save_submissions, store, [(item, new) for item, new, _ in batch])
                     )
                 except Exception:  # one bad item must not fail the others: write them one by one
@@ -129,11 +181,14 @@ class PageWriter:
                     if not done.done():
                         done.set_exception(result)
                     continue
-                if new is not None and result and store.embedded:
+                saved, created = result
+                if new is not None and created and saved and store.embedded:
                     cache.start(item, new)
-                cache.apply(item, result)
+                elif new is not None and not created:
+                    cache.forget(item.response_id)  # it was stored already: read it again when next needed
+                cache.apply(item, saved)
                 if not done.done():
-                    done.set_result(result)
+                    done.set_result(saved)
 
 
 def responses_cache(app: FastAPI) -> ResponseCache:

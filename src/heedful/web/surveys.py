@@ -1,10 +1,12 @@
 """Survey pages: the public respondent form /s/<slug> (plain HTML forms, no JavaScript needed) and
 the team's Surveys pages with results.
 
-Respondent flow: GET shows the page the response is at; POST validates it (messages per answer),
-saves it durably with the form's idempotency key (a double submit records once), then redirects
-to the next page under skip logic (post/redirect/get). The response is found again from its
-cookie or its invitation token, so people can come back and finish.
+Respondent flow: GET shows the page the response is at and stores nothing (a visit, a reload or a
+bot is not a response); POST validates it (messages per answer), saves it durably with the form's
+idempotency key (a double submit records once) — the first page saved creates the response — then
+redirects to the next page under skip logic (post/redirect/get). The response is found again from
+its cookie or its invitation token, so people can come back and finish; without the cookie, from
+the signed response token every form carries (so a re-sent form continues its response).
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ from heedful.surveys.collect import (
 )
 from heedful.surveys.definition import SurveyDefinition, pipe
 from heedful.web.deps import AnalystUser, Role, StoreDep, ViewerUser
-from heedful.web.survey_responses import page_writer, responses_cache
+from heedful.web.survey_responses import (
+    RESPONSE_FIELD,
+    page_writer,
+    responses_cache,
+    sign_response,
+    signed_response,
+)
 from heedful.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -131,38 +139,74 @@ def _survey_or_404(request: Request, store: Store, slug: str) -> tuple[dict[str,
     return row, survey
 
 
+Respondent = tuple[dict[str, Any] | None, list[tuple[str, str, str]], NewResponse | None, Response | None]
+
+
+def _pending(response_id: str, new: NewResponse) -> dict[str, Any]:
+    """The state of a response not stored yet: a visit stores nothing, the first page submitted creates it."""
+    return {
+        "response_id": response_id,
+        "survey_id": new.survey_id,
+        "slug": new.slug,
+        "customer_id": new.customer_id,
+        "token_hash": new.token_hash,
+        "current_page": 0,
+        "completed_at": None,
+        "pending": True,
+    }
+
+
 def _respondent(
-    request: Request, store: Store, slug: str, row: dict[str, Any], survey: SurveyDefinition, token: str
-) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]], Response | None]:
-    """The response this visitor is answering (created on first visit), or a page to show instead."""
+    request: Request,
+    store: Store,
+    slug: str,
+    row: dict[str, Any],
+    survey: SurveyDefinition,
+    token: str,
+    form_token: str = "",
+) -> Respondent:
+    """The response this visitor is answering, or a page to show instead: (state, answers, new, refusal).
+
+    Found from the invitation token, else the survey cookie, else the response the submitted form
+    names (its signed token). Nothing is created here: for a visitor without a stored response the
+    state is pending and `new` says what the first page saved will create.
+    """
+    cache = responses_cache(request.app)
     if token:
         invitation = repo.find_invitation(store, slug, token)
         if invitation is None:
-            return (
-                None,
-                [],
-                render(
-                    request,
-                    "survey_message.html",
-                    {
-                        "heading": "This link is not valid",
-                        "message": "Please check that you copied the whole link from your invitation.",
-                        "survey": survey,
-                    },
-                    403,
-                ),
+            refusal = render(
+                request,
+                "survey_message.html",
+                {
+                    "heading": "This link is not valid",
+                    "message": "Please check that you copied the whole link from your invitation.",
+                    "survey": survey,
+                },
+                403,
             )
-        rid = repo.start_response(
-            store, row["survey_id"], slug, invitation["customer_id"], invitation["token_hash"], survey.wave
-        )
-        state, answered = responses_cache(request.app).get(store, rid)
-        return state, answered, None
+            return None, [], None, refusal
+        found = repo.invitation_response(store, invitation["token_hash"], slug)
+        if found is not None:
+            state, answered = cache.get(store, found)
+            if state is not None:
+                return state, answered, None, None
+        new = NewResponse(row["survey_id"], slug, survey.wave, invitation["customer_id"], invitation["token_hash"])
+        return _pending(repo.invitation_response_id(invitation["token_hash"]), new), [], new, None
     rid = request.cookies.get(_cookie(slug), "")
-    state, answered = responses_cache(request.app).get(store, rid) if rid else (None, [])
-    if state is None or state["slug"] != slug:
-        rid = repo.start_response(store, row["survey_id"], slug, None, None, survey.wave)
-        state, answered = repo.response_state(store, rid), []
-    return state, answered, None
+    state, answered = cache.get(store, rid) if rid else (None, [])
+    if state is not None and state["slug"] == slug:
+        return state, answered, None, None
+    named = signed_response(request.app, slug, form_token)
+    rid = ""
+    if named is not None:
+        state, answered = cache.get(store, named[0])
+        if state is not None and state["slug"] == slug:
+            return state, answered, None, None
+        if named[1]:  # the form was drawn for a response still to be created: this submit creates it
+            rid = named[0]
+    new = NewResponse(row["survey_id"], slug, survey.wave)
+    return _pending(rid or secrets.token_urlsafe(16), new), [], new, None
 
 
 def _page_response(
@@ -176,7 +220,8 @@ def _page_response(
     token: str,
     status_code: int = 200,
 ) -> Response:
-    answered = responses_cache(request.app).get(store, state["response_id"])[1]
+    pending = bool(state.get("pending"))
+    answered = [] if pending else responses_cache(request.app).get(store, state["response_id"])[1]
     known = known_values(answered)
     customer = _customer(store, state.get("customer_id"))
     page = survey.pages[page_index]
@@ -192,12 +237,15 @@ def _page_response(
         "errors": errors,
         "error_list": [(v["q"].id, v["text"], errors[v["q"].id]) for v in questions if v["q"].id in errors],
         "idempotency_key": secrets.token_urlsafe(16),
+        "response_field": RESPONSE_FIELD,
+        "response_token": sign_response(request.app, survey.slug, state["response_id"], pending),
         "token": token,
         "back_to": path[-1] if (path := _previous_pages(survey, known, page_index)) else None,
         "other": OTHER,
     }
     response = render(request, "survey_form.html", context, status_code)
-    _remember(response, survey.slug, state["response_id"])
+    if not pending:  # a cookie names stored responses only
+        _remember(response, survey.slug, state["response_id"])
     return response
 
 
@@ -235,7 +283,7 @@ def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page:
     row, survey = _survey_or_404(request, store, slug)
     if row["status"] == "closed":
         return _closed(request, survey)
-    state, answered, refusal = _respondent(request, store, slug, row, survey, t)
+    state, answered, _, refusal = _respondent(request, store, slug, row, survey, t)
     if refusal is not None:
         return refusal
     assert state is not None
@@ -257,14 +305,18 @@ def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page:
     return _page_response(request, store, survey, state, current, values, {}, t)
 
 
+Checked = tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any, NewResponse | None]
+
+
 def _check_submission(
     request: Request, store: Store, slug: str, values: dict[str, list[str]], token: str, target: str
-) -> Response | tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any]:
-    """Everything a submit reads: the survey, the response, and the page's validation."""
+) -> Response | Checked:
+    """Everything a submit reads: the survey, the response (or the one to create), and the page's validation."""
     row, survey = _survey_or_404(request, store, slug)
     if row["status"] == "closed":
         return _closed(request, survey)
-    state, answered, refusal = _respondent(request, store, slug, row, survey, token)
+    form_token = (values.get(RESPONSE_FIELD) or [""])[0]
+    state, answered, new, refusal = _respondent(request, store, slug, row, survey, token, form_token)
     if refusal is not None:
         return refusal
     assert state is not None
@@ -280,15 +332,14 @@ def _check_submission(
     result = validate_page(survey, page, values, state["response_id"], known_values(answered))
     if not result.ok:
         return _page_response(request, store, survey, state, page_index, values, result.errors, token, 422)
-    return state, answered, page, page_index, survey, result
+    return state, answered, page, page_index, survey, result, new
 
 
-def _check_from_memory(
-    request: Request, slug: str, values: dict[str, list[str]], token: str
-) -> tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any, NewResponse | None] | None:
+def _check_from_memory(request: Request, slug: str, values: dict[str, list[str]], token: str) -> Checked | None:
     """The common case without touching the store (so without waiting for it): an open survey from
     the cache, a known respondent from the cache or a new visitor (no cookie, no invitation; their
-    response is created with the page), and a page that validates. None when anything else."""
+    response is created with the page, under the id their form names), and a page that validates.
+    None when anything else."""
     rows: dict[str, tuple[float, tuple[Any, ...]]] = getattr(request.app.state, "survey_rows", {})
     hit = rows.get(slug)
     responses = getattr(request.app.state, "survey_responses", None)
@@ -299,16 +350,18 @@ def _check_from_memory(
     survey = getattr(request.app.state, "survey_definitions", {}).get(survey_id)
     if survey is None or status != "open":
         return None
+    named = None if rid else signed_response(request.app, slug, (values.get(RESPONSE_FIELD) or [""])[0])
+    rid = rid or (named[0] if named is not None else "")
+    cached = responses.entries.get(rid) if responses is not None and rid else None
     new: NewResponse | None = None
-    if not rid:
-        new = NewResponse(survey_id, slug, survey.wave)
-        state: dict[str, Any] = {"response_id": secrets.token_urlsafe(16), "slug": slug, "completed_at": None}
-        answered: list[tuple[str, str, str]] = []
-    else:
-        cached = responses.entries.get(rid) if responses is not None else None
-        if cached is None:
-            return None
+    if cached is not None:
         state, answered = dict(cached[0]), list(cached[1])
+    elif rid and (named is None or not named[1]):
+        return None  # a stored response not in memory: read it
+    else:  # a new visitor: the form's response id (or, from a form without one, a fresh id)
+        new = NewResponse(survey_id, slug, survey.wave)
+        state = {"response_id": rid or secrets.token_urlsafe(16), "slug": slug, "completed_at": None}
+        answered = []
     if state["slug"] != slug or state["completed_at"] is not None:
         return None
     try:
@@ -333,18 +386,13 @@ async def survey_submit(request: Request, slug: str) -> Response:
             values.setdefault(key, []).append(value)
     token = (values.get("t") or [""])[0]
     target = f"/s/{slug}" + (f"?t={quote(token)}" if token else "")
-    fast = _check_from_memory(request, slug, values, token)
-    checked: Response | tuple[dict[str, Any], list[tuple[str, str, str]], Any, int, SurveyDefinition, Any]
-    new: NewResponse | None = None
-    if fast is not None:
-        *checked_fast, new = fast
-        checked = tuple(checked_fast)  # type: ignore[assignment]
-    else:  # not all in memory (or a page to show): read the store, in a worker thread
+    checked: Response | Checked | None = _check_from_memory(request, slug, values, token)
+    if checked is None:  # not all in memory (or a page to show): read the store, in a worker thread
         async with request.app.state.store_pool.acquire() as store:
             checked = await asyncio.to_thread(_check_submission, request, store, slug, values, token, target)
     if isinstance(checked, Response):
         return checked
-    state, answered, page, page_index, survey, result = checked
+    state, answered, page, page_index, survey, result, new = checked
     page_ids = {q.id for q in page.questions}
     known = known_values([a for a in answered if a[0] not in page_ids])
     known.update(known_values(result.answers))
