@@ -133,7 +133,7 @@ def import_file(
     hasher = _FileHasher(file)
     hasher.start()
     options = {"delimiter": delimiter, "sheet": sheet}
-    attempt_encoding = encoding
+    salvage = False  # the file is not valid UTF-8: see heedful.ingest.encodings
     tolerant = False
     while True:
         import_id = uuid.uuid4().hex
@@ -141,7 +141,7 @@ def import_file(
         started = now()
         engine = _engine()
         try:
-            source = open_source(engine, file, encoding=attempt_encoding, tolerant=tolerant, **options)
+            source = open_source(engine, file, encoding=encoding, tolerant=tolerant, salvage=salvage, **options)
             source.label = file_label or ""
             try:
                 _run(
@@ -161,10 +161,13 @@ def import_file(
             finally:
                 source.close()
         except (duckdb.Error, InputError) as exc:
-            if attempt_encoding is None and "unicode" in str(exc).lower():
-                attempt_encoding = "cp1252"  # not UTF-8: Windows-1252, the usual other one for spreadsheet exports
+            said = f"{exc} {exc.__cause__ or ''}".lower()  # a message shortened for people keeps the reader's cause
+            if encoding is None and not salvage and "invalid unicode" in said:
+                # not valid UTF-8: UTF-8 with a few corrupt records (set aside), else Windows-1252, the usual
+                # other encoding of spreadsheet exports
+                salvage = True
                 continue
-            if not tolerant and "csv error" in str(exc).lower():
+            if not tolerant and "csv error" in said:
                 tolerant = True  # malformed records: read again, setting them aside in the quarantine
                 continue
             _record_failure(store, result, started, file_label or str(file))
@@ -363,7 +366,7 @@ class _Prefetch:
 
     def _produce(self) -> None:
         try:
-            for batch in self.reader:
+            for batch in _duckdb_errors(self.reader):
                 if self.stop.is_set():
                     return
                 self.queue.put(self.validate(batch))
@@ -390,6 +393,21 @@ class _Prefetch:
             with contextlib.suppress(queue.Empty):
                 self.queue.get(timeout=0.05)
         self.thread.join()
+
+
+def _duckdb_errors(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """The reader's batches; an error DuckDB meets while streaming (past the sample the file was opened with,
+    e.g. invalid UTF-8 or a malformed record on line 250,000) reaches pyarrow as OSError and is raised again
+    as the duckdb.Error it was, so the import retries it like one found at once."""
+    batches = iter(reader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except OSError as exc:
+            raise duckdb.Error(str(exc)) from exc
+        yield batch
 
 
 def _quarantine(store: Store, result: ImportResult, bad: pa.Table, file: str) -> None:

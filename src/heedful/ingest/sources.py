@@ -9,13 +9,11 @@ lines; Parquet and Excel count rows (Excel's header row is row 1).
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import json
 import os
 import re
 import struct
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import duckdb
 
 from heedful.errors import InputError
+from heedful.ingest.encodings import byte_order_mark, native_encoding, salvage_utf8, set_aside_invalid
 
 FORMATS = ("csv", "parquet", "excel", "jsonl")
 # A "delimiter" no text line holds, so DuckDB's CSV reader returns each line whole (a one-byte \x01 split lines
@@ -107,11 +106,15 @@ def open_source(
     encoding: str | None = None,
     sheet: str | None = None,
     tolerant: bool = False,
+    salvage: bool = False,
 ) -> Source:
     """Open `path` in `engine`; raises InputError with a readable message when it cannot be read.
 
     `tolerant` (CSV only) skips malformed records (wrong number of fields, broken quotes) and lists
-    them in `Source.rejects`, keeping every other record's line number right.
+    them in `Source.rejects`, keeping every other record's line number right. `salvage` (for a file
+    without an encoding named that turned out not to be valid UTF-8): a UTF-8 file with a few invalid
+    lines is read as UTF-8 and the records holding them go to `Source.rejects`; any other such file is
+    read as Windows-1252 (see `heedful.ingest.encodings`).
     """
     fmt = detect_format(path)
     check_decompression(path, fmt)
@@ -119,12 +122,21 @@ def open_source(
         return _open_parquet(engine, path)
     if fmt == "excel":
         return _open_excel(engine, path, sheet)
-    enc, cleanup = _native_encoding(path, encoding)
+    salvaged = None
+    if salvage and encoding is None:
+        if byte_order_mark(path) != "utf-16":
+            salvaged = salvage_utf8(path, header=fmt == "csv", expected_lines=estimate_rows(path))
+        encoding = None if salvaged else "cp1252"
+    enc, cleanup = ("utf-8", [salvaged.copy]) if salvaged else native_encoding(path, encoding)
     readable = cleanup[0] if cleanup else path
     try:
         if fmt == "jsonl":
-            return _open_jsonl(path, readable, enc, cleanup)
-        return _open_csv(engine, path, readable, enc, delimiter, cleanup, tolerant)
+            source = _open_jsonl(path, readable, enc, cleanup)
+        else:
+            source = _open_csv(engine, path, readable, enc, delimiter, cleanup, tolerant)
+        if salvaged:
+            set_aside_invalid(engine, source, salvaged)
+        return source
     except BaseException:
         for p in cleanup:
             p.unlink(missing_ok=True)
@@ -327,61 +339,6 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[:MAX_MESSAGE_CHARS]}… ({len(text):,} characters)"
 
 
-def _byte_order_mark(path: Path) -> str | None:
-    """The encoding a byte-order mark at the start of the file names (UTF-8 or UTF-16), else None."""
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as fh:
-            head = fh.read(4)
-    except (OSError, EOFError):
-        return None
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    return None
-
-
-def _native_encoding(path: Path, encoding: str | None) -> tuple[str, list[Path]]:
-    """DuckDB reads UTF-8 and UTF-16; other encodings are transcoded to a temp UTF-8 file.
-
-    Without an encoding, a byte-order mark decides (UTF-8 or UTF-16), else UTF-8 (the importer falls back to
-    Windows-1252, the usual encoding of spreadsheet exports, when the file is not UTF-8). Windows-1252 bytes
-    it leaves undefined make the file read as Latin-1, which decodes every byte.
-    """
-    if encoding is None:
-        return _byte_order_mark(path) or "utf-8", []
-    try:
-        name = codecs.lookup(encoding).name
-    except LookupError as exc:
-        raise InputError(f"Unknown encoding {encoding!r}.") from exc
-    aliases = {"utf-8": "utf-8", "utf-16": "utf-16"}
-    if name in aliases:
-        return aliases[name], []
-    try:
-        return "utf-8", [_transcoded(path, name)]
-    except UnicodeDecodeError as exc:
-        if name == "cp1252":  # five bytes Windows-1252 leaves undefined: Latin-1 reads them
-            return "utf-8", [_transcoded(path, "latin-1")]
-        raise InputError(f"{path} is not valid {encoding}: {exc}") from exc
-
-
-def _transcoded(path: Path, name: str) -> Path:
-    """A temporary UTF-8 copy of `path` read as `name` (UnicodeDecodeError when it is not)."""
-    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="heedful-transcode-")
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-        decoder = codecs.getincrementaldecoder(name)(errors="strict")
-        try:
-            while chunk := src.read(1 << 22):
-                dst.write(decoder.decode(chunk).encode("utf-8"))
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return Path(tmp)
-
-
 def estimate_rows(path: Path) -> int | None:
     """Rough number of lines, from the file size and the first megabyte (for progress bars)."""
     try:
@@ -564,7 +521,7 @@ def _whitespace_frame(path: Path, encoding: str | None, names: list[str] | None)
     """Columns separated by runs of blanks: each line read whole by DuckDB, split on the blanks in SQL."""
     import pandas as pd
 
-    enc, cleanup = _native_encoding(path, encoding)
+    enc, cleanup = native_encoding(path, encoding)
     readable = cleanup[0] if cleanup else path
     lines = lines_reader_sql(readable, enc, "line")
     engine = duckdb.connect()
