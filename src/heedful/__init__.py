@@ -20,7 +20,6 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from heedful.errors import HeedfulError
-from heedful.store import Store, connect
 
 __version__ = "0.1.0"
 __all__ = ["HeedfulError", "Store", "__version__", "connect"]
@@ -29,7 +28,10 @@ _SUBPACKAGES = {"ingest", "value", "listen", "surveys", "retain", "advocacy", "j
 
 
 def __getattr__(name: str) -> Any:
-    # Domain packages import heavy libraries (torch, lightgbm); load them only when used.
+    # Domain packages import heavy libraries (torch, lightgbm); load them only when used. The store (Ibis)
+    # too: `heedful --help` must not pay for it.
     if name in _SUBPACKAGES:
         return importlib.import_module(f"heedful.{name}")
+    if name in ("Store", "connect"):
+        return getattr(importlib.import_module("heedful.store"), name)
     raise AttributeError(f"module 'heedful' has no attribute {name!r}")

@@ -21,3 +21,12 @@ class NotFoundError(HeedfulError):
 
 class NotFittedError(HeedfulError):
     """A model was used before `fit` was called."""
+
+
+class StoreInUse(ConfigError):
+    """The embedded database file is held by another process (typically `heedful serve`): the CLI then
+    runs its command through that server (`heedful.local_server`)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path

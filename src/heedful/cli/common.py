@@ -6,18 +6,20 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Annotated, Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from heedful.config import resolve_db_url
-from heedful.errors import ConfigError
-from heedful.ingest.sources import existing_file as existing_file  # re-exported for the commands
-from heedful.jsonable import to_jsonable
-from heedful.store import Store, connect
-from heedful.store.backend import DatabaseURL
+from heedful.errors import ConfigError, StoreInUse
+
+if TYPE_CHECKING:
+    from heedful.store import Store
+
+# pandas, Ibis and friends load when a command needs them, not when the CLI starts (`heedful --help`)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,14 +34,6 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
-
-
-class StoreInUse(ConfigError):
-    """The embedded database file is held by another process (typically `heedful serve`)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 # While the server runs a forwarded command (`run_forwarded`), every open_store hands out its store.
@@ -65,12 +59,22 @@ class _Borrowed:
         pass
 
 
+def existing_file(path: Path) -> Path:
+    """`heedful.ingest.sources.existing_file` (a readable file, or a one-line error), imported on use."""
+    from heedful.ingest.sources import existing_file as check
+
+    return check(path)
+
+
 def open_store(db: str | None, *, migrate: bool = True) -> Store:
     """The store at `db`; StoreInUse where another process holds its DuckDB file (main() then runs the
     command through the server holding it, see `heedful.local_server`)."""
     borrowed = _BORROWED.get()
     if borrowed is not None:
-        return cast(Store, _Borrowed(borrowed))
+        return cast("Store", _Borrowed(borrowed))
+    from heedful.store import connect
+    from heedful.store.backend import DatabaseURL
+
     url = resolve_db_url(db)
     try:
         return connect(url, migrate=migrate)
@@ -83,12 +87,16 @@ def open_store(db: str | None, *, migrate: bool = True) -> Store:
 
 def duckdb_file(db: str | None) -> str | None:
     """The DuckDB file `db` names (after HEEDFUL_DB / heedful.toml), or None for PostgreSQL and memory."""
+    from heedful.store.backend import DatabaseURL
+
     location = DatabaseURL.parse(resolve_db_url(db))
     return location.path if location.dialect == "duckdb" and location.path != ":memory:" else None
 
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout (nothing else may be printed there with --json)."""
+    from heedful.jsonable import to_jsonable
+
     typer.echo(json.dumps(to_jsonable(document), indent=2, ensure_ascii=False))
 
 
@@ -150,7 +158,7 @@ def run_forwarded(argv: list[str], store: Store, out: Any, err: Any) -> int:
     import io
     import sys
 
-    import click
+    from typer import _click as click
 
     from heedful.cli.main import app
     from heedful.errors import HeedfulError
@@ -172,12 +180,12 @@ def run_forwarded(argv: list[str], store: Store, out: Any, err: Any) -> int:
             try:
                 result = app(args=argv, prog_name="heedful", standalone_mode=False)
                 return result if isinstance(result, int) else 0  # click returns an Exit's code here
-            except click.exceptions.Exit as exc:
+            except typer.Exit as exc:
                 return int(exc.exit_code)
-            except click.ClickException as exc:
+            except click.exceptions.ClickException as exc:
                 exc.show(file=err)
                 return int(exc.exit_code)
-            except click.exceptions.Abort:
+            except typer.Abort:
                 err.write("Aborted: this command asks a question; give the answer as an option.\n")
                 return 1
             except HeedfulError as exc:

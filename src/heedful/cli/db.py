@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store
-from heedful.store.migrations import current_version, migrate
 
 app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_help=True)
 
@@ -13,6 +12,8 @@ app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_hel
 @app.command("migrate")
 def migrate_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Create the schema, or upgrade it to the newest version (safe to run again)."""
+    from heedful.store.migrations import current_version, migrate
+
     store = open_store(db, migrate=False)
     applied = migrate(store)
     version = current_version(store)

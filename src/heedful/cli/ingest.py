@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from heedful.cli.common import DbOption, JsonOption, StoreInUse, console, emit_json, err_console
-from heedful.errors import HeedfulError
+from heedful.cli.common import DbOption, JsonOption, console, emit_json, err_console
+from heedful.errors import HeedfulError, StoreInUse
 from heedful.ingest.presets import FIELDS, PRESETS
 
 PROGRESS_MIN_ROWS = 10_000
