@@ -221,3 +221,17 @@ def test_erase_by_a_short_id_also_clears_its_quarantined_rows(store: Store, tmp_
             assert exact == 0, f"{table}.{col} still holds the id"
     for needle in ("Ann Lee", "ann@lee.example", "+44 7700 900123"):
         assert _find_everywhere(store, needle) == [], needle
+
+
+def test_erase_in_a_long_running_process_skips_the_views_ibis_registers(duck_store: Store) -> None:
+    """A server's connection holds Ibis's temporary views of in-memory frames (`ibis_pandas_memtable_…`);
+    the erasure sweep once tried to UPDATE them ("Can only update base table") and the web page failed."""
+    import ibis
+
+    seed(duck_store)
+    frame = pd.DataFrame({"note": [f"about {SUBJECT['email']}"]})
+    duck_store.ibis.execute(ibis.memtable(frame))  # as a page computing on a frame does
+    assert any(t.startswith("ibis_") for t in duck_store.list_tables())
+    erase_subject(duck_store, SUBJECT["customer_id"])  # raised BinderException before
+    stored = [hit for hit in _find_everywhere(duck_store, SUBJECT["email"]) if not hit.startswith("ibis_")]
+    assert stored == []  # the view is the page's own frame in memory, not stored data

@@ -159,7 +159,9 @@ def _mention_clause(columns: list[str], n_idents: int) -> str:
 
 
 def _user_tables(store: Store) -> list[str]:
-    return [t for t in store.list_tables() if not t.startswith("_hf_") and t != "schema_migrations"]
+    """Tables holding data: not heedful's own bookkeeping, nor the temporary views Ibis registers on a
+    connection for in-memory frames (`ibis_pandas_memtable_…`: a long-running server has them)."""
+    return [t for t in store.list_tables() if not t.startswith(("_hf_", "ibis_")) and t != "schema_migrations"]
 
 
 def rows_about(store: Store, subject: Subject) -> dict[str, list[dict[str, Any]]]:
@@ -255,6 +257,16 @@ def erase_rows(store: Store, subject: Subject, pseudonym: str) -> ErasureResult:
     # Their survey responses, answers and invitations.
     resp_ids = [r[0] for r in store.fetchall("SELECT response_id FROM responses WHERE customer_id = ?", [cid])]
     delete_by_ids(("answers", "responses"), "response_id", resp_ids)
+    # Their follow-up cases (theirs, or opened from their feedback or answers: the evidence quotes them),
+    # with each case's history.
+    if "cases" in present:
+        case_ids = {r[0] for r in store.fetchall("SELECT case_id FROM cases WHERE customer_id = ?", [cid])}
+        for trigger, ids in (("feedback", fb_ids), ("survey", resp_ids)):
+            for ids_chunk in _chunks([str(i) for i in ids]):
+                marks = ", ".join("?" for _ in ids_chunk)
+                sql = f"SELECT case_id FROM cases WHERE trigger = ? AND trigger_id IN ({marks})"
+                case_ids.update(r[0] for r in store.fetchall(sql, [trigger, *ids_chunk]))
+        delete_by_ids(("case_events", "cases"), "case_id", sorted(case_ids))
     if subject.name:
         count(
             result.deleted,
