@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "heedful"
-DOMAIN = ("value", "listen", "surveys", "retain", "advocacy", "journey")
+DOMAIN = ("value", "listen", "surveys", "retain", "advocacy", "journey", "cases")
 MAX_LINES = 600
 
 # package -> heedful packages it must never import

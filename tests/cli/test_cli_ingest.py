@@ -139,6 +139,13 @@ def test_demo_prints_each_step_in_sentences_not_python_dicts() -> None:
         },
         "advocacy": {"customers_ranked": 400, "advocates_enrolled": 30, "matched": 114, "holdout": 36},
         "journey": {"period": "2011-11", "needs": 10, "needs_met": 1, "needs_not_enough_data": 2, "alerts": 0},
+        "cases": {
+            "opened": 12,
+            "already_open": 0,
+            "by_trigger": {"feedback": 10, "survey": 2},
+            "open": 12,
+            "overdue": 0,
+        },
         "web": {"login": "admin@demo.heedful", "password": "x"},
     }
     assert set(results) == {name for name, _ in DEMO_STEPS}

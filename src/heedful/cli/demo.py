@@ -36,6 +36,7 @@ DEMO_STEPS: list[tuple[str, DemoStep]] = [
     ("retain", _service_step("retain")),
     ("advocacy", _service_step("advocacy")),
     ("journey", _service_step("journey")),
+    ("cases", _service_step("cases")),
     ("web", _service_step("accounts")),
 ]
 
@@ -112,6 +113,7 @@ STEP_TITLES = {
     "retain": "Retention",
     "advocacy": "Advocacy",
     "journey": "Journey scorecard",
+    "cases": "Cases",
     "web": "Dashboard",
 }
 
@@ -167,6 +169,11 @@ def step_lines(name: str, r: dict[str, Any]) -> list[str]:
             f"{g('needs_at_risk', 0)} at risk, {g('needs_missed', 0)} missed, "
             f"{g('needs_not_enough_data', 0)} with too few answers to judge, {g('needs_without_data', 0)} without data; "
             f"{g('alerts', 0)} alerts"
+        ]
+    if name == "cases":
+        by = ", ".join(f"{k} {v:,}" for k, v in (g("by_trigger") or {}).items()) or "none new"
+        return [
+            f"{g('opened', 0):,} cases opened: {g('overdue', 0):,} overdue of {g('open', 0):,} open; by trigger: {by}"
         ]
     if name == "web":
         return [f"sign in as {g('login')} with password {g('password')}"]

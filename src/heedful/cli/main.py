@@ -65,6 +65,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Customer value: BTYD models (BG/NBD, MBG/NBD, Pareto/NBD), Gamma-Gamma spend, CLV, RFM, cohorts.",
     ),
     "journey": ("heedful.cli.journey", "app", "Journey stages, needs, department scorecards and alerts."),
+    "cases": (
+        "heedful.cli.cases",
+        "app",
+        "Cases: every unhappy customer gets an owner, a due date and a reply (open, list, assign, reply, resolve).",
+    ),
     "survey": ("heedful.cli.survey", "app", "Surveys: NPS/CSAT/CES, MaxDiff, conjoint and price sensitivity."),
     "listen": ("heedful.cli.listen", "app", "Listen to customers: sentiment, themes, owners, discovery and trends."),
     "users": ("heedful.cli.web", "users_app", "People who sign in to the web app, and their roles."),

@@ -1,7 +1,7 @@
 """Schema migrations: numbered, applied once each, recorded in `schema_migrations`.
 
 Version ranges by area keep parallel work apart: 1-99 store/ingest, 300s value, 400s listen,
-500s web, 600s surveys, 700s retain, 800s advocacy, 900s journey. Every migration must be
+500s web, 600s surveys, 700s retain, 800s advocacy, 900s journey, 1000s cases. Every migration must be
 idempotent (CREATE … IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) because migration 1 creates the
 tables as `schema.py` defines them today.
 """
@@ -135,6 +135,7 @@ MIGRATIONS: list[Migration] = [
         "journey: operations, metric_values, alerts",
         lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"]),
     ),
+    Migration(1000, "cases: cases, case_events", lambda s: ensure_tables(s, ["cases", "case_events"])),
 ]
 
 
