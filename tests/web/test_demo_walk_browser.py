@@ -23,7 +23,7 @@ from .test_browser import _free_port, browser  # noqa: F401  (the Chromium fixtu
 pytestmark = pytest.mark.browser
 
 DEMO_LOGIN = ("admin@demo.heedful", "heedful-demo-2024")
-COMMANDS = "value|listen|retain|survey|journey|report|import|demo|serve|advocacy|db|users|privacy|customer|tokens"
+COMMANDS = "value|listen|retain|survey|journey|report|import|demo|serve|advocacy|db|users|privacy|customer|tokens|cases"
 NEVER = {
     "a Python repr": re.compile(r"\{'|\['|<heedful\.|Timestamp\(|dtype|\bNaT\b"),
     "None": re.compile(r"\bNone\b"),

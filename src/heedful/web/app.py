@@ -61,6 +61,7 @@ ROUTERS: list[str] = [
     "surveys",
     "journey",
     "retain",
+    "cases",
     "api",
     "local",
 ]

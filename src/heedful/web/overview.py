@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ from heedful.web.deps import StoreDep, ViewerUser
 from heedful.web.templating import csv_response, figure, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+log = logging.getLogger("heedful.web")
 
 
 def _survey_trend(scores: pd.DataFrame) -> pd.DataFrame:
@@ -57,6 +59,27 @@ def _chart_data(request: Request, store: Store) -> dict[str, Any]:
     cache: AggregateCache = request.app.state.aggregates
     data: dict[str, Any] = cache.get(store, "overview", overview_data)
     return data
+
+
+def case_counts(store: Store) -> dict[str, int] | None:
+    """Open and overdue cases for the overview card; None where there are none to speak of (an empty
+    store, or a store whose cases table has not been created yet)."""
+    try:
+        if "cases" not in store.list_tables() or store.count("cases") == 0:
+            return None
+        from heedful.services.cases import case_figures
+
+        figures = case_figures(store)
+    except Exception:  # the cases area is not installed or not migrated here: the card is left out
+        log.debug("No case figures for the overview", exc_info=True)
+        return None
+    if figures.empty:
+        return None
+    counts = {
+        key: int(pd.to_numeric(figures[key], errors="coerce").fillna(0).sum()) if key in figures else 0
+        for key in ("open", "overdue")
+    }
+    return counts
 
 
 @router.get("/")
@@ -176,7 +199,13 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     return render(
         request,
         "overview.html",
-        {"figures": data["figures"], "charts": charts, "scores": headline_scores, "themes": themes},
+        {
+            "figures": data["figures"],
+            "charts": charts,
+            "scores": headline_scores,
+            "themes": themes,
+            "cases": case_counts(store),
+        },
     )
 
 
