@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from heedful.errors import ConfigError
+from heedful.yamllines import line_of
 
 Priority = Literal["high", "medium", "low"]
 PRIORITIES: tuple[str, ...] = ("high", "medium", "low")
@@ -141,12 +142,12 @@ def parse_rules(text: str, source: str = "cases.yaml", known_departments: Iterab
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "document"
             msg = err["msg"].removeprefix("Value error, ")
-            messages.append(f"{source} line {_line_of(root, err['loc'])}: {where}: {msg}")
+            messages.append(f"{source} line {line_of(root, err['loc'])}: {where}: {msg}")
         raise ConfigError("; ".join(messages)) from exc
     if known_departments is not None:
         known = sorted(set(known_departments))
         unknown = [
-            f"{source} line {_line_of(root, loc, key=loc[0] == 'departments')}: {'.'.join(str(p) for p in loc)}: "
+            f"{source} line {line_of(root, loc, key=loc[0] == 'departments')}: {'.'.join(str(p) for p in loc)}: "
             f"unknown department {dept!r} (known: {', '.join(known)})"
             for loc, dept in rules.named_departments()
             if dept not in known
@@ -154,26 +155,6 @@ def parse_rules(text: str, source: str = "cases.yaml", known_departments: Iterab
         if unknown:
             raise ConfigError("; ".join(unknown))
     return rules
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...], *, key: bool = False) -> int:
-    """1-based line of the deepest YAML node along `loc` (of the mapping key itself with `key`)."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
-            if pair is not None:
-                child = pair[1]
-                if key and part == loc[-1]:
-                    return int(pair[0].start_mark.line) + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
 
 
 def dump_rules(rules: CaseRules) -> str:

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from heedful.errors import ConfigError
+from heedful.yamllines import line_of
 
 Direction = Literal["higher", "lower"]
 MetricKind = Literal[
@@ -287,32 +288,15 @@ def parse_config(text: str, source: str = "needs file") -> JourneyConfig:
     except ValidationError as exc:
         messages = []
         for loc, msg in reference_problems(data):
-            messages.append(f"{source} line {_line_of(root, loc)}: {'.'.join(str(p) for p in loc)}: {msg}")
+            messages.append(f"{source} line {line_of(root, loc)}: {'.'.join(str(p) for p in loc)}: {msg}")
         for err in exc.errors():
             if not err["loc"] and messages:
                 continue  # the cross-reference problem is already reported with its line
-            line = _line_of(root, err["loc"])
+            line = line_of(root, err["loc"])
             where = ".".join(str(p) for p in err["loc"]) or "document"
             msg = err["msg"].removeprefix("Value error, ")
             messages.append(f"{source} line {line}: {where}: {msg}")
         raise ConfigError("; ".join(messages)) from exc
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
-    """1-based line of the deepest YAML node found along a Pydantic error location."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        else:
-            child = None
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
 
 
 def dump_config(config: JourneyConfig) -> str:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from heedful.errors import InputError
+from heedful.yamllines import line_of
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -104,7 +105,7 @@ def parse_taxonomy(
     if not isinstance(data, dict):
         raise InputError(f"{source}, line 1: a taxonomy is a mapping with a `themes:` list")
     problems = [
-        f"{source}, line {_line_of(node, loc)}: {'.'.join(str(p) for p in loc)}: {msg}"
+        f"{source}, line {line_of(node, loc)}: {'.'.join(str(p) for p in loc)}: {msg}"
         for loc, msg in owner_problems(data, departments, stages)
     ]
     try:
@@ -112,7 +113,7 @@ def parse_taxonomy(
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
-            line = _line_of(node, loc)
+            line = line_of(node, loc)
             field = ".".join(str(p) for p in loc) or "taxonomy"
             problems.append(f"{source}, line {line}: {field}: {err['msg']}")
         raise InputError("Invalid taxonomy:\n" + "\n".join(problems)) from exc
@@ -147,25 +148,6 @@ def owner_problems(
                 )
             )
     return problems
-
-
-def _line_of(node: Any, loc: Sequence[Any]) -> int:
-    """1-based line of the YAML node at `loc`, or of the deepest parent that exists."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    child = value
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
 
 
 def load_taxonomy_text(text: str | None = None, source: str = "<taxonomy>") -> Taxonomy:

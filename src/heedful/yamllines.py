@@ -1,0 +1,33 @@
+"""The one way heedful finds the line of a value in a YAML file, for errors that name it ("needs.yaml line 5").
+
+A leaf like `errors.py`: the configuration files of several areas (journey needs, listening taxonomies,
+case rules) report their mistakes through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+
+def line_of(node: Any, loc: Sequence[Any], *, key: bool = False) -> int:
+    """1-based line of the YAML node at `loc` (a Pydantic error location), or of the deepest parent that
+    exists; with `key`, the line of the last mapping key itself rather than of its value."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if pair is not None:
+                child = pair[1]
+                if key and part == loc[-1]:
+                    return int(pair[0].start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
