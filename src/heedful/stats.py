@@ -12,7 +12,7 @@ from typing import Any, overload
 import numpy as np
 from scipy import stats as _scipy_stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
 
 
 @overload
@@ -48,6 +48,15 @@ def two_proportion_greater(x1: float, n1: float, x0: float, n0: float) -> tuple[
         return 0.0, 1.0
     z, p = proportions_ztest(np.array([x1, x0]), np.array([n1, n0]), alternative="larger")
     return float(z), float(p)
+
+
+def difference_interval(x1: float, n1: float, x0: float, n0: float, level: float = 0.95) -> tuple[float, float]:
+    """Interval for x1/n1 - x0/n0 (Newcombe's hybrid score interval, built from two Wilson intervals, so it
+    behaves at small samples and near 0 or 1); (NaN, NaN) when either group is empty."""
+    if n1 <= 0 or n0 <= 0:
+        return float("nan"), float("nan")
+    low, high = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff", alpha=1 - level)
+    return float(low), float(high)
 
 
 def benjamini_hochberg(p: Any) -> np.ndarray:

@@ -41,7 +41,10 @@ def test_open_list_show_assign_note_reply_resolve(db: str) -> None:
     assert opened["opened"] > 0 and opened["by_trigger"]["alert"] == 1
     assert _json(["cases", "open", "--db", db, "--json"])["opened"] == 0
     listed = _json(["cases", "list", "--db", db, "--json", "--limit", "5"])
-    assert listed["total"] == opened["opened"] and len(listed["cases"]) == 5
+    assert listed["total"] == opened["opened"] - opened["held_out"] and len(listed["cases"]) == 5
+    assert opened["held_out"] > 0 and not any(c["holdout"] for c in listed["cases"])
+    everything = _json(["cases", "list", "--db", db, "--json", "--include-holdout", "--status", "all"])
+    assert everything["total"] == opened["opened"]
     case_id = listed["cases"][0]["case_id"]
     assert {"customer_name", "department_name", "theme_label", "overdue", "evidence_text"} <= set(listed["cases"][0])
 
@@ -66,8 +69,16 @@ def test_open_list_show_assign_note_reply_resolve(db: str) -> None:
     human = runner.invoke(app, ["cases", "reply", listed["cases"][1]["case_id"], "Hi", "--db", db])
     assert human.exit_code == 0 and "Mail is off" in human.stdout
     figures = _json(["cases", "figures", "--db", db, "--json"])
-    assert sum(f["open"] for f in figures) == opened["opened"] - 1
-    assert runner.invoke(app, ["cases", "figures", "--db", db]).exit_code == 0
+    assert sum(f["open"] for f in figures["departments"]) == opened["opened"] - opened["held_out"] - 1
+    assert {"open", "overdue", "resolved_this_month", "median_hours_to_first_response"} <= set(
+        figures["departments"][0]
+    )
+    assert {"median_hours_to_resolve", "within_sla", "recovery"} <= set(figures["departments"][0])
+    overall = figures["overall"]
+    assert overall["held_out"] == opened["held_out"] and overall["first_responses"] == 2
+    assert overall["recovery"]["finding"].startswith("not enough data (n = ")
+    shown = runner.invoke(app, ["cases", "figures", "--db", db])
+    assert shown.exit_code == 0 and "Did it work?" in shown.stdout
 
 
 def test_refusals_and_missing_cases_are_user_errors(db: str) -> None:
@@ -96,7 +107,7 @@ def test_rules_file_is_used_and_its_errors_name_the_line(db: str, tmp_path: Path
         encoding="utf-8",
     )
     opened = _json(["cases", "open", "--rules", str(good), "--db", db, "--json"])
-    assert opened == {"opened": 1, "already_open": 0, "by_trigger": {"alert": 1}}
+    assert opened == {"opened": 1, "already_open": 0, "by_trigger": {"alert": 1}, "held_out": 0}
     case = _json(["cases", "list", "--db", db, "--json"])["cases"][0]
     hours = (datetime.fromisoformat(case["due_at"]) - datetime.fromisoformat(case["opened_at"])).total_seconds() / 3600
     assert hours == pytest.approx(2)  # delivery's high-priority SLA from the file

@@ -26,7 +26,7 @@ def test_opening_twice_never_duplicates_a_case(store: Store) -> None:
     assert set(first["by_trigger"]) == {"survey", "feedback", "alert", "churn"}
     assert first["by_trigger"]["alert"] == 1 and first["by_trigger"]["churn"] == 1  # C0000001; C0000002 is low value
     again = service.open_cases(store)
-    assert again == {"opened": 0, "already_open": first["opened"], "by_trigger": {}}
+    assert again == {"opened": 0, "already_open": first["opened"], "by_trigger": {}, "held_out": 0}
     assert store.count("cases") == first["opened"]
     keys = store.fetchall("SELECT COUNT(DISTINCT idempotency_key), COUNT(*) FROM cases")[0]
     assert keys[0] == keys[1] == first["opened"]
@@ -83,7 +83,8 @@ def test_status_flow_records_history_and_refuses_invalid_moves(store: Store) -> 
 def test_list_filters_sorts_and_overdue(store: Store) -> None:
     fill_signals(store)
     opened = datetime.now() - timedelta(hours=100)  # past the 24 h and 72 h SLAs, within the 168 h one
-    total = service.open_cases(store, now=opened)["opened"]
+    result = service.open_cases(store, now=opened)
+    total = result["opened"] - result["held_out"]  # the holdout is not listed
     assert service.count_cases(store) == total == service.count_cases(store, status="all")
     overdue = service.list_cases(store, overdue_only=True, limit=1000)
     assert len(overdue) == service.count_cases(store, overdue_only=True) > 0
@@ -197,7 +198,7 @@ def test_figures_per_department(store: Store) -> None:
 def test_demo_step_opens_cases_once(store: Store) -> None:
     fill_signals(store, customers=60, feedback=120)
     first = service.demo_step(store)
-    assert first["opened"] > 0 and first["open"] == first["opened"] and first["overdue"] == 0
+    assert first["opened"] > 0 and first["open"] == first["opened"] - first["held_out"] and first["overdue"] == 0
     assert service.demo_step(store)["opened"] == 0
 
 
@@ -208,10 +209,13 @@ def test_erasing_a_person_removes_their_cases_and_each_case_history(store: Store
     service.open_cases(store)
     who = store.fetchall(
         "SELECT customer_id FROM cases WHERE customer_id IS NOT NULL AND customer_id <> '' "
-        "GROUP BY customer_id ORDER BY COUNT(*) DESC LIMIT 1"
+        "AND NOT coalesce(holdout, FALSE) GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1"
     )[0][0]
     theirs = [r[0] for r in store.fetchall("SELECT case_id FROM cases WHERE customer_id = ?", [who])]
-    service.add_note(store, theirs[0], "Called them back.", "agent@example.com")
+    worked = store.fetchall(
+        "SELECT case_id FROM cases WHERE customer_id = ? AND NOT coalesce(holdout, FALSE) ORDER BY case_id", [who]
+    )[0][0]
+    service.add_note(store, worked, "Called them back.", "agent@example.com")  # held-out cases take no work
     others = store.count("cases") - len(theirs)
     erase_subject(store, who)
     assert store.fetchall("SELECT COUNT(*) FROM cases WHERE customer_id = ?", [who])[0][0] == 0

@@ -295,3 +295,41 @@ def test_overview_card_is_left_out_without_a_cases_table() -> None:
 
     assert case_counts(NoCases()) is None  # type: ignore[arg-type]
     assert case_counts(Broken()) is None  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- did it work
+def test_inbox_says_whether_following_up_worked_and_hides_the_holdout(
+    web_store: Store, clients: dict[Role, TestClient], case_ids: dict[str, str]
+) -> None:
+    from heedful.store import cases_repo
+
+    now = datetime(2024, 6, 30, 12, 0)
+    held = {
+        "case_id": "cheld1",
+        "idempotency_key": "C1|feedback|held-1",
+        "customer_id": "C1",
+        "trigger": "feedback",
+        "trigger_id": "held-1",
+        "department": "delivery",
+        "priority": "low",
+        "status": "new",
+        "holdout": True,
+        "evidence": '{"quote": "Held-out complaint"}',
+        "opened_at": now,
+        "due_at": now + timedelta(days=7),
+        "updated_at": now,
+    }
+    cases_repo.insert_cases(web_store, pd.DataFrame([held]), [])
+    client = clients[Role.analyst]
+    page = client.get("/cases", params={"status": "all"})
+    text = _text(page.text)
+    section = _text(page.text.split('data-testid="did-it-work"', 1)[1])
+    assert "Did it work?" in text and "Closed within the promised time" in section
+    assert "not enough data (n = " in section and "held out" in section
+    assert "Held-out complaint" not in text and "cheld1" not in page.text
+    assert not RAW.search(text), RAW.search(text)
+    one = client.get("/cases/cheld1")
+    assert one.status_code == 200 and 'data-testid="holdout"' in one.text
+    assert "/reply" not in one.text and "/notes" not in one.text and "/status" not in one.text
+    refused = _form(client, "/cases/cheld1/notes", {"text": "hi"})
+    assert refused.status_code == 303 and "in the holdout" in client.get("/cases/cheld1").text

@@ -42,6 +42,15 @@ def case_id_of(key: str) -> str:
     return "c" + hashlib.sha256(key.encode()).hexdigest()[:11]
 
 
+def in_holdout(key: str, share: float) -> bool:
+    """Whether the case with idempotency key `key` is drawn into the holdout: a seeded hash of the key, so
+    the draw is random across cases yet the same on every run (a retry or a second store agrees)."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"heedful-holdout|{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
 def check_status(status: str) -> str:
     if status not in STATUSES:
         raise InputError(f"Unknown case status {status!r}; use one of {', '.join(STATUSES)}.")
@@ -83,14 +92,25 @@ def priority_of(severity: str, tier: str | None) -> str:
 
 
 def plan_cases(candidates: pd.DataFrame, percentiles: pd.Series, rules: CaseRules, now: datetime) -> pd.DataFrame:
-    """Candidates (from `triggers.find_candidates`) with priority, status, opened_at and due_at."""
+    """Candidates (from `triggers.find_candidates`) with priority, status, holdout, opened_at and due_at."""
     out = candidates.copy()
     if out.empty:
-        return out.assign(priority=pd.Series(dtype=object), status=pd.Series(dtype=object), opened_at=now, due_at=now)
+        return out.assign(
+            priority=pd.Series(dtype=object),
+            status=pd.Series(dtype=object),
+            opened_at=now,
+            due_at=now,
+            holdout=pd.Series(dtype=bool),
+        )
     pct = out["customer_id"].map(lambda c: percentiles.get(c) if isinstance(c, str) else None)
     tiers = [value_tier(p, rules.value_tiers) for p in pct]
     out["priority"] = [priority_of(s, t) for s, t in zip(out["severity"], tiers, strict=True)]
     out["status"] = "new"
+    # a case without a known customer (a journey alert) has no one whose later behaviour could be compared
+    out["holdout"] = [
+        isinstance(c, str) and bool(c) and in_holdout(k, rules.holdout_share)
+        for c, k in zip(out["customer_id"], out["idempotency_key"], strict=True)
+    ]
     out["opened_at"] = now
     out["due_at"] = [
         now + timedelta(hours=rules.sla_for(d if isinstance(d, str) else None).hours(p))

@@ -105,6 +105,13 @@ class CaseRules(_Strict):
     lookback_days: int | None = Field(
         default=90, ge=1, description="per trigger, only signals this many days before its newest one"
     )
+    holdout_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="share of new cases with a known customer kept back (not followed up) to measure whether "
+        "following up works; 0 follows up every case",
+    )
 
     def sla_for(self, department: str | None) -> Sla:
         return self.departments.get(department or "", self.sla_hours)

@@ -45,7 +45,11 @@ def open_cmd(
         emit_json(result)
         return
     by = ", ".join(f"{k} {v}" for k, v in result["by_trigger"].items()) or "none"
-    console.print(f"Opened {result['opened']} case(s) ({by}); {result['already_open']} already had one.")
+    held = f", {result['held_out']} of them held out (not followed up, to measure whether following up works)"
+    console.print(
+        f"Opened {result['opened']} case(s) ({by}){held if result['held_out'] else ''}; "
+        f"{result['already_open']} already had one."
+    )
 
 
 @app.command("list")
@@ -63,6 +67,9 @@ def list_cmd(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open cases past their due date.")] = False,
     sort: Annotated[str, typer.Option("--sort", help="due (overdue first), value (CLV) or opened.")] = "due",
     limit: Annotated[int, typer.Option("--limit", help="At most this many cases.")] = 50,
+    include_holdout: Annotated[
+        bool, typer.Option("--include-holdout", help="Also the holdout cases (kept back, not followed up).")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Cases, overdue first (or by customer value, or newest first)."""
@@ -71,6 +78,7 @@ def list_cmd(
         "assignee": assignee,
         "status": status,
         "overdue_only": overdue,
+        "include_holdout": include_holdout,
     }
     with open_store(db) as store:
         rows = service.list_cases(store, **filters, sort=sort, limit=limit)
@@ -101,7 +109,7 @@ def list_cmd(
             r.theme_label or "",
             r.department_name or "",
             f"[{PRIORITY_STYLE.get(r.priority, 'dim')}]{r.priority}[/]",
-            r.status,
+            r.status + (" (holdout)" if r.holdout else ""),
             r.assignee or "",
             due,
             (r.evidence_text or "")[:80],
@@ -236,24 +244,52 @@ def status_cmd(
         console.print(f"Case {case_id} is {case['status']}.")
 
 
+def _hours(value: Any) -> str:
+    return "–" if value is None or value != value else f"{value:.1f}"
+
+
+def _pct(share: dict[str, Any]) -> str:
+    if not share["n"]:
+        return "–"
+    return f"{share['share']:.0%} ({share['low']:.0%}–{share['high']:.0%}, n = {share['n']})"
+
+
 @app.command("figures")
 def figures_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Per department: open and overdue cases, resolved this month, median hours to first response."""
+    """Per department: open and overdue cases, resolved this month, median hours to first response; and
+    did it work: hours to respond and resolve, share within SLA, recovery against the holdout."""
     with open_store(db) as store:
         figures = service.case_figures(store)
+        loop = service.closed_loop_figures(store)
     if json_out:
-        emit_json(figures.to_dict(orient="records"))
+        by_dept = {d["department"]: d for d in loop["departments"]}
+        departments = [{**by_dept.get(r["department"], {}), **r} for r in figures.to_dict(orient="records")]
+        emit_json({"departments": departments, "overall": loop["overall"], "minimum": loop["minimum"]})
         return
     table = Table(title="Cases per department")
     for col in ("Department", "Open", "Overdue", "Resolved this month", "Median hours to first response"):
         table.add_column(col, justify="left" if col == "Department" else "right")
     for r in figures.itertuples():
-        hours = r.median_hours_to_first_response
         table.add_row(
             r.department_name,
             str(r.open),
             str(r.overdue),
             str(r.resolved_this_month),
-            "–" if hours is None or hours != hours else f"{hours:.1f}",
+            _hours(r.median_hours_to_first_response),
         )
     console.print(table)
+    loop_table = Table(title="Did it work? (holdout cases left out of the timings)")
+    for col in ("Department", "Cases", "Hours to respond", "Hours to resolve", "Within SLA", "Recovery"):
+        loop_table.add_column(col, justify="left" if col in ("Department", "Recovery") else "right")
+    for name, row in [("All departments", loop["overall"])] + [
+        (d["department_name"], d) for d in loop["departments"] if d["cases"] or d["held_out"]
+    ]:
+        loop_table.add_row(
+            name,
+            str(row["cases"]),
+            _hours(row["median_hours_to_first_response"]),
+            _hours(row["median_hours_to_resolve"]),
+            _pct(row["within_sla"]),
+            row["recovery"]["finding"],
+        )
+    console.print(loop_table)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from heedful.cases import outcomes
 from heedful.cases.flow import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -52,8 +53,13 @@ LIST_COLUMNS = [
     "overdue",
     "clv",
     "evidence_text",
+    "holdout",
 ]
 MAIL_OFF = "Mail is off: no SMTP settings."
+HELD_OUT = (
+    "is in the holdout: it is kept back, not followed up, so that following up can be measured "
+    "against not following up (cases.yaml holdout_share)."
+)
 
 
 def _now() -> datetime:
@@ -98,7 +104,11 @@ def open_cases(
 ) -> dict[str, Any]:
     """Open a case for every signal the rules pick that has none yet; re-running never duplicates.
 
-    Returns {"opened": n, "already_open": n, "by_trigger": {kind: n opened}}."""
+    A random `rules.holdout_share` of the new cases with a known customer (a seeded hash of the key: every
+    run draws the same) is stored in the holdout: never listed by default, assigned or replied to, so that
+    `closed_loop_figures` can compare followed-up customers with comparable ones nobody followed up.
+
+    Returns {"opened": n, "already_open": n, "by_trigger": {kind: n opened}, "held_out": n of those opened}."""
     rules = rules or default_rules()
     now = now or _now()
     t = rules.triggers
@@ -123,12 +133,17 @@ def open_cases(
     )
     new = candidates[~known]
     planned = plan_cases(new, value_percentiles(repo.customer_values(store)), rules, now)
-    opened = 0
+    opened = held_out = 0
     by_trigger: dict[str, int] = {}
     if not planned.empty:
+        ids = list(planned["case_id"])
         events = [
             repo.event_row(
-                r.case_id, now, actor, "opened", {"trigger": r.trigger, "priority": r.priority, "due_at": r.due_at}
+                r.case_id,
+                now,
+                actor,
+                "opened",
+                {"trigger": r.trigger, "priority": r.priority, "due_at": r.due_at, "holdout": bool(r.holdout)},
             )
             for r in planned.itertuples()
         ]
@@ -138,8 +153,14 @@ def open_cases(
             updated_at=now,
         )
         opened = repo.insert_cases(store, rows, events)
+        held_out = int(planned["holdout"].sum()) if opened == len(planned) else len(repo.held_out(store, ids))
         by_trigger = {str(k): int(v) for k, v in planned["trigger"].value_counts().sort_index().items()}
-    return {"opened": opened, "already_open": int(known.sum()) + len(new) - opened, "by_trigger": by_trigger}
+    return {
+        "opened": opened,
+        "already_open": int(known.sum()) + len(new) - opened,
+        "by_trigger": by_trigger,
+        "held_out": held_out,
+    }
 
 
 # ---------------------------------------------------------------- reading
@@ -158,9 +179,15 @@ def _statuses(status: str | None) -> list[str] | None:
 
 
 def _filters(
-    department: str | None, assignee: str | None, status: str | None, overdue_only: bool, now: datetime | None
+    department: str | None,
+    assignee: str | None,
+    status: str | None,
+    overdue_only: bool,
+    now: datetime | None,
+    include_holdout: bool = False,
 ) -> dict[str, Any]:
     return {
+        "include_holdout": include_holdout,
         "department": department or None,
         "assignee": assignee or None,
         "statuses": _statuses(status or None),
@@ -193,18 +220,24 @@ def list_cases(
     limit: int = 100,
     offset: int = 0,
     now: datetime | None = None,
+    include_holdout: bool = False,
 ) -> pd.DataFrame:
     """Cases matching the filters (`status` None: the open ones; "all": every case; "open" / "closed" too),
-    sorted by "due" (overdue first, then due date), "value" (CLV, highest first) or "opened" (newest first)."""
+    sorted by "due" (overdue first, then due date), "value" (CLV, highest first) or "opened" (newest first).
+    Holdout cases (kept back to measure whether following up works) only with `include_holdout`."""
     if sort not in repo.SORTS:
         raise InputError(f"Unknown sort {sort!r}; use one of {', '.join(SORTS)}.")
     if limit < 0 or offset < 0:
         raise InputError("limit and offset must not be negative.")
     rows = repo.list_rows(
-        store, **_filters(department, assignee, status, overdue_only, now), sort=sort, limit=limit, offset=offset
+        store,
+        **_filters(department, assignee, status, overdue_only, now, include_holdout),
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
     if rows.empty:
-        return pd.DataFrame(columns=LIST_COLUMNS).astype({"overdue": bool, "clv": float})
+        return pd.DataFrame(columns=LIST_COLUMNS).astype({"overdue": bool, "clv": float, "holdout": bool})
     config = load_config(store)
     labels = theme_labels()
     rows["theme_label"] = rows["theme"].map(lambda t: label_of(t, labels) if isinstance(t, str) and t else None)
@@ -213,6 +246,7 @@ def list_cases(
     )
     rows["evidence_text"] = rows["evidence"].map(lambda e: evidence_text(_evidence(e)))
     rows["overdue"] = rows["overdue"].fillna(False).astype(bool)
+    rows["holdout"] = rows["holdout"].fillna(False).astype(bool)
     rows["clv"] = pd.to_numeric(rows["clv"], errors="coerce")
     for col in ("opened_at", "due_at"):
         rows[col] = pd.to_datetime(rows[col])
@@ -227,10 +261,11 @@ def count_cases(
     status: str | None = None,
     overdue_only: bool = False,
     now: datetime | None = None,
+    include_holdout: bool = False,
     **_ignored: Any,
 ) -> int:
     """How many cases `list_cases` with the same filters would list without a limit."""
-    return repo.count_rows(store, **_filters(department, assignee, status, overdue_only, now))
+    return repo.count_rows(store, **_filters(department, assignee, status, overdue_only, now, include_holdout))
 
 
 def _plain(value: Any) -> Any:
@@ -250,6 +285,7 @@ def get_case(store: Store, case_id: str, *, now: datetime | None = None) -> dict
         raise NotFoundError(f"No case {case_id!r}; list cases with `heedful cases list --status all`.")
     case = {k: _plain(v) for k, v in record.items()}
     case["evidence"] = _evidence(case.get("evidence"))
+    case["holdout"] = bool(case.get("holdout"))
     theme = case.get("theme")
     case["theme_label"] = label_of(theme) if theme else None
     department = case.get("department")
@@ -270,6 +306,9 @@ def _require(store: Store, case_ids: list[str]) -> dict[str, str]:
     missing = [c for c in case_ids if c not in statuses]
     if missing:
         raise NotFoundError(f"No case {', '.join(repr(c) for c in missing[:5])}.")
+    held = repo.held_out(store, case_ids)
+    if held:
+        raise InputError(f"Case {sorted(held)[0]} {HELD_OUT}")
     return statuses
 
 
@@ -330,6 +369,8 @@ def reply(
         raise InputError("A reply needs some text.")
     case = get_case(store, case_id)
     current = case["status"]
+    if case["holdout"]:
+        raise InputError(f"Case {case_id} {HELD_OUT}")
     if current in CLOSED_STATUSES:
         raise InputError(f"Case {case_id} is {current}; reopen it (in_progress) before replying.")
     if settings is None:
@@ -374,6 +415,7 @@ def case_figures(store: Store, *, now: datetime | None = None) -> pd.DataFrame:
     now = now or _now()
     config = load_config(store)
     rows = repo.timing_rows(store)
+    rows = rows[~rows["holdout"].fillna(False).astype(bool)]
     departments = [d.id for d in config.departments]
     departments += sorted({d for d in rows["department"].dropna().unique() if d not in departments})
     for col in ("opened_at", "due_at", "first_response_at", "resolved_at"):
@@ -408,6 +450,64 @@ def case_figures(store: Store, *, now: datetime | None = None) -> pd.DataFrame:
             "median_hours_to_first_response",
         ],
     )
+
+
+def closed_loop_figures(
+    store: Store, *, now: datetime | None = None, rules: CaseRules | None = None, minimum: int = outcomes.MIN_PER_ARM
+) -> dict[str, Any]:
+    """Did it work? Overall and per department: cases worked, first responses, median hours to the first
+    response and to close, share closed within the SLA (Wilson interval), and recovery — the share of
+    followed-up unhappy customers (not held out, moved beyond new) who later ordered again, answered above
+    the unhappy range or left non-negative feedback, against the holdout's, with the difference and its 95%
+    interval ("not enough data" below `minimum` cases in either group). See `heedful.cases.outcomes`."""
+    now = now or _now()
+    rules = rules or default_rules()
+    config = load_config(store)
+    rows = repo.timing_rows(store)
+    for col in ("opened_at", "due_at", "first_response_at", "resolved_at"):
+        rows[col] = pd.to_datetime(rows[col])
+    rows["holdout"] = rows["holdout"].fillna(False).astype(bool)
+    people = rows.dropna(subset=["customer_id"])
+    came_back = pd.Series(dtype=bool)
+    if not people.empty:
+        answers = _survey_answers(store)
+        if not answers.empty:
+            answers = answers.assign(answered_at=pd.to_datetime(answers["answered_at"]))
+        feedback = repo.case_customer_feedback(store)
+        feedback["created_at"] = pd.to_datetime(feedback["created_at"])
+        s = rules.triggers.survey
+        came_back = outcomes.recovered(
+            people,
+            next_orders=repo.next_orders(store),
+            answers=answers,
+            feedback=feedback,
+            unhappy_max={"nps": s.nps_max, "csat": s.csat_max, "ces": s.ces_max},
+            now=now,
+        )
+
+    def figures(mine: pd.DataFrame) -> dict[str, Any]:
+        mine_people = mine[mine["case_id"].isin(came_back.index)]
+        # as randomised: every case not held out (to be followed up) against the holdout, whether or not
+        # someone has acted yet — comparing only the cases someone worked would let the team's choice of
+        # whom to call first (likely returners?) pass for the effect of calling
+        followed = mine_people[~mine_people["holdout"]]
+        held = mine_people[mine_people["holdout"]]
+        recovery = outcomes.recovery(
+            came_back.reindex(followed["case_id"]), came_back.reindex(held["case_id"]), minimum=minimum
+        )
+        recovery["acted_on_share"] = float((followed["status"] != "new").mean()) if len(followed) else None
+        return {**outcomes.timing(mine, now), "recovery": recovery}
+
+    departments = [d.id for d in config.departments]
+    departments += sorted({d for d in rows["department"].dropna().unique() if d not in departments})
+    return {
+        "overall": figures(rows),
+        "departments": [
+            {"department": d, "department_name": config.department_name(d), **figures(rows[rows["department"] == d])}
+            for d in departments
+        ],
+        "minimum": minimum,
+    }
 
 
 def demo_step(store: Store) -> dict[str, object]:

@@ -35,7 +35,10 @@ CASE_COLUMNS = (
     "first_response_at",
     "resolved_at",
     "updated_at",
+    "holdout",
 )
+HOLDOUT = "COALESCE(c.holdout, FALSE)"
+NOT_HELD_OUT = f"{HOLDOUT} = FALSE"
 SORTS = {
     "due": "overdue DESC, c.due_at ASC, c.case_id",
     "value": "v.clv DESC NULLS LAST, c.due_at ASC, c.case_id",
@@ -109,6 +112,7 @@ def insert_cases(store: Store, cases: pd.DataFrame, events: list[dict[str, Any]]
     frame = cases[[c for c in CASE_COLUMNS if c in cases]].astype(
         {c: "object" for c in ("customer_id", "theme", "department", "journey_stage", "assignee") if c in cases}
     )
+    frame["holdout"] = frame["holdout"].fillna(False).astype(bool) if "holdout" in frame else False
     for col in ("first_response_at", "resolved_at"):
         if col not in frame:
             frame[col] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
@@ -128,6 +132,15 @@ def case_record(store: Store, case_id: str) -> dict[str, Any] | None:
         [case_id],
     )
     return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def held_out(store: Store, case_ids: Sequence[str]) -> set[str]:
+    """Which of `case_ids` are in the holdout."""
+    if not case_ids:
+        return set()
+    marks = ", ".join("?" for _ in case_ids)
+    rows = store.fetchall(f"SELECT case_id FROM cases c WHERE case_id IN ({marks}) AND {HOLDOUT}", list(case_ids))
+    return {str(r[0]) for r in rows}
 
 
 def statuses_of(store: Store, case_ids: Sequence[str]) -> dict[str, str]:
@@ -167,8 +180,9 @@ def _where(
     overdue_only: bool,
     open_statuses: Sequence[str],
     now: datetime,
+    include_holdout: bool = False,
 ) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["1=1"]
+    clauses: list[str] = ["1=1" if include_holdout else NOT_HELD_OUT]
     params: list[Any] = []
     if department is not None:
         clauses.append("c.department = ?")
@@ -197,6 +211,7 @@ def list_rows(
     sort: str,
     limit: int,
     offset: int,
+    include_holdout: bool = False,
 ) -> pd.DataFrame:
     """Cases matching the filters, with customer name, CLV and whether each is overdue at `now`."""
     where, params = _where(
@@ -206,12 +221,13 @@ def list_rows(
         overdue_only=overdue_only,
         open_statuses=open_statuses,
         now=now,
+        include_holdout=include_holdout,
     )
     marks = ", ".join("?" for _ in open_statuses)
     return store.query(
         "SELECT c.case_id, c.customer_id, cu.name AS customer_name, c.trigger, c.trigger_id, c.theme, "
         "c.department, c.priority, c.status, c.assignee, c.opened_at, c.due_at, "
-        f"(c.status IN ({marks}) AND c.due_at < ?) AS overdue, v.clv, c.evidence "
+        f"(c.status IN ({marks}) AND c.due_at < ?) AS overdue, v.clv, c.evidence, {HOLDOUT} AS holdout "
         "FROM cases c LEFT JOIN customers cu ON cu.customer_id = c.customer_id "
         f"LEFT JOIN customer_value v ON v.customer_id = c.customer_id WHERE {where} "
         f"ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
@@ -228,6 +244,7 @@ def count_rows(
     overdue_only: bool,
     open_statuses: Sequence[str],
     now: datetime,
+    include_holdout: bool = False,
 ) -> int:
     where, params = _where(
         department=department,
@@ -236,10 +253,34 @@ def count_rows(
         overdue_only=overdue_only,
         open_statuses=open_statuses,
         now=now,
+        include_holdout=include_holdout,
     )
     return int(store.fetchall(f"SELECT COUNT(*) FROM cases c WHERE {where}", params)[0][0])
 
 
 def timing_rows(store: Store) -> pd.DataFrame:
-    """department, status, opened_at, due_at, first_response_at, resolved_at of every case."""
-    return store.query("SELECT department, status, opened_at, due_at, first_response_at, resolved_at FROM cases")
+    """case_id, customer_id, department, status, holdout (NULL read as FALSE), opened_at, due_at,
+    first_response_at, resolved_at and evidence of every case."""
+    return store.query(
+        "SELECT c.case_id, c.customer_id, c.department, c.status, "
+        f"{HOLDOUT} AS holdout, c.opened_at, c.due_at, c.first_response_at, c.resolved_at, c.evidence "
+        "FROM cases c"
+    )
+
+
+def next_orders(store: Store) -> pd.DataFrame:
+    """case_id, next_order_at: each customer case's first order (returns left out) after it was opened."""
+    return store.query(
+        "SELECT c.case_id, MIN(o.ordered_at) AS next_order_at FROM cases c "
+        "JOIN orders o ON o.customer_id = c.customer_id AND o.ordered_at > c.opened_at "
+        "WHERE c.customer_id IS NOT NULL AND COALESCE(o.is_return, FALSE) = FALSE GROUP BY c.case_id"
+    )
+
+
+def case_customer_feedback(store: Store) -> pd.DataFrame:
+    """customer_id, created_at, sentiment of the enriched feedback of customers who have a case."""
+    return store.query(
+        "SELECT f.customer_id, f.created_at, e.sentiment FROM feedback f "
+        "JOIN feedback_enriched e ON e.feedback_id = f.feedback_id "
+        "WHERE f.customer_id IN (SELECT customer_id FROM cases WHERE customer_id IS NOT NULL)"
+    )

@@ -136,6 +136,11 @@ MIGRATIONS: list[Migration] = [
         lambda s: ensure_tables(s, ["operations", "metric_values", "alerts"]),
     ),
     Migration(1000, "cases: cases, case_events", lambda s: ensure_tables(s, ["cases", "case_events"])),
+    Migration(
+        1001,
+        "cases: cases.holdout (a random share of new cases is not followed up, to measure whether following up works)",
+        lambda s: add_column(s, "cases", "holdout"),
+    ),
 ]
 
 

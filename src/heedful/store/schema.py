@@ -535,6 +535,12 @@ CASES = Table(
         C("first_response_at", "timestamp", "first reply to the customer"),
         C("resolved_at", "timestamp", "when resolved or closed as won't fix"),
         C("updated_at", "timestamp", "last change", False),
+        C(
+            "holdout",
+            "bool",
+            "drawn into the random holdout at opening: not listed, assigned or replied to, so that "
+            "following up can be measured against not following up (NULL: opened before the holdout existed)",
+        ),
     ),
     ("case_id",),
     (("idempotency_key",),),

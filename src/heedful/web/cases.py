@@ -227,7 +227,7 @@ def inbox(
     sort: Annotated[str, Query(pattern="^(due|value)$")] = "due",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:
-    """The inbox: open cases, overdue first, filterable; figures per department."""
+    """The inbox: open cases, overdue first, filterable; figures per department; did following up work."""
     from heedful.services.journey import load_config
 
     filters: dict[str, Any] = {
@@ -278,6 +278,7 @@ def inbox(
             "sorts": SORTS,
             "totals": totals,
             "figures": records(figures),
+            "did_it_work": service.closed_loop_figures(store),
             "can_work": user.role.allows(Role.analyst),
             "query": request.url.query,
             "flash": _take_flash(request),
@@ -325,7 +326,7 @@ def case_page(request: Request, store: StoreDep, user: ViewerUser, case_id: str)
             "evidence": _evidence(case),
             "history": history,
             "next_statuses": [(s, status_label(s)) for s in next_statuses(str(case.get("status")))],
-            "can_work": user.role.allows(Role.analyst),
+            "can_work": user.role.allows(Role.analyst) and not case.get("holdout"),
             "flash": _take_flash(request),
         },
     )
