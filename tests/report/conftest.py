@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from heedful.journey.synthetic import SyntheticSpec, canonical_tables, make_journey_data
+from heedful.services.cases import open_cases
 from heedful.store import Store, connect
 
 PERIOD = "2026-10"
@@ -91,6 +92,7 @@ def report_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.insert_new(table, frame)
     add_tradeoff_survey(store)
     add_referrals(store)
+    open_cases(store)  # unhappy customers become cases: the report says whether following up worked
     store.close()
     return path
 

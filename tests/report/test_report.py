@@ -65,6 +65,9 @@ def test_full_report_fills_every_section(report_store: Store) -> None:
     assert movers[0]["label"] == "Positive feedback on delivery"
     internal = report.section("internal").body["audiences"]
     assert set(internal) == {"staff"}
+    loop = report.section("closed_loop").body["overall"]
+    assert loop["cases"] > 0 and loop["recovery"]["finding"]  # in words, or "not enough data (n = …)"
+    assert "Did following up work?" in render_html(report)
     nps = next(h for h in report.headline if h["label"] == "NPS")
     assert nps["value"] is not None and "interval" in nps["detail"]
 

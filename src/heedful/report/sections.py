@@ -27,6 +27,7 @@ SECTION_TITLES = {
     "departments": "Department scorecards",
     "advocacy": "Advocacy results",
     "rather_not_hear": "What we would rather not hear",
+    "closed_loop": "Did following up work?",
     "internal": "Internal customers: staff and partners",
 }
 NO_DATA = "No data yet"
@@ -367,3 +368,24 @@ def internal_section(data: JourneyData, period: str, split: dict[str, JourneyDat
             "No data yet: no staff or partner feedback for this period (import it with kind staff or partner).",
         )
     return Section("internal", title, True, None, {"audiences": audiences})
+
+
+def closed_loop_section(figures: dict[str, Any] | None) -> Section:
+    """Cases (`services.cases.closed_loop_figures`): how fast unhappy customers were answered and whether
+    following up brought them back, against the random holdout."""
+    title = SECTION_TITLES["closed_loop"]
+    overall = (figures or {}).get("overall") or {}
+    if not overall.get("cases"):
+        return Section("closed_loop", title, False, "No data yet: no cases have been opened for unhappy customers.")
+    departments = [
+        {
+            "department": d.get("department_name") or d.get("department"),
+            "cases": d.get("cases"),
+            "first_responses": d.get("first_responses"),
+            "median_hours_to_first_response": d.get("median_hours_to_first_response"),
+            "within_sla": (d.get("within_sla") or {}).get("share"),
+        }
+        for d in (figures or {}).get("departments", [])
+        if d.get("cases")
+    ]
+    return Section("closed_loop", title, True, body={"overall": overall, "departments": departments})

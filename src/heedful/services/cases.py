@@ -457,7 +457,7 @@ def closed_loop_figures(
 ) -> dict[str, Any]:
     """Did it work? Overall and per department: cases worked, first responses, median hours to the first
     response and to close, share closed within the SLA (Wilson interval), and recovery — the share of
-    followed-up unhappy customers (not held out, moved beyond new) who later ordered again, answered above
+    unhappy customers whose cases were to be followed up (not held out, as randomised) who later ordered again, answered above
     the unhappy range or left non-negative feedback, against the holdout's, with the difference and its 95%
     interval ("not enough data" below `minimum` cases in either group). See `heedful.cases.outcomes`."""
     now = now or _now()

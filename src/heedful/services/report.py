@@ -28,6 +28,7 @@ from heedful.report.report import CustomerFocusReport, render_html, write_pdf
 from heedful.report.sections import (
     NO_DATA,
     advocacy_section,
+    closed_loop_section,
     customers_section,
     departments_section,
     internal_section,
@@ -62,6 +63,7 @@ def build_report(
         previous_at_risk=repo.previous_headline(store, "at_risk_value", period),
         at_risk=_value_at_risk(store),
         currency=business_currency(store),
+        closed_loop=_closed_loop(store),
         nps_answers=answers_of_type(store, "nps", known_customers=False)[["response_id", "question_id"]],
         coverage=period_coverage(store, period),
     )
@@ -78,6 +80,7 @@ def assemble_report(
     nps_answers: pd.DataFrame | None = None,
     coverage: Coverage | None = None,
     currency: str | None = None,
+    closed_loop: dict[str, Any] | None = None,
 ) -> CustomerFocusReport:
     """Build the report from tables already in memory (pure: no store access). `extras`: referrals,
     rewards, surveys, tradeoff_answers; `nps_answers`: which answers are NPS (response_id, question_id);
@@ -106,6 +109,7 @@ def assemble_report(
         departments_section(scorecard),
         advocacy_section(extras.get("referrals", pd.DataFrame()), extras.get("rewards", pd.DataFrame()), period),
         rather_not_hear_section(scorecard, alerts),
+        closed_loop_section(closed_loop),
         internal_section(data, period, audiences),
     ]
     return CustomerFocusReport(
@@ -119,6 +123,15 @@ def assemble_report(
         alerts=alerts,
         coverage=covered,
     )
+
+
+def _closed_loop(store: Store) -> dict[str, Any] | None:
+    """`services.cases.closed_loop_figures`, or None where no case was ever opened."""
+    if "cases" not in store.list_tables() or store.count("cases") == 0:
+        return None
+    from heedful.services.cases import closed_loop_figures
+
+    return closed_loop_figures(store)
 
 
 def _value_at_risk(store: Store) -> tuple[float, int] | None:
