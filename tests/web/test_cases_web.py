@@ -280,6 +280,21 @@ def test_overview_card_counts_open_and_overdue_cases(
     card = page.text.split('data-testid="kpi-cases"', 1)[1][:400]
     open_count = case_service.count_cases(web_store)
     assert f"{open_count} open" in card and 'href="/cases"' in page.text
+    # open / overdue / resolved this month per department, by name, each linking to its inbox
+    table = _text(page.text.split('data-testid="cases-by-department"', 1)[1].split("</table>", 1)[0])
+    figures = case_service.case_figures(web_store)
+    busiest = figures.sort_values("open", ascending=False).iloc[0]
+    assert str(busiest["department_name"]) in table
+    assert f"/cases?department={busiest['department']}" in page.text
+
+
+def test_the_journey_page_says_whether_following_up_worked(
+    clients: dict[Role, TestClient], case_ids: dict[str, str]
+) -> None:
+    page = clients[Role.viewer].get("/journey")
+    assert page.status_code == 200 and "Did following up work?" in page.text
+    said = " ".join(_text(page.text.split('data-testid="closed-loop"', 1)[1].split("</p>", 1)[0]).split())
+    assert "cases for unhappy customers" in said and ("not enough data" in said or "came back" in said)
 
 
 def test_overview_card_is_left_out_without_a_cases_table() -> None:

@@ -78,7 +78,17 @@ def journey_page(
         if audience != "external":
             context["internal"] = internal_summary(_data(request, store, chosen), chosen, audience)
     context["alerts"] = service.load_alerts(store, audience=audience).head(10).to_dict(orient="records")
+    context["closed_loop"] = _closed_loop(store) if audience == "external" else None
     return render(request, "journey.html", context)
+
+
+def _closed_loop(store: Store) -> dict[str, Any] | None:
+    """Did following up work (`services.cases.closed_loop_figures`)? None where no case was ever opened."""
+    if "cases" not in store.list_tables() or store.count("cases") == 0:
+        return None
+    from heedful.services.cases import closed_loop_figures
+
+    return closed_loop_figures(store)
 
 
 @router.get("/journey/departments/{department_id}")

@@ -61,9 +61,10 @@ def _chart_data(request: Request, store: Store) -> dict[str, Any]:
     return data
 
 
-def case_counts(store: Store) -> dict[str, int] | None:
-    """Open and overdue cases for the overview card; None where there are none to speak of (an empty
-    store, or a store whose cases table has not been created yet)."""
+def case_counts(store: Store) -> dict[str, Any] | None:
+    """Open and overdue cases for the overview card, and open / overdue / resolved this month per department
+    (`departments`); None where there are none to speak of (an empty store, or a store whose cases table
+    has not been created yet)."""
     try:
         if "cases" not in store.list_tables() or store.count("cases") == 0:
             return None
@@ -75,10 +76,14 @@ def case_counts(store: Store) -> dict[str, int] | None:
         return None
     if figures.empty:
         return None
-    counts = {
+    counts: dict[str, Any] = {
         key: int(pd.to_numeric(figures[key], errors="coerce").fillna(0).sum()) if key in figures else 0
         for key in ("open", "overdue")
     }
+    keep = [c for c in ("department", "department_name", "open", "overdue", "resolved_this_month") if c in figures]
+    rows = figures[keep].fillna(0)
+    busy = rows[[c for c in ("open", "overdue", "resolved_this_month") if c in rows]].sum(axis=1) > 0
+    counts["departments"] = rows[busy].to_dict(orient="records")
     return counts
 
 
