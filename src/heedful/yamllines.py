@@ -31,3 +31,14 @@ def line_of(node: Any, loc: Sequence[Any], *, key: bool = False) -> int:
         node = child
         line = node.start_mark.line + 1
     return line
+
+
+def read_yaml(text: str, source: str, *, error: type[Exception], line_sep: str = " line ") -> tuple[Any, Any]:
+    """(node tree for `line_of`, data) of a YAML document; YAML that does not parse raises `error` naming
+    the line: "<source><line_sep><n>: not valid YAML (…)" ("needs.yaml line 3", or "file, line 3")."""
+    try:
+        return yaml.compose(text), yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}{line_sep}{mark.line + 1}" if mark is not None else source
+        raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from heedful.errors import ConfigError
-from heedful.yamllines import line_of
+from heedful.yamllines import line_of, read_yaml
 
 Priority = Literal["high", "medium", "low"]
 PRIORITIES: tuple[str, ...] = ("high", "medium", "low")
@@ -131,13 +131,7 @@ def default_rules() -> CaseRules:
 def parse_rules(text: str, source: str = "cases.yaml", known_departments: Iterable[str] | None = None) -> CaseRules:
     """Parse a rules YAML document; every error names its line. With `known_departments`, a department
     the journey configuration does not define is an error too."""
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    root, data = read_yaml(text, source, error=ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

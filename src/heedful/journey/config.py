@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from heedful.errors import ConfigError
-from heedful.yamllines import line_of
+from heedful.yamllines import line_of, read_yaml
 
 Direction = Literal["higher", "lower"]
 MetricKind = Literal[
@@ -266,13 +266,7 @@ def default_config() -> JourneyConfig:
 
 def parse_config(text: str, source: str = "needs file") -> JourneyConfig:
     """Parse a needs YAML document; every error names the line it is on."""
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    root, data = read_yaml(text, source, error=ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{source} line 1: expected a mapping with stages, departments and needs")
     data = dict(data)

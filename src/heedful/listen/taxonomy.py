@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from heedful.errors import InputError
-from heedful.yamllines import line_of
+from heedful.yamllines import line_of, read_yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -95,13 +95,7 @@ def parse_taxonomy(
 
     With `departments` / `stages` (the journey's ids), a theme owned by any other department or arising
     at any other stage is refused too, at the line of the offending value."""
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}, line {mark.line + 1}" if mark is not None else source
-        raise InputError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    node, data = read_yaml(text, source, error=InputError, line_sep=", line ")
     if not isinstance(data, dict):
         raise InputError(f"{source}, line 1: a taxonomy is a mapping with a `themes:` list")
     problems = [
