@@ -3,15 +3,12 @@ respondent's own form (re-shown after a validation error) and on the team's resu
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from tests.web.conftest import EMAILS, PASSWORD
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, served
 
 from heedful.services.accounts import Role
 
@@ -35,17 +32,8 @@ CLEAN = {"xss": None, "imgs": 0, "bold": 0, "scripts": 0}
 
 @pytest.fixture(scope="module")
 def base_url(world: World) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(world.app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -45,13 +47,11 @@ def live_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     store.close()
 
 
-@pytest.fixture(scope="module")
-def base_url(live_store: Store) -> Iterator[str]:
-    """The app served by Uvicorn on a free 127.0.0.1 port, in a thread."""
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """`app` served by Uvicorn on a free 127.0.0.1 port, in a thread, until the block ends; its base URL."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store=live_store, secret_key="e2e"), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -59,9 +59,18 @@ def base_url(live_store: Store) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(live_store: Store) -> Iterator[str]:
+    """The app served by Uvicorn on a free 127.0.0.1 port, in a thread."""
+    with served(create_app(store=live_store, secret_key="e2e")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
