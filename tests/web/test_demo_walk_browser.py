@@ -4,13 +4,10 @@ see: raw theme ids, Python reprs, None, nan, tracebacks or command-line instruct
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from urllib.parse import urljoin, urlparse
 
 import pytest
-import uvicorn
 
 from heedful.cli.demo import DEMO_STEPS
 from heedful.ingest.datasets import import_demo_data
@@ -18,7 +15,7 @@ from heedful.listen.taxonomy import default_taxonomy
 from heedful.store import connect
 from heedful.web.app import create_app
 
-from .test_browser import _free_port, browser  # noqa: F401  (the Chromium fixture, skipped where it is missing)
+from .test_browser import browser, served  # noqa: F401  (the Chromium fixture, skipped where it is missing)
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +28,11 @@ NEVER = {
     "a traceback": re.compile(r"Traceback|Error:|Exception\b"),
     "a command-line instruction": re.compile(rf"\bheedful ({COMMANDS})\b|(^|\s)--[a-z]{(2,)}(-[a-z]+)*\b"),
 }
-SKIP = re.compile(r"/logout|\.csv$|\.png$|\.pdf$|\.html$|/api/|/vendor/|/static/|/s/|/r/|/download")
+# not business pages: downloads, the public survey/referral pages, and the developers' API reference
+# (`/api/…`, `/openapi.json`, `/docs`), whose descriptions name CLI commands on purpose
+SKIP = re.compile(
+    r"/logout|\.csv$|\.png$|\.pdf$|\.html$|/api/|/openapi\.json$|^/docs$|/vendor/|/static/|/s/|/r/|/download"
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +42,8 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import_demo_data(store)
     for _, step in DEMO_STEPS:
         step(store)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store=store, secret_key="walk"), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(store=store, secret_key="walk")) as url:
+        yield url
     store.close()
 
 
