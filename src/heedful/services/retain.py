@@ -336,22 +336,17 @@ def value_at_risk(store: Store) -> dict[str, Any]:
         "SELECT COUNT(*) AS customers, SUM(value_at_risk) AS total, AVG(churn_risk) AS mean_risk, "
         "SUM(CASE WHEN churn_risk >= 0.5 THEN 1 ELSE 0 END) AS high_risk FROM churn_scores"
     ).iloc[0]
+    from heedful.services.customers import business_currency
+
     scored = int(row["customers"] or 0)
     return {
         "total": round(float(row["total"]), 2) if scored and pd.notna(row["total"]) else None,
         "customers_scored": scored,
         "high_risk_customers": int(row["high_risk"] or 0) if scored else 0,
         "mean_risk": float(row["mean_risk"]) if scored and pd.notna(row["mean_risk"]) else None,
-        "currency": orders_currency(store),
+        "currency": business_currency(store),
         "horizon_months": VALUE_HORIZON_MONTHS,
     }
-
-
-def orders_currency(store: Store) -> str | None:
-    """The currency money figures are in (`services.customers.business_currency`)."""
-    from heedful.services.customers import business_currency
-
-    return business_currency(store)
 
 
 def at_risk_summary(store: Store) -> dict[str, Any]:

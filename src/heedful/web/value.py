@@ -221,6 +221,7 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
             "fit_rows": _fit_rows(fit),
             "model_names": [m for m in ("bgnbd", "mbgnbd", "pareto-nbd")],
             "model_labels": value_service.MODEL_NAMES,
+            "currency": currency,  # already read for the chart: render() need not read it again
             "default_calibration_end": value_service.default_calibration_end(store),
         },
     )
