@@ -36,7 +36,9 @@ test: lint unit
 
 # `lock` records a change of pyproject.toml (keeping the other pins); `upgrade` moves every pin to the newest
 # release pyproject.toml allows, then runs the suite.
-lock: $(STAMP)
+# (no dependency on the install stamp: a dependency just added to pyproject.toml is not installable before it is locked)
+lock:
+	@test -x $(VENV)/bin/pip-compile || { test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install -q pip-tools; }
 	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --extra dev -o $(LOCK) pyproject.toml
 
 upgrade: $(STAMP)

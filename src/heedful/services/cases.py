@@ -27,7 +27,8 @@ from heedful.cases.flow import (
 from heedful.cases.rules import CaseRules, default_rules, parse_rules
 from heedful.cases.triggers import evidence_text, find_candidates
 from heedful.errors import ConfigError, InputError, NotFoundError
-from heedful.journey.delivery import DeliverySettings, delivery_settings, send_email
+from heedful.journey.delivery import DeliverySettings, send_email
+from heedful.services import mail
 from heedful.services.journey import load_alerts, load_config
 from heedful.services.listen import label_of, theme_labels
 from heedful.services.surveys import answers_of_type
@@ -362,8 +363,8 @@ def add_note(store: Store, case_id: str, text: str, actor: str) -> dict[str, Any
 def reply(
     store: Store, case_id: str, text: str, actor: str, *, settings: DeliverySettings | None = None
 ) -> dict[str, Any]:
-    """Reply to the customer: e-mail it where SMTP is configured (heedful.toml `[journey.alerts.smtp]` or
-    HEEDFUL_SMTP_*), and always record it on the case, set first_response_at if unset, and wait for the
+    """Reply to the customer: e-mail it where SMTP is configured (`services.mail.delivery_settings`: the web
+    app's mail settings, else heedful.toml or HEEDFUL_SMTP_*), and always record it on the case, set first_response_at if unset, and wait for the
     customer. Returns {"sent": bool, "reason": why not (or None), "to": address, "case": the updated case}."""
     if not text or not text.strip():
         raise InputError("A reply needs some text.")
@@ -374,9 +375,7 @@ def reply(
     if current in CLOSED_STATUSES:
         raise InputError(f"Case {case_id} is {current}; reopen it (in_progress) before replying.")
     if settings is None:
-        from heedful.config import load_settings
-
-        settings = delivery_settings(load_settings().extra)
+        settings = mail.delivery_settings(store)
     sent, reason, to = _send_reply(case, text.strip(), settings)
     now = _now()
     values: dict[str, Any] = {"status": "waiting_for_customer", "updated_at": now}

@@ -141,6 +141,11 @@ MIGRATIONS: list[Migration] = [
         "cases: cases.holdout (a random share of new cases is not followed up, to measure whether following up works)",
         lambda s: add_column(s, "cases", "holdout"),
     ),
+    Migration(
+        1002,
+        "settings: app_settings (mail server and case rules set in the web app)",
+        lambda s: ensure_tables(s, ["app_settings"]),
+    ),
 ]
 
 

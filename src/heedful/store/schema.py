@@ -6,6 +6,10 @@ PostgreSQL and writes `docs/data-model.md`. Later changes are migrations (`store
 
 from __future__ import annotations
 
+from heedful.store.schema_invites import INVITE_TABLES
+from heedful.store.schema_jobs import JOB_TABLES
+from heedful.store.schema_loop import LOOP_TABLES
+from heedful.store.schema_notify import NOTIFY_TABLES
 from heedful.store.tables import SQL_TYPES as SQL_TYPES  # re-exported with the tables they type
 from heedful.store.tables import Table, provenance
 from heedful.store.tables import column as C
@@ -513,53 +517,6 @@ OFFERS = Table(
     ("customer_id", "rank"),
 )
 
-CASES = Table(
-    "cases",
-    "Cases: an unhappy customer's signal (survey answer, feedback, journey alert, churn risk) with an owner, "
-    "a due date and a reply (opened by `heedful cases open`).",
-    (
-        C("case_id", "text", "id derived from the idempotency key", False),
-        C("idempotency_key", "text", "customer + trigger kind + trigger id: re-running opens no second case", False),
-        C("customer_id", "text", "customers.customer_id, if known"),
-        C("trigger", "text", "survey | feedback | alert | churn", False),
-        C("trigger_id", "text", "response id, feedback id, alert id or churn:<customer>:<month>", False),
-        C("theme", "text", "main theme id, if any"),
-        C("department", "text", "owning department (departments.department_id)"),
-        C("journey_stage", "text", "journey stage, if known"),
-        C("priority", "text", "high | medium | low (customer value and severity)", False),
-        C("status", "text", "new | in_progress | waiting_for_customer | resolved | wont_fix", False),
-        C("assignee", "text", "person working on it (e-mail or name)"),
-        C("evidence", "json", "JSON object: quote, score, alert title … behind the case"),
-        C("opened_at", "timestamp", "when the case was opened", False),
-        C("due_at", "timestamp", "opened_at + the department's SLA hours for its priority", False),
-        C("first_response_at", "timestamp", "first reply to the customer"),
-        C("resolved_at", "timestamp", "when resolved or closed as won't fix"),
-        C("updated_at", "timestamp", "last change", False),
-        C(
-            "holdout",
-            "bool",
-            "drawn into the random holdout at opening: not listed, assigned or replied to, so that "
-            "following up can be measured against not following up (NULL: opened before the holdout existed)",
-        ),
-    ),
-    ("case_id",),
-    (("idempotency_key",),),
-)
-
-CASE_EVENTS = Table(
-    "case_events",
-    "History of each case: opened, assigned, status changes, notes and replies.",
-    (
-        C("event_id", "text", "id", False),
-        C("case_id", "text", "cases.case_id", False),
-        C("at", "timestamp", "when", False),
-        C("actor", "text", "who (user e-mail, cli, system)", False),
-        C("action", "text", "opened | assigned | status | note | reply", False),
-        C("detail", "json", "JSON object: the note or reply text, old and new status, assignee …"),
-    ),
-    ("event_id",),
-)
-
 TABLES: tuple[Table, ...] = (
     CUSTOMERS,
     ORDERS,
@@ -588,8 +545,10 @@ TABLES: tuple[Table, ...] = (
     ALERTS,
     CHURN_SCORES,
     OFFERS,
-    CASES,
-    CASE_EVENTS,
+    *LOOP_TABLES,
+    *NOTIFY_TABLES,
+    *JOB_TABLES,
+    *INVITE_TABLES,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
