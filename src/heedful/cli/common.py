@@ -59,6 +59,11 @@ class _Borrowed:
         pass
 
 
+def serving_a_forwarded_command() -> bool:
+    """True while this (serving) process runs a forwarded command: `open_store` then lends the server's store."""
+    return _BORROWED.get() is not None
+
+
 def existing_file(path: Path) -> Path:
     """`heedful.ingest.sources.existing_file` (a readable file, or a one-line error), imported on use."""
     from heedful.ingest.sources import existing_file as check
