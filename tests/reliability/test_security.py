@@ -34,6 +34,10 @@ PUBLIC = {
     ("POST", "/logout"),
     ("GET", "/s/{slug}"),
     ("POST", "/s/{slug}"),
+    # no role: the invitee's own unsubscribe link, guarded by the invitation token in it
+    # (tests/surveys/test_invites.py checks a wrong token changes nothing)
+    ("GET", "/s/{slug}/unsubscribe"),
+    ("POST", "/s/{slug}/unsubscribe"),
     ("GET", "/r/{code}"),
     ("POST", "/r/{code}"),
     ("GET", "/stories/new"),

@@ -78,11 +78,11 @@ def find_candidates(
 def _trim(rows: list[dict[str, Any]], lookback_days: int | None) -> list[dict[str, Any]]:
     if not rows or lookback_days is None:
         return rows
-    times = [pd.Timestamp(r["signal_at"]) for r in rows if r["signal_at"] is not None]
+    times = [r["signal_at"] for r in rows if r["signal_at"] is not None]  # datetimes, as `_when` makes them
     if not times:
         return rows
     cutoff = max(times) - timedelta(days=lookback_days)
-    return [r for r in rows if r["signal_at"] is None or pd.Timestamp(r["signal_at"]) >= cutoff]
+    return [r for r in rows if r["signal_at"] is None or r["signal_at"] >= cutoff]
 
 
 def _text(value: Any) -> str | None:
@@ -107,19 +107,32 @@ def _survey_rows(answers: pd.DataFrame, rules: CaseRules) -> list[dict[str, Any]
     s = rules.triggers.survey
     limits = {"nps": s.nps_max, "csat": s.csat_max, "ces": s.ces_max}
     unhappy = unhappy_answers(answers, rules)
+    unhappy = unhappy[unhappy["response_id"].notna()].sort_values("response_id", kind="stable")
+    # plain lists, one pass over each response's run of rows: a pandas group per response cost ~0.4 ms each
+    responses = unhappy["response_id"].tolist()
+    customers = unhappy["customer_id"].tolist()
+    questions = unhappy["question_id"].tolist()
+    kinds = unhappy["kind"].tolist()
+    scores = unhappy["score"].tolist()
+    times = unhappy["answered_at"].tolist()
     rows = []
-    for response_id, group in unhappy.groupby("response_id", sort=True):
+    start, n = 0, len(responses)
+    while start < n:
+        end = start + 1
+        while end < n and responses[end] == responses[start]:
+            end += 1
         scored = [
-            {"question": str(q), "kind": k, "score": float(v)}
-            for q, k, v in zip(group["question_id"], group["kind"], group["score"], strict=True)
+            {"question": str(questions[i]), "kind": kinds[i], "score": float(scores[i])} for i in range(start, end)
         ]
         high = any(a["score"] <= limits[a["kind"]] / 2 for a in scored)
         worst = min(scored, key=lambda a: a["score"] / SCALE_TOP[a["kind"]])
+        known = [t for t in times[start:end] if t is not None and not pd.isna(t)]
+        answered = max(known) if known else None
         rows.append(
             {
-                "customer_id": str(group["customer_id"].iloc[0]),
+                "customer_id": str(customers[start]),
                 "trigger": "survey",
-                "trigger_id": str(response_id),
+                "trigger_id": str(responses[start]),
                 "theme": None,
                 "department": s.department,
                 "journey_stage": None,
@@ -127,12 +140,17 @@ def _survey_rows(answers: pd.DataFrame, rules: CaseRules) -> list[dict[str, Any]
                 "evidence": {
                     "score": f"{worst['kind'].upper()} {worst['score']:g} of {SCALE_TOP[worst['kind']]}",
                     "answers": scored,
-                    "at": _iso(group["answered_at"].max()),
+                    "at": _iso(answered),
                 },
-                "signal_at": _when(group["answered_at"].max()),
+                "signal_at": _when(answered),
             }
         )
+        start = end
     return rows
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    return frame[name].tolist() if name in frame else [None] * len(frame)
 
 
 def _feedback_rows(feedback: pd.DataFrame, rules: CaseRules) -> list[dict[str, Any]]:
@@ -140,33 +158,45 @@ def _feedback_rows(feedback: pd.DataFrame, rules: CaseRules) -> list[dict[str, A
     items = feedback[feedback["sentiment"].isin(f.sentiments)]
     if items.empty:
         return []
-    themes = main_theme(items["themes"]) if "themes" in items else pd.Series("", index=items.index)
+    themes = main_theme(items["themes"]).tolist() if "themes" in items else [""] * len(items)
+    # the numbers and severities of all items at once: a pandas call per item cost ~0.3 ms each
+    scores = pd.to_numeric(pd.Series(_column(items, "sentiment_score"), dtype=object), errors="coerce")
+    ratings = pd.to_numeric(pd.Series(_column(items, "rating"), dtype=object), errors="coerce").tolist()
+    negative = (items["sentiment"] == "negative").tolist()
+    strong = scores.le(-0.6).tolist()
     rows = []
-    for item, theme in zip(items.to_dict(orient="records"), themes, strict=True):
-        score = pd.to_numeric(pd.Series([item.get("sentiment_score")]), errors="coerce").iloc[0]
-        negative = item["sentiment"] == "negative"
-        severity = ("high" if pd.notna(score) and score <= -0.6 else "medium") if negative else "low"
-        quote = _text(item.get("text")) or ""
+    for i, (feedback_id, sentiment, customer, text, created, department, stage) in enumerate(
+        zip(
+            items["feedback_id"].tolist(),
+            items["sentiment"].tolist(),
+            _column(items, "customer_id"),
+            _column(items, "text"),
+            _column(items, "created_at"),
+            _column(items, "department"),
+            _column(items, "journey_stage"),
+            strict=True,
+        )
+    ):
+        severity = ("high" if strong[i] else "medium") if negative[i] else "low"
+        quote = _text(text) or ""
         evidence: dict[str, Any] = {
             "quote": quote[:QUOTE_CHARS] + ("…" if len(quote) > QUOTE_CHARS else ""),
-            "sentiment": item["sentiment"],
-            "at": _iso(item.get("created_at")),
+            "sentiment": sentiment,
+            "at": _iso(created),
         }
-        rating = item.get("rating")
-        if rating is not None and pd.notna(rating):
-            evidence["score"] = f"rating {float(rating):g}"
-        customer = item.get("customer_id")
+        if not pd.isna(ratings[i]):
+            evidence["score"] = f"rating {float(ratings[i]):g}"
         rows.append(
             {
                 "customer_id": str(customer) if _text(customer) else None,
                 "trigger": "feedback",
-                "trigger_id": str(item["feedback_id"]),
-                "theme": theme or None,
-                "department": _text(item.get("department")) or f.department,
-                "journey_stage": _text(item.get("journey_stage")),
+                "trigger_id": str(feedback_id),
+                "theme": themes[i] or None,
+                "department": _text(department) or f.department,
+                "journey_stage": _text(stage),
                 "severity": severity,
                 "evidence": evidence,
-                "signal_at": _when(item.get("created_at")),
+                "signal_at": _when(created),
             }
         )
     return rows

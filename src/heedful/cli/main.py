@@ -70,6 +70,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Cases: every unhappy customer gets an owner, a due date and a reply (open, list, assign, reply, resolve).",
     ),
+    "notify": (
+        "heedful.cli.notify",
+        "app",
+        "Notifications (case assigned, new case, case overdue, alert raised): send what is due, read the log.",
+    ),
     "survey": ("heedful.cli.survey", "app", "Surveys: NPS/CSAT/CES, MaxDiff, conjoint and price sensitivity."),
     "listen": ("heedful.cli.listen", "app", "Listen to customers: sentiment, themes, owners, discovery and trends."),
     "users": ("heedful.cli.web", "users_app", "People who sign in to the web app, and their roles."),

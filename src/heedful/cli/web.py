@@ -22,9 +22,19 @@ def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--no-scheduler",
+            help="Do not run the scheduled jobs (monthly report, weekly digests, alert checks) in this server.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the web app (dashboard, REST API under /api/v1, docs at /docs)."""
+    """Start the web app (dashboard, REST API under /api/v1, docs at /docs) and its scheduled jobs."""
+    import os
+
     url = resolve_db_url(db)
+    os.environ["HEEDFUL_SCHEDULER"] = "0" if no_scheduler else "1"  # read by create_app() (docs/jobs.md)
     with open_store(url) as store:  # a bad URL or a locked file is one line here, not a server traceback
         has_users = bool(accounts.list_users(store))
     if not has_users:

@@ -5,6 +5,7 @@ A needs file is YAML parsed into these Pydantic models; a mistake is reported wi
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from typing import Any, Literal
 
@@ -258,6 +259,7 @@ def reference_problems(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...]
     return problems
 
 
+@functools.cache  # parsing the YAML took ~60 ms, on every page that names a department; the model is frozen
 def default_config() -> JourneyConfig:
     """The shipped default: eight stages, six departments and a starter set of needs."""
     text = resources.files("heedful.journey").joinpath("default_needs.yaml").read_text(encoding="utf-8")

@@ -75,12 +75,14 @@ def delivery_settings(toml: dict[str, Any]) -> DeliverySettings:
         ) from exc
 
 
-def send_email(settings: SmtpSettings, subject: str, body: str) -> None:
-    """Send the digest as a plain-text e-mail."""
+def send_email(settings: SmtpSettings, subject: str, body: str, *, headers: dict[str, str] | None = None) -> None:
+    """Send the digest as a plain-text e-mail (with extra `headers`, e.g. a Message-ID to de-duplicate on)."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
     smtp_class = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
     try:

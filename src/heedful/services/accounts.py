@@ -57,18 +57,21 @@ class UserPublic(BaseModel):
     role: Role
     active: bool
     created_at: UtcDatetime | None = None
+    department: str | None = None  # a viewer in a department works that department's cases
 
 
 class UserCreate(BaseModel):
     email: str
     role: Role
     password: str | None = None  # generated when missing
+    department: str | None = None
 
 
 class UserUpdate(BaseModel):
     role: Role | None = None
     active: bool | None = None
     password: str | None = None
+    department: str | None = None  # a department id; "" takes the user out of theirs
 
 
 class TokenPublic(BaseModel):
@@ -103,15 +106,25 @@ def normalise_email(email: str) -> str:
 
 
 def _user(row: tuple[Any, ...]) -> UserPublic:
-    return UserPublic(user_id=row[0], email=row[1], role=Role(row[2]), active=bool(row[3]), created_at=row[4])
+    return UserPublic(
+        user_id=row[0],
+        email=row[1],
+        role=Role(row[2]),
+        active=bool(row[3]),
+        created_at=row[4],
+        department=row[5] or None,
+    )
 
 
-_USER_COLS = "user_id, email, role, active, created_at"
+_USER_COLS = "user_id, email, role, active, created_at, department"
 
 
 # ---------------------------------------------------------------- users
-def create_user(store: Store, email: str, role: Role | str, password: str | None = None) -> tuple[UserPublic, str]:
-    """Add a user; returns the user and the password (generated when none is given)."""
+def create_user(
+    store: Store, email: str, role: Role | str, password: str | None = None, department: str | None = None
+) -> tuple[UserPublic, str]:
+    """Add a user (optionally a member of `department`); returns the user and the password (generated when none
+    is given)."""
     email = normalise_email(email)
     try:
         role = Role(role)
@@ -124,10 +137,28 @@ def create_user(store: Store, email: str, role: Role | str, password: str | None
         raise InputError(f"A user with e-mail {email} exists already.")
     user_id = uuid.uuid4().hex
     store.execute(
-        "INSERT INTO users (user_id, email, password_hash, role, active, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [user_id, email, hash_password(password), role.value, True, _now()],
+        "INSERT INTO users (user_id, email, password_hash, role, active, created_at, department) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [user_id, email, hash_password(password), role.value, True, _now(), _department(store, department)],
     )
     return get_user(store, user_id), password
+
+
+def _department(store: Store, department: str | None) -> str | None:
+    """A department id the journey configuration knows (None for none), else InputError naming the known ones."""
+    if department is None or not department.strip():
+        return None
+    from heedful.services.journey import load_config  # lazily: sign-in does not need the journey's imports
+
+    known = {d.id: d.name for d in load_config(store).departments}
+    wanted = department.strip()
+    if wanted not in known:
+        by_name = {name.lower(): dept for dept, name in known.items()}
+        if wanted.lower() in by_name:
+            return by_name[wanted.lower()]
+        names = ", ".join(sorted(known.values())) or "none yet; add one under Settings → Departments"
+        raise InputError(f"There is no department {wanted!r} (departments: {names}).")
+    return wanted
 
 
 def find_user(store: Store, email: str) -> UserPublic | None:
@@ -185,11 +216,21 @@ def update_user(store: Store, user_id: str, change: UserUpdate, at: float | None
         store.execute("UPDATE users SET role = ? WHERE user_id = ?", [Role(change.role).value, user_id])
     if change.active is not None:
         store.execute("UPDATE users SET active = ? WHERE user_id = ?", [change.active, user_id])
+    if change.department is not None:
+        department = _department(store, change.department)
+        store.execute("UPDATE users SET department = ? WHERE user_id = ?", [department, user_id])
     if change.password is not None:
         if problem := password_problem(change.password):
             raise InputError(problem)
         store.execute("UPDATE users SET password_hash = ? WHERE user_id = ?", [hash_password(change.password), user_id])
     return get_user(store, user_id)
+
+
+def may_work_case(user: UserPublic, case_department: str | None) -> bool:
+    """Who works a case: analysts and admins any case; a viewer the cases of the department they belong to."""
+    if user.role.allows(Role.analyst):
+        return True
+    return user.department is not None and user.department == case_department
 
 
 def count_active_admins(store: Store) -> int:

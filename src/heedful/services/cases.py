@@ -28,7 +28,7 @@ from heedful.cases.rules import CaseRules, default_rules, parse_rules
 from heedful.cases.triggers import evidence_text, find_candidates
 from heedful.errors import ConfigError, InputError, NotFoundError
 from heedful.journey.delivery import DeliverySettings, send_email
-from heedful.services import mail
+from heedful.services import mail, notifications
 from heedful.services.journey import load_alerts, load_config
 from heedful.services.listen import label_of, theme_labels
 from heedful.services.surveys import answers_of_type
@@ -71,9 +71,12 @@ def _now() -> datetime:
 
 
 def load_rules(store: Store, path: Path | None = None) -> CaseRules:
-    """The rules in `path` (departments checked against the journey configuration), else the defaults."""
+    """The rules in `path` when one is given (departments checked against the journey configuration); else
+    those saved in the web app (Settings → Case rules); else the defaults."""
+    from heedful.services.case_rules import saved_rules
+
     if path is None:
-        return default_rules()
+        return saved_rules(store) or default_rules()
     if not path.is_file():
         raise InputError(f"No rules file at {path}.")
     known = [d.id for d in load_config(store).departments]
@@ -110,7 +113,7 @@ def open_cases(
     `closed_loop_figures` can compare followed-up customers with comparable ones nobody followed up.
 
     Returns {"opened": n, "already_open": n, "by_trigger": {kind: n opened}, "held_out": n of those opened}."""
-    rules = rules or default_rules()
+    rules = rules or load_rules(store)
     now = now or _now()
     t = rules.triggers
     config = load_config(store)
@@ -153,7 +156,9 @@ def open_cases(
             assignee=None,
             updated_at=now,
         )
-        opened = repo.insert_cases(store, rows, events)
+        with store.transaction():  # the new cases and their "new case" notifications land together
+            opened = repo.insert_cases(store, rows, events)
+            notifications.cases_opened(store, planned, now=now)
         held_out = int(planned["holdout"].sum()) if opened == len(planned) else len(repo.held_out(store, ids))
         by_trigger = {str(k): int(v) for k, v in planned["trigger"].value_counts().sort_index().items()}
     return {
@@ -329,7 +334,10 @@ def assign(store: Store, case_ids: list[str], assignee: str, actor: str) -> int:
     who = assignee.strip() or None
     now = _now()
     events = [repo.event_row(c, now, _actor(actor), "assigned", {"assignee": who}) for c in ids]
-    return repo.update_cases(store, {c: {"assignee": who, "updated_at": now} for c in ids}, events)
+    with store.transaction():  # the assignment and its notification to the assignee land together
+        changed = repo.update_cases(store, {c: {"assignee": who, "updated_at": now} for c in ids}, events)
+        notifications.case_assigned(store, ids, who, actor=_actor(actor), now=now)
+    return changed
 
 
 def set_status(store: Store, case_id: str, status: str, actor: str, note: str | None = None) -> dict[str, Any]:
@@ -460,7 +468,7 @@ def closed_loop_figures(
     the unhappy range or left non-negative feedback, against the holdout's, with the difference and its 95%
     interval ("not enough data" below `minimum` cases in either group). See `heedful.cases.outcomes`."""
     now = now or _now()
-    rules = rules or default_rules()
+    rules = rules or load_rules(store)
     config = load_config(store)
     rows = repo.timing_rows(store)
     for col in ("opened_at", "due_at", "first_response_at", "resolved_at"):

@@ -216,8 +216,15 @@ def save_metric_values(store: Store, scorecard: Scorecard) -> int:
 
 
 def save_alerts(store: Store, alerts: list[Alert]) -> int:
-    """Store new alerts; an alert already raised (same kind, subject, period) is kept as it was."""
-    return repo.insert_alert_rows(store, [a.to_dict() for a in alerts])
+    """Store new alerts; an alert already raised (same kind, subject, period) is kept as it was. The new ones
+    are queued for their subscribers ("alert raised"), in the same transaction."""
+    from heedful.services import notifications  # it reads the journey configuration from here
+
+    with store.transaction():
+        fresh = notifications.new_alerts(store, alerts)
+        stored = repo.insert_alert_rows(store, [a.to_dict() for a in alerts])
+        notifications.alerts_raised(store, fresh)
+    return stored
 
 
 def alert_periods(store: Store, since: date, period: str | None = None) -> list[str]:

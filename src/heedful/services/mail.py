@@ -6,12 +6,15 @@ Every sender (case replies, notifications, survey invitations, scheduled reports
 
 from __future__ import annotations
 
+import smtplib
+import socket
+import ssl
 from typing import Any
 
 from pydantic import ValidationError
 
 from heedful.errors import ConfigError
-from heedful.journey.delivery import DeliverySettings
+from heedful.journey.delivery import DeliverySettings, send_email
 from heedful.journey.delivery import delivery_settings as file_delivery_settings
 from heedful.store.backend import Store
 from heedful.store.settings_repo import delete_setting, get_setting, put_setting
@@ -49,3 +52,42 @@ def save_delivery_settings(store: Store, values: dict[str, Any], actor: str) -> 
 def forget_delivery_settings(store: Store) -> None:
     """Drop the saved settings: heedful.toml and the environment apply again."""
     delete_setting(store, KEY)
+
+
+def saved_delivery_settings(store: Store) -> DeliverySettings | None:
+    """The settings saved in the web app, or None when heedful.toml / the environment apply."""
+    saved = get_setting(store, KEY)
+    return DeliverySettings.model_validate(saved) if saved else None
+
+
+def _smtp_words(error: BaseException | None) -> str:
+    """An SMTP or network failure in words (no Python reprs of byte strings)."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"the mail server answered {error.smtp_code} {text}".strip()
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "the mail server refused the recipient"
+    if isinstance(error, ConnectionRefusedError):
+        return "nothing answers at that host and port (connection refused)"
+    if isinstance(error, socket.gaierror):
+        return "the host name is not known"
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "the mail server did not answer in time"
+    if isinstance(error, ssl.SSLError):
+        return f"the secure connection failed ({error.reason or error})"
+    return str(error) if error is not None else "unknown error"
+
+
+def send_test_message(store: Store, to: str) -> str:
+    """Send a short test e-mail to `to` with the settings in use; returns the server used ("host:port").
+    ConfigError says in words why it could not be sent (mail off, refused, wrong password …)."""
+    smtp = delivery_settings(store).smtp
+    if smtp is None:
+        raise ConfigError("Mail is off: no SMTP settings.")
+    server = f"{smtp.host}:{smtp.port}"
+    body = "This is a test message from heedful: replies to customers and notifications will be sent this way."
+    try:
+        send_email(smtp.model_copy(update={"recipients": [to]}), "heedful test message", body)
+    except ConfigError as exc:
+        raise ConfigError(f"The test message could not be sent via {server}: {_smtp_words(exc.__cause__)}.") from exc
+    return server

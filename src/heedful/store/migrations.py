@@ -111,6 +111,31 @@ def _web_customer_indexes(store: Store) -> None:
         store.execute(f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})")
 
 
+def _notifications(store: Store) -> None:
+    ensure_tables(store, ["subscriptions", "outbox"])
+    # the sender's "what is due" and the overdue check's "already told about this case?"
+    store.execute("CREATE INDEX IF NOT EXISTS outbox_due_idx ON outbox (status, next_attempt_at)")
+    store.execute("CREATE INDEX IF NOT EXISTS outbox_subject_idx ON outbox (event, subject_id)")
+
+
+def _survey_invites(store: Store) -> None:
+    ensure_tables(store, ["invite_batches", "survey_unsubscribes"])
+    for column in (
+        "batch_id",
+        "email",
+        "status",
+        "sent_at",
+        "opened_at",
+        "reminded_at",
+        "reminder_token_hash",
+        "error",
+    ):
+        add_column(store, "invitations", column)
+    # the reminder's link is looked up by its hash, and an invitation page lists a survey's invitations
+    store.execute("CREATE INDEX IF NOT EXISTS invitations_reminder_idx ON invitations (reminder_token_hash)")
+    store.execute("CREATE INDEX IF NOT EXISTS invitations_slug_idx ON invitations (slug)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "canonical schema: customers, orders, feedback, surveys, … quarantine", _initial),
     Migration(
@@ -127,6 +152,11 @@ MIGRATIONS: list[Migration] = [
         502,
         "web: users.sessions_after (sign-out, password and role changes end sessions on the server)",
         lambda s: add_column(s, "users", "sessions_after"),
+    ),
+    Migration(
+        503,
+        "web: users.department (department members work their department's cases)",
+        lambda s: add_column(s, "users", "department"),
     ),
     Migration(700, "retain: churn_scores, offers", lambda s: ensure_tables(s, ["churn_scores", "offers"])),
     Migration(800, "advocacy: advocates, stories; rewards period/order_id; peer_matches arm/reason/times", _advocacy),
@@ -145,6 +175,21 @@ MIGRATIONS: list[Migration] = [
         1002,
         "settings: app_settings (mail server and case rules set in the web app)",
         lambda s: ensure_tables(s, ["app_settings"]),
+    ),
+    Migration(
+        1020,
+        "jobs: jobs, job_runs (background work and scheduled runs)",
+        lambda s: ensure_tables(s, ["jobs", "job_runs"]),
+    ),
+    Migration(
+        1010,
+        "notifications: subscriptions, outbox (each notification sent exactly once)",
+        _notifications,
+    ),
+    Migration(
+        610,
+        "surveys: e-mailed invitations (invite_batches, survey_unsubscribes; invitations status, opened, reminder)",
+        _survey_invites,
     ),
 ]
 

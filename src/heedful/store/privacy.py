@@ -31,7 +31,7 @@ from heedful.store.schema import TABLES
 
 ERASED = "[erased]"
 ID_COLUMNS = ("customer_id", "advocate_id", "referred_customer_id")
-EMAIL_COLUMNS = ("email", "referred_email", "actor")
+EMAIL_COLUMNS = ("email", "referred_email", "actor", "recipient")
 NAME_COLUMNS = ("author", "author_name")
 # Tables kept for accounting / programme statistics: the person's id becomes a pseudonym.
 PSEUDONYMISED: dict[str, tuple[str, ...]] = {
@@ -267,6 +267,8 @@ def erase_rows(store: Store, subject: Subject, pseudonym: str) -> ErasureResult:
                 sql = f"SELECT case_id FROM cases WHERE trigger = ? AND trigger_id IN ({marks})"
                 case_ids.update(r[0] for r in store.fetchall(sql, [trigger, *ids_chunk]))
         delete_by_ids(("case_events", "cases"), "case_id", sorted(case_ids))
+        if "outbox" in present:  # notifications about those cases quote them
+            delete_by_ids(("outbox",), "subject_id", sorted(case_ids))
     if subject.name:
         count(
             result.deleted,
@@ -304,6 +306,12 @@ def erase_rows(store: Store, subject: Subject, pseudonym: str) -> ErasureResult:
         if "audit_log" in present:
             n = store.execute("UPDATE audit_log SET actor = NULL WHERE lower(actor) = lower(?)", [subject.email])
             count(result.pseudonymised, "audit_log", n)
+        # their notification subscriptions and the messages addressed to them (those about their cases went
+        # above, with every table's rows holding their customer id)
+        for table, col in (("subscriptions", "email"), ("outbox", "recipient")):
+            if table in present:
+                n = store.execute(f"DELETE FROM {table} WHERE lower({col}) = lower(?)", [subject.email])
+                count(result.deleted, table, n)
     idents = subject.identifiers()
     if idents and "quarantine" in present:
         n = store.execute(f"DELETE FROM quarantine WHERE {_mention_clause(['raw'], len(idents))}", idents)

@@ -137,16 +137,147 @@ def create_invitations(store: Store, slug: str, customer_ids: Sequence[str]) -> 
 
 
 def find_invitation(store: Store, slug: str, token: str) -> dict[str, Any] | None:
-    """The invitation for this survey and token, or None (unknown token, or another survey's)."""
+    """The invitation for this survey and token (its own link's or its reminder's), or None (unknown token,
+    or another survey's). `token_hash` is always the invitation's own: the reminder link is the same invitation."""
     if not token or len(token) > 200:
         return None
-    rows = store.fetchall(
-        "SELECT token_hash, customer_id, used_at FROM invitations WHERE token_hash = ? AND slug = ?",
-        [token_hash(token), slug],
+    select = "SELECT token_hash, customer_id, used_at, opened_at FROM invitations WHERE slug = ? AND "
+    hashed = token_hash(token)
+    rows = store.fetchall(select + "token_hash = ?", [slug, hashed]) or store.fetchall(
+        select + "reminder_token_hash = ?", [slug, hashed]
     )
     if not rows:
         return None
-    return {"token_hash": rows[0][0], "customer_id": rows[0][1], "used_at": rows[0][2]}
+    return {"token_hash": rows[0][0], "customer_id": rows[0][1], "used_at": rows[0][2], "opened_at": rows[0][3]}
+
+
+# ------------------------------------------------------------------------------ e-mailed invitations
+def record_batch(
+    store: Store, batch_id: str, slug: str, audience: str, base_url: str, actor: str | None, now: datetime
+) -> None:
+    """Remember a sending (once: the same batch sent again keeps its first record)."""
+    store.execute(
+        "INSERT INTO invite_batches (batch_id, slug, audience, base_url, created_at, created_by) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id) DO NOTHING",
+        [batch_id, slug, audience, base_url, now, actor],
+    )
+
+
+def claim_invitation(
+    store: Store, slug: str, customer_id: str, email: str, batch_id: str, token: str, now: datetime
+) -> bool:
+    """Record an e-mailed invitation as `sending`, committed before the e-mail goes; False (nothing written)
+    when this customer was already e-mailed an invitation to this survey."""
+    with store.exclusive(f"invite:{slug}"):
+        return (
+            store.execute(
+                "INSERT INTO invitations (token_hash, slug, customer_id, created_at, batch_id, email, status) "
+                "SELECT ?, ?, ?, ?, ?, ?, 'sending' WHERE NOT EXISTS (SELECT 1 FROM invitations "
+                "WHERE slug = ? AND customer_id = ? AND status IS NOT NULL)",
+                [token_hash(token), slug, customer_id, now, batch_id, email, slug, customer_id],
+            )
+            == 1
+        )
+
+
+def record_delivery(store: Store, invitation_hash: str, sent_at: datetime | None, error: str | None) -> None:
+    """The outcome of sending an invitation: sent (at `sent_at`) or failed (with `error`)."""
+    status = "sent" if error is None else "failed"
+    store.execute(
+        "UPDATE invitations SET status = ?, sent_at = ?, error = ? WHERE token_hash = ?",
+        [status, sent_at, error, invitation_hash],
+    )
+
+
+def mark_opened(store: Store, invitation_hash: str, now: datetime) -> bool:
+    """Record the first visit with an invitation's link; True when this was the first."""
+    return (
+        store.execute(
+            "UPDATE invitations SET opened_at = ? WHERE token_hash = ? AND opened_at IS NULL", [now, invitation_hash]
+        )
+        == 1
+    )
+
+
+def reminder_candidates(store: Store, slug: str, sent_before: datetime) -> list[dict[str, Any]]:
+    """E-mailed invitations sent before `sent_before`, not completed, never reminded, whose customer has not
+    unsubscribed: token hash, customer id, name, address, and the site address of their batch."""
+    rows = store.fetchall(
+        "SELECT i.token_hash, i.customer_id, c.name, i.email, b.base_url FROM invitations i "
+        "JOIN invite_batches b ON b.batch_id = i.batch_id LEFT JOIN customers c ON c.customer_id = i.customer_id "
+        "WHERE i.slug = ? AND i.status = 'sent' AND i.used_at IS NULL AND i.reminded_at IS NULL AND i.sent_at < ? "
+        "AND NOT EXISTS (SELECT 1 FROM survey_unsubscribes u WHERE u.customer_id = i.customer_id "
+        "OR lower(u.email) = lower(i.email)) ORDER BY i.sent_at, i.token_hash",
+        [slug, sent_before],
+    )
+    keys = ["token_hash", "customer_id", "name", "email", "base_url"]
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def slugs_awaiting_reminders(store: Store, sent_before: datetime) -> list[str]:
+    """Surveys with an e-mailed invitation sent before `sent_before`, not completed and never reminded."""
+    rows = store.fetchall(
+        "SELECT DISTINCT slug FROM invitations WHERE status = 'sent' AND used_at IS NULL AND reminded_at IS NULL "
+        "AND sent_at < ? ORDER BY slug",
+        [sent_before],
+    )
+    return [str(r[0]) for r in rows]
+
+
+def claim_reminder(store: Store, invitation_hash: str, reminder_token: str, now: datetime) -> bool:
+    """Record the one reminder (and its link's hash) before it is sent; False when it was claimed already."""
+    return (
+        store.execute(
+            "UPDATE invitations SET reminded_at = ?, reminder_token_hash = ? "
+            "WHERE token_hash = ? AND reminded_at IS NULL AND used_at IS NULL",
+            [now, token_hash(reminder_token), invitation_hash],
+        )
+        == 1
+    )
+
+
+def record_error(store: Store, invitation_hash: str, error: str) -> None:
+    store.execute("UPDATE invitations SET error = ? WHERE token_hash = ?", [error, invitation_hash])
+
+
+def invitations_of(store: Store, slug: str) -> pd.DataFrame:
+    """Every invitation to a survey with its customer's name and whether its response is completed."""
+    return store.query(
+        "SELECT i.customer_id, c.name, COALESCE(i.email, c.email) AS email, i.status, i.created_at, i.sent_at, "
+        "i.opened_at, i.used_at, i.reminded_at, i.error, i.batch_id FROM invitations i "
+        "LEFT JOIN customers c ON c.customer_id = i.customer_id WHERE i.slug = ? ORDER BY i.created_at, i.customer_id",
+        [slug],
+    )
+
+
+def emailed_customers(store: Store, slug: str) -> set[str]:
+    """Customers already e-mailed (or being e-mailed) an invitation to this survey."""
+    rows = store.fetchall("SELECT customer_id FROM invitations WHERE slug = ? AND status IS NOT NULL", [slug])
+    return {str(r[0]) for r in rows}
+
+
+def unsubscribed(store: Store) -> tuple[set[str], set[str]]:
+    """(customer ids, lower-case addresses) that asked for no more survey e-mails."""
+    rows = store.fetchall("SELECT customer_id, email FROM survey_unsubscribes")
+    return {str(r[0]) for r in rows}, {str(r[1]).lower() for r in rows if r[1]}
+
+
+def unsubscribe(store: Store, customer_id: str, email: str | None, slug: str, now: datetime) -> bool:
+    """Record that a customer wants no more survey e-mails; True when newly recorded."""
+    return (
+        store.execute(
+            "INSERT INTO survey_unsubscribes (customer_id, email, slug, unsubscribed_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (customer_id) DO NOTHING",
+            [customer_id, email, slug, now],
+        )
+        == 1
+    )
+
+
+def customers_in_segment(store: Store, segment: str) -> set[str]:
+    """Customers whose stored RFM segment (customer_value.segment) is `segment`."""
+    rows = store.fetchall("SELECT customer_id FROM customer_value WHERE segment = ?", [segment])
+    return {str(r[0]) for r in rows}
 
 
 # ------------------------------------------------------------------------------ responses

@@ -58,10 +58,16 @@ ROUTERS: list[str] = [
     "settings",
     "privacy",
     "advocacy",
+    "survey_builder",  # before "surveys": /surveys/brand is not a survey's address
+    "survey_invites",
     "surveys",
     "journey",
     "retain",
     "cases",
+    "notifications",
+    "cases_api",
+    "case_settings",
+    "jobs",
     "api",
     "local",
 ]
@@ -81,12 +87,15 @@ def create_app(
     clock: Any = time.time,
     warm_cache: bool = True,
     pool_size: int | None = None,
+    scheduler: bool | None = None,
 ) -> FastAPI:
     """Build the app over the store at `db_url` (or an open `store`).
 
     `warm_cache` computes the overview's whole-table figures as the server starts, so the first visitor
     does not wait for them. `pool_size` caps the PostgreSQL connections one server process opens for
-    its requests (default HEEDFUL_WEB_POOL or 4; DuckDB always uses its one connection). `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
+    its requests (default HEEDFUL_WEB_POOL or 4; DuckDB always uses its one connection). `scheduler` runs the
+    scheduled jobs (`web/jobs.py`; default: HEEDFUL_SCHEDULER=1, which `heedful serve` sets).
+    `secret_key` signs session cookies: give one (or set HEEDFUL_SECRET_KEY) so sessions survive a
     restart; without it a random key is made and everyone signs in again after a restart.
     """
     settings = load_settings()
@@ -99,13 +108,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from heedful.web import local
+        from heedful.web import jobs, local
 
         warming = asyncio.create_task(warm_caches(app)) if warm_cache else None
         local.start(app)  # `heedful serve` on a DuckDB file: CLI commands on the same file come through here
+        await asyncio.to_thread(jobs.start, app)  # the job worker and the scheduled jobs
         try:
             yield
         finally:
+            await asyncio.to_thread(jobs.stop, app)
             local.stop(app)
         if warming is not None:
             await warming  # a running computation cannot be interrupted; it ends with its query
@@ -124,6 +135,7 @@ def create_app(
     )
     the_store.quiet()  # long first queries would draw progress bars in the server log
     app.state.store = the_store
+    app.state.scheduler_enabled = scheduler
     size = pool_size if pool_size is not None else int(os.environ.get("HEEDFUL_WEB_POOL", "4"))
     # an embedded (DuckDB) file is served through the one connection; a server gets a pool of them
     opener = None if the_store.embedded else (lambda: connect(the_store.url, migrate=False))

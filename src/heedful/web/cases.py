@@ -1,8 +1,9 @@
 """Cases: every unhappy customer becomes a case with an owner, a due date and a reply (issue 18).
 
-The inbox (`/cases`: filter, sort, bulk-assign; figures per department), one page per case (evidence,
-history, notes, status changes, a reply) and the REST API under `/api/v1/cases`. Every route calls one
-use case of `heedful.services.cases`; viewers read, analysts and admins work cases.
+The inbox (`/cases`: filter, sort, bulk-assign, open cases now; figures per department) and one page per case
+(evidence, history, notes, status changes, a reply); the REST API is `heedful.web.cases_api`. Every route calls
+one use case of `heedful.services.cases`; viewers read, analysts and admins work cases, and a viewer who belongs
+to a case's department works that case (`deps.CaseWorker`).
 """
 
 from __future__ import annotations
@@ -14,31 +15,20 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import RedirectResponse, Response
 
 from heedful.cases.flow import CLOSED_STATUSES, TRANSITIONS
 from heedful.errors import InputError, NotFoundError
-from heedful.jsonable import to_jsonable
 from heedful.services import cases as service
-from heedful.services.accounts import Role, UserPublic
+from heedful.services.accounts import Role, may_work_case
+from heedful.services.case_inbox import inbox_figures
 from heedful.store import Store
-from heedful.web.deps import AnalystUser, StoreDep, ViewerUser
+from heedful.web.cases_api import list_filters
+from heedful.web.deps import AnalystUser, CaseWorker, StoreDep, ViewerUser
 from heedful.web.templating import records, render
 
 router = APIRouter()
 PAGE: dict[str, Any] = {"include_in_schema": False}
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-API_DOC: dict[str, Any] = {
-    "tags": ["cases"],
-    "responses": {
-        400: {"description": "Invalid input (the detail says what to fix)", **PROBLEM},
-        401: {"description": "Not signed in", **PROBLEM},
-        403: {"description": "Role not allowed", **PROBLEM},
-        404: {"description": "No such case", **PROBLEM},
-    },
-}
-API = "/api/v1/cases"
 PAGE_SIZE = 50
 
 STATUSES: dict[str, str] = {
@@ -56,6 +46,11 @@ TRIGGERS: dict[str, str] = {
     "churn": "Valuable customer at risk",
 }
 MAIL_OFF = "Mail is off: no SMTP settings — the reply is logged on the case."
+ANSWER_WORDS = {
+    "nps": "You told us you would recommend us {score} out of 10.",
+    "csat": "You rated your satisfaction {score} out of 5.",
+    "ces": "You rated how easy we made it {score} out of 7.",
+}
 STATUS_PATTERN = "^(open|closed|all|" + "|".join(STATUSES) + ")$"
 
 
@@ -199,12 +194,6 @@ def _filters(status: str | None) -> str | None:
     return None if status in (None, "", "open") else status
 
 
-def _assignee(value: str | None, user: UserPublic) -> str | None:
-    if not value:
-        return None
-    return user.email if value == "me" else value.strip()
-
-
 INBOX_KEYS = ("department", "assignee", "status", "overdue", "sort", "page")
 
 
@@ -231,15 +220,16 @@ def inbox(
     from heedful.services.journey import load_config
 
     filters: dict[str, Any] = {
-        "department": department or None,
-        "assignee": _assignee(assignee, user),
+        **list_filters(department, assignee, user),
         "status": _filters(status),
         "overdue_only": overdue,
     }
     total = service.count_cases(store, **filters)
     pages = max(1, -(-total // PAGE_SIZE))
     frame = service.list_cases(store, **filters, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    figures = service.case_figures(store)
+    kept = inbox_figures(store)
+    figures = kept["figures"]
+    config = load_config(store)
     totals = {
         key: int(pd.to_numeric(figures[key], errors="coerce").fillna(0).sum()) if key in figures else 0
         for key in ("open", "overdue", "resolved_this_month")
@@ -268,7 +258,8 @@ def inbox(
             "page": page,
             "pages": pages,
             "link": link,
-            "departments": [(d.id, d.name) for d in load_config(store).departments],
+            "departments": [(d.id, d.name) for d in config.departments],
+            "my_department": config.department_name(user.department) if user.department else None,
             "department": department,
             "assignee": assignee,
             "status": status,
@@ -278,8 +269,9 @@ def inbox(
             "sorts": SORTS,
             "totals": totals,
             "figures": records(figures),
-            "did_it_work": service.closed_loop_figures(store),
+            "did_it_work": kept["did_it_work"],
             "can_work": user.role.allows(Role.analyst),
+            "can_open": user.role.allows(Role.analyst),
             "query": request.url.query,
             "flash": _take_flash(request),
         },
@@ -312,10 +304,47 @@ def assign_cases(
     return RedirectResponse(_inbox_url(back), status_code=303)
 
 
+@router.post("/cases/open", **PAGE)
+def open_now(request: Request, store: StoreDep, user: AnalystUser) -> Response:
+    """ "Open cases now": run the case rules over the stored signals (re-running never duplicates a case)."""
+    try:
+        result = service.open_cases(store, service.load_rules(store), actor=user.email)
+    except InputError as exc:
+        _flash(request, str(exc), "error")
+    else:
+        opened = int(result["opened"])
+        held = int(result.get("held_out") or 0)
+        text = f"Opened {opened} new case{'' if opened == 1 else 's'}" if opened else "No new cases to open"
+        if held:
+            text += f" ({held} kept back in the holdout, not to be followed up)"
+        _flash(request, text + ".")
+    return RedirectResponse("/cases", status_code=303)
+
+
+def reply_draft(case: dict[str, Any], evidence: dict[str, Any]) -> str:
+    """A reply to start from: the customer by name and their own words (or their answer) quoted."""
+    name = case.get("customer_name")
+    greeting = f"Dear {name}," if _present(name) else "Hello,"
+    quote_text = evidence.get("quote")
+    raw = case.get("evidence")
+    answers = [a for a in (raw.get("answers") or []) if isinstance(a, dict)] if isinstance(raw, dict) else []
+    if quote_text:
+        said = f"Thank you for telling us what happened. You wrote: “{quote_text}”"
+    elif answers:
+        said = "Thank you for answering our survey. " + " ".join(
+            ANSWER_WORDS.get(str(a.get("kind")), "You answered {score}.").format(score=_words(a.get("score")))
+            for a in answers
+        )
+    else:
+        said = "Thank you for letting us know how we are doing."
+    return f"{greeting}\n\n{said}\n\n\n\nKind regards"
+
+
 @router.get("/cases/{case_id}", **PAGE)
 def case_page(request: Request, store: StoreDep, user: ViewerUser, case_id: str) -> Response:
     """One case: the customer, what raised it, where it stands, its history; notes, status, reply."""
     case = _case(store, case_id)
+    evidence = _evidence(case)
     history = [history_entry(h) for h in case.get("history") or []]
     return render(
         request,
@@ -323,10 +352,12 @@ def case_page(request: Request, store: StoreDep, user: ViewerUser, case_id: str)
         {
             "section": "cases",
             "case": _row(case),
-            "evidence": _evidence(case),
+            "evidence": evidence,
             "history": history,
             "next_statuses": [(s, status_label(s)) for s in next_statuses(str(case.get("status")))],
-            "can_work": user.role.allows(Role.analyst) and not case.get("holdout"),
+            "can_work": may_work_case(user, case.get("department")) and not case.get("holdout"),
+            "assigned_to_me": case.get("assignee") == user.email,
+            "draft": reply_draft(case, evidence),
             "flash": _take_flash(request),
         },
     )
@@ -350,7 +381,7 @@ def _case_url(case_id: str) -> str:
 
 @router.post("/cases/{case_id}/notes", **PAGE)
 def note_form(
-    request: Request, store: StoreDep, user: AnalystUser, case_id: str, text: Annotated[str, Form()] = ""
+    request: Request, store: StoreDep, user: CaseWorker, case_id: str, text: Annotated[str, Form()] = ""
 ) -> Response:
     if not text.strip():
         _flash(request, "Write the note before adding it.", "error")
@@ -366,11 +397,25 @@ def note_form(
     return RedirectResponse(_case_url(case_id), status_code=303)
 
 
+@router.post("/cases/{case_id}/take", **PAGE)
+def take_case(request: Request, store: StoreDep, user: CaseWorker, case_id: str) -> Response:
+    """ "Assign to me": the signed-in person works the case from now on."""
+    try:
+        service.assign(store, [case_id], user.email, user.email)
+    except NotFoundError:
+        raise _missing(case_id) from None
+    except InputError as exc:
+        _flash(request, str(exc), "error")
+    else:
+        _flash(request, f"The case is assigned to you ({user.email}).")
+    return RedirectResponse(_case_url(case_id), status_code=303)
+
+
 @router.post("/cases/{case_id}/status", **PAGE)
 def status_form(
     request: Request,
     store: StoreDep,
-    user: AnalystUser,
+    user: CaseWorker,
     case_id: str,
     status: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
@@ -409,7 +454,7 @@ def _reply_words(result: dict[str, Any]) -> tuple[str, str]:
 
 @router.post("/cases/{case_id}/reply", **PAGE)
 def reply_form(
-    request: Request, store: StoreDep, user: AnalystUser, case_id: str, text: Annotated[str, Form()] = ""
+    request: Request, store: StoreDep, user: CaseWorker, case_id: str, text: Annotated[str, Form()] = ""
 ) -> Response:
     current = str(_case(store, case_id)["status"])
     if not text.strip():
@@ -426,144 +471,3 @@ def reply_form(
         else:
             _flash(request, *_reply_words(result))
     return RedirectResponse(_case_url(case_id), status_code=303)
-
-
-# ---------------------------------------------------------------- API
-class CasePublic(BaseModel):
-    case_id: str
-    customer_id: str | None = None
-    customer_name: str | None = None
-    trigger: str | None = None
-    trigger_id: str | None = None
-    theme: str | None = None
-    theme_label: str | None = None
-    department: str | None = None
-    department_name: str | None = None
-    priority: str | int | None = None
-    status: str
-    assignee: str | None = None
-    opened_at: str | None = Field(None, description="ISO 8601, UTC")
-    due_at: str | None = Field(None, description="ISO 8601, UTC")
-    overdue: bool = False
-    clv: float | None = None
-    evidence_text: str | None = None
-
-
-class CasePage(BaseModel):
-    items: list[CasePublic]
-    total: int
-    limit: int
-    offset: int
-    next_offset: int | None
-
-
-class HistoryEntry(BaseModel):
-    at: str | None = None
-    actor: str | None = None
-    action: str | None = None
-    detail: Any = None
-
-
-class CaseDetail(CasePublic):
-    evidence: dict[str, Any] = {}
-    history: list[HistoryEntry] = []
-
-
-class CaseChange(BaseModel):
-    status: str | None = Field(None, description=" | ".join(STATUSES))
-    assignee: str | None = Field(None, description="E-mail address of the person who works the case.")
-    note: str | None = Field(None, description="A note for the history (with a status change: why).")
-
-
-class CaseText(BaseModel):
-    text: str = Field(min_length=1, description="The note, or the reply to the customer.")
-
-
-class ReplyResult(BaseModel):
-    sent: bool
-    reason: str | None = Field(None, description="Why it was not e-mailed (it is logged on the case anyway).")
-    to: str | None = Field(None, description="The address it was e-mailed to.")
-
-
-def _detail(store: Store, case_id: str) -> dict[str, Any]:
-    detail: dict[str, Any] = to_jsonable(_case(store, case_id))
-    return detail
-
-
-@router.get(API, **API_DOC, summary="Cases, filterable; open ones, overdue first, by default", response_model=CasePage)
-def api_list(
-    store: StoreDep,
-    user: ViewerUser,
-    department: Annotated[str | None, Query(description="Department id.")] = None,
-    assignee: Annotated[str | None, Query(description="E-mail address; `me` for yourself.")] = None,
-    status: Annotated[
-        str | None, Query(pattern=STATUS_PATTERN, description="open (default) | all | " + " | ".join(STATUSES))
-    ] = None,
-    overdue_only: bool = False,
-    sort: Annotated[str, Query(pattern="^(due|value|opened)$")] = "due",
-    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page (1-1000).")] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**53, description="Items to skip.")] = 0,
-) -> Response:
-    filters: dict[str, Any] = {
-        "department": department or None,
-        "assignee": _assignee(assignee, user),
-        "status": _filters(status),
-        "overdue_only": overdue_only,
-    }
-    total = service.count_cases(store, **filters)
-    frame = service.list_cases(store, **filters, sort=sort, limit=limit, offset=offset)
-    body = {
-        "items": [to_jsonable(r) for r in records(frame)],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": offset + limit if offset + limit < total else None,
-    }
-    return JSONResponse(body)
-
-
-@router.get(API + "/{case_id}", **API_DOC, summary="One case with its evidence and history", response_model=CaseDetail)
-def api_get(store: StoreDep, user: ViewerUser, case_id: str) -> Response:
-    return JSONResponse(_detail(store, case_id))
-
-
-@router.patch(
-    API + "/{case_id}",
-    **API_DOC,
-    summary="Assign a case, change its status and/or add a note (analyst)",
-    response_model=CaseDetail,
-)
-def api_patch(store: StoreDep, user: AnalystUser, case_id: str, change: CaseChange) -> Response:
-    if change.status is None and change.assignee is None and not (change.note and change.note.strip()):
-        raise InputError("Give at least one of status, assignee or note.")
-    _case(store, case_id)  # a missing case answers 404 before anything changes
-    note = change.note.strip() if change.note and change.note.strip() else None
-    if change.assignee is not None:
-        if not change.assignee.strip():
-            raise InputError("assignee must be an e-mail address.")
-        service.assign(store, [case_id], change.assignee.strip(), user.email)
-    if change.status is not None:
-        service.set_status(store, case_id, change.status, user.email, note=note)
-    elif note is not None:
-        service.add_note(store, case_id, note, user.email)
-    return JSONResponse(_detail(store, case_id))
-
-
-@router.post(API + "/{case_id}/notes", **API_DOC, status_code=201, summary="Add a note to a case (analyst)")
-def api_note(store: StoreDep, user: AnalystUser, case_id: str, body: CaseText) -> Response:
-    if not body.text.strip():
-        raise InputError("The note is empty.")
-    return JSONResponse(to_jsonable(service.add_note(store, case_id, body.text.strip(), user.email)), status_code=201)
-
-
-@router.post(
-    API + "/{case_id}/reply",
-    **API_DOC,
-    summary="Reply to the customer (analyst); logged on the case, e-mailed when SMTP is set",
-    response_model=ReplyResult,
-)
-def api_reply(store: StoreDep, user: AnalystUser, case_id: str, body: CaseText) -> Response:
-    if not body.text.strip():
-        raise InputError("The reply is empty.")
-    result = service.reply(store, case_id, body.text.strip(), user.email)
-    return JSONResponse(to_jsonable({key: result.get(key) for key in ReplyResult.model_fields}))

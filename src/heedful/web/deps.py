@@ -20,13 +20,21 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from heedful.services.accounts import Role, UserPublic, cached_token_user, session_user, user_for_token
+from heedful.services.accounts import (
+    Role,
+    UserPublic,
+    cached_token_user,
+    may_work_case,
+    session_user,
+    user_for_token,
+)
 from heedful.store import Store
 from heedful.web.security import csrf_matches, new_csrf_token
 
 __all__ = [
     "AdminUser",
     "AnalystUser",
+    "CaseWorker",
     "CsrfFailed",
     "CurrentUser",
     "Forbidden",
@@ -52,8 +60,8 @@ class NotSignedIn(Exception):
 class Forbidden(Exception):
     """Signed in, but the role does not allow this."""
 
-    def __init__(self, needed: Role, has: Role) -> None:
-        super().__init__(f"This needs the {needed.value} role; you are signed in as {has.value}.")
+    def __init__(self, needed: Role, has: Role, message: str | None = None) -> None:
+        super().__init__(message or f"This needs the {needed.value} role; you are signed in as {has.value}.")
         self.needed = needed
         self.has = has
 
@@ -227,6 +235,44 @@ def Requires(role: Role) -> Any:
 ViewerUser = Annotated[UserPublic, Requires(Role.viewer)]
 AnalystUser = Annotated[UserPublic, Requires(Role.analyst)]
 AdminUser = Annotated[UserPublic, Requires(Role.admin)]
+
+
+def _case_department(store: Store, case_id: str) -> str | None:
+    from heedful.services.cases import get_case  # lazily: only a viewer's request on a case needs it
+
+    department = get_case(store, case_id).get("department")
+    return str(department) if department else None
+
+
+async def case_worker(case_id: str, store: StoreDep, user: CurrentUser) -> UserPublic:
+    """The signed-in user when they may work case `case_id`: an analyst or admin, or a member of the case's
+    department (see `accounts.may_work_case`); Forbidden otherwise. A missing case answers 404."""
+    if user.role.allows(Role.analyst):
+        return user
+    department = await run_in_threadpool(_case_department, store, case_id) if user.department else None
+    if not may_work_case(user, department):
+        raise Forbidden(
+            Role.analyst,
+            user.role,
+            "This case belongs to another department: it needs the analyst role or membership of its department."
+            if user.department
+            else f"This needs the analyst role (or membership of the case's department); you are signed in as "
+            f"{user.role.value}.",
+        )
+    return user
+
+
+case_worker.required_role = Role.viewer  # type: ignore[attr-defined]  # read by the permission tests
+case_worker.department_members = True  # type: ignore[attr-defined]
+CaseWorker = Annotated[UserPublic, Depends(case_worker)]
+
+
+def require_assignable(user: UserPublic, assignee: str | None) -> None:
+    """Analysts give cases to anyone; a department member only takes cases themselves (Forbidden otherwise)."""
+    if user.role.allows(Role.analyst) or assignee is None:
+        return
+    if assignee.strip().lower() != user.email:
+        raise Forbidden(Role.analyst, user.role, "A department member can assign a case to themselves only.")
 
 
 # ---------------------------------------------------------------- CSRF

@@ -11,8 +11,10 @@ from heedful.ingest.presets import ENTITIES
 from heedful.services import accounts
 from heedful.services import imports as service
 from heedful.services.imports import presets_for, quarantine_csv, quarantine_rows
+from heedful.services.jobs import job_about, percent
 from heedful.store import Store
 from heedful.web.deps import AnalystUser, StoreDep, UserPublic, ViewerUser, client_ip
+from heedful.web.jobs import start_after_import
 from heedful.web.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -39,6 +41,12 @@ def run_import(
     detail.update({"entity": entity, "preset": preset, "file": filename, "fixed_from": fixed_from})
     accounts.record_audit(store, "import.upload", user=user, target=str(summary.get("import_id")), detail=detail, ip=ip)
     return summary
+
+
+def _follow_up(request: Request, store: Store, user: UserPublic, summary: dict[str, Any], entity: str) -> None:
+    """New feedback or orders are read, rescored and turned into cases in the background (see web.jobs)."""
+    if summary.get("accepted"):
+        start_after_import(request, store, str(summary["import_id"]), entity, user.email)
 
 
 @router.get("/imports")
@@ -73,6 +81,7 @@ def upload(
     preset: Annotated[str, Form()] = "generic",
 ) -> Response:
     summary = run_import(store, user, client_ip(request), file.filename or "upload.csv", file.file, entity, preset)
+    _follow_up(request, store, user, summary, entity)
     return RedirectResponse(f"/imports/{summary['import_id']}", status_code=303)
 
 
@@ -80,6 +89,7 @@ def upload(
 def import_detail(request: Request, store: StoreDep, user: ViewerUser, import_id: str) -> Response:
     record = service.import_record(store, import_id)
     rows = quarantine_rows(store, import_id, QUARANTINE_SHOWN)
+    job = job_about(store, import_id)
     return render(
         request,
         "import_detail.html",
@@ -88,6 +98,8 @@ def import_detail(request: Request, store: StoreDep, user: ViewerUser, import_id
             "quarantine": rows,
             "fix_csv": quarantine_csv(rows) if rows else "",
             "shown": QUARANTINE_SHOWN,
+            "job": job,
+            "pct": percent(job) if job else None,
         },
     )
 
@@ -123,4 +135,5 @@ def reimport_fixed(
         str(record["preset"]),
         fixed_from=import_id,
     )
+    _follow_up(request, store, user, summary, str(record["entity"]))
     return RedirectResponse(f"/imports/{summary['import_id']}", status_code=303)

@@ -1,4 +1,6 @@
-"""Settings (admins): theme taxonomy, departments, journey stages, users, and the audit log."""
+"""Settings (admins): theme taxonomy, departments, journey stages, users (role, department), and the audit log.
+
+The case rules and mail settings have their own pages (`heedful.web.case_settings`), linked from here."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from heedful.web.templating import render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 _ID = re.compile(r"^[a-z0-9_]{1,40}$")
+NO_DEPARTMENT = "none"  # the users form's choice "No department"
 
 
 def _taxonomy_themes(store: Store) -> list[dict[str, Any]]:
@@ -45,6 +48,8 @@ def _slug(value: str) -> str:
 
 
 def _page(request: Request, store: Store, message: str | None = None, new_password: str | None = None) -> Response:
+    from heedful.services.journey import load_config
+
     return render(
         request,
         "settings.html",
@@ -57,6 +62,7 @@ def _page(request: Request, store: Store, message: str | None = None, new_passwo
                 orient="records"
             ),
             "users": accounts.list_users(store),
+            "user_departments": [(d.id, d.name) for d in load_config(store).departments],
             "roles": [r.value for r in Role],
             "audit": accounts.recent_audit(store, 100),
             "message": message,
@@ -124,14 +130,15 @@ def add_user(
     email: Annotated[str, Form()],
     role: Annotated[Role, Form()],
     password: Annotated[str, Form()] = "",
+    department: Annotated[str, Form()] = "",
 ) -> Response:
-    created, chosen = accounts.create_user(store, email, role, password or None)
+    created, chosen = accounts.create_user(store, email, role, password or None, department=department or None)
     accounts.record_audit(
         store,
         "user.create",
         user=user,
         target=created.email,
-        detail={"role": created.role.value},
+        detail={"role": created.role.value, "department": created.department},
         ip=client_ip(request),
     )
     shown = None if password else chosen
@@ -147,9 +154,16 @@ def update_user(
     role: Annotated[Role | None, Form()] = None,
     active: Annotated[str | None, Form()] = None,
     password: Annotated[str, Form()] = "",
+    department: Annotated[str | None, Form()] = None,
 ) -> Response:
     before = accounts.get_user(store, user_id)
-    change = UserUpdate(role=role, active=None if active is None else active == "true", password=password or None)
+    change = UserUpdate(
+        role=role,
+        active=None if active is None else active == "true",
+        password=password or None,
+        # not on the form: kept; "none" (an empty value would arrive as not given): out of any department
+        department=None if department is None else "" if department == NO_DEPARTMENT else department,
+    )
     losing_admin = (
         before.role == Role.admin
         and before.active
@@ -161,6 +175,7 @@ def update_user(
     detail = {
         "role": [before.role.value, after.role.value],
         "active": [before.active, after.active],
+        "department": [before.department, after.department],
         "password_changed": change.password is not None,
     }
     accounts.record_audit(store, "user.update", user=user, target=after.email, detail=detail, ip=client_ip(request))

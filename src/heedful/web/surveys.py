@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from heedful.errors import NotFoundError
+from heedful.services import survey_brand, survey_invites
 from heedful.services import surveys as service
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
@@ -139,6 +140,22 @@ def _survey_or_404(request: Request, store: Store, slug: str) -> tuple[dict[str,
     return row, survey
 
 
+def branded(request: Request, store: Store) -> dict[str, Any] | None:
+    """The business's name and readable colours for the public pages (re-read at most a second old)."""
+    cached: tuple[float, dict[str, Any] | None] | None = getattr(request.app.state, "survey_brand", None)
+    now = time.monotonic()
+    if cached is None or cached[0] <= now:
+        saved = survey_brand.brand(store)
+        style = None if saved is None else {"name": saved.name, **vars(survey_brand.style_of(saved))}
+        cached = request.app.state.survey_brand = (now + STATUS_TTL_S, style)
+    return cached[1]
+
+
+def _public(request: Request, store: Store, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    """Render a public survey page in the business's name and colours (when set)."""
+    return render(request, template, {**context, "brand": branded(request, store)}, status)
+
+
 Respondent = tuple[dict[str, Any] | None, list[tuple[str, str, str]], NewResponse | None, Response | None]
 
 
@@ -175,8 +192,9 @@ def _respondent(
     if token:
         invitation = repo.find_invitation(store, slug, token)
         if invitation is None:
-            refusal = render(
+            refusal = _public(
                 request,
+                store,
                 "survey_message.html",
                 {
                     "heading": "This link is not valid",
@@ -243,7 +261,7 @@ def _page_response(
         "back_to": path[-1] if (path := _previous_pages(survey, known, page_index)) else None,
         "other": OTHER,
     }
-    response = render(request, "survey_form.html", context, status_code)
+    response = _public(request, store, "survey_form.html", context, status_code)
     if not pending:  # a cookie names stored responses only
         _remember(response, survey.slug, state["response_id"])
     return response
@@ -255,9 +273,10 @@ def _remember(response: Response, slug: str, response_id: str) -> None:
     )
 
 
-def _closed(request: Request, survey: SurveyDefinition) -> Response:
-    return render(
+def _closed(request: Request, store: Store, survey: SurveyDefinition) -> Response:
+    return _public(
         request,
+        store,
         "survey_message.html",
         {
             "heading": "This survey is closed",
@@ -282,14 +301,17 @@ def _previous_pages(survey: SurveyDefinition, known: dict[str, list[str]], curre
 def survey_page(request: Request, slug: str, store: StoreDep, t: str = "", page: int | None = None) -> Response:
     row, survey = _survey_or_404(request, store, slug)
     if row["status"] == "closed":
-        return _closed(request, survey)
+        return _closed(request, store, survey)
     state, answered, _, refusal = _respondent(request, store, slug, row, survey, t)
     if refusal is not None:
         return refusal
     assert state is not None
+    if t and state.get("token_hash"):
+        survey_invites.record_opened(store, state["token_hash"])  # the first visit of an e-mailed link counts
     if state["completed_at"] is not None:
-        response = render(
+        response = _public(
             request,
+            store,
             "survey_message.html",
             {"heading": "Thank you", "message": survey.thank_you, "survey": survey, "done": True},
         )
@@ -314,7 +336,7 @@ def _check_submission(
     """Everything a submit reads: the survey, the response (or the one to create), and the page's validation."""
     row, survey = _survey_or_404(request, store, slug)
     if row["status"] == "closed":
-        return _closed(request, survey)
+        return _closed(request, store, survey)
     form_token = (values.get(RESPONSE_FIELD) or [""])[0]
     state, answered, new, refusal = _respondent(request, store, slug, row, survey, token, form_token)
     if refusal is not None:
@@ -413,6 +435,7 @@ def surveys_list(request: Request, store: StoreDep, user: ViewerUser) -> Respons
     context = {
         "surveys": table.to_dict(orient="records"),
         "can_edit": user.role.allows(Role.analyst),
+        "is_admin": user.role.allows(Role.admin),
         "section": "surveys",
     }
     return render(request, "survey_list.html", context)
