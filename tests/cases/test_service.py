@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,27 +132,6 @@ def test_reply_without_smtp_is_logged_and_says_mail_is_off(store: Store) -> None
     assert note["history"][-1]["action"] == "note" and note["history"][-1]["detail"]["text"] == "Called them too."
     with pytest.raises(InputError):
         service.add_note(store, case_id, "  ", "ann")
-
-
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[int, list[Any]]]:
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    received: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = aiosmtpd.Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
 
 
 def test_reply_is_emailed_to_the_customer_when_smtp_is_set(

@@ -193,11 +193,19 @@ def reply_cmd(
     text: Annotated[str, typer.Argument(help="The reply to the customer.")],
     db: DbOption = None,
     actor: ActorOption = None,
+    follow_up: Annotated[
+        str | None,
+        typer.Option(
+            "--follow-up",
+            metavar="WEB_ADDRESS",
+            help="End with a personal link to the one-question follow-up survey on the web app at this address.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Reply to the customer (e-mailed where SMTP is configured) and wait for their answer."""
     with open_store(db) as store:
-        result = service.reply(store, case_id, text, _actor(actor))
+        result = service.reply(store, case_id, text, _actor(actor), follow_up_base_url=follow_up)
     if json_out:
         emit_json(result)
         return

@@ -83,7 +83,9 @@ def load_rules(store: Store, path: Path | None = None) -> CaseRules:
     return parse_rules(path.read_text(encoding="utf-8"), source=path.name, known_departments=known)
 
 
-def _survey_answers(store: Store) -> pd.DataFrame:
+def _survey_answers(store: Store, *, follow_ups: bool = True) -> pd.DataFrame:
+    """Completed NPS/CSAT/CES answers of customers (staff left out); `follow_ups=False` leaves out the answers
+    to the case follow-up question, which only followed-up customers are asked."""
     frames = []
     for kind in ("nps", "csat", "ces"):
         answers = answers_of_type(store, kind, completed_only=True)
@@ -92,6 +94,10 @@ def _survey_answers(store: Store) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     answers = pd.concat(frames, ignore_index=True)
+    if not follow_ups:
+        from heedful.services.case_followup import FOLLOW_UP_SLUG
+
+        answers = answers[answers["slug"] != FOLLOW_UP_SLUG]
     return answers[~answers["customer_id"].astype(str).isin(repo.internal_people(store))]
 
 
@@ -369,11 +375,19 @@ def add_note(store: Store, case_id: str, text: str, actor: str) -> dict[str, Any
 
 
 def reply(
-    store: Store, case_id: str, text: str, actor: str, *, settings: DeliverySettings | None = None
+    store: Store,
+    case_id: str,
+    text: str,
+    actor: str,
+    *,
+    settings: DeliverySettings | None = None,
+    follow_up_base_url: str | None = None,
 ) -> dict[str, Any]:
     """Reply to the customer: e-mail it where SMTP is configured (`services.mail.delivery_settings`: the web
-    app's mail settings, else heedful.toml or HEEDFUL_SMTP_*), and always record it on the case, set first_response_at if unset, and wait for the
-    customer. Returns {"sent": bool, "reason": why not (or None), "to": address, "case": the updated case}."""
+    app's mail settings, else heedful.toml or HEEDFUL_SMTP_*), and always record it on the case, set
+    first_response_at if unset, and wait for the customer. With `follow_up_base_url` (the web app's address)
+    the reply ends with a personal link to the one-question follow-up survey (`services.case_followup`).
+    Returns {"sent": bool, "reason": why not (or None), "to": address, "case": the updated case}."""
     if not text or not text.strip():
         raise InputError("A reply needs some text.")
     case = get_case(store, case_id)
@@ -384,12 +398,18 @@ def reply(
         raise InputError(f"Case {case_id} is {current}; reopen it (in_progress) before replying.")
     if settings is None:
         settings = mail.delivery_settings(store)
-    sent, reason, to = _send_reply(case, text.strip(), settings)
+    text = text.strip()
+    if follow_up_base_url is not None:  # end with a personal link to the one-question follow-up survey
+        from heedful.services.case_followup import follow_up_link, with_follow_up
+
+        text = with_follow_up(text, follow_up_link(store, case.get("customer_id"), follow_up_base_url))
+    sent, reason, to = _send_reply(case, text, settings)
     now = _now()
     values: dict[str, Any] = {"status": "waiting_for_customer", "updated_at": now}
     if case.get("first_response_at") is None:
         values["first_response_at"] = now
-    events = [repo.event_row(case_id, now, _actor(actor), "reply", {"text": text.strip(), "sent": sent, "to": to})]
+    detail = {"text": text, "sent": sent, "to": to, "follow_up": follow_up_base_url is not None}
+    events = [repo.event_row(case_id, now, _actor(actor), "reply", detail)]
     if current != "waiting_for_customer":
         events.append(
             repo.event_row(case_id, now, _actor(actor), "status", {"from": current, "to": "waiting_for_customer"})
@@ -477,7 +497,7 @@ def closed_loop_figures(
     people = rows.dropna(subset=["customer_id"])
     came_back = pd.Series(dtype=bool)
     if not people.empty:
-        answers = _survey_answers(store)
+        answers = _survey_answers(store, follow_ups=False)
         if not answers.empty:
             answers = answers.assign(answered_at=pd.to_datetime(answers["answered_at"]))
         feedback = repo.case_customer_feedback(store)

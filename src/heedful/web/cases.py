@@ -454,7 +454,12 @@ def _reply_words(result: dict[str, Any]) -> tuple[str, str]:
 
 @router.post("/cases/{case_id}/reply", **PAGE)
 def reply_form(
-    request: Request, store: StoreDep, user: CaseWorker, case_id: str, text: Annotated[str, Form()] = ""
+    request: Request,
+    store: StoreDep,
+    user: CaseWorker,
+    case_id: str,
+    text: Annotated[str, Form()] = "",
+    follow_up: Annotated[bool, Form()] = False,
 ) -> Response:
     current = str(_case(store, case_id)["status"])
     if not text.strip():
@@ -463,7 +468,8 @@ def reply_form(
         _flash(request, f"This case is {status_label(current)}: reopen it (In progress) before replying.", "error")
     else:
         try:
-            result = service.reply(store, case_id, text.strip(), user.email)
+            base = str(request.base_url) if follow_up else None
+            result = service.reply(store, case_id, text.strip(), user.email, follow_up_base_url=base)
         except NotFoundError:
             raise _missing(case_id) from None
         except InputError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -106,6 +106,12 @@ class CaseText(BaseModel):
     text: str = Field(min_length=1, description="The note, or the reply to the customer.")
 
 
+class ReplyText(CaseText):
+    follow_up: bool = Field(
+        False, description="End the reply with a personal link to the one-question follow-up survey."
+    )
+
+
 class ReplyResult(BaseModel):
     sent: bool
     reason: str | None = Field(None, description="Why it was not e-mailed (it is logged on the case anyway).")
@@ -199,8 +205,9 @@ def api_note(store: StoreDep, user: CaseWorker, case_id: str, body: CaseText) ->
     "SMTP is set",
     response_model=ReplyResult,
 )
-def api_reply(store: StoreDep, user: CaseWorker, case_id: str, body: CaseText) -> Response:
+def api_reply(request: Request, store: StoreDep, user: CaseWorker, case_id: str, body: ReplyText) -> Response:
     if not body.text.strip():
         raise InputError("The reply is empty.")
-    result = service.reply(store, case_id, body.text.strip(), user.email)
+    base = str(request.base_url) if body.follow_up else None
+    result = service.reply(store, case_id, body.text.strip(), user.email, follow_up_base_url=base)
     return JSONResponse(to_jsonable({key: result.get(key) for key in ReplyResult.model_fields}))
