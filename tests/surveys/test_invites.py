@@ -265,3 +265,15 @@ def test_erasing_a_customer_removes_their_invitation_address_and_unsubscribe(
     erase_subject(store, "C2")
     assert store.fetchall("SELECT COUNT(*) FROM invitations WHERE lower(email) = 'grace@shop.example'") == [(0,)]
     assert store.count("survey_unsubscribes") == 0
+
+
+def test_the_scheduled_reminder_run_reminds_each_waiting_invitee_once(store: Store, inbox: tuple[int, Inbox]) -> None:
+    port, mail = inbox
+    _seed(store, port)
+    sent_at = datetime.now(UTC).replace(tzinfo=None)
+    invites.send_invitations(store, "quick-pulse", "all", "http://testserver", batch_id="b1", now=sent_at)
+    assert invites.send_due_reminders(store, sent_at + timedelta(days=1)) == {"surveys": 0, "sent": 0, "failed": 0}
+    due = invites.send_due_reminders(store, sent_at + timedelta(days=4))
+    assert due == {"surveys": 1, "sent": 3, "failed": 0}  # Ada, Grace and Pat; C5 was never e-mailed (refused)
+    assert invites.send_due_reminders(store, sent_at + timedelta(days=9))["sent"] == 0  # never twice
+    assert len([m for m in mail.messages if m["Subject"].startswith("Reminder")]) == 3
