@@ -151,13 +151,18 @@ def seed_data(store: Store) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def web_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    path: Path = tmp_path_factory.mktemp("web") / "heedful.duckdb"
-    store = connect(f"duckdb:///{path}")
+def seeded_store(folder: Path) -> Store:
+    """A DuckDB store in `folder` with the seeded shop and one user per role (EMAILS, PASSWORD)."""
+    store = connect(f"duckdb:///{folder / 'heedful.duckdb'}")
     seed_data(store)
     for role, email in EMAILS.items():
         create_user(store, email, role, PASSWORD)
+    return store
+
+
+@pytest.fixture(scope="module")
+def web_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = seeded_store(tmp_path_factory.mktemp("web"))
     yield store
     store.close()
 

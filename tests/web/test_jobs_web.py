@@ -7,15 +7,14 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.web.conftest import EMAILS, PASSWORD, csrf_of, seed_data, sign_in
+from tests.web.conftest import EMAILS, csrf_of, seeded_store, sign_in
 
-from heedful.services.accounts import Role, create_user
-from heedful.store import Store, connect
+from heedful.services.accounts import Role
+from heedful.store import Store
 from heedful.store.settings_repo import delete_setting, put_setting
 from heedful.web.app import create_app
 
@@ -24,11 +23,7 @@ WAIT_S = 300  # an upper bound only: each wait returns as soon as the work is do
 
 @pytest.fixture(scope="module")
 def jobs_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    path: Path = tmp_path_factory.mktemp("jobs") / "heedful.duckdb"
-    store = connect(f"duckdb:///{path}")
-    seed_data(store)
-    for role, email in EMAILS.items():
-        create_user(store, email, role, PASSWORD)
+    store = seeded_store(tmp_path_factory.mktemp("jobs"))
     yield store
     store.close()
 

@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from heedful.services import notifications
-from heedful.services.accounts import Role, create_user
-from heedful.store import Store, connect
+from heedful.services.accounts import Role
+from heedful.store import Store
 from heedful.web.app import create_app
 
-from .conftest import EMAILS, PASSWORD, seed_data, sign_in
+from .conftest import EMAILS, seeded_store, sign_in
 
 RAW = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|\bNaT\b|\{'|\['|Timestamp\(|Traceback|Error:|\bheedful notify\b")
 
@@ -26,10 +26,7 @@ def _text(html: str) -> str:
 
 @pytest.fixture(scope="module")
 def notify_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = connect(f"duckdb:///{tmp_path_factory.mktemp('notify') / 'heedful.duckdb'}")
-    seed_data(store)
-    for role, email in EMAILS.items():
-        create_user(store, email, role, PASSWORD)
+    store = seeded_store(tmp_path_factory.mktemp("notify"))
     yield store
     store.close()
 

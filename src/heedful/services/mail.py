@@ -60,22 +60,36 @@ def saved_delivery_settings(store: Store) -> DeliverySettings | None:
     return DeliverySettings.model_validate(saved) if saved else None
 
 
-def _smtp_words(error: BaseException | None) -> str:
-    """An SMTP or network failure in words (no Python reprs of byte strings)."""
+def smtp_words(error: BaseException | None) -> str:
+    """An SMTP or network failure in words, as a phrase ("the mail server answered 550 …"; no Python reprs of
+    byte strings): the one wording of a failed send, for case replies, invitations, notifications and tests."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        code, text = next(iter(error.recipients.values()))
+        said = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        return f"the mail server refused the address ({code} {said})"
     if isinstance(error, smtplib.SMTPResponseException):
-        text = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
-        return f"the mail server answered {error.smtp_code} {text}".strip()
+        raw = error.smtp_error
+        answer = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return f"the mail server answered {error.smtp_code} {answer}".strip()
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return "the mail server refused the recipient"
     if isinstance(error, ConnectionRefusedError):
-        return "nothing answers at that host and port (connection refused)"
+        return "nothing answers at the mail server's host and port (connection refused)"
     if isinstance(error, socket.gaierror):
-        return "the host name is not known"
+        return "the mail server's host name is not known"
     if isinstance(error, TimeoutError | socket.timeout):
         return "the mail server did not answer in time"
     if isinstance(error, ssl.SSLError):
         return f"the secure connection failed ({error.reason or error})"
+    if isinstance(error, OSError):
+        return f"the mail server could not be reached ({error.strerror or error})"
     return str(error) if error is not None else "unknown error"
+
+
+def sentence(phrase: str) -> str:
+    """A phrase from `smtp_words` as a sentence: capitalised, with a full stop."""
+    phrase = phrase.strip()
+    return (phrase[:1].upper() + phrase[1:]).rstrip(".") + "." if phrase else phrase
 
 
 def send_test_message(store: Store, to: str) -> str:
@@ -89,5 +103,5 @@ def send_test_message(store: Store, to: str) -> str:
     try:
         send_email(smtp.model_copy(update={"recipients": [to]}), "heedful test message", body)
     except ConfigError as exc:
-        raise ConfigError(f"The test message could not be sent via {server}: {_smtp_words(exc.__cause__)}.") from exc
+        raise ConfigError(f"The test message could not be sent via {server}: {smtp_words(exc.__cause__)}.") from exc
     return server

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -315,17 +314,8 @@ def notify_overdue(store: Store, now: datetime | None = None) -> dict[str, int]:
 def _why(exc: BaseException) -> str:
     """A failed send in words, for the delivery log."""
     cause = exc.__cause__ or exc
-    if isinstance(cause, smtplib.SMTPResponseException):
-        text = cause.smtp_error.decode("utf-8", "replace") if isinstance(cause.smtp_error, bytes) else cause.smtp_error
-        return f"The mail server answered {cause.smtp_code} {text}".strip()
-    if isinstance(cause, smtplib.SMTPRecipientsRefused):
-        return "The mail server refused the recipient."
-    if isinstance(cause, ConnectionRefusedError):
-        return "Nothing answers at the mail server's host and port (connection refused)."
-    if isinstance(cause, socket.gaierror):
-        return "The mail server's host name is not known."
-    if isinstance(cause, TimeoutError):
-        return "The mail server did not answer in time."
+    if isinstance(cause, smtplib.SMTPException | OSError):
+        return mail.sentence(mail.smtp_words(cause))
     return str(exc) or exc.__class__.__name__
 
 

@@ -11,7 +11,6 @@ unsubscribe link of any e-mail is never e-mailed by any invitation again.
 from __future__ import annotations
 
 import secrets
-import smtplib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,17 +138,7 @@ def message(
 
 def _reason(exc: ConfigError) -> str:
     """Why a message could not be sent, in words (the mail server's own answer where it gave one)."""
-    cause = exc.__cause__
-    if isinstance(cause, smtplib.SMTPRecipientsRefused) and cause.recipients:
-        code, text = next(iter(cause.recipients.values()))
-        said = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-        return f"The mail server refused the address ({code} {said})."
-    if isinstance(cause, smtplib.SMTPResponseException):
-        said = cause.smtp_error.decode(errors="replace") if isinstance(cause.smtp_error, bytes) else cause.smtp_error
-        return f"The mail server answered {cause.smtp_code} {said}."
-    if isinstance(cause, OSError):
-        return f"The mail server could not be reached ({cause.strerror or cause})."
-    return str(exc)
+    return mail.sentence(mail.smtp_words(exc.__cause__)) if exc.__cause__ is not None else str(exc)
 
 
 def _send(smtp: SmtpSettings, address: str, subject: str, body: str) -> str | None:
