@@ -6,8 +6,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.receivers import smtp_server, webhook_server
 
 from heedful.store import Store
 
@@ -96,3 +98,17 @@ def duck_store(duckdb_url: str) -> Iterator[Store]:
     st = connect(duckdb_url)
     yield st
     st.close()
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server (aiosmtpd) on a free local port, and the envelopes it received."""
+    with smtp_server() as (port, handler):
+        yield port, handler.envelopes
+
+
+@pytest.fixture
+def webhook_inbox() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local webhook receiver: its base URL (/ok answers 204, other paths 500) and what it received."""
+    with webhook_server() as receiver:
+        yield receiver

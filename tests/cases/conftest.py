@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
-import pytest
 
 from heedful.journey.synthetic import SyntheticSpec, canonical_tables, make_journey_data
 from heedful.store import Store
@@ -49,24 +45,3 @@ def fill_signals(store: Store, *, customers: int = 120, feedback: int = 300) -> 
         }
     )
     store.insert_new("churn_scores", churn)
-
-
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[int, list[Any]]]:
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    received: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = aiosmtpd.Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()

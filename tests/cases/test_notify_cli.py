@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.journey.conftest import smtp_inbox  # noqa: F401  (a real local SMTP server)
 from typer.testing import CliRunner
 
 from heedful.cli.main import app
@@ -43,7 +42,7 @@ def _json(args: list[str]) -> Any:
 
 def test_send_waits_while_mail_is_off_then_sends_once_and_the_log_shows_it(
     db: str,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     waiting = runner.invoke(app, ["notify", "send", "--db", db])

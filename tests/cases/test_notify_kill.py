@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.journey.conftest import smtp_inbox  # noqa: F401  (a real local SMTP server)
 
 from heedful.services import cases
 from heedful.services.accounts import Role, create_user
@@ -110,7 +109,7 @@ def _outbox(db_url: str) -> list[tuple[Any, ...]]:
 def test_killed_after_queuing_the_notification_is_sent_exactly_once_after_restart(
     db_url: str,
     case_to_assign: str,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
     tmp_path: Path,
 ) -> None:
     port, received = smtp_inbox
@@ -130,7 +129,7 @@ def test_killed_after_queuing_the_notification_is_sent_exactly_once_after_restar
 def test_killed_after_claiming_before_sending_it_is_sent_exactly_once_after_the_lease(
     db_url: str,
     case_to_assign: str,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
     tmp_path: Path,
 ) -> None:
     from datetime import timedelta

@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.journey.conftest import smtp_inbox, webhook_inbox  # noqa: F401  (local SMTP and HTTP receivers)
 
 from heedful.errors import InputError, NotFoundError
 from heedful.journey.alerts import Alert
@@ -187,7 +186,7 @@ def test_a_closed_smtp_port_is_retried_with_back_off_then_marked_failed(loop_sto
 
 def test_a_message_reaches_a_real_smtp_server_once_keyed_by_its_message_id(
     loop_store: Store,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
 ) -> None:
     port, received = smtp_inbox
     case_id = _some_case(loop_store)
@@ -205,7 +204,7 @@ def test_a_message_reaches_a_real_smtp_server_once_keyed_by_its_message_id(
 
 def test_mail_off_keeps_emails_waiting_until_there_is_a_mail_server(
     loop_store: Store,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
 ) -> None:
     cases.assign(loop_store, [_some_case(loop_store)], "bob@shop.example", "ann@shop.example")
     assert notifications.deliver_due(loop_store, settings=MAIL_OFF) == {
@@ -220,7 +219,7 @@ def test_mail_off_keeps_emails_waiting_until_there_is_a_mail_server(
 
 def test_a_webhook_gets_slack_json_with_the_key_and_a_failing_one_is_retried(
     loop_store: Store,
-    webhook_inbox: tuple[str, list[dict[str, Any]]],  # noqa: F811
+    webhook_inbox: tuple[str, list[dict[str, Any]]],
 ) -> None:
     base, received = webhook_inbox
     for path in ("/ok", "/broken"):
@@ -247,7 +246,7 @@ def test_a_webhook_gets_slack_json_with_the_key_and_a_failing_one_is_retried(
 
 def test_a_claim_left_by_a_crashed_sender_is_taken_again_after_the_lease(
     loop_store: Store,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
 ) -> None:
     from heedful.store import outbox_repo
 
@@ -265,7 +264,7 @@ def test_a_claim_left_by_a_crashed_sender_is_taken_again_after_the_lease(
 
 def test_the_crash_window_after_the_server_accepted_repeats_the_same_message_id(
     loop_store: Store,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
 ) -> None:
     """The one window left: the mail server accepted, the process died before marking it sent. The message
     goes again, and the receiver sees the same Message-ID / X-Heedful-Id on both copies to drop one."""
@@ -280,7 +279,7 @@ def test_the_crash_window_after_the_server_accepted_repeats_the_same_message_id(
 
 def test_retry_now_tries_a_failed_message_once_more(
     loop_store: Store,
-    smtp_inbox: tuple[int, list[Any]],  # noqa: F811
+    smtp_inbox: tuple[int, list[Any]],
 ) -> None:
     cases.assign(loop_store, [_some_case(loop_store)], "bob@shop.example", "ann@shop.example")
     message_id = str(outbox(loop_store).iloc[0]["message_id"])

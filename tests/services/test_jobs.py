@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -168,29 +166,6 @@ class _scheduled:
 
     def __exit__(self, *exc: object) -> None:
         schedule.JOBS_BY_NAME.pop(self.job.name, None)
-
-
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[int, list[Any]]]:
-    """A real SMTP server on a free local port, and the messages it received."""
-    from aiosmtpd.controller import Controller
-
-    received: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as probe:  # aiosmtpd cannot start on port 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
 
 
 def test_each_department_gets_its_weekly_digest_once(duck_store: Store, smtp_inbox: tuple[int, list[Any]]) -> None:

@@ -5,7 +5,6 @@ to non-responders, unsubscribe honoured, failures recorded with the reason, and 
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -14,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests.receivers import smtp_server
 from tests.surveys.conftest import ANALYST, hidden
 
 from heedful.services import survey_invites as invites
@@ -58,17 +58,8 @@ class Inbox:
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[int, Inbox]]:
-    controller_module = pytest.importorskip("aiosmtpd.controller")
-    handler = Inbox()
-    with socket.socket() as probe:  # a free port (aiosmtpd cannot start on port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = controller_module.Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, handler
-    finally:
-        controller.stop()
+    with smtp_server(Inbox()) as served:
+        yield served
 
 
 def _seed(store: Store, port: int | None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.receivers import smtp_server
 
 from heedful.services import cases as case_service
 from heedful.services.accounts import Role, create_user
@@ -22,7 +23,6 @@ from heedful.web.app import create_app
 
 from .conftest import EMAILS, PASSWORD
 from .test_browser import browser, served  # noqa: F401  (the Chromium fixture, skipped where it is missing)
-from .test_case_settings import smtp_server
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +70,8 @@ def _sign_in(page: Any, email: str) -> None:
 
 def test_a_detractor_is_answered_by_email_and_the_case_resolved(browser: Any, loop: tuple[str, Store, str]) -> None:  # noqa: F811
     base_url, store, link = loop
-    with smtp_server() as (port, received):
+    with smtp_server() as (port, smtp):
+        received = smtp.envelopes
         # the admin sets the mail server on the mail settings page …
         admin = browser.new_context(base_url=base_url).new_page()
         _sign_in(admin, EMAILS[Role.admin])

@@ -4,9 +4,7 @@ test message caught by a local SMTP server, and department members working their
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email import message_from_bytes
 from typing import Any
@@ -15,6 +13,7 @@ import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.receivers import smtp_server
 
 from heedful.services import accounts, case_rules, mail
 from heedful.services import cases as case_service
@@ -24,29 +23,6 @@ from heedful.store import Store
 from .conftest import PASSWORD, csrf_header, sign_in
 
 RAW = re.compile(r"\bNone\b|\bnan\b|\{'|\['|Traceback")
-
-
-@contextmanager
-def smtp_server() -> Iterator[tuple[int, list[Any]]]:
-    """A real SMTP server on a free 127.0.0.1 port (aiosmtpd); yields (port, received envelopes)."""
-    from aiosmtpd.controller import Controller
-
-    received: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as probe:  # aiosmtpd cannot start on port 0
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
 
 
 def _post(client: TestClient, path: str, data: dict[str, Any] | None = None) -> Any:
@@ -141,7 +117,8 @@ def test_mail_settings_saved_in_the_web_app_send_a_test_message_and_can_be_forgo
 ) -> None:
     admin = clients[Role.admin]
     assert 'data-testid="mail-off"' in admin.get("/settings/mail").text
-    with smtp_server() as (port, received):
+    with smtp_server() as (port, smtp):
+        received = smtp.envelopes
         bad = _post(admin, "/settings/mail", {"host": "127.0.0.1", "port": str(port), "password_env": "hunter2 secret"})
         assert bad.status_code == 400
         assert "not the password itself" in bad.text
