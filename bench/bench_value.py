@@ -10,6 +10,16 @@ prints one JSON document at the end:
 
 Times are wall-clock seconds on this machine; `ratio` is the fastest peer's time / heedful's time,
 measured in the same run. Parameters are compared to 3 significant digits.
+
+`--whole-process` times what a user waits for instead, start-up and reading included: one CSV of
+simulated transactions (customer_id, ordered_at, amount), then each side as a fresh process on it —
+heedful's real command `heedful value clv FILE.csv --json > out.json`, and a script doing what a
+lifetimes user does (pandas.read_csv, summary_data_from_transaction_data, BetaGeoFitter,
+GammaGammaFitter, customer_lifetime_value, the same JSON written). lifetimes lives in its own
+interpreter (it is not in heedful's environment):
+
+    python3.11 -m venv /tmp/ltvenv && /tmp/ltvenv/bin/pip install lifetimes pandas==2.3.3
+    .venv/bin/python bench/bench_value.py --whole-process --peer-python /tmp/ltvenv/bin/python
 """
 
 from __future__ import annotations
@@ -233,13 +243,137 @@ def same_to_3_significant(a: dict[str, float], b: dict[str, float]) -> bool:
     return all(float(f"{a[k]:.3g}") == float(f"{b[k]:.3g}") for k in a if k in b)
 
 
+# ---------------------------------------------------------------------- whole processes
+LIFETIMES_SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import pandas as pd
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import summary_data_from_transaction_data
+
+path, out, horizon, discount, top = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+tx = pd.read_csv(path, parse_dates=["ordered_at"])
+summary = summary_data_from_transaction_data(
+    tx, "customer_id", "ordered_at", monetary_value_col="amount", observation_period_end=tx["ordered_at"].max(), freq="D"
+)
+summary["recency"] /= 7.0
+summary["T"] /= 7.0
+bg = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+repeat = summary[summary["frequency"] > 0]
+gg = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+summary["p_alive"] = bg.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
+summary["clv"] = gg.customer_lifetime_value(
+    bg, summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"],
+    time=horizon, discount_rate=discount, freq="W",
+)
+best = summary.sort_values("clv", ascending=False).head(top).reset_index()
+with open(out, "w") as fh:
+    json.dump({
+        "n_customers": len(summary),
+        "params": {k: float(v) for k, v in bg.params_.items()},
+        "spend_params": {k: float(v) for k, v in gg.params_.items()},
+        "total_clv": float(summary["clv"].sum()),
+        "customers": json.loads(best.to_json(orient="records")),
+    }, fh)
+"""
+
+
+def write_transactions_csv(path: Path, customers: int) -> dict[str, Any]:
+    """The simulated transactions as one CSV (DuckDB writes it: pandas' to_csv takes a minute for 10M rows)."""
+    import duckdb
+
+    from heedful.value.simulate import simulate_transactions
+
+    tx = simulate_transactions(customers, r=0.9, alpha=2.5, a=0.7, b=8.0, seed=42)
+    con = duckdb.connect()
+    con.register("tx", tx)
+    con.execute(
+        f"COPY (SELECT customer_id, strftime(ordered_at, '%Y-%m-%d') AS ordered_at, round(amount, 2) AS amount "
+        f"FROM tx) TO '{path}' (HEADER, DELIMITER ',')"
+    )
+    con.close()
+    return {"path": str(path), "transactions": len(tx), "customers": customers, "bytes": path.stat().st_size}
+
+
+def timed_process(cmd: list[str], timeout: float, stdout: Path | None = None) -> dict[str, Any]:
+    """Wall seconds and CPU seconds (user + system, children included) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    try:
+        with open(stdout or os.devnull, "w") as out:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "error": f"did not finish within {timeout:.0f} s"}
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        return {"status": "failed", "error": " | ".join(proc.stderr.strip().splitlines()[-3:])}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"status": "ok", "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
+
+
+def whole_process(customers: int, peer_python: str | None, timeout: float, repeat: int) -> dict[str, Any]:
+    """heedful's `value clv FILE.csv` and the lifetimes pipeline as fresh processes on the same CSV."""
+    heedful = Path(sys.executable).parent / "heedful"
+    heedful_cmd = [str(heedful)] if heedful.is_file() else [sys.executable, "-m", "heedful.cli.main"]
+    out: dict[str, Any] = {
+        "benchmark": "whole process: start-up + read CSV + summary + BG/NBD + Gamma-Gamma + 12-month CLV + write",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "load_average_at_start": os.getloadavg(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data = write_transactions_csv(folder / f"transactions_{customers}.csv", customers)
+        out["data"] = {k: v for k, v in data.items() if k != "path"}
+        script = folder / "lifetimes_clv.py"
+        script.write_text(LIFETIMES_SCRIPT)
+        runs: dict[str, list[dict[str, Any]]] = {"heedful": [], "lifetimes": []}
+        results: dict[str, Any] = {}
+        for _ in range(repeat):  # interleaved, so a busy moment hits both sides
+            ours = folder / "heedful.json"
+            cmd = [*heedful_cmd, "value", "clv", data["path"], "--horizon", str(HORIZON_MONTHS)]
+            runs["heedful"].append(timed_process([*cmd, "--discount-rate", str(DISCOUNT), "--json"], timeout, ours))
+            if runs["heedful"][-1]["status"] == "ok":
+                results["heedful"] = json.loads(ours.read_text())
+            if peer_python:
+                theirs = folder / "lifetimes.json"
+                args = [data["path"], str(theirs), str(HORIZON_MONTHS), str(DISCOUNT), "50"]
+                runs["lifetimes"].append(timed_process([peer_python, str(script), *args], timeout))
+                if runs["lifetimes"][-1]["status"] == "ok":
+                    results["lifetimes"] = json.loads(theirs.read_text())
+    out["runs"] = runs
+    out["heedful_command"] = " ".join([*heedful_cmd, "value", "clv", "FILE.csv", "--json"])
+    best = {k: min((r["wall_s"] for r in v if r["status"] == "ok"), default=None) for k, v in runs.items()}
+    out["best_wall_s"] = best
+    if best["heedful"] and best["lifetimes"]:
+        out["ratio_lifetimes_over_heedful"] = round(best["lifetimes"] / best["heedful"], 2)
+        cpu = {k: min(r["cpu_s"] for r in v if r["status"] == "ok") for k, v in runs.items()}
+        out["best_cpu_s"] = cpu
+        out["cpu_ratio_lifetimes_over_heedful"] = round(cpu["lifetimes"] / cpu["heedful"], 2)
+    if "heedful" in results and "lifetimes" in results:
+        ours_r, theirs_r = results["heedful"], results["lifetimes"]
+        out["same_bgnbd_params_3_significant"] = same_to_3_significant(ours_r["params"], theirs_r["params"])
+        out["total_clv"] = {"heedful": ours_r["total_clv"], "lifetimes": theirs_r["total_clv"]}
+        out["customers"] = {"heedful": ours_r["n_customers"], "lifetimes": theirs_r["n_customers"]}
+    out["target"] = "heedful >= 10x faster than lifetimes, whole process"
+    out["load_average_after"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--peer-timeout", type=float, default=1800)
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--worker", nargs=3, metavar=("NAME", "PATH", "END"))
+    parser.add_argument("--whole-process", action="store_true", help="time both sides as fresh processes on a CSV")
+    parser.add_argument("--peer-python", help="interpreter with lifetimes installed (--whole-process)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side (--whole-process); the best counts")
     args = parser.parse_args()
+    if args.whole_process:
+        peer = None if args.skip_peers else (args.peer_python or sys.executable)
+        print(json.dumps(whole_process(args.customers, peer, args.peer_timeout, args.repeat), indent=2, default=float))
+        return
     if args.worker:
         worker_main(*args.worker)
         return

@@ -178,24 +178,23 @@ def customer_index(ids: pa.ChunkedArray) -> pd.Index:
 
 @dataclass(frozen=True)
 class _Span:
-    """What one scan of the order lines says: first purchase day, last day, customers (DuckDB only, approx.)."""
+    """What one scan of the order lines says: first purchase day, last day, and on DuckDB the number of
+    order lines (a bound on the customers that costs nothing, unlike counting them)."""
 
     first_purchase_day: int | None
     last_day: int | None
-    customers: int | None
+    lines: int | None
 
 
 def _span(lines: ir.Table, duckdb: bool) -> _Span:
-    """One plain scan of the order lines (no grouping) for the day range and, on DuckDB, the customer count."""
+    """One plain scan of the order lines (no grouping) for the day range and, on DuckDB, the line count."""
     stats: dict[str, Any] = {"lo": lines.day.min(where=lines.bought), "hi": lines.day.max()}
     if duckdb:
-        stats["customers"] = lines.customer_id.approx_nunique()
-    row = lines.aggregate(**stats).to_pandas().iloc[0]
+        stats["lines"] = lines.count()
+    row = lines.aggregate(**stats).to_pyarrow().to_pylist()[0]
     lo, hi = row["lo"], row["hi"]
     return _Span(
-        None if pd.isna(lo) else int(lo),
-        None if pd.isna(hi) else int(hi),
-        int(row["customers"]) if duckdb and not pd.isna(row["customers"]) else None,
+        None if lo is None else int(lo), None if hi is None else int(hi), int(row["lines"]) if duckdb else None
     )
 
 
@@ -248,11 +247,15 @@ def _is_duckdb(table: ir.Table) -> bool:
         return False
 
 
-def _use_bitmaps(span: _Span, cal_day: int, last_day: int) -> bool:
+def _use_bitmaps(span: _Span, lines: ir.Table, cal_day: int, last_day: int) -> bool:
     first = span.first_purchase_day
-    if span.customers is None or first is None or first > cal_day:
+    if span.lines is None or first is None or first > cal_day:
         return False  # not DuckDB, or no purchase in the calibration period (an empty summary)
-    return span.customers * ((last_day - first) // 8 + 1) <= BITMAP_BUDGET_BYTES
+    size = (last_day - first) // 8 + 1
+    if span.lines * size <= BITMAP_BUDGET_BYTES:  # even one customer per line fits
+        return True
+    customers = lines.customer_id.approx_nunique().to_pyarrow().as_py()  # a scan with hashing: only if it matters
+    return int(customers or 0) * size <= BITMAP_BUDGET_BYTES
 
 
 def purchase_days(lines: ir.Table, first: int, last: int, where: ir.BooleanValue) -> ir.IntegerValue:
@@ -307,7 +310,7 @@ class _SummaryPlan:
         cal_day, last_day = _end_days(span, cal_end, obs_end)
         if span.last_day is None or last_day < span.last_day:
             lines = lines.filter(lines.day <= last_day)
-        use = _use_bitmaps(span, cal_day, last_day)  # False where the span has no customer count (not DuckDB)
+        use = _use_bitmaps(span, lines, cal_day, last_day)  # False where the span has no line count (not DuckDB)
         return cls(lines, span, cal_day, last_day, unit, cal_end is not None, net_spend, use)
 
     def figures(self, agg: ir.Table, extra: tuple[str, ...] = ()) -> ir.Table:
@@ -346,7 +349,8 @@ class _SummaryPlan:
         )
         extra = ("several", "gross", "refunds")
         table = self.figures(agg, extra).order_by("customer_id").to_pyarrow()
-        several = table["several"].to_numpy(zero_copy_only=False)
+        # monetary value is 0 without repeat purchases, whatever the first day was worth
+        several = table["several"].to_numpy(zero_copy_only=False) & (table["frequency"].to_numpy() > 0)
         if several.any():
             table = table.set_column(
                 table.column_names.index("monetary_value"), "monetary_value", self._first_day_fix(table, several)
