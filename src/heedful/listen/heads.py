@@ -36,9 +36,9 @@ class Heads:
         """(texts, 3) for each whole text; a text read in several windows: the mean of its windows' logits."""
         sums = np.zeros((read.n_texts, 3), np.float64)
         counts = np.zeros(read.n_texts)
-        for s, t in zip(read.states, read.text_of, strict=True):
-            np.add.at(sums, t, s[:, 0] @ self.w["overall_w"].T + self.w["overall_b"])
-            np.add.at(counts, t, 1)
+        for s, t in zip(read.states, read.text_of.tolist(), strict=True):
+            sums[t] += (s[:1] @ self.w["overall_w"].T + self.w["overall_b"])[0]
+            counts[t] += 1
         return _softmax(sums / np.maximum(counts, 1)[:, None])
 
     def pair_proba(self, first: np.ndarray) -> np.ndarray:

@@ -4,47 +4,62 @@ The encoder is the packaged all-MiniLM-L6-v2, fine-tuned by `scripts/train_liste
 with int8 weights (`models/listen_encoder.onnx`). Texts longer than MAX_PIECES word pieces are read
 in overlapping windows. `Read` keeps, per window, the piece vectors and each piece's character span
 in its text, so a sentence or a theme can be pooled from one pass without reading the text again.
+
+Every window and every pair is read on its own: the int8 encoder quantises its activations per call
+(dynamic quantisation), so in a batch a text's result would depend on its neighbours (a label flipped
+with the file it came in). Alone, the same text always gets the same answer. The cores are used by
+reading several texts at once, one per thread (ONNX Runtime releases the GIL), each run on one core:
+on 1,000 clothing reviews and 2 busy cores (load average 3), 2 threads of one-core runs read 145 and 102
+texts/s in two turns where one run at a time on 2 cores read 50 and 68, since no run waits for a second core. Padded batches would
+need activation scales that do not depend on the batch; `scripts/quantize_listening.py` measured the
+options on one core: static int8 (calibrated) 105 texts per CPU-second against 109 for this model read
+one text at a time, with 3.5% of the whole-text labels changed; fp32 (the int8 weights dequantised) 47
+and 8-bit MatMulNBits 60, both over the 40 MB budget; batches of 16 were no faster for any of them.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 ENCODER_FILE = "listen_encoder.onnx"
 MAX_PIECES = 256  # word pieces per window (the encoder's trained length)
 STRIDE = 32  # pieces shared by consecutive windows of a long text
-# Texts are read one at a time: int8 activations are quantised per call over the whole batch, so in a batch
-# a text's result would depend on its neighbours (a label flipped with the file it came in). Alone, the
-# same text always gets the same answer; on 1,000 clothing reviews batch 1 gave 216 texts/s, 4 gave 267
-# and 32 gave 233 (padding), so the price is small.
-BATCH = 1
 DIMENSION = 384
+# ONNX Runtime fuses the residual add and layer norm into SkipLayerNormalization; without that fusion this
+# encoder read 19% more texts per CPU-second (400 clothing reviews, one thread, 3 turns each: 119 vs 100),
+# but its results differ in the last float bits, which the int8 quantisation carries on: on the evaluation
+# category F1 0.866 -> 0.863 and the multi-aspect proxy 0.566 -> 0.528 (2 of 53 pairs), the rest within
+# 0.2 points. Not worth it for the speed on its own, so the fusion stays on (add its name here to drop it).
+DISABLED_OPTIMIZERS: list[str] = []
+
+T = TypeVar("T")
 
 
 @dataclass
 class Read:
-    """Piece vectors of a batch of texts: batches of windows, padded."""
+    """Piece vectors of some texts, one entry per window (a text has one window unless it is long)."""
 
-    states: list[np.ndarray]  # per batch: (windows, pieces, 384) float32
-    masks: list[np.ndarray]  # per batch: (windows, pieces) bool, True for real pieces
-    offsets: list[np.ndarray]  # per batch: (windows, pieces, 2) character spans in the window's text
-    text_of: list[np.ndarray]  # per batch: (windows,) index of the window's text
+    states: list[np.ndarray]  # per window: (pieces, 384) float32, special pieces included
+    offsets: list[np.ndarray]  # per window: (pieces, 2) character spans in the window's text ((0, 0): special)
+    text_of: np.ndarray  # (windows,) index of the window's text
     n_texts: int
 
     def pooled(self) -> np.ndarray:
         """Mean piece vector of each text (special pieces included, as in training), L2-normalised."""
         sums = np.zeros((self.n_texts, DIMENSION), np.float64)
         counts = np.zeros(self.n_texts)
-        for s, m, t in zip(self.states, self.masks, self.text_of, strict=True):
-            np.add.at(sums, t, (s * m[..., None]).sum(1))
-            np.add.at(counts, t, m.sum(1))
+        for s, t in zip(self.states, self.text_of.tolist(), strict=True):
+            sums[t] += s.sum(0)
+            counts[t] += len(s)
         return _normalise(sums / np.maximum(counts, 1)[:, None])
 
     def spans(self, spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -52,29 +67,30 @@ class Read:
         returns the vectors and, per vector, its text index. A span with no piece gets the text's mean."""
         whole = self.pooled()
         owner = np.array([i for i, s in enumerate(spans) for _ in s], dtype=np.int64)
-        flat = [span for s in spans for span in s]
         first = np.cumsum([0] + [len(s) for s in spans])
-        sums = np.zeros((len(flat), DIMENSION), np.float64)
-        counts = np.zeros(len(flat))
-        for s, m, o, t in zip(self.states, self.masks, self.offsets, self.text_of, strict=True):
-            for w in range(len(t)):
-                i = int(t[w])
-                if first[i] == first[i + 1]:
-                    continue
-                real = m[w] & (o[w, :, 1] > o[w, :, 0])
-                for k in range(first[i], first[i + 1]):
-                    lo, hi = flat[k]
-                    inside = real & (o[w, :, 0] >= lo) & (o[w, :, 1] <= hi)
-                    if inside.any():
-                        sums[k] += s[w][inside].sum(0)
-                        counts[k] += inside.sum()
-        out = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], whole[owner] if len(flat) else 0)
+        bounds = np.array([span for s in spans for span in s], dtype=np.int64).reshape(-1, 2)
+        sums = np.zeros((len(bounds), DIMENSION), np.float64)
+        counts = np.zeros(len(bounds))
+        for s, o, i in zip(self.states, self.offsets, self.text_of.tolist(), strict=True):
+            lo, hi = first[i], first[i + 1]
+            if lo == hi:
+                continue
+            real = o[:, 1] > o[:, 0]
+            inside = real & (o[None, :, 0] >= bounds[lo:hi, :1]) & (o[None, :, 1] <= bounds[lo:hi, 1:])
+            sums[lo:hi] += inside.astype(np.float64) @ s.astype(np.float64)
+            counts[lo:hi] += inside.sum(1)
+        out = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], whole[owner] if len(bounds) else 0)
         return _normalise(out), owner
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.asarray(x / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+def thread_count(threads: int | None = None) -> int:
+    """Threads to read with: `threads`, else $HEEDFUL_THREADS, else the number of cores."""
+    return max(1, threads or int(os.environ.get("HEEDFUL_THREADS", "0") or 0) or (os.cpu_count() or 1))
 
 
 class Reader:
@@ -86,13 +102,15 @@ class Reader:
 
         from heedful.listen.embed import model_path
 
+        self.threads = thread_count(threads)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = (
-            threads or int(os.environ.get("HEEDFUL_THREADS", "0") or 0) or (os.cpu_count() or 1)
-        )
+        options.intra_op_num_threads = 1  # one core per run; runs go side by side (see the module's doc)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_OPTIMIZERS
+        )
+        self._pool = ThreadPoolExecutor(self.threads, "heedful-listen") if self.threads > 1 else None
         tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=MAX_PIECES, stride=STRIDE)
@@ -102,56 +120,48 @@ class Reader:
         pairs.enable_truncation(max_length=MAX_PIECES, strategy="only_first")
         self.pair_tokenizer = pairs
 
-    def read(self, texts: list[str], batch_size: int = BATCH) -> Read:
+    def _each(self, fn: Callable[[T], np.ndarray], items: Iterable[T]) -> list[np.ndarray]:
+        """fn over the items, side by side on the reader's threads (in order)."""
+        if self._pool is None:
+            return [fn(x) for x in items]
+        return list(self._pool.map(fn, items))
+
+    def _run(self, encoding: Any, pair: bool = False) -> np.ndarray:
+        """(pieces, 384) piece vectors of one encoded text or pair, read alone."""
+        ids = np.array([encoding.ids], np.int64)
+        types = np.array([encoding.type_ids], np.int64) if pair else np.zeros_like(ids)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": types}
+        return np.asarray(self.session.run(None, feed)[0][0], np.float32)
+
+    def read(self, texts: list[str]) -> Read:
         """Piece vectors of every text (an empty text is read as its special pieces alone)."""
         windows: list[tuple[int, Any]] = []
         for i, enc in enumerate(self.tokenizer.encode_batch([t or "" for t in texts])):
             windows.append((i, enc))
             windows.extend((i, extra) for extra in enc.overflowing)
-        order = sorted(range(len(windows)), key=lambda w: len(windows[w][1].ids))
-        states, masks, offsets, text_of = [], [], [], []
-        for start in range(0, len(order), batch_size):
-            chunk = [windows[w] for w in order[start : start + batch_size]]
-            width = max(len(e.ids) for _, e in chunk)
-            ids = np.zeros((len(chunk), width), np.int64)
-            mask = np.zeros((len(chunk), width), np.int64)
-            spans = np.zeros((len(chunk), width, 2), np.int32)
-            for r, (_, e) in enumerate(chunk):
-                n = len(e.ids)
-                ids[r, :n] = e.ids
-                mask[r, :n] = 1
-                spans[r, :n] = e.offsets
-            out = self._run(ids, mask, np.zeros_like(ids))
-            states.append(np.asarray(out, np.float32))
-            masks.append(mask.astype(bool))
-            offsets.append(spans)
-            text_of.append(np.array([i for i, _ in chunk], dtype=np.int64))
-        return Read(states, masks, offsets, text_of, len(texts))
+        # longest first, so that no thread is left with a long window at the end
+        order = sorted(range(len(windows)), key=lambda w: -len(windows[w][1].ids))
+        read = self._each(lambda w: self._run(windows[w][1]), order)
+        states: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        for w, s in zip(order, read, strict=True):
+            states[w] = s
+        offsets = [np.array(e.offsets, dtype=np.int32).reshape(-1, 2) for _, e in windows]
+        return Read(states, offsets, np.array([i for i, _ in windows], dtype=np.int64), len(texts))
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return np.asarray(self.session.run(None, feed)[0], np.float32)
-
-    def first_of_pairs(self, texts: list[str], themes: list[str], batch_size: int = BATCH) -> np.ndarray:
-        """The first piece's vector of each pair "text [SEP] theme" (a long text is cut to fit)."""
+    def first_of_pairs(self, texts: list[str], themes: list[str]) -> np.ndarray:
+        """The first piece's vector of each pair "text [SEP] theme" (a long text is cut to fit); a pair
+        asked twice is read once."""
         if not texts:
             return np.zeros((0, DIMENSION), np.float32)
-        encoded = self.pair_tokenizer.encode_batch(list(zip([t or "" for t in texts], themes, strict=True)))
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
-        out = np.zeros((len(texts), DIMENSION), np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = max(len(encoded[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), np.int64)
-            mask = np.zeros((len(rows), width), np.int64)
-            types = np.zeros((len(rows), width), np.int64)
-            for r, i in enumerate(rows):
-                e = encoded[i]
-                ids[r, : len(e.ids)] = e.ids
-                mask[r, : len(e.ids)] = 1
-                types[r, : len(e.ids)] = e.type_ids
-            out[rows] = self._run(ids, mask, types)[:, 0]
-        return out
+        pairs = list(zip([t or "" for t in texts], themes, strict=True))
+        unique = list(dict.fromkeys(pairs))
+        encoded = self.pair_tokenizer.encode_batch(unique)
+        order = sorted(range(len(unique)), key=lambda i: -len(encoded[i].ids))
+        read = self._each(lambda i: self._run(encoded[i], pair=True)[0], order)
+        first = np.zeros((len(unique), DIMENSION), np.float32)
+        first[order] = np.stack(read)
+        index = {p: n for n, p in enumerate(unique)}
+        return first[[index[p] for p in pairs]]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One L2-normalised vector per text (mean of its pieces)."""
