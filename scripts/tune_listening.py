@@ -3,7 +3,9 @@
 - SemEval-2014 restaurants: the 15% development part of the *train* split that `train_listening.py`
   leaves out; the taxonomy is built from the rest of the train split, as a user would.
 - Clothing reviews: the 600-review development sample of the training products.
-Reports theme detection (theme classifier, pair head, both), per-theme polarity and the item labels
+Reports theme detection (theme classifier, pair head, both), the path `listen classify` runs ("path": the
+theme classifier alone, then with the pair head; end to end and on the multi-aspect sentences), per-theme
+polarity and the item labels
 by star rating for a grid of the "mixed" rule (CLEAR, and an optional balance of the whole-text score;
 balance=1.01 is no balance condition, the shipped rule). The evaluation (`heedful listen evaluate`) then
 runs on the test data with the chosen values.
@@ -28,6 +30,7 @@ from train_listening import SEED, development_split, semeval
 from heedful.listen.classify import Classifier
 from heedful.listen.evaluation import SEMEVAL_CATEGORIES, binary_polarity_scores, multilabel_scores, semeval_taxonomy
 from heedful.listen.heads import THEME_CLASSES
+from heedful.listen.one_pass import OnePass, _sentence_spans
 from heedful.services.listen_eval import SEMEVAL_DIR, read_star_reviews, star_development_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +47,7 @@ def main() -> None:
     op = clf.one_pass
     assert op is not None
     texts = [str(s["text"]) for s in dev]
-    overall, _per_theme, by_clf = op.analyse(texts)
+    overall, per_theme, by_clf = op.analyse(texts)
     # the pair head asked about every theme in every sentence (costly: one read per theme)
     k = len(op.labels)
     every = op.heads.pair_proba(op.reader.first_of_pairs([t for t in texts for _ in range(k)], op.labels * len(texts)))
@@ -75,6 +78,7 @@ def main() -> None:
             "multi_end_to_end": round(float(np.mean(me2e)), 4),
         }
     report["detection"] = detection
+    report["path"] = path_figures(op, texts, per_theme, by_clf, truth, pairs, multi, ids)
     report["gold_polarity"] = round(float(np.mean([polarity(i, t) == g for i, t, g in pairs])), 4)
     report["multi_gold_polarity"] = round(float(np.mean([polarity(i, t) == g for i, t, g in pairs if i in multi])), 4)
     golds = [g for i, _, g in pairs]
@@ -125,6 +129,57 @@ def main() -> None:
         for j, t in enumerate(dop.themes.classes_)
     }
     print(json.dumps(report, indent=1))
+
+
+def path_figures(
+    op: OnePass,
+    texts: list[str],
+    per_theme: np.ndarray,
+    found: np.ndarray,
+    truth: list[set[str]],
+    pairs: list[tuple[int, str, str]],
+    multi: set[int],
+    ids: list[str],
+) -> dict[str, object]:
+    """What `listen classify` answers on the development part (theme classifier, then the pair head's
+    confirmations and vetoes, then its polarity), as `listen evaluate` scores the test split; and the theme
+    classifier alone (each sentence's themes before the pair head). "multi" is the sentences whose
+    categories disagree in polarity (the multi-aspect proxy), "several" those naming two or more categories."""
+    spans = [_sentence_spans(t) for t in texts]
+    vectors, owner = op.reader.read(texts).spans(spans)
+    sentences = [texts[i][lo:hi] for i, s in enumerate(spans) for lo, hi in s]
+    words = getattr(op.themes, "vectorizer_", None) is not None
+    hits = op.themes.predict_indicator(vectors, op.themes.decision_function(vectors, *([sentences] if words else [])))
+    alone = np.zeros_like(found)
+    np.logical_or.at(alone, owner, hits)
+    several = sorted(i for i, t in enumerate(truth) if len(t) >= 2)
+    out: dict[str, object] = {}
+    for name, detected in (("classifier_alone", alone), ("path", found)):
+        predicted = [{ids[j] for j in np.flatnonzero(row)} for row in detected]
+        said = [
+            {ids[j]: THEME_CLASSES[1 + int(per_theme[i, j, 1:].argmax())] for j in np.flatnonzero(found[i])}
+            for i in range(len(texts))
+        ]
+        figures = {k: round(v, 4) for k, v in multilabel_scores(truth, predicted).items()}
+        figures["multi_themes_found"] = round(float(np.mean([t in predicted[i] for i, t, _ in pairs if i in multi])), 4)
+        figures["several_micro_f1"] = round(
+            multilabel_scores([truth[i] for i in several], [predicted[i] for i in several])["micro_f1"], 4
+        )
+        if name == "path":
+            figures["end_to_end"] = round(float(np.mean([said[i].get(t) == g for i, t, g in pairs])), 4)
+            figures["multi_end_to_end"] = round(
+                float(np.mean([said[i].get(t) == g for i, t, g in pairs if i in multi])), 4
+            )
+        out[name] = figures
+    # polarity with the gold categories given (SemEval subtask 4, as `listen evaluate` scores it)
+    given = op.aspect_sentiments(texts, [sorted(t) for t in truth])
+    out["gold_categories_polarity"] = round(float(np.mean([given[i][t] == g for i, t, g in pairs])), 4)
+    out["multi_gold_categories_polarity"] = round(
+        float(np.mean([given[i][t] == g for i, t, g in pairs if i in multi])), 4
+    )
+    out["multi_pairs"] = sum(1 for i, _, _ in pairs if i in multi)
+    out["several_sentences"] = len(several)
+    return out
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ OUTPUT_COLUMNS = [
 ]
 # Longer texts are read up to here (a 100,000-character paste is classified by its first pages, in bounded time).
 MAX_CHARS = 5000
-MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1"  # stored with each result; rows of another version are redone
+# stored with each result; rows of another version are redone
+MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1+theme-words-1"
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
@@ -72,7 +73,7 @@ def fit_themes(taxonomy: Taxonomy, embed_fn: EmbedFn, classifier: ThemeClassifie
             by_text[example] = len(texts)
             texts.append(example)
             labels.append([theme.id])
-    return clf.fit(embed_fn(texts), labels)
+    return clf.fit(embed_fn(texts), labels, texts=texts)
 
 
 _BUILT: dict[tuple[str, str], Classifier] = {}
@@ -148,7 +149,8 @@ class Classifier:
         vectors = self.embed_fn(texts_of_units) if units else np.zeros((0, 384), np.float32)
         assert self.sentiment is not None  # the static path's head
         proba = self.sentiment.predict_proba(vectors, texts_of_units) if units else np.zeros((0, 3))
-        scores = self.themes.decision_function(vectors) if units else np.zeros((0, len(self.themes.classes_)))
+        none = np.zeros((0, len(self.themes.classes_)))
+        scores = self.themes.decision_function(vectors, texts_of_units) if units else none
         detected = self.themes.predict_indicator(vectors, scores) if units else scores > 0
         return _Analysis(docs, units, proba, scores, detected)
 

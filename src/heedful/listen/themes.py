@@ -3,16 +3,28 @@
 scikit-learn contract: hyper-parameters in `__init__`, `fit(X, y) -> self` with `y` a list of theme-id
 lists (one per row), fitted state in attributes ending in `_`. Thresholds are calibrated on the
 training data (leave-one-out for few-shot, 3-fold cross-validation for supervised), not fixed by hand.
+
+Supervised, with the examples' texts given to `fit(X, y, texts=...)`, each theme also gets a logistic
+regression over TF-IDF word uni- and bigrams, and a theme's probability is the mean of both (weight
+`lexical_weight` for the words). A sentence's mean vector dilutes a theme it names in passing ("the food
+was great but the waiter forgot us"); its words ("waiter") do not. The texts must then be given to
+`decision_function` / `predict` too. On the development part of the SemEval-2014 train split (theme
+classifier alone): micro-F1 0.816 -> 0.823, recall 0.831 -> 0.856; themes found in its sentences naming
+two polarities 0.767 -> 0.814 (`scripts/tune_listening.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from heedful.estimators import BaseEstimator, check_fitted
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
 Mode = Literal["auto", "few_shot", "supervised"]
 
@@ -34,6 +46,7 @@ class ThemeClassifier(BaseEstimator):
         margin: float = 0.1,
         at_least_one: bool = False,
         random_state: int = 0,
+        lexical_weight: float = 0.5,
     ) -> None:
         self.mode = mode
         self.min_supervised_examples = min_supervised_examples
@@ -42,12 +55,15 @@ class ThemeClassifier(BaseEstimator):
         self.margin = margin
         self.at_least_one = at_least_one
         self.random_state = random_state
+        self.lexical_weight = lexical_weight
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: np.ndarray, y: Sequence[Sequence[str]]) -> ThemeClassifier:
+    def fit(self, X: np.ndarray, y: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> ThemeClassifier:
+        """Fit on embeddings `X` and theme-id lists `y`; `texts` (the rows' texts) add word evidence to
+        the supervised model (then pass texts when predicting too)."""
         X = np.asarray(X, dtype=np.float32)
-        if len(X) != len(y):
-            raise ValueError("X and y must have the same number of rows")
+        if len(X) != len(y) or (texts is not None and len(texts) != len(y)):
+            raise ValueError("X, y and texts must have the same number of rows")
         self.classes_ = np.array(sorted({t for labels in y for t in labels}))
         if len(self.classes_) == 0:
             raise ValueError("no theme labels to learn from")
@@ -57,33 +73,54 @@ class ThemeClassifier(BaseEstimator):
             self.mode == "auto" and counts.min() >= self.min_supervised_examples and len(self.classes_) > 1
         )
         self.mode_ = "supervised" if supervised else "few_shot"
+        self.vectorizer_: TfidfVectorizer | None = None
         if supervised:
-            self._fit_supervised(X, Y)
+            self._fit_supervised(X, Y, texts)
         else:
             self._fit_few_shot(X, Y)
         return self
 
-    def _fit_supervised(self, X: np.ndarray, Y: np.ndarray) -> None:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    def _fit_supervised(self, X: np.ndarray, Y: np.ndarray, texts: Sequence[str] | None) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.model_selection import StratifiedKFold
 
-        coefs, intercepts, thresholds = [], [], []
+        words = None
+        if texts is not None and self.lexical_weight > 0:
+            self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+            words = self.vectorizer_.fit_transform([t or "" for t in texts])
+        coefs, intercepts, thresholds, word_coefs, word_intercepts = [], [], [], [], []
+        w = self.lexical_weight if words is not None else 0.0
         for j in range(Y.shape[1]):
-            model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200).fit(X, Y[:, j])
+            y = Y[:, j]
+            model = self._lr(X).fit(X, y)
             coefs.append(model.coef_[0])
             intercepts.append(model.intercept_[0])
-            folds = StratifiedKFold(3, shuffle=True, random_state=self.random_state)
-            held_out = cross_val_predict(
-                LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200),
-                X,
-                Y[:, j],
-                cv=folds,
-                method="predict_proba",
-            )[:, 1]
-            thresholds.append(_best_f1_threshold(held_out, Y[:, j]))
+            held_out = np.zeros(len(y))
+            folds = StratifiedKFold(3, shuffle=True, random_state=self.random_state).split(X, y)
+            for train, test in folds:
+                p = self._lr(X).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+                if words is not None:
+                    q = self._lr(words).fit(words[train], y[train]).predict_proba(words[test])[:, 1]
+                    p = (1 - w) * p + w * q
+                held_out[test] = p
+            if words is not None:
+                lexical = self._lr(words).fit(words, y)
+                word_coefs.append(lexical.coef_[0])
+                word_intercepts.append(lexical.intercept_[0])
+            thresholds.append(_best_f1_threshold(held_out, y))
         self.coef_ = np.array(coefs, dtype=np.float32)
         self.intercept_ = np.array(intercepts, dtype=np.float32)
         self.thresholds_ = np.array(thresholds)
+        if words is not None:
+            self.word_coef_ = np.array(word_coefs, dtype=np.float32)
+            self.word_intercept_ = np.array(word_intercepts, dtype=np.float32)
+
+    def _lr(self, X: object) -> LogisticRegression:
+        from scipy import sparse
+        from sklearn.linear_model import LogisticRegression
+
+        solver = "liblinear" if sparse.issparse(X) else "newton-cholesky"
+        return LogisticRegression(C=self.C, solver=solver, max_iter=500)
 
     def _fit_few_shot(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.examples_ = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
@@ -110,19 +147,29 @@ class ThemeClassifier(BaseEstimator):
     def _check(self) -> None:
         check_fitted(self, "thresholds_")
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Scores per theme (probabilities when supervised, pooled cosine similarity when few-shot)."""
+    def decision_function(self, X: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Scores per theme (probabilities when supervised, pooled cosine similarity when few-shot);
+        `texts` (the rows' texts) are needed when the model was fitted with texts."""
         self._check()
         X = np.asarray(X, dtype=np.float32)
-        if self.mode_ == "supervised":
-            return 1.0 / (1.0 + np.exp(-(X @ self.coef_.T + self.intercept_)))
-        return self._pool(X @ self.examples_.T)
+        if self.mode_ == "few_shot":
+            return self._pool(X @ self.examples_.T)
+        proba = _sigmoid(X @ self.coef_.T + self.intercept_)
+        if self.vectorizer_ is None:
+            return proba
+        if texts is None or len(texts) != len(X):
+            raise ValueError("this theme model reads words too: pass the rows' texts")
+        words = self.vectorizer_.transform([t or "" for t in texts])
+        lexical = _sigmoid(np.asarray(words @ self.word_coef_.T) + self.word_intercept_)
+        return np.asarray((1 - self.lexical_weight) * proba + self.lexical_weight * lexical, dtype=np.float32)
 
     predict_proba = decision_function
 
-    def predict_indicator(self, X: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    def predict_indicator(
+        self, X: np.ndarray, scores: np.ndarray | None = None, texts: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Boolean (n, themes) matrix of detected themes."""
-        s = self.decision_function(X) if scores is None else scores
+        s = self.decision_function(X, texts) if scores is None else scores
         hits = s >= self.thresholds_
         if self.mode_ == "few_shot":  # similarity is relative: keep only themes close to the best one
             hits &= s >= s.max(axis=1, keepdims=True) - self.margin
@@ -131,9 +178,13 @@ class ThemeClassifier(BaseEstimator):
             hits[empty, s[empty].argmax(axis=1)] = True
         return hits
 
-    def predict(self, X: np.ndarray) -> list[list[str]]:
-        hits = self.predict_indicator(X)
+    def predict(self, X: np.ndarray, texts: Sequence[str] | None = None) -> list[list[str]]:
+        hits = self.predict_indicator(X, texts=texts)
         return [list(self.classes_[row]) for row in hits]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float32)
 
 
 def _best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
