@@ -10,19 +10,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from heedful.config import resolve_db_url
 from heedful.errors import ConfigError, StoreInUse
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from heedful.store import Store
 
-# pandas, Ibis and friends load when a command needs them, not when the CLI starts (`heedful --help`)
+    console: Console  # Rich consoles on stdout and stderr, made on first use (module __getattr__ below)
+    err_console: Console
 
-console = Console()
-err_console = Console(stderr=True)
+# pandas, Ibis and friends load when a command needs them, not when the CLI starts (`heedful --help`); so does
+# Rich, which a command printing plain lines (`heedful db tables`) does not need
+_CONSOLES: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """`console` and `err_console`, made the first time a command prints through Rich."""
+    if name in ("console", "err_console"):
+        if name not in _CONSOLES:
+            from rich.console import Console
+
+            _CONSOLES[name] = Console(stderr=name == "err_console")
+        return _CONSOLES[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DbOption = Annotated[
     str | None,
@@ -111,12 +125,14 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
     if not enabled:
         yield lambda n=1: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=__getattr__("err_console"),
         transient=True,
     ) as progress:
         task = progress.add_task(description, total=total)
@@ -194,7 +210,7 @@ def run_forwarded(argv: list[str], store: Store, out: Any, err: Any) -> int:
                 err.write("Aborted: this command asks a question; give the answer as an option.\n")
                 return 1
             except HeedfulError as exc:
-                err_console.print(f"[bold red]Error:[/] {str(exc)[:2000]}", markup=True)
+                __getattr__("err_console").print(f"[bold red]Error:[/] {str(exc)[:2000]}", markup=True)
                 return 2
             except SystemExit as exc:
                 return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from heedful.cli.common import DbOption, JsonOption, console, open_store, serving_a_forwarded_command
+from heedful.cli.common import DbOption, JsonOption, open_store, serving_a_forwarded_command
 from heedful.config import resolve_db_url
 from heedful.errors import ConfigError, StoreInUse
 
@@ -67,9 +67,9 @@ def migrate_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     if json_out:
         _emit({"url": url, "applied": applied, "version": version})
     elif applied:
-        console.print(f"Applied migrations {applied}; schema is at version {version}.")
+        typer.echo(f"Applied migrations {applied}; schema is at version {version}.")
     else:
-        console.print(f"Schema is up to date (version {version}).")
+        typer.echo(f"Schema is up to date (version {version}).")
 
 
 @app.command("tables")
@@ -85,4 +85,4 @@ def tables_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
         _emit(counts)
     else:
         for name, n in counts.items():
-            console.print(f"{name:24} {n:>10,}")
+            typer.echo(f"{name:24} {n:>10,}")
