@@ -6,8 +6,6 @@ import threading
 from datetime import datetime
 from typing import Any
 
-import pytest
-
 from heedful.services import jobs, schedule
 from heedful.services.mail import save_delivery_settings
 from heedful.store import Store, connect, jobs_repo
@@ -102,15 +100,14 @@ def test_monthly_report_without_mail_fails_plainly_and_stays_owed(duck_store: St
     assert jobs_repo.claim_period(duck_store, "monthly_report", "2024-05", "later", JUNE_1)  # may run later
 
 
-def test_notification_jobs_wait_quietly_while_their_module_is_missing(
-    duck_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(schedule, "NOTIFICATIONS", "heedful.services.no_such_module")
-    result = schedule.run_scheduled(jobs.held(duck_store), "deliver_notifications", JUNE_1)
+def test_the_minute_jobs_deliver_and_escalate_through_the_notifications_service(duck_store: Store) -> None:
+    delivered = schedule.run_scheduled(jobs.held(duck_store), "deliver_notifications", JUNE_1)
+    escalated = schedule.run_scheduled(jobs.held(duck_store), "escalate_overdue", JUNE_1)
+    assert delivered["ran"] and delivered["message"] == "Notifications delivered: nothing due."
+    assert escalated["ran"] and escalated["message"].startswith("Overdue cases escalated")
+    again = schedule.run_scheduled(jobs.held(duck_store), "deliver_notifications", JUNE_1)
+    assert again["ran"] is False  # the same minute runs once
     listed = {row["name"]: row for row in schedule.schedule_status(duck_store, datetime(2024, 6, 1, 7, 0))}
-    assert result["ran"] is False and result["status"] == "unavailable"
-    assert jobs_repo.runs_of(duck_store, "deliver_notifications") == []
-    assert listed["deliver_notifications"]["available"] is False
     assert listed["monthly_report"]["next"] == datetime(2024, 7, 1, 6, 0)
 
 

@@ -9,13 +9,12 @@ is one run and what the settings page's "Run now" calls. Times are the server's 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,6 @@ from heedful.store.settings_repo import get_setting, put_setting
 log = logging.getLogger("heedful.schedule")
 
 RECIPIENTS_KEY = "report_recipients"
-NOTIFICATIONS = "heedful.services.notifications"
 MINUTE_RUNS_KEPT = timedelta(days=1)
 FAILED = "Something went wrong; the error has been logged."
 
@@ -220,15 +218,6 @@ def survey_reminders(store: Store, now: datetime, period_key: str) -> tuple[str,
     )
 
 
-def _notifications() -> Any | None:
-    """`heedful.services.notifications` when it provides deliver_due and notify_overdue, else None."""
-    try:
-        module = importlib.import_module(NOTIFICATIONS)
-    except ImportError:
-        return None
-    return module if hasattr(module, "deliver_due") and hasattr(module, "notify_overdue") else None
-
-
 def _said(result: Any) -> str:
     """A notifications result ({"sent": 2, "failed": 0} or a count) in words: its non-zero counts."""
     if isinstance(result, int):
@@ -240,18 +229,16 @@ def _said(result: Any) -> str:
 
 
 def deliver_notifications(store: Store, now: datetime, period_key: str) -> tuple[str, dict[str, Any]]:
-    module = _notifications()
-    if module is None:
-        raise Skipped("Notifications are not available.")
-    result = module.deliver_due(store)
+    from heedful.services.notifications import deliver_due
+
+    result = deliver_due(store)
     return f"Notifications delivered: {_said(result)}.", {"result": result if isinstance(result, int | dict) else None}
 
 
 def escalate_overdue(store: Store, now: datetime, period_key: str) -> tuple[str, dict[str, Any]]:
-    module = _notifications()
-    if module is None:
-        raise Skipped("Notifications are not available.")
-    result = module.notify_overdue(store, now_utc())  # the cases' clock is UTC
+    from heedful.services.notifications import notify_overdue
+
+    result = notify_overdue(store, now_utc())  # the cases' clock is UTC
     return f"Overdue cases escalated: {_said(result)}.", {"result": result if isinstance(result, int | dict) else None}
 
 
@@ -264,7 +251,6 @@ class ScheduledJob:
     period_key: Callable[[datetime], str]
     run: Callable[[Store, datetime, str], tuple[str, dict[str, Any]]]
     catch_up: bool = True  # run a missed period when the server starts (if the job has run before)
-    available: Callable[[], bool] = field(default=lambda: True)
     every_minute: bool = False
 
 
@@ -302,7 +288,6 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         minute,
         deliver_notifications,
         catch_up=False,
-        available=lambda: _notifications() is not None,
         every_minute=True,
     ),
     ScheduledJob(
@@ -313,7 +298,6 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         minute,
         escalate_overdue,
         catch_up=False,
-        available=lambda: _notifications() is not None,
         every_minute=True,
     ),
 )
@@ -340,8 +324,6 @@ def run_scheduled(access: StoreAccess, name: str, now: datetime, *, by_hand: str
     job = JOBS_BY_NAME[name]
     base = job.period_key(now)
     key = base if by_hand is None else f"{base}+by-hand-{now:%Y%m%dT%H%M}"
-    if not job.available():
-        return {"ran": False, "period_key": key, "status": "unavailable", "message": "Not available."}
     with access() as store:
         if not repo.claim_period(store, name, key, by_hand or this_process(), now_utc()):
             return {"ran": False, "period_key": key, "status": "claimed", "message": "Already run for this period."}
@@ -389,7 +371,6 @@ def schedule_status(store: Store, now: datetime | None = None) -> list[dict[str,
                 "name": job.name,
                 "title": job.title,
                 "when": job.when,
-                "available": job.available(),
                 "last": None
                 if run is None
                 else {
