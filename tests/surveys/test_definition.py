@@ -64,3 +64,11 @@ def test_unknown_piped_field_is_refused_and_known_ones_are_filled() -> None:
         == "Hi Ann, gold"
     )
     assert pipe("Hi {{customer.name}}, welcome", None) == "Hi, welcome"
+
+
+@pytest.mark.parametrize("slug", ["brand", "builder", "new"])
+def test_a_slug_that_is_a_page_of_the_app_is_refused_on_its_line(slug: str) -> None:
+    text = f"slug: {slug}\ntitle: T\npages:\n  - id: p1\n    questions:\n      - {{id: q1, type: nps, text: x}}\n"
+    with pytest.raises(InputError) as err:
+        parse_survey(text, "s.yaml")
+    assert "s.yaml:1: slug" in str(err.value) and "page of the web app" in str(err.value)

@@ -239,6 +239,10 @@ class Page(_Model):
     next: list[NextRule] = []
 
 
+# /surveys/<these> are pages of the web app (new survey, builder, brand), so no survey may take them as its slug
+RESERVED_SLUGS = frozenset({"new", "builder", "brand"})
+
+
 class SurveyDefinition(_Model):
     """A whole survey. `slug` is its public address: /s/<slug>."""
 
@@ -249,6 +253,13 @@ class SurveyDefinition(_Model):
     wave: str | None = None
     thank_you: str = "Thank you for your answers."
     pages: list[Page] = Field(min_length=1)
+
+    @field_validator("slug")
+    @classmethod
+    def _not_a_page_of_the_app(cls, slug: str) -> str:
+        if slug in RESERVED_SLUGS:
+            raise ValueError(f"{slug!r} is the address of a page of the web app (/surveys/{slug}); choose another slug")
+        return slug
 
     @model_validator(mode="after")
     def _references(self) -> SurveyDefinition:
