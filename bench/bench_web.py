@@ -145,7 +145,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def drive(client: httpx.AsyncClient, paths: list[str], concurrency: int) -> dict[str, float]:
+async def drive(
+    client: httpx.AsyncClient, paths: list[str], concurrency: int, headers: dict[str, str] | None = None
+) -> dict[str, float]:
     """Send every path once, `concurrency` at a time; latency percentiles (ms) and throughput."""
     client_ms: list[float] = []
     server: list[float] = []
@@ -156,10 +158,10 @@ async def drive(client: httpx.AsyncClient, paths: list[str], concurrency: int) -
         while queue:
             path = queue.pop()
             t = time.perf_counter()
-            response = await client.get(path)
+            response = await client.get(path, headers=headers)
             client_ms.append((time.perf_counter() - t) * 1000)
             if response.status_code != 200:
-                raise RuntimeError(f"{path}: HTTP {response.status_code}")
+                raise RuntimeError(f"{path}: HTTP {response.status_code}: {response.text[:200]}")
             server.append(server_ms(response))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
