@@ -27,14 +27,19 @@ if TYPE_CHECKING:
 _CONSOLES: dict[str, Any] = {}
 
 
-def __getattr__(name: str) -> Any:
-    """`console` and `err_console`, made the first time a command prints through Rich."""
-    if name in ("console", "err_console"):
-        if name not in _CONSOLES:
-            from rich.console import Console
+def _console(name: str) -> Console:
+    """The Rich console `name` ("console": stdout, "err_console": stderr), made on first use."""
+    if name not in _CONSOLES:
+        from rich.console import Console
 
-            _CONSOLES[name] = Console(stderr=name == "err_console")
-        return _CONSOLES[name]
+        _CONSOLES[name] = Console(stderr=name == "err_console")
+    return _CONSOLES[name]
+
+
+def __getattr__(name: str) -> Any:
+    """`console` and `err_console` for `from heedful.cli.common import console`, made on first use."""
+    if name in ("console", "err_console"):
+        return _console(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -132,7 +137,7 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=__getattr__("err_console"),
+        console=_console("err_console"),
         transient=True,
     ) as progress:
         task = progress.add_task(description, total=total)
@@ -210,7 +215,7 @@ def run_forwarded(argv: list[str], store: Store, out: Any, err: Any) -> int:
                 err.write("Aborted: this command asks a question; give the answer as an option.\n")
                 return 1
             except HeedfulError as exc:
-                __getattr__("err_console").print(f"[bold red]Error:[/] {str(exc)[:2000]}", markup=True)
+                _console("err_console").print(f"[bold red]Error:[/] {str(exc)[:2000]}", markup=True)
                 return 2
             except SystemExit as exc:
                 return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -24,7 +24,7 @@ from heedful.cases.flow import (
     plan_cases,
     value_percentiles,
 )
-from heedful.cases.rules import CaseRules, default_rules, parse_rules
+from heedful.cases.rules import CaseRules, parse_rules
 from heedful.cases.triggers import evidence_text, find_candidates
 from heedful.errors import ConfigError, InputError, NotFoundError
 from heedful.journey.delivery import DeliverySettings, send_email
@@ -73,10 +73,10 @@ def _now() -> datetime:
 def load_rules(store: Store, path: Path | None = None) -> CaseRules:
     """The rules in `path` when one is given (departments checked against the journey configuration); else
     those saved in the web app (Settings → Case rules); else the defaults."""
-    from heedful.services.case_rules import saved_rules
+    from heedful.services.case_rules import current_rules
 
     if path is None:
-        return saved_rules(store) or default_rules()
+        return current_rules(store)[0]
     if not path.is_file():
         raise InputError(f"No rules file at {path}.")
     known = [d.id for d in load_config(store).departments]

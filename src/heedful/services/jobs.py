@@ -233,7 +233,6 @@ def after_import(access: StoreAccess, import_id: str, entity: str, progress: Pro
 
     Returns the sentence the import page shows ("312 new reviews read; 41 negative; 9 cases opened") and its
     figures."""
-    from heedful.services.case_rules import current_rules
     from heedful.services.cases import open_cases
 
     words: list[str] = []
@@ -259,7 +258,7 @@ def after_import(access: StoreAccess, import_id: str, entity: str, progress: Pro
         return "; ".join(words) + ".", detail  # without new churn scores, orders open no case
     progress.update("Opening cases.", force=True)
     with access() as store:
-        opened = open_cases(store, current_rules(store)[0], actor="import")
+        opened = open_cases(store, actor="import")  # the rules saved in the web app, else the defaults
     detail.update(cases_opened=opened["opened"], cases_by_trigger=opened["by_trigger"])
     words.append(f"{opened['opened']:,} case{'' if opened['opened'] == 1 else 's'} opened")
     return "; ".join(words) + ".", detail

@@ -218,28 +218,24 @@ def survey_reminders(store: Store, now: datetime, period_key: str) -> tuple[str,
     )
 
 
-def _said(result: Any) -> str:
-    """A notifications result ({"sent": 2, "failed": 0} or a count) in words: its non-zero counts."""
-    if isinstance(result, int):
-        return f"{result:,}"
-    if isinstance(result, dict):
-        said = [f"{k.replace('_', ' ')} {v:,}" for k, v in result.items() if isinstance(v, int) and v]
-        return ", ".join(said) or "nothing due"
-    return "done"
+def _said(counts: dict[str, int]) -> str:
+    """A notifications result ({"sent": 2, "failed": 0, …}) in words: its non-zero counts."""
+    said = [f"{key.replace('_', ' ')} {n:,}" for key, n in counts.items() if n]
+    return ", ".join(said) or "nothing due"
 
 
 def deliver_notifications(store: Store, now: datetime, period_key: str) -> tuple[str, dict[str, Any]]:
     from heedful.services.notifications import deliver_due
 
     result = deliver_due(store)
-    return f"Notifications delivered: {_said(result)}.", {"result": result if isinstance(result, int | dict) else None}
+    return f"Notifications delivered: {_said(result)}.", {"result": result}
 
 
 def escalate_overdue(store: Store, now: datetime, period_key: str) -> tuple[str, dict[str, Any]]:
     from heedful.services.notifications import notify_overdue
 
     result = notify_overdue(store, now_utc())  # the cases' clock is UTC
-    return f"Overdue cases escalated: {_said(result)}.", {"result": result if isinstance(result, int | dict) else None}
+    return f"Overdue cases escalated: {_said(result)}.", {"result": result}
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ def assign_cases(
 def open_now(request: Request, store: StoreDep, user: AnalystUser) -> Response:
     """ "Open cases now": run the case rules over the stored signals (re-running never duplicates a case)."""
     try:
-        result = service.open_cases(store, service.load_rules(store), actor=user.email)
+        result = service.open_cases(store, actor=user.email)  # the saved rules, else the defaults
     except InputError as exc:
         _flash(request, str(exc), "error")
     else:
