@@ -53,6 +53,15 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the queries run: 'store' (the store's database, or DuckDB for a file) or 'spark' "
+        "(Spark local mode, spark://local[2], reading the same tables); a Spark URL also works: "
+        "spark://HOST:7077, sc://HOST:15002.",
+    ),
+]
 
 
 # While the server runs a forwarded command (`run_forwarded`), every open_store hands out its store.

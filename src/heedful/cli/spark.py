@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from heedful.cli.common import JsonOption, console, emit_json
+from heedful.cli.common import EngineOption, JsonOption, console, emit_json
 from heedful.cli.ingest import user_errors
 from heedful.services import spark as service
 from heedful.services.spark import engine_tables, spark_url_of
@@ -36,15 +36,7 @@ ParquetOpt = Annotated[
 
 
 # ---------------------------------------------------------------- --engine for the other commands
-EngineOption = Annotated[
-    str,
-    typer.Option(
-        "--engine",
-        help="Where the queries run: 'store' (the store's database, or DuckDB for a file) or 'spark' "
-        "(Spark local mode, spark://local[2], reading the same tables); a Spark URL also works: "
-        "spark://HOST:7077, sc://HOST:15002.",
-    ),
-]
+# EngineOption (cli.common) is re-exported here
 
 
 @app.command("summary")

@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
-import ibis.expr.types as ir
-import pandas as pd
 import typer
 from rich.table import Table
 
-from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store
-from heedful.cli.spark import EngineOption, engine_tables, spark_url_of
-from heedful.services import value as service
-from heedful.store import Store
-from heedful.value import Columns
+from heedful.cli.common import DbOption, EngineOption, JsonOption, console, emit_json, open_store
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from heedful.store import Store
+    from heedful.value import Columns
+
+# The value service loads pandas, SciPy, scikit-learn and Ibis: imported on first use, so that `value clv FILE`
+# can start reading the file first (`services.value_file`) and load them while DuckDB reads.
+
+
+def _service() -> ModuleType:
+    from heedful.services import value
+
+    return value
+
 
 app = typer.Typer(
     help="Customer value: BTYD models (BG/NBD, MBG/NBD, Pareto/NBD), Gamma-Gamma spend, CLV, RFM, cohorts."
@@ -56,7 +67,7 @@ def load_orders(
     """The orders as an Ibis table (file -> in-memory DuckDB; otherwise the store's `orders`), and the store."""
     store = open_store(db) if file is None else None
     try:
-        table, cols = service.load_orders(store, file, customer_col, date_col, amount_col, date_format)
+        table, cols = _service().load_orders(store, file, customer_col, date_col, amount_col, date_format)
     except BaseException:
         if store is not None:
             store.close()
@@ -75,6 +86,8 @@ def orders_on(
     date_format: str | None,
 ) -> Iterator[tuple[ir.Table, Columns, Store | None]]:
     """`load_orders`, with the orders on the engine `--engine` names (see `engine_tables`); closes the store."""
+    from heedful.cli.spark import engine_tables, spark_url_of
+
     spark_url_of(engine)  # an unknown engine is refused before anything is read
     table, cols, store = load_orders(file, db, customer_col, date_col, amount_col, date_format)
     try:
@@ -102,7 +115,7 @@ def fit_command(
 ) -> None:
     """Fit a BTYD or spend model; with --calibration-end also compare predictions with the holdout period."""
     with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, _):
-        report = service.fit_report(table, cols, model, time_unit, calibration_end, observation_end)
+        report = _service().fit_report(table, cols, model, time_unit, calibration_end, observation_end)
     if json_out:
         emit_json(report)
         return
@@ -153,10 +166,30 @@ def clv_command(
     json_out: JsonOption = False,
 ) -> None:
     """Expected purchases, P(alive), expected spend and discounted CLV per customer; --db stores them."""
-    with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
-        report, values = service.clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
-        if store is not None:
-            report["stored"] = service.store_clv(store, values, report["stored_model"])
+    from heedful.services.value_file import clv_file_report
+
+    done = None
+    if file is not None and engine == "store":  # a file: summarised while the models load
+        done = clv_file_report(
+            file,
+            customer_col or "customer_id",
+            date_col or "ordered_at",
+            amount_col or "amount",
+            model_name=model,
+            horizon=horizon,
+            time_unit=time_unit,
+            discount_rate=discount_rate,
+            date_format=date_format,
+            observation_end=observation_end,
+        )
+    if done is not None:
+        report, values = done
+    else:
+        with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
+            service = _service()
+            report, values = service.clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
+            if store is not None:
+                report["stored"] = service.store_clv(store, values, report["stored_model"])
     report["customers"] = values.head(top).reset_index()
     if json_out:
         emit_json(report)
@@ -166,6 +199,8 @@ def clv_command(
     )
     for col in ("customer", "P(alive)", "exp. purchases", "exp. spend", "CLV"):
         out.add_column(col)
+    import pandas as pd
+
     for row in values.head(top).itertuples():
         out.add_row(
             str(row.Index),
@@ -197,7 +232,9 @@ def rfm_command(
 ) -> None:
     """RFM scores and named segments (champions, loyal, at risk, can't lose, hibernating, …) with sizes and value."""
     with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
-        result = service.rfm_report(table, cols, bins=bins, period=period, observation_end=observation_end, store=store)
+        result = _service().rfm_report(
+            table, cols, bins=bins, period=period, observation_end=observation_end, store=store
+        )
     customers = result.customers
     if json_out:
         emit_json(
@@ -236,10 +273,12 @@ def cohorts_command(
 ) -> None:
     """Retention and revenue by acquisition cohort and periods since acquisition."""
     with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, _):
-        result = service.cohort_report(table, cols, period)
+        result = _service().cohort_report(table, cols, period)
     if json_out:
         emit_json(result.to_dict())
         return
+    import pandas as pd
+
     shown = result.retention.iloc[:, :13]
     out = Table(title=f"Retention by {period} cohort")
     out.add_column("cohort")

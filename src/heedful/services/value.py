@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 
 from heedful.errors import InputError
 from heedful.ingest.sources import WHITESPACE, existing_file, read_frame, read_table
+from heedful.services.value_file import ONLINE_RETAIL, columns_to_read, first_line, whitespace_layout
 from heedful.store import Store
 from heedful.value import (
     MODELS,
@@ -46,23 +46,6 @@ CLV_COLUMNS = [
 
 
 # ---------------------------------------------------------------------- input
-ONLINE_RETAIL = {"InvoiceNo", "Quantity", "UnitPrice", "CustomerID", "InvoiceDate"}
-
-
-def _first_line(path: Path) -> str:
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        return str(fh.readline())
-
-
-def _whitespace_layout(first: str) -> bool:
-    """The CDNOW files (Fader & Hardie): columns separated by runs of spaces, with or without a header."""
-    fields = first.split()
-    if len(fields) in (4, 5) and all(f.replace(".", "").isdigit() for f in fields):
-        return True
-    return first.strip().lower().startswith("customer_id") and "date" in first and "dollar_value" in first
-
-
 def read_orders_table(path: Path, cols: Columns | None = None) -> tuple[ir.Table, Columns]:
     """Transactions from a file as an Ibis table, with the columns it uses.
 
@@ -75,7 +58,7 @@ def read_orders_table(path: Path, cols: Columns | None = None) -> tuple[ir.Table
     columns `cols` names are read (all of them where one is missing, so the error lists the file's columns).
     """
     existing_file(path)
-    if not _whitespace_layout(_first_line(path)):
+    if not whitespace_layout(first_line(path)):
         use = cols or Columns()
         types = {use.date: "TIMESTAMP"} if use.date and not use.date_format else {}
         if use.amount:
@@ -89,20 +72,14 @@ def read_orders_table(path: Path, cols: Columns | None = None) -> tuple[ir.Table
 
 
 def _columns_to_read(columns: list[str], use: Columns) -> list[str] | None:
-    """The file's columns the analyses use; all where one is missing (the error then lists them); None for
-    the Online Retail layout (`read_orders_file` derives its amounts)."""
-    if set(columns) >= ONLINE_RETAIL:
-        return None
-    needed = {c for c in (use.customer, use.date, use.amount) if c}
-    if not needed <= set(columns):
-        return columns
-    return [c for c in columns if c in needed or c == use.is_return]
+    """The file's columns the analyses use (`value_file.columns_to_read`)."""
+    return columns_to_read(columns, use.customer, use.date, use.amount, use.is_return)
 
 
 def read_orders_file(path: Path) -> tuple[pd.DataFrame, Columns]:
     """Transactions from a file, with the columns it uses (CDNOW and Online Retail layouts are recognised)."""
     existing_file(path)
-    first = _first_line(path)
+    first = first_line(path)
     fields = first.split()
     # The CDNOW files (Fader & Hardie) separate columns by runs of spaces and indent the first one.
     if len(fields) in (4, 5) and all(f.replace(".", "").isdigit() for f in fields):
@@ -333,7 +310,7 @@ def default_calibration_end(store: Store) -> str:
 
 # ---------------------------------------------------------------------- clv
 def clv_report(
-    table: ir.Table,
+    table: ir.Table | None,
     cols: Columns,
     model_name: str = "bgnbd",
     horizon: int = 12,
@@ -344,11 +321,14 @@ def clv_report(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """CLV per customer from a transaction model + Gamma-Gamma spend (own mean spend if that fails).
 
-    `summary`: the transaction summary of `table` in `time_unit`, where the caller already has it.
+    `summary`: the transaction summary of `table` in `time_unit`, where the caller already has it (then
+    `table` may be None).
     """
     if model_name == "gamma-gamma":
         raise InputError("CLV needs a transaction model: --model bgnbd, mbgnbd or pareto-nbd.")
     if summary is None:
+        if table is None:
+            raise InputError("No orders: give a table or its summary.")
         summary = summary_of(table, cols, time_unit, None, observation_end)
     wants_spend = (summary["frequency"] > 0).sum() >= 10
     fit, spend = fit_clv_models(

@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from heedful.errors import InputError
+from heedful.value import summary_sql
+from heedful.value.summary_sql import UNIT_DAYS
 
-UNIT_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 EPOCH = date(1970, 1, 1)
 
 
@@ -157,6 +158,12 @@ def summarise(
 ) -> pd.DataFrame:
     """`transaction_summary` with the input columns given as one `Columns`."""
     table = _SummaryPlan.make(orders, cols, time_unit, calibration_end, observation_end, net_spend).run()
+    return summary_frame(table)
+
+
+def summary_frame(table: pa.Table) -> pd.DataFrame:
+    """The summary DataFrame (indexed by text `customer_id`, `first_day` as `first_purchase`) of a summary
+    as Arrow, one row per customer (`_SummaryPlan.run`, `summary_sql.summary_arrow`)."""
     columns: dict[str, Any] = {
         name: table[name].to_numpy().astype(np.float64)
         for name in table.column_names
@@ -222,7 +229,7 @@ def _end_days(span: _Span, calibration_end: date | None, observation_end: date |
 # (one query doing both costs more: DuckDB then materialises the per-customer result for both uses).
 # The bitmaps cost range/8 bytes per customer, so the summary falls back to the (customer, day)
 # grouping where they would not fit this budget.
-BITMAP_BUDGET_BYTES = 512 * 2**20
+BITMAP_BUDGET_BYTES = summary_sql.BITMAP_BUDGET_BYTES
 
 
 @ibis.udf.agg.builtin(name="bitstring_agg")
