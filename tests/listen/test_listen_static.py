@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,3 +58,22 @@ def test_discovery_embeddings_are_unit_rows_without_a_common_direction() -> None
     plain = embed(texts, backend="static")
     # a plain mean of piece vectors is dominated by one shared direction; SIF removes it
     assert np.linalg.norm(X.mean(axis=0)) < np.linalg.norm(plain.mean(axis=0))
+
+
+def test_a_static_run_whose_pieces_are_cached_loads_neither_torch_nor_the_model(tmp_path: Path) -> None:
+    """The fast path reads its tokenizer from the packaged tokenizer.json: with every piece in the cache, a
+    fresh process embeds without importing torch (seconds of start-up), and gets the same vectors."""
+    texts = ["The zipper broke after one wash.", "Lovely fabric, runs small."]
+    want = embed(texts, "static")
+    np.savez(tmp_path / "cache.npz", **static_piece_cache())
+    np.save(tmp_path / "want.npy", want)
+    child = (
+        "import sys, numpy as np\n"
+        "from heedful.listen.embed import embed, load_static_piece_cache\n"
+        f"load_static_piece_cache(np.load({str(tmp_path / 'cache.npz')!r}))\n"
+        f"got = embed({texts!r}, 'static')\n"
+        f"np.testing.assert_allclose(got, np.load({str(tmp_path / 'want.npy')!r}), rtol=1e-6, atol=1e-7)\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

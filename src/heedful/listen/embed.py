@@ -82,12 +82,14 @@ def _embed_transformer(texts: list[str], batch_size: int) -> np.ndarray:
 
 
 def _backend_tokenizer() -> Any:
-    """The model's Rust tokenizer, copied so that no truncation or padding set by other callers applies."""
+    """The model's Rust tokenizer, read from the packaged `tokenizer.json` (the one the SentenceTransformer
+    wraps, without loading torch and the model: a static run whose pieces are all cached never loads them),
+    without truncation or padding."""
     global _TOKENIZER
     if _TOKENIZER is None:
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_str(load_model().tokenizer.backend_tokenizer.to_str())
+        tok = Tokenizer.from_file(os.path.join(model_path(), "tokenizer.json"))
         tok.no_truncation()
         tok.no_padding()
         _TOKENIZER = tok
@@ -99,7 +101,7 @@ def _piece_vectors(ids: np.ndarray) -> np.ndarray:
     missing = [int(i) for i in ids if int(i) not in _STATIC]
     if missing:
         model = load_model()
-        pieces = model.tokenizer.convert_ids_to_tokens(missing)
+        pieces = [_backend_tokenizer().id_to_token(i) for i in missing]
         words = [p[2:] if p.startswith("##") else p for p in pieces]
         vectors = model.encode(words, batch_size=512, normalize_embeddings=True, show_progress_bar=False)
         for i, v in zip(missing, vectors, strict=True):
