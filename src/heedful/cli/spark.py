@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from heedful.cli.common import EngineOption, JsonOption, console, emit_json
+from heedful.cli.common import JsonOption, console, emit_json
 from heedful.cli.ingest import user_errors
 from heedful.services import spark as service
 from heedful.services.spark import engine_tables, spark_url_of
 
-__all__ = ["EngineOption", "app", "engine_tables", "spark_url_of"]
+__all__ = ["app", "engine_tables", "spark_url_of"]
 
 app = typer.Typer(
     help="Run analyses on Spark (PySpark through Ibis): --db spark://local[2], spark://HOST:7077 or sc://HOST:15002.",
@@ -33,10 +33,6 @@ ParquetOpt = Annotated[
     Path | None,
     typer.Option("--parquet", help="Read the table from Parquet (file, folder or glob) instead of the store."),
 ]
-
-
-# ---------------------------------------------------------------- --engine for the other commands
-# EngineOption (cli.common) is re-exported here
 
 
 @app.command("summary")
