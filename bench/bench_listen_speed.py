@@ -5,10 +5,8 @@ paid by each and reported apart:
 - peer: `SentenceTransformer(<packaged all-MiniLM-L6-v2>).encode(texts)` with its default settings;
 - default: `heedful.listen.classify.enrich` with the default taxonomy (what `listen classify` runs per
   batch: read, sentiment, themes, per-theme sentiment, PII redaction, rows);
-- fast: the same with the static fast path (`--fast`), its piece-vector cache cold (a machine's first run);
-- fast_warm: the same through the cache `listen classify --fast` keeps on disk
-  (`services.listen.static_piece_cache`, loading and saving timed), warmed beforehand on 5,000 *other*
-  reviews and copied fresh for each turn, so no run reuses its own texts' pieces: every later run's case.
+- fast: the same with the static fast path (`--fast`): its piece vectors come from the packaged table
+  (`listen/models/static_pieces.npz`, loading timed), so it loads neither torch nor the model.
 items/s counts load + run (first call included); `run_items_per_s` is the run alone; `items_per_cpu_s`
 is over the process's CPU time (all of it, data read included), less sensitive to a busy machine than
 wall time. Ratios are over
@@ -25,10 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +34,8 @@ import json, sys, time
 t0 = time.perf_counter()
 c0 = time.process_time()
 kind, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-import contextlib
 import pandas as pd
-texts = pd.read_csv(path)["Review Text"].dropna().astype(str).tolist()
-texts = texts[n : n + 5000] if kind == "warmup" else texts[:n]
+texts = pd.read_csv(path)["Review Text"].dropna().astype(str).tolist()[:n]
 t1 = time.perf_counter()
 if kind == "peer":
     from sentence_transformers import SentenceTransformer
@@ -51,23 +45,18 @@ if kind == "peer":
     model.encode(texts)
 else:
     from heedful.listen.classify import Classifier, enrich
-    from heedful.services.listen import static_piece_cache
-    static = kind in ("fast", "fast_warm", "warmup")
-    # as `listen classify --fast` does: the cache is loaded before the taxonomy is built, saved after the run
-    with static_piece_cache() if kind in ("fast_warm", "warmup") else contextlib.nullcontext():
-        clf = Classifier.build(backend="static" if static else "transformer")
-        t2 = time.perf_counter()
-        enrich(clf, pd.DataFrame({"feedback_id": [str(i) for i in range(len(texts))], "text": texts}))
+    clf = Classifier.build(backend="static" if kind == "fast" else "transformer")
+    t2 = time.perf_counter()
+    enrich(clf, pd.DataFrame({"feedback_id": [str(i) for i in range(len(texts))], "text": texts}))
 t3 = time.perf_counter()
 print(json.dumps({"items": len(texts), "import_and_load_s": round(t2 - t1, 2), "run_s": round(t3 - t2, 2),
                   "data_read_s": round(t1 - t0, 2), "cpu_s": round(time.process_time() - c0, 2)}))
 """
 
 
-def measure(kind: str, data: Path, items: int, threads: int, cache: Path | None = None) -> dict[str, float]:
+def measure(kind: str, data: Path, items: int, threads: int) -> dict[str, float]:
     env = {
         **os.environ,
-        **({"HEEDFUL_CACHE_DIR": str(cache)} if cache else {}),
         "HF_HUB_OFFLINE": "1",
         "OMP_NUM_THREADS": str(threads),
         "HEEDFUL_THREADS": str(threads),
@@ -109,18 +98,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     load_start = [round(x, 2) for x in os.getloadavg()]
-    runs: dict[str, list[dict[str, float]]] = {"peer": [], "default": [], "fast": [], "fast_warm": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        warmed = Path(tmp) / "warmed"
-        measure("warmup", args.data, args.items, args.threads, warmed)
-        for turn in range(args.repeats):
-            for kind, results in runs.items():
-                cache = None
-                if kind == "fast_warm":
-                    cache = Path(tmp) / f"turn{turn}"
-                    shutil.copytree(warmed, cache)
-                results.append(measure(kind, args.data, args.items, args.threads, cache))
-    peer, default, fast, warm = (median_run(runs[k]) for k in ("peer", "default", "fast", "fast_warm"))
+    runs: dict[str, list[dict[str, float]]] = {"peer": [], "default": [], "fast": []}
+    for _ in range(args.repeats):
+        for kind, results in runs.items():
+            results.append(measure(kind, args.data, args.items, args.threads))
+    peer, default, fast = (median_run(runs[k]) for k in ("peer", "default", "fast"))
     print(
         json.dumps(
             {
@@ -135,10 +117,8 @@ def main() -> None:
                 "peer_sentence_transformers_encode": peer,
                 "heedful_default": default,
                 "heedful_fast": fast,
-                "heedful_fast_warm_cache": warm,
                 "default_over_peer": round(default["items_per_s"] / peer["items_per_s"], 2),
                 "fast_over_peer": round(fast["items_per_s"] / peer["items_per_s"], 2),
-                "fast_warm_over_peer": round(warm["items_per_s"] / peer["items_per_s"], 2),
                 "default_over_peer_per_cpu_s": round(default["items_per_cpu_s"] / peer["items_per_cpu_s"], 2),
                 "default_over_peer_run_only": round(default["run_items_per_s"] / peer["run_items_per_s"], 2),
                 "fast_over_peer_run_only": round(fast["run_items_per_s"] / peer["run_items_per_s"], 2),

@@ -1,4 +1,4 @@
-"""Sentiment head word features, the static fast path's piece cache and discovery embeddings."""
+"""Sentiment head word features, the static fast path's piece table and discovery embeddings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from heedful.listen import embed as embed_module
-from heedful.listen.embed import embed, embed_for_discovery, load_static_piece_cache, static_piece_cache
+from heedful.listen.embed import embed, embed_for_discovery
 from heedful.listen.sentiment import SentimentHead, load_sentiment_head
 
 
@@ -37,17 +37,23 @@ def test_shipped_heads_use_words_for_both_backends() -> None:
         assert head.uses_words and head.word_coef_.shape == (3, len(head.vocabulary_))
 
 
-def test_static_piece_cache_round_trip_gives_the_same_vectors() -> None:
-    texts = ["The parcel came late and the box was crushed.", "Lovely fabric, true to size!"]
-    first = embed(texts, backend="static")
-    saved = static_piece_cache()
-    assert len(saved["ids"]) > 0 and saved["vectors"].shape == (len(saved["ids"]), 384)
-    embed_module._STATIC.clear()
-    assert load_static_piece_cache(saved) == len(saved["ids"])
-    cached = len(embed_module._STATIC)
-    np.testing.assert_allclose(embed(texts, backend="static"), first, atol=1e-6)
-    assert len(embed_module._STATIC) == cached  # nothing recomputed
-    assert load_static_piece_cache({**saved, "model": np.array("another-model")}) == 0
+def test_the_packaged_piece_table_holds_each_piece_as_the_encoder_reads_it_alone() -> None:
+    """The table covers the whole vocabulary, and a piece's row is (to int8 precision) the vector the
+    packaged MiniLM gives that piece alone: what the fast path's sentiment head was trained on."""
+    tokenizer = embed_module._backend_tokenizer()
+    codes, _scales = embed_module._static_table()
+    assert codes.shape == (tokenizer.get_vocab_size(), 384) and codes.dtype == np.int8
+    pieces = ["zipper", "late", "##ing", "rude", "lovely", "not"]
+    ids = np.array([tokenizer.token_to_id(p) for p in pieces])
+    words = [p[2:] if p.startswith("##") else p for p in pieces]
+    exact = embed_module.load_model().encode(words, normalize_embeddings=True)
+    table = embed_module._piece_vectors(ids)
+    cosine = (exact * table).sum(axis=1) / np.linalg.norm(table, axis=1)
+    assert cosine.min() > 0.999
+    # a text is the normalised mean of its pieces
+    text = "lovely zipper"
+    expected = table[[4, 0]].mean(axis=0)
+    np.testing.assert_allclose(embed([text], "static")[0], expected / np.linalg.norm(expected), atol=1e-6)
 
 
 def test_discovery_embeddings_are_unit_rows_without_a_common_direction() -> None:
@@ -60,20 +66,28 @@ def test_discovery_embeddings_are_unit_rows_without_a_common_direction() -> None
     assert np.linalg.norm(X.mean(axis=0)) < np.linalg.norm(plain.mean(axis=0))
 
 
-def test_a_static_run_whose_pieces_are_cached_loads_neither_torch_nor_the_model(tmp_path: Path) -> None:
-    """The fast path reads its tokenizer from the packaged tokenizer.json: with every piece in the cache, a
-    fresh process embeds without importing torch (seconds of start-up), and gets the same vectors."""
+def test_a_static_run_loads_neither_torch_nor_the_model(tmp_path: Path) -> None:
+    """The fast path reads its tokenizer from the packaged tokenizer.json and its piece vectors from the
+    packaged table: a fresh process embeds without importing torch (seconds of start-up), and gets the same
+    vectors as this one."""
     texts = ["The zipper broke after one wash.", "Lovely fabric, runs small."]
-    want = embed(texts, "static")
-    np.savez(tmp_path / "cache.npz", **static_piece_cache())
-    np.save(tmp_path / "want.npy", want)
+    np.save(tmp_path / "want.npy", embed(texts, "static"))
     child = (
         "import sys, numpy as np\n"
-        "from heedful.listen.embed import embed, load_static_piece_cache\n"
-        f"load_static_piece_cache(np.load({str(tmp_path / 'cache.npz')!r}))\n"
+        "from heedful.listen.embed import embed\n"
         f"got = embed({texts!r}, 'static')\n"
         f"np.testing.assert_allclose(got, np.load({str(tmp_path / 'want.npy')!r}), rtol=1e-6, atol=1e-7)\n"
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_joined_texts_embed_as_if_each_were_tokenised_whole() -> None:
+    """The fast path tokenises each clause once and builds its sentences and texts from them: the same
+    vectors as embedding the joined strings, also past the piece limit and at punctuation."""
+    parts = ["The zipper broke,", "but the fabric is lovely!", "Délivery was late...", "runs small " * 150]
+    joins = [[0, 1], [2], [0, 1, 2, 3], [3, 0], [1]]
+    texts = [" ".join(parts[j] for j in join) for join in joins]
+    np.testing.assert_array_equal(embed_module.embed_static_joined(parts, joins), embed(texts, "static"))
+    assert embed_module.embed_static_joined(parts, []).shape == (0, 384)

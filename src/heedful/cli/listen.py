@@ -48,19 +48,18 @@ def classify(
         with open_store(db) as store:
             tax = service.load_taxonomy(taxonomy, store)
     skipped = 0
-    with service.static_piece_cache(fast):
-        clf = service.build_classifier(tax, fast)
-        if file is not None:
-            assert text_col is not None
-            items = service.read_feedback_file(file, text_col, id_col)
-            with progress_bar("Classifying", len(items), enabled=not json_out) as advance:
-                result = service.classify_items(clf, items, id_col, redact_pii=not no_redact, progress=advance)
-        else:
-            with (
-                open_store(db) as store,
-                progress_bar("Classifying new feedback", None, enabled=not json_out) as advance,
-            ):
-                result, skipped = service.classify_store(store, clf, reprocess_all, not no_redact, advance)
+    clf = service.build_classifier(tax, fast)
+    if file is not None:
+        assert text_col is not None
+        items = service.read_feedback_file(file, text_col, id_col)
+        with progress_bar("Classifying", len(items), enabled=not json_out) as advance:
+            result = service.classify_items(clf, items, id_col, redact_pii=not no_redact, progress=advance)
+    else:
+        with (
+            open_store(db) as store,
+            progress_bar("Classifying new feedback", None, enabled=not json_out) as advance,
+        ):
+            result, skipped = service.classify_store(store, clf, reprocess_all, not no_redact, advance)
     if out is not None:
         service.save_classification(result, out)
     summary = {
@@ -94,8 +93,7 @@ def evaluate(
     """Reproduce the evaluation: SemEval-2014 aspect categories and polarity, star-rated reviews vs VADER."""
     from heedful.services.listen_eval import evaluate_listening
 
-    with service.static_piece_cache(fast):
-        report = evaluate_listening(data, "static" if fast else "transformer", star_sample or None)
+    report = evaluate_listening(data, "static" if fast else "transformer", star_sample or None)
     if json_out:
         emit_json(report)
     else:

