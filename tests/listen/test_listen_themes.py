@@ -73,3 +73,37 @@ def test_a_supervised_taxonomy_finds_two_themes_in_one_sentence_on_both_paths(ba
     assert sentiments["food"] == "positive" and sentiments["service"] == "negative"
     given = clf.aspect_sentiments(["The prices were steep for such a tiny salad."], [["price"]])
     assert given == [{"price": "negative"}]
+
+
+def test_few_shot_centering_separates_vectors_that_share_one_direction() -> None:
+    """Static vectors share a common direction: every text looks like every example until it is removed."""
+    rng = np.random.default_rng(0)
+    common = np.zeros(16)
+    common[0] = 10.0
+    centres = np.eye(16)[1:4]  # three themes
+    X = np.vstack([common + c + rng.normal(0, 0.2, 16) for c in centres for _ in range(6)])
+    y = [[t] for t in ("a", "b", "c") for _ in range(6)]
+    queries = np.vstack([common + c + rng.normal(0, 0.2, 16) for c in centres])
+    plain = ThemeClassifier(mode="few_shot").fit(X, y).decision_function(queries)
+    centred_model = ThemeClassifier(mode="few_shot", center=True, margin=None).fit(X, y)
+    centred = centred_model.decision_function(queries)
+    assert np.ptp(plain, axis=1).max() < 0.05  # every theme within a hair of every query
+    own = np.diag(centred)
+    others = np.where(np.eye(3, dtype=bool), -np.inf, centred).max(axis=1)
+    assert (own - others).min() > 0.5
+    assert centred_model.predict(queries) == [["a"], ["b"], ["c"]]
+    assert centred_model.margin_ in (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15)
+
+
+def test_the_fast_path_finds_a_few_themes_in_a_review_not_all_of_them() -> None:
+    reviews = [
+        "Love this dress! The fabric is soft and it fits true to size.",
+        "The zipper broke after one wash and the return took three weeks.",
+        "Shipping was fast but the colour is not what the website showed.",
+        "Runs small, I had to exchange it for a larger size.",
+        "Great price for the quality, I bought two.",
+        "Customer service never answered my emails about the refund.",
+    ]
+    out = Classifier.build(backend="static").classify(reviews)
+    counts = [len([t for t in themes.split(";") if t]) for themes in out["themes"]]
+    assert np.mean(counts) <= 3, counts  # 12.5 of the default taxonomy's 15 themes on average before centring
