@@ -83,7 +83,7 @@ def plainly_english(text: str) -> bool:
 
 def non_english(text: str) -> str | None:
     """The ISO 639-1 code when `text` is confidently in another language than English, else None."""
-    if sum(ch.isalpha() for ch in text[:2000]) < MIN_LETTERS or plainly_english(text):
+    if plainly_english(text) or sum(ch.isalpha() for ch in text[:2000]) < MIN_LETTERS:
         return None
     code, probability = _identifier().classify(text[:2000])
     return str(code) if code != ENGLISH and probability >= CONFIDENCE else None
