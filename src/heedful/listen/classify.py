@@ -129,7 +129,7 @@ class Classifier:
         def embed_fn(texts: Sequence[str]) -> np.ndarray:
             return embed(texts, backend=backend)
 
-        themes = fit_themes(tax, embed_fn, theme_classifier or ThemeClassifier(center=True, margin=None))
+        themes = fit_themes(tax, embed_fn, theme_classifier or ThemeClassifier(center=True))
         built = cls(tax, themes, load_sentiment_head(backend), embed_fn, backend)
         if theme_classifier is None:
             _BUILT[key] = built

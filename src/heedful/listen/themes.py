@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
 
 Mode = Literal["auto", "few_shot", "supervised"]
-#: the few-shot margins tried when `margin=None`
-MARGIN_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15)
 
 
 class ThemeClassifier(BaseEstimator):
@@ -40,8 +38,7 @@ class ThemeClassifier(BaseEstimator):
 
     Few-shot: a text's score for a theme is the mean of its `top_k` cosine similarities to the theme's
     examples; a theme is detected when its score passes the threshold (leave-one-out F1 on the examples)
-    and lies within `margin` of the text's best theme. `margin=None` chooses the margin from MARGIN_GRID
-    with the threshold, by the same leave-one-out F1. `center` measures similarity after removing the
+    and lies within `margin` of the text's best theme. `center` measures similarity after removing the
     examples' mean vector: the static fast path's vectors (means of word-piece vectors) share one
     direction that makes every text similar to every example (without it that path found 13.8 of the
     default taxonomy's 15 themes in the average clothing review).
@@ -53,7 +50,7 @@ class ThemeClassifier(BaseEstimator):
         min_supervised_examples: int = 25,
         C: float = 4.0,
         top_k: int = 3,
-        margin: float | None = 0.1,
+        margin: float = 0.1,
         at_least_one: bool = False,
         random_state: int = 0,
         lexical_weight: float = 0.5,
@@ -142,22 +139,8 @@ class ThemeClassifier(BaseEstimator):
         sims = self.examples_ @ self.examples_.T
         np.fill_diagonal(sims, -np.inf)
         loo = self._pool(sims)
-        if self.margin is not None:  # the threshold with the best leave-one-out F1
-            self.margin_ = self.margin
-            self.thresholds_ = np.full(Y.shape[1], _best_f1_threshold(loo.ravel(), Y.ravel()))
-            return
-        # margin=None: the margin and threshold whose predictions (as `predict_indicator` makes them) have the
-        # best leave-one-out F1
-        best = (-1.0, 0.0, 0.0)
-        for margin in MARGIN_GRID:
-            kept = np.where(loo >= loo.max(axis=1, keepdims=True) - margin, loo, -np.inf)
-            threshold = _best_f1_threshold(kept.ravel(), Y.ravel())
-            hits = kept >= threshold
-            f1 = 2 * float((hits & Y).sum()) / max(float(hits.sum() + Y.sum()), 1.0)
-            if f1 > best[0]:
-                best = (f1, threshold, margin)
-        self.margin_ = best[2]
-        self.thresholds_ = np.full(Y.shape[1], best[1])
+        threshold = _best_f1_threshold(loo.ravel(), Y.ravel())
+        self.thresholds_ = np.full(Y.shape[1], threshold)
 
     def _pool(self, sims: np.ndarray) -> np.ndarray:
         """Per theme: mean of the `top_k` highest similarities to that theme's examples."""
@@ -180,7 +163,7 @@ class ThemeClassifier(BaseEstimator):
         self._check()
         X = np.asarray(X, dtype=np.float32)
         if self.mode_ == "few_shot":
-            return self._pool(_unit(X - self.center_) @ self.examples_.T)
+            return self._pool((_unit(X - self.center_) if self.center else X) @ self.examples_.T)
         proba = _sigmoid(X @ self.coef_.T + self.intercept_)
         if self.vectorizer_ is None:
             return proba
@@ -199,7 +182,7 @@ class ThemeClassifier(BaseEstimator):
         s = self.decision_function(X, texts) if scores is None else scores
         hits = s >= self.thresholds_
         if self.mode_ == "few_shot":  # similarity is relative: keep only themes close to the best one
-            hits &= s >= s.max(axis=1, keepdims=True) - self.margin_
+            hits &= s >= s.max(axis=1, keepdims=True) - self.margin
         if self.at_least_one and len(s):
             empty = ~hits.any(axis=1)
             hits[empty, s[empty].argmax(axis=1)] = True
