@@ -13,7 +13,7 @@ import pandas as pd
 
 from heedful.errors import InputError
 from heedful.ingest.sources import WHITESPACE, existing_file, read_frame, read_table
-from heedful.services.value_file import ONLINE_RETAIL, columns_to_read, first_line, whitespace_layout
+from heedful.services.value_file import ONLINE_RETAIL, cdnow_layout, columns_to_read, first_line, whitespace_layout
 from heedful.store import Store
 from heedful.value import (
     MODELS,
@@ -80,17 +80,17 @@ def read_orders_file(path: Path) -> tuple[pd.DataFrame, Columns]:
     """Transactions from a file, with the columns it uses (CDNOW and Online Retail layouts are recognised)."""
     existing_file(path)
     first = first_line(path)
-    fields = first.split()
+    layout = cdnow_layout(first)
     # The CDNOW files (Fader & Hardie) separate columns by runs of spaces and indent the first one.
-    if len(fields) in (4, 5) and all(f.replace(".", "").isdigit() for f in fields):
+    if layout == "plain":
         # [master id] customer id, YYYYMMDD, number of CDs, dollar value; no header
         names = ["customer_id", "date", "cds", "amount"]
-        if len(fields) == 5:
+        if len(first.split()) == 5:
             names = ["master_id", *names]
         frame = read_frame(path, delimiter=WHITESPACE, names=names)
         frame[["cds", "amount"]] = frame[["cds", "amount"]].astype(float)
         return frame, Columns("customer_id", "date", "amount", None, "%Y%m%d")
-    if first.strip().lower().startswith("customer_id") and "date" in first and "dollar_value" in first:
+    if layout == "header":
         frame = read_frame(path, delimiter=WHITESPACE)
         frame["dollar_value"] = frame["dollar_value"].astype(float)
         return frame, Columns("customer_id", "date", "dollar_value", None, "%Y%m%d")

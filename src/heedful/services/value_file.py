@@ -34,12 +34,21 @@ def first_line(path: Path) -> str:
         return str(fh.readline())
 
 
-def whitespace_layout(first: str) -> bool:
-    """The CDNOW files (Fader & Hardie): columns separated by runs of spaces, with or without a header."""
+def cdnow_layout(first: str) -> str | None:
+    """Which CDNOW file (Fader & Hardie: columns separated by runs of spaces) has this first line: "plain"
+    (no header; [master id] customer id, YYYYMMDD, number of CDs, dollar value), "header" (a header naming
+    customer_id, date and dollar_value), or None for another file."""
     fields = first.split()
     if len(fields) in (4, 5) and all(f.replace(".", "").isdigit() for f in fields):
-        return True
-    return first.strip().lower().startswith("customer_id") and "date" in first and "dollar_value" in first
+        return "plain"
+    if first.strip().lower().startswith("customer_id") and "date" in first and "dollar_value" in first:
+        return "header"
+    return None
+
+
+def whitespace_layout(first: str) -> bool:
+    """The CDNOW files (Fader & Hardie): columns separated by runs of spaces, with or without a header."""
+    return cdnow_layout(first) is not None
 
 
 def columns_to_read(
