@@ -101,7 +101,10 @@ class Classifier:
     embed_fn: EmbedFn
     backend: str = "transformer"
     one_pass: OnePass | None = None
-    _theme_order: dict[str, int] = field(default_factory=dict)
+    _theme_order: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._theme_order = {t: i for i, t in enumerate(self.taxonomy.ids)}  # themes listed in taxonomy order
 
     @classmethod
     def build(
@@ -273,8 +276,6 @@ class Classifier:
             label = CLASSES[int(np.argmax(item_proba))]
         # a theme's sentiment: the class of its clauses' mean probabilities (the argmax of their sum)
         theme_sentiments = {t: CLASSES[int(proba[rows].sum(axis=0).argmax())] for t, rows in per_theme.items()}
-        if not self._theme_order:
-            self._theme_order.update((t, i) for i, t in enumerate(self.taxonomy.ids))
         ordered = sorted(per_theme, key=lambda t: (-len(per_theme[t]), self._theme_order[t]))
         return result_row(self.taxonomy, label, item_score, ordered, theme_sentiments)
 
