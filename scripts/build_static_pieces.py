@@ -86,8 +86,8 @@ def main() -> None:
         from heedful.listen.sentiment import load_sentiment_head
 
         texts = pd.read_csv(reviews)["Review Text"].dropna().astype(str).tolist()[: args.reviews]
-        counts, _ = embed_module._piece_counts(texts)
         ids = embed_module._piece_ids(texts)
+        counts, _ = embed_module._counts(ids)  # columns: the distinct pieces, in id order
         vocab = np.unique(np.fromiter((t for e in ids for t in e), dtype=np.int64))
         from_float = embed_module._normalise(np.asarray(counts @ exact[vocab]))
         from_int8 = embed_module._normalise(np.asarray(counts @ approx[vocab]))
