@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ingest_data import BAD_RETAIL, GOOD_RETAIL_LINES, RETAIL_ROWS, write
@@ -241,3 +242,22 @@ def test_a_line_repeated_in_the_file_is_stored_once_from_its_first_occurrence(
     assert lines == [5]
     again = import_file(store, retail_csv, "orders", preset="online-retail")
     assert (again.accepted, again.duplicates) == (0, GOOD_RETAIL_LINES)
+
+
+def test_the_first_line_is_kept_whatever_order_the_validated_rows_come_back_in(
+    store: Store, retail_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is validated on both cores and its halves may come back either way round (on PostgreSQL
+    line 8 was kept now and then): here every validated batch comes back in reverse line order."""
+    import pyarrow as pa
+
+    import heedful.ingest.importer as importer
+
+    class Reversed(importer._Prefetch):
+        def __init__(self, reader: pa.RecordBatchReader, validate: Any, depth: int = 2) -> None:
+            super().__init__(reader, lambda batch: validate(batch).take(list(range(batch.num_rows - 1, -1, -1))), depth)
+
+    monkeypatch.setattr(importer, "_Prefetch", Reversed)
+    result = import_file(store, retail_csv, "orders", preset="online-retail")
+    assert (result.accepted, result.duplicates) == (GOOD_RETAIL_LINES - 1, 1)
+    assert store.query("SELECT source_line FROM orders WHERE product_id = '84879'")["source_line"].tolist() == [5]

@@ -69,9 +69,12 @@ class Sink:
         return f"SELECT {', '.join(values)} FROM {view} WHERE _error IS NULL"
 
     def add(self, good: pa.Table) -> None:
-        """Store the good rows of a batch (any store)."""
+        """Store the good rows of a batch (any store), in file order: the batch is validated on both cores,
+        whose halves may come back either way round, and where a line repeats the first one is kept."""
         if good.num_rows == 0:
             return
+        if "source_line" in good.column_names:
+            good = good.sort_by("source_line")
         inserted = self.store.insert_new(self.table_name, self.rows(good))
         self._count(inserted, good.num_rows)
         self.collect(good)

@@ -330,14 +330,16 @@ class Store:
         Where `select` repeats a key, the row with the smallest `first_by` is kept. Returns how many rows
         were inserted. On a table the database keys this is `ON CONFLICT DO NOTHING`; on one the Store
         keys (see `keeps_key`), one anti-join against the stored keys: one hash join per call instead
-        of an index update per row.
+        of an index update per row. With `ON CONFLICT` the rows are inserted in `first_by` order, so the
+        first of a repeated key is the one inserted: without the order, PostgreSQL inserted them in
+        whatever order its plan produced, and kept a later line now and then.
         """
         col_list = ", ".join(_quote(c) for c in columns)
         with self._lock:
             if not self.keeps_key(table):
                 return self.execute(
                     f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM ({select}) AS _hf_new "
-                    "ON CONFLICT DO NOTHING"
+                    f"ORDER BY _hf_new.{_quote(first_by)} ON CONFLICT DO NOTHING"
                 )
             with self._keyed(table):
                 return self.execute(_keyed_insert_sql(table, col_list, select, first_by))
