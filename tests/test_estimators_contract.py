@@ -1,8 +1,8 @@
 """Every heedful model honours the scikit-learn estimator contract in fact, not only in its docstring.
 
 For each estimator: `clone` gives an unfitted copy with the same hyper-parameters (of a fresh model and
-of a fitted one), `get_params` / `set_params` round-trip, and using the model before `fit` raises the
-one shared `NotFittedError`.
+of a fitted one), `get_params` / `set_params` round-trip, its parameter names are the ones scikit-learn's
+own `BaseEstimator` finds, and using the model before `fit` raises the one shared `NotFittedError`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.base
 from sklearn.base import clone
 from tests.surveys.simulate import simulate_conjoint, simulate_maxdiff
 
@@ -201,6 +202,15 @@ def test_clone_of_a_fresh_model_has_the_same_hyper_parameters(case: Case) -> Non
     _same_params(copy.get_params(), model.get_params())
 
 
+def test_the_parameters_are_those_scikit_learn_finds(case: Case) -> None:
+    """heedful's base class writes out scikit-learn's protocol (so the value models need not import it):
+    the same names, and the same values as scikit-learn's own `get_params` gives for the same model."""
+    model = case.make()
+    names = sklearn.base.BaseEstimator._get_param_names.__func__(type(model))  # type: ignore[attr-defined]
+    assert model._get_param_names() == names
+    _same_params(model.get_params(deep=False), sklearn.base.BaseEstimator.get_params(model, deep=False))  # type: ignore[arg-type]
+
+
 def test_get_params_round_trips_through_the_constructor_and_set_params(case: Case) -> None:
     model = case.make()
     params = model.get_params()
@@ -236,3 +246,32 @@ def test_check_fitted_names_the_model_and_what_to_do() -> None:
     check_fitted(model, "params_")
     with pytest.raises(ValueError):
         check_fitted(model)
+
+
+class _Inner(BaseEstimator):
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+
+class _Outer(BaseEstimator):
+    def __init__(self, inner: _Inner | None = None, steps: int = 3) -> None:
+        self.inner = inner
+        self.steps = steps
+
+
+def test_nested_parameters_are_read_and_set_by_name_as_in_scikit_learn() -> None:
+    model = _Outer(_Inner(2.0), steps=5)
+    assert model.get_params() == {"inner": model.inner, "inner__alpha": 2.0, "steps": 5}
+    assert model.get_params() == sklearn.base.BaseEstimator.get_params(model)  # type: ignore[arg-type]
+    assert model.set_params(inner__alpha=0.5, steps=7) is model
+    assert model.inner is not None and (model.inner.alpha, model.steps) == (0.5, 7)
+    copy = clone(model)
+    assert copy.inner is not model.inner and copy.get_params(deep=False)["steps"] == 7
+    with pytest.raises(ValueError, match=r"Invalid parameter 'step' for _Outer; valid parameters: inner, steps"):
+        model.set_params(step=1)
+
+
+def test_the_repr_shows_the_changed_parameters() -> None:
+    assert repr(_Outer()) == "_Outer()"
+    assert repr(_Outer(steps=5)) == "_Outer(steps=5)"
+    assert repr(_Outer(_Inner(2.0))) == "_Outer(inner=_Inner(alpha=2.0))"

@@ -147,7 +147,9 @@ def test_a_missing_column_is_named_with_every_column_of_the_file(tmp_path: Path)
 
 
 def test_value_clv_loads_neither_scikit_learn_nor_the_other_areas(tmp_path: Path) -> None:
-    """What `heedful value clv FILE` imports is what it uses: no web app, plotting, boosting or torch."""
+    """What `heedful value clv FILE` imports is what it uses: no web app, plotting, boosting or torch, and
+    neither scikit-learn (the models follow its contract without importing it) nor Ibis (the file is
+    summarised in DuckDB SQL): together 1.6 s of a small file's 3-4 s run."""
     tx = simulate_transactions(300, r=0.9, alpha=2.5, a=0.7, b=8.0, seed=5)
     path = tmp_path / "tx.csv"
     tx.assign(ordered_at=tx["ordered_at"].dt.strftime("%Y-%m-%d"))[["customer_id", "ordered_at", "amount"]].to_csv(
@@ -159,7 +161,7 @@ def test_value_clv_loads_neither_scikit_learn_nor_the_other_areas(tmp_path: Path
         "sys.argv = ['heedful', 'value', 'clv', sys.argv[1], '--json']\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n        main()\n    except SystemExit as exc:\n        assert not exc.code, exc.code\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'lightgbm', 'plotly', 'fastapi', 'torch'}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'lightgbm', 'plotly', 'fastapi', 'torch', 'sklearn', 'ibis'}))\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"

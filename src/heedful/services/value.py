@@ -5,32 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
 import pandas as pd
 
 from heedful.errors import InputError
 from heedful.ingest.sources import WHITESPACE, existing_file, read_frame, read_table
 from heedful.services.value_file import ONLINE_RETAIL, cdnow_layout, columns_to_read, first_line, whitespace_layout
-from heedful.store import Store
-from heedful.value import (
-    MODELS,
-    CohortResult,
-    Columns,
-    GammaGamma,
-    clv_table,
-    cohorts,
-    evaluate_holdout,
-    fit_clv_models,
-    repeat_transactions_by_day,
-    rfm,
-    rfm_from_summary,
-    tracking_curve,
-)
+from heedful.value import MODELS, GammaGamma, clv_table, evaluate_holdout, fit_clv_models, tracking_curve
 from heedful.value.btyd import TransactionModel
-from heedful.value.summary import EPOCH, summarise, unit_days
+from heedful.value.columns import EPOCH, Columns, unit_days
+
+if TYPE_CHECKING:  # Ibis loads where a query is built: `value clv FILE` fits a DuckDB SQL summary without it
+    import ibis.expr.types as ir
+
+    from heedful.store import Store
+    from heedful.value import CohortResult
 
 CLV_COLUMNS = [
     "customer_id",
@@ -63,10 +53,14 @@ def read_orders_table(path: Path, cols: Columns | None = None) -> tuple[ir.Table
         types = {use.date: "TIMESTAMP"} if use.date and not use.date_format else {}
         if use.amount:
             types[use.amount] = "DOUBLE"
+        import ibis
+
         con = ibis.duckdb.connect()
         if read_table(con.con, path, "orders", choose=lambda columns: _columns_to_read(columns, use), types=types):
             return con.table("orders"), use
         con.disconnect()
+    import ibis
+
     frame, cols = read_orders_file(path)
     return ibis.memtable(frame), cols
 
@@ -141,6 +135,8 @@ def summary_of(
     net_spend: bool = False,
 ) -> pd.DataFrame:
     """The per-customer transaction summary the models fit; InputError when no customer bought anything."""
+    from heedful.value.summary import summarise
+
     summary = summarise(
         table,
         cols,
@@ -267,6 +263,8 @@ def fit_report(
     if calibration_end is not None:
         tracking = None
         if isinstance(model, TransactionModel):
+            from heedful.value import repeat_transactions_by_day
+
             repeats, births = repeat_transactions_by_day(table, cols=cols, observation_end=observation_end)
             births = births[births["day"].isin(summary["first_purchase"].map(lambda d: (d.date() - EPOCH).days))]
             tracking = tracking_curve(
@@ -403,6 +401,8 @@ def rfm_report(
     store: Store | None = None,
 ) -> RfmReport:
     """RFM scores and named segments; with `store`, also written to customer_value."""
+    from heedful.value import rfm
+
     result = rfm(table, bins=bins, cols=cols, observation_end=observation_end)
     customers = result.customers.copy()
     customers["recency"] = customers["recency_days"] / unit_days(period)
@@ -413,11 +413,15 @@ def rfm_report(
 # ---------------------------------------------------------------------- cohorts
 def cohort_report(table: ir.Table, cols: Columns, period: str = "M") -> CohortResult:
     """Retention and revenue by acquisition cohort and periods since acquisition."""
+    from heedful.value import cohorts
+
     return cohorts(table, period=period, cols=cols)
 
 
 def cohort_retention(store: Store, last: int = 24) -> pd.DataFrame:
     """Share of each monthly first-order cohort buying k months later (the last `last` cohorts), cohort × months."""
+    from heedful.value import cohorts
+
     if store.count("orders") == 0:
         return pd.DataFrame()
     try:
@@ -431,6 +435,7 @@ def cohort_retention(store: Store, last: int = 24) -> pd.DataFrame:
 def compute_customer_value(store: Store) -> dict[str, object]:
     """Value analyses on the orders in the store: BG/NBD + Gamma-Gamma CLV and RFM, written to customer_value."""
     from heedful.services.customers import business_currency
+    from heedful.value import rfm_from_summary
 
     if "orders" not in store.list_tables() or store.count("orders") == 0:
         return {"skipped": "no orders in the store"}

@@ -16,12 +16,13 @@ if TYPE_CHECKING:
     from heedful.value.bgnbd import BetaGeo
     from heedful.value.clv import clv_table, discounted_clv, fit_clv_models
     from heedful.value.cohorts import CohortResult, cohorts
+    from heedful.value.columns import Columns
     from heedful.value.gammagamma import GammaGamma
     from heedful.value.holdout import calibration_vs_holdout, evaluate_holdout, tracking_curve
     from heedful.value.mbgnbd import ModifiedBetaGeo
     from heedful.value.paretonbd import ParetoNBD
     from heedful.value.rfm import RFMResult, rfm, rfm_from_summary
-    from heedful.value.summary import Columns, repeat_transactions_by_day, transaction_summary
+    from heedful.value.summary import repeat_transactions_by_day, transaction_summary
 
     MODELS: dict[str, type]
 
@@ -41,7 +42,7 @@ _HOMES = {
     "RFMResult": "rfm",
     "rfm": "rfm",
     "rfm_from_summary": "rfm",
-    "Columns": "summary",
+    "Columns": "columns",
     "repeat_transactions_by_day": "summary",
     "transaction_summary": "summary",
 }

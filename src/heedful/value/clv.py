@@ -21,7 +21,8 @@ from heedful.value._compute import (
     small_product,
     table_in_order,
 )
-from heedful.value.summary import UNIT_DAYS, unit_days
+from heedful.value.columns import unit_days
+from heedful.value.summary_sql import UNIT_DAYS
 
 if TYPE_CHECKING:
     from heedful.value.btyd import TransactionModel

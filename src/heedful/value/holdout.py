@@ -9,8 +9,8 @@ import pandas as pd
 
 from heedful.value._compute import as_array
 from heedful.value.btyd import TransactionModel
+from heedful.value.columns import EPOCH
 from heedful.value.gammagamma import GammaGamma
-from heedful.value.summary import EPOCH
 
 
 def evaluate_holdout(
