@@ -3,7 +3,7 @@
 Models derive from `BaseEstimator`: `get_params` / `set_params` come from the `__init__` signature, so
 `__init__` stores its arguments unchanged under the same names and nothing else; fitted state lives in
 attributes ending in `_`. `sklearn.base.clone(model)` then gives an unfitted copy with the same
-hyper-parameters, and a model can sit in scikit-learn's parameter searches.
+hyper-parameters.
 
 The base class is scikit-learn's parameter protocol (`get_params`, `set_params`, nested `a__b` names, a
 repr of the changed parameters) written out here rather than inherited, because importing `sklearn.base`
