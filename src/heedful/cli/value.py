@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from heedful.store import Store
     from heedful.value import Columns
 
-# The value service loads pandas, SciPy, scikit-learn and Ibis: imported on first use, so that `value clv FILE`
+# The value service loads pandas and SciPy (Ibis where a query is built): imported on first use, so that `value clv FILE`
 # can start reading the file first (`services.value_file`) and load them while DuckDB reads.
 
 

@@ -47,20 +47,18 @@ def read_orders_table(path: Path, cols: Columns | None = None) -> tuple[ir.Table
     (`order_lines`), once instead of in each of its queries; a date with its own format stays text. Only the
     columns `cols` names are read (all of them where one is missing, so the error lists the file's columns).
     """
+    import ibis
+
     existing_file(path)
     if not whitespace_layout(first_line(path)):
         use = cols or Columns()
         types = {use.date: "TIMESTAMP"} if use.date and not use.date_format else {}
         if use.amount:
             types[use.amount] = "DOUBLE"
-        import ibis
-
         con = ibis.duckdb.connect()
         if read_table(con.con, path, "orders", choose=lambda columns: _columns_to_read(columns, use), types=types):
             return con.table("orders"), use
         con.disconnect()
-    import ibis
-
     frame, cols = read_orders_file(path)
     return ibis.memtable(frame), cols
 

@@ -150,7 +150,7 @@ def clv_file_report(
     )
     if pending is None:
         return None
-    from heedful.services import value as service  # pandas, SciPy, scikit-learn, Ibis: loaded while DuckDB reads
+    from heedful.services import value as service  # pandas and SciPy: loaded while DuckDB reads
     from heedful.value.columns import Columns, summary_frame
 
     table = pending.result()

@@ -2,7 +2,7 @@
 CLV, RFM segments and acquisition cohorts. Pure: takes Ibis tables / DataFrames, returns tables and models.
 
 The names below load on first use (PEP 562), so a module of this package that needs none of them
-(`heedful.value.summary_sql`: DuckDB only) does not pull in scikit-learn, SciPy and Ibis.
+(`heedful.value.summary_sql`: DuckDB only) does not pull in SciPy and Ibis.
 """
 
 from __future__ import annotations

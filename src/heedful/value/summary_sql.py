@@ -4,7 +4,7 @@
 Same definitions and the same figures as `summary.summarise` on DuckDB (its bitmap route, see
 "purchase days as bitmaps" there) for what that route needs of a file: no calibration period, no
 observation end, no return column (returns are negative amounts). Only DuckDB is imported here, so
-this module can run before pandas, Ibis and scikit-learn are loaded; `summary.summary_frame` then
+this module can run before pandas and SciPy are loaded; `columns.summary_frame` then
 turns the Arrow result into the DataFrame the models fit.
 """
 
