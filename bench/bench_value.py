@@ -331,7 +331,8 @@ def whole_process(customers: int, peer_python: str | None, timeout: float, repea
         results: dict[str, Any] = {}
         for _ in range(repeat):  # interleaved, so a busy moment hits both sides
             ours = folder / "heedful.json"
-            cmd = [*heedful_cmd, "value", "clv", data["path"], "--horizon", str(HORIZON_MONTHS)]
+            # BG/NBD on both sides (heedful's default is MBG/NBD; lifetimes' script fits BetaGeoFitter)
+            cmd = [*heedful_cmd, "value", "clv", data["path"], "--model", "bgnbd", "--horizon", str(HORIZON_MONTHS)]
             runs["heedful"].append(timed_process([*cmd, "--discount-rate", str(DISCOUNT), "--json"], timeout, ours))
             if runs["heedful"][-1]["status"] == "ok":
                 results["heedful"] = json.loads(ours.read_text())

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from heedful.ingest.datasets import import_demo_data
-from heedful.services.value import compute_customer_value, fit_transactions
+from heedful.services.value import DEFAULT_MODEL, compute_customer_value, fit_transactions
 from heedful.store import Store
 from heedful.value import BetaGeo, ModifiedBetaGeo, ParetoNBD
 from heedful.value.holdout import interval_coverage
@@ -95,6 +95,16 @@ def test_on_the_bundled_data_p_alive_is_not_one_for_everyone(store: Store) -> No
     p_alive = store.query("SELECT p_alive FROM customer_value WHERE p_alive IS NOT NULL")["p_alive"]
     assert len(p_alive) > 300
     assert (p_alive < 0.99).mean() > 0.25
+    # customers who bought once are not all "alive" (BG/NBD keeps them at 100% however long ago that was),
+    # and the segments read in order: the "lost" look less alive than the champions
+    assert figures["model"] == "mbgnbd"
+    by_segment = store.query(
+        "SELECT segment, AVG(p_alive) AS p, MAX(p_alive) FILTER (WHERE frequency = 0) AS once FROM customer_value "
+        "GROUP BY segment"
+    ).set_index("segment")
+    assert by_segment["once"].max() < 0.99
+    assert by_segment.loc["lost", "p"] < 0.95 < by_segment.loc["champions", "p"]
+    assert by_segment.loc["lost", "p"] == by_segment["p"].min()
 
 
 def test_value_fit_and_clv_json_say_whether_the_fit_is_identified_on_the_bundled_orders() -> None:
@@ -118,6 +128,7 @@ def test_value_fit_and_clv_json_say_whether_the_fit_is_identified_on_the_bundled
     valued = runner.invoke(app, ["value", "clv", orders, "--json", "--top", "400"])
     assert valued.exit_code == 0, valued.output
     clv = json.loads(valued.stdout)
+    assert clv["model"] == fit["model"] == DEFAULT_MODEL  # the file route's default is the service's
     assert clv["identified"] is False and clv["p_alive_method"] == "MAP with weakly informative priors"
     assert "weakly informative priors" in " ".join(clv["notes"])
     p_alive = [c["p_alive"] for c in clv["customers"]]

@@ -102,7 +102,7 @@ def orders_on(
 def fit_command(
     file: FileArg = None,
     db: DbOption = None,
-    model: Annotated[str, typer.Option("--model", help="bgnbd | mbgnbd | pareto-nbd | gamma-gamma")] = "bgnbd",
+    model: Annotated[str, typer.Option("--model", help="mbgnbd | bgnbd | pareto-nbd | gamma-gamma")] = "mbgnbd",
     customer_col: CustomerCol = None,
     date_col: DateCol = None,
     amount_col: AmountCol = None,
@@ -152,7 +152,7 @@ def fit_command(
 def clv_command(
     file: FileArg = None,
     db: DbOption = None,
-    model: Annotated[str, typer.Option("--model", help="bgnbd | mbgnbd | pareto-nbd")] = "bgnbd",
+    model: Annotated[str, typer.Option("--model", help="mbgnbd | bgnbd | pareto-nbd")] = "mbgnbd",
     customer_col: CustomerCol = None,
     date_col: DateCol = None,
     amount_col: AmountCol = None,

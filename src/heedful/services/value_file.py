@@ -135,7 +135,7 @@ def clv_file_report(
     date: str,
     amount: str,
     *,
-    model_name: str = "bgnbd",
+    model_name: str = "mbgnbd",  # services.value.DEFAULT_MODEL, not imported: this route stays light
     horizon: int = 12,
     time_unit: str = "W",
     discount_rate: float = 0.01,

@@ -219,7 +219,7 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
             ],
             "fit": None if fit is None else {**fit, "model_words": value_service.describe_model(fit["model"])},
             "fit_rows": _fit_rows(fit),
-            "model_names": [m for m in ("bgnbd", "mbgnbd", "pareto-nbd")],
+            "model_names": ["mbgnbd", "bgnbd", "pareto-nbd"],  # the first is selected: DEFAULT_MODEL
             "model_labels": value_service.MODEL_NAMES,
             "currency": currency,  # already read for the chart: render() need not read it again
             "default_calibration_end": value_service.default_calibration_end(store),
@@ -229,7 +229,7 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
 
 @router.post("/value/run")
 def run_value(request: Request, store: StoreDep, user: AnalystUser) -> Response:
-    """Recompute CLV (BG/NBD + Gamma-Gamma) and RFM segments into customer_value."""
+    """Recompute CLV (the default transaction model + Gamma-Gamma) and RFM segments into customer_value."""
     from heedful.services import value as value_service  # imported on first use: it loads the value models
 
     result = value_service.compute_customer_value(store)
