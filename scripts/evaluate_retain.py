@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heedful.cli.common import to_jsonable
+from heedful.jsonable import to_jsonable
 from heedful.retain.atrisk import time_split_evaluation
 from heedful.retain.churn import ChurnModel
 from heedful.retain.offers import PurchaseHistory, evaluate_offers
