@@ -343,7 +343,7 @@ def whole_process(customers: int, peer_python: str | None, timeout: float, repea
                 if runs["lifetimes"][-1]["status"] == "ok":
                     results["lifetimes"] = json.loads(theirs.read_text())
     out["runs"] = runs
-    out["heedful_command"] = " ".join([*heedful_cmd, "value", "clv", "FILE.csv", "--json"])
+    out["heedful_command"] = " ".join([*heedful_cmd, "value", "clv", "FILE.csv", "--model", "bgnbd", "--json"])
     best = {k: min((r["wall_s"] for r in v if r["status"] == "ok"), default=None) for k, v in runs.items()}
     out["best_wall_s"] = best
     if best["heedful"] and best["lifetimes"]:
