@@ -28,6 +28,15 @@ def test_contrast_words_split_clauses_and_sentences_split_on_stops() -> None:
     assert split_sentences("Loved it. Will be back!") == ["Loved it.", "Will be back!"]
 
 
+def test_even_though_starts_one_clause_instead_of_splitting_between_its_words() -> None:
+    assert split_clauses("Even though its good seafood, the prices are too high.") == [
+        "Even though its good seafood",
+        "the prices are too high.",
+    ]
+    assert split_clauses("Nice dress even though it runs small") == ["Nice dress", "even though it runs small"]
+    assert split_clauses("Great food though the service was slow") == ["Great food", "though the service was slow"]
+
+
 def test_one_sentence_with_two_opposite_opinions_gives_both_themes(restaurant_classifier: Classifier) -> None:
     row = restaurant_classifier.classify(["food great, service slow"]).iloc[0]
     sentiments = json.loads(row["theme_sentiments"])

@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+|(?<=[.!?])(?=[A-Z])")
-# Contrast words start a new opinion even without punctuation ("great food but slow service").
-_CONTRAST = re.compile(r"\s*(?:[,;:]\s*|\s-+\s|\s)(?=(?:but|however|although|though|whereas|yet|except)\b)", re.I)
+# Contrast words start a new opinion even without punctuation ("great food but slow service"). "even
+# though" starts one clause: the split goes before "even", never between the two words ("Even" alone was a
+# clause, and "though its good seafood" lost its subordinator).
+_CONTRAST = re.compile(
+    r"\s*(?:[,;:]\s*|\s-+\s|\s)(?=(?:but|however|although|even\s+though|(?<!\beven\s)though|whereas|yet|except)\b)",
+    re.I,
+)
 _SOFT_BREAK = re.compile(r"\s*(?:[;:]|,|\s-+\s|\s–\s)\s*")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _STOP = frozenset(
