@@ -59,7 +59,7 @@ def retail_features(
 
     feedback: customer_id, created_at, sentiment (positive/negative/…) or sentiment_score in [-1, 1].
     nps: customer_id, answered_at, score (0–10) of a would-you-recommend question.
-    p_alive: a precomputed P(alive) per customer_id (otherwise BG/NBD from `heedful.value` if installed).
+    p_alive: a precomputed P(alive) per customer_id (otherwise MBG/NBD from `heedful.value`, `btyd_p_alive`).
     """
     cut = pd.Timestamp(cutoff)
     frame = _purchases(orders)
@@ -145,9 +145,13 @@ def nps_features(nps: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
 
 
 def btyd_p_alive(per_order: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series | None:
-    """P(alive) at the cut-off from a BG/NBD model of `heedful.value`; None where that is not available."""
+    """P(alive) at the cut-off from the MBG/NBD model of `heedful.value` (the model the store's customer value
+    uses), by MAP with weakly informative priors where maximum likelihood is not identified (BG/NBD kept every
+    one-time buyer at 100%, and on Online Retail an unidentified fit put everyone near 100%: P(alive) alone
+    ranked churners with AUC 0.35; this one 0.63, docs/retain.md); None where that is not available."""
     try:
-        BetaGeo: Any = importlib.import_module("heedful.value.bgnbd").BetaGeo
+        mbgnbd: Any = importlib.import_module("heedful.value.mbgnbd")
+        btyd: Any = importlib.import_module("heedful.value.btyd")
     except (ImportError, AttributeError):
         return None
     daily = per_order.assign(day=per_order["ordered_at"].dt.floor("D"))
@@ -162,10 +166,11 @@ def btyd_p_alive(per_order: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series | N
         }
     )
     try:
-        model: Any = BetaGeo()
-        model.fit(summary)
+        _, model = btyd.fit_identified(mbgnbd.ModifiedBetaGeo, summary)
+        if not model.converged_:
+            return None
         values = model.p_alive(summary)
-    except Exception:  # a BTYD fit that fails to converge must not stop churn scoring
+    except Exception:  # a BTYD fit that fails must not stop churn scoring
         return None
     return pd.Series(np.asarray(values, dtype=float), index=summary.index, name="p_alive")
 

@@ -13,7 +13,7 @@ from heedful.errors import InputError
 from heedful.ingest.sources import WHITESPACE, existing_file, read_frame, read_table
 from heedful.services.value_file import ONLINE_RETAIL, cdnow_layout, columns_to_read, first_line, whitespace_layout
 from heedful.value import MODELS, GammaGamma, clv_table, evaluate_holdout, fit_clv_models, tracking_curve
-from heedful.value.btyd import TransactionModel
+from heedful.value.btyd import TransactionModel, fit_identified
 from heedful.value.columns import EPOCH, Columns, unit_days
 
 if TYPE_CHECKING:  # Ibis loads where a query is built: `value clv FILE` fits a DuckDB SQL summary without it
@@ -157,8 +157,6 @@ def model_class(name: str) -> type:
 
 
 # ---------------------------------------------------------------------- fit
-#: prior standard deviation (log scale) of the drop-out parameters when maximum likelihood is not identified
-FALLBACK_PRIOR_SD = 1.0
 
 
 @dataclass
@@ -168,7 +166,7 @@ class TransactionFit:
     `mle` is the maximum-likelihood fit. When it is not identified (a parameter at the edge of the
     space, a flat likelihood, an interval spanning orders of magnitude), its P(alive) is the optimizer's
     artefact — typically 100% for everyone — so the model is refitted by MAP with weakly informative
-    priors on the drop-out parameters (`FALLBACK_PRIOR_SD`), and that fit's predictions are used.
+    priors on the drop-out parameters (`value.btyd.fit_identified`), and that fit's predictions are used.
     """
 
     mle: TransactionModel
@@ -230,12 +228,11 @@ def describe_model(stored: str) -> str:
 def fit_transactions(model_name: str, summary: pd.DataFrame) -> TransactionFit:
     """Fit `model_name` by maximum likelihood; where that is not identified, by MAP (see `TransactionFit`)."""
     cls = model_class(model_name)
-    mle = cls().fit(summary)
-    if not isinstance(mle, TransactionModel):
+    if not issubclass(cls, TransactionModel):
         raise InputError(f"{model_name} is not a transaction model: use bgnbd, mbgnbd or pareto-nbd.")
-    if mle.identified_:
+    mle, regularised = fit_identified(cls, summary)
+    if regularised is mle:
         return TransactionFit(mle, mle, "maximum likelihood")
-    regularised = cls(prior_sd=FALLBACK_PRIOR_SD).fit(summary)
     if regularised.converged_:
         return TransactionFit(mle, regularised, "MAP with weakly informative priors")
     return TransactionFit(mle, regularised, "none")

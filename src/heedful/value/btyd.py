@@ -143,3 +143,18 @@ def simulate_geometric_dropout(
         counts[active] += 1
         active = active[rng.random(active.size) >= p[active]]
     return counts
+
+
+#: prior standard deviation (log scale) of the drop-out parameters when maximum likelihood is not identified
+FALLBACK_PRIOR_SD = 1.0
+
+
+def fit_identified(model: type[TransactionModel], summary: pd.DataFrame) -> tuple[TransactionModel, TransactionModel]:
+    """(the maximum-likelihood fit, the fit whose predictions to use): the first where it is identified; else
+    the same model by MAP with weakly informative priors on drop-out (`FALLBACK_PRIOR_SD`), whose `converged_`
+    says whether it may be used. A fit the data do not pin down has P(alive) at the optimizer's edge —
+    typically 100% for everyone — so its own predictions are not used (docs/value.md)."""
+    mle = model().fit(summary)
+    if mle.identified_:
+        return mle, mle
+    return mle, model(prior_sd=FALLBACK_PRIOR_SD).fit(summary)
