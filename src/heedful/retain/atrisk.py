@@ -17,7 +17,7 @@ import pandas as pd
 
 from heedful.errors import InputError
 from heedful.retain.churn import ChurnModel, logistic_baseline_predict
-from heedful.retain.features import retail_churn_dataset, retail_features
+from heedful.retain.features import monotone_directions, retail_churn_dataset, retail_features
 from heedful.retain.metrics import auc, brier
 
 ACTIONS = ("reach out", "peer advocate", "offer")
@@ -70,7 +70,9 @@ def at_risk_customers(
         )
     extras: dict[str, Any] = {"feedback": feedback, "nps": nps}
     X_train, y_train = retail_churn_dataset(orders, train_cut, horizon_days, **extras)
-    churn = model or ChurnModel(n_folds=5, leakage="flag", n_bootstrap=200, baseline=False)
+    churn = model or ChurnModel(
+        n_folds=5, leakage="flag", n_bootstrap=200, baseline=False, monotone=monotone_directions()
+    )
     churn.fit(X_train, y_train)
     churn.meta_ = {"kind": "retail", "horizon_days": horizon_days, "trained_cutoff": str(train_cut.date())}
     X_now = retail_features(orders, now, feedback=feedback, nps=nps, p_alive=p_alive)
@@ -118,7 +120,7 @@ def time_split_evaluation(
     """
     X_tr, y_tr = retail_churn_dataset(orders, train_cutoff, horizon_days)
     X_te, y_te = retail_churn_dataset(orders, test_cutoff, horizon_days)
-    params = {"n_bootstrap": 200, "leakage": "flag", **model_params}
+    params = {"n_bootstrap": 200, "leakage": "flag", "monotone": monotone_directions(), **model_params}
     model = ChurnModel(**params).fit(X_tr, y_tr)
     risk = model.predict_proba(X_te.reindex(columns=X_tr.columns))
     yt = y_te.to_numpy()

@@ -10,7 +10,7 @@ explained: LightGBM's TreeSHAP contributions give each customer's top reasons.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
@@ -135,6 +135,7 @@ class ChurnModel(BaseEstimator):
         early_stopping_rounds: int = 30,
         n_jobs: int = 0,
         random_state: int = 0,
+        monotone: Mapping[str, int] | None = None,
     ) -> None:
         self.n_folds = n_folds
         self.n_estimators = n_estimators
@@ -152,6 +153,9 @@ class ChurnModel(BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.n_jobs = n_jobs
         self.random_state = random_state
+        #: features whose direction is known: +1, risk never falls as the feature rises; -1, never rises
+        #: (LightGBM's monotone constraints). Names that are not features are ignored.
+        self.monotone = monotone
 
     # ------------------------------------------------------------------ fitting
     def _params(self) -> dict[str, Any]:
@@ -171,7 +175,15 @@ class ChurnModel(BaseEstimator):
             "seed": self.random_state,
             "deterministic": True,
             "force_col_wise": True,
+            **self._monotone_params(),
         }
+
+    def _monotone_params(self) -> dict[str, Any]:
+        names = getattr(self, "feature_names_", None)
+        if not self.monotone or names is None:
+            return {}
+        directions = [int(np.sign(self.monotone.get(name, 0))) for name in names]
+        return {"monotone_constraints": directions} if any(directions) else {}
 
     def _train(self, data: lgb.Dataset, rows: np.ndarray | None, rounds: int, valid: float = 0.0) -> lgb.Booster:
         """Boost on `rows` of the binned data (all rows when None), early-stopping on a random `valid` share."""

@@ -115,6 +115,26 @@ def retail_features(
     return feats.sort_index()
 
 
+def monotone_directions(window_days: int = 90) -> dict[str, int]:
+    """The features of `retail_features` whose effect on churn has a known direction, for
+    `ChurnModel(monotone=...)`: +1, the risk never falls as the feature rises (days since the last order,
+    how overdue the next order is, the share of negative feedback); -1, it never rises (orders and spend,
+    recent ones too, P(alive), the would-recommend score). A reason then never reads "next order not yet
+    due → risk up" because a small sample's trees said so. Tenure, order value, products, returns and the
+    amount of feedback keep whatever shape the data give them."""
+    return {
+        "recency_days": 1,
+        "overdue_ratio": 1,
+        "frequency": -1,
+        f"orders_last_{window_days}d": -1,
+        f"spend_last_{window_days}d": -1,
+        "p_alive": -1,
+        f"negative_feedback_share_{window_days}d": 1,
+        "nps_score": -1,
+        "is_detractor": 1,
+    }
+
+
 def feedback_features(feedback: pd.DataFrame, cutoff: pd.Timestamp, window_days: int = 90) -> pd.DataFrame:
     """Share of a customer's feedback in the window before the cut-off that is negative, and its count."""
     fb = feedback[feedback["customer_id"].notna()].copy()
