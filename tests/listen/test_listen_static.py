@@ -31,6 +31,46 @@ def test_word_features_learn_what_the_embedding_cannot_see() -> None:
     )
 
 
+def test_word_logits_are_scikit_learns_word_features_on_thousands_of_texts() -> None:
+    """`word_logits` (no scikit-learn at classify time) against `word_matrix` (CountVectorizer + normalize,
+    how the head was trained): the bundled reviews, their sentences and clauses, and edge cases."""
+    import pandas as pd
+
+    from heedful.ingest.datasets import demo_files
+    from heedful.listen.segment import segment
+
+    reviews = pd.read_csv(demo_files()["feedback"])["text"].fillna("").astype(str).tolist()
+    units = [*reviews, *(c for r in reviews[:500] for s in segment(r) for c in s)]
+    units += [
+        "",
+        "   ",
+        "!!!",
+        "NOT GOOD!",
+        "not it!",
+        "a 5",
+        "Ünïcödé café naïve",
+        "😀 😀",
+        "x" * 20_000,
+        "good good good",
+    ]
+    for backend in ("transformer", "static"):
+        head = load_sentiment_head(backend)
+        want = np.asarray(head.word_matrix(units) @ head.word_coef_.T)
+        np.testing.assert_allclose(head.word_logits(units), want, rtol=1e-9, atol=1e-12)
+    assert len(units) > 3000
+
+
+def test_a_fast_run_does_not_load_scikit_learn() -> None:
+    child = (
+        "import sys\n"
+        "from heedful.listen.classify import Classifier\n"
+        "Classifier.build(backend='static').classify(['The zipper broke after one wash, not good.'])\n"
+        "print(sorted(m for m in ('sklearn', 'scipy.stats', 'torch') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_shipped_heads_use_words_for_both_backends() -> None:
     for backend in ("transformer", "static"):
         head = load_sentiment_head(backend)
