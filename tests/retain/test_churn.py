@@ -243,3 +243,20 @@ def test_a_feature_with_a_known_direction_never_moves_risk_the_other_way() -> No
     assert (np.diff(_risk_along(bound, X, "tenure"), axis=1) <= 1e-9).all()
     assert (np.diff(_risk_along(bound, X, "support_calls"), axis=1) >= -1e-9).all()
     assert bound.report()["cv_auc"] > 0.7
+
+
+def test_a_feature_with_no_effect_on_a_customer_is_not_listed_as_a_reason() -> None:
+    from heedful.retain.reasons import NO_EFFECT
+
+    frame, y, _ = make_churn_data(800, seed=22)
+    X = frame.drop(columns=["customer_id"]).assign(same_for_all=1.0)
+    model = ChurnModel(**FAST).fit(X, y)
+    k = X.shape[1]  # ask for every feature: the constant one has no effect on anyone
+    scores = model.score(X.head(100), k=k)
+    features = scores[[f"reason_{r}_feature" for r in range(2, k + 1)]].to_numpy()
+    assert "same_for_all" not in set(features.ravel())
+    assert scores["reason_1"].map(lambda t: isinstance(t, str)).all()  # each customer keeps one reason
+    texts = scores[[f"reason_{r}" for r in range(2, k + 1)]].to_numpy().ravel()
+    assert not [t for t in texts if isinstance(t, str) and t.endswith(NO_EFFECT)]
+    empty = pd.isna(features)
+    assert empty.any() and np.isnan(scores[[f"reason_{r}_effect" for r in range(2, k + 1)]].to_numpy()[empty]).all()

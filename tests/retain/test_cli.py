@@ -171,7 +171,8 @@ def test_at_risk_ranks_by_value_at_risk_and_stores_only_churn_risk(
     np.testing.assert_allclose(merged["churn_risk"], merged["churn_risk_score"])
     assert len(json.loads(scores["reasons"].iat[0])) == 3
     # reasons read in plain words with direction, in the listing and as stored: no raw feature ids
-    texts = [*listed["reason_1"], *listed["reason_2"], *listed["reason_3"]]
+    texts = [t for t in (*listed["reason_1"], *listed["reason_2"], *listed["reason_3"]) if t is not None]
+    assert all(isinstance(t, str) for t in listed["reason_1"])  # every customer has at least one reason
     assert "reason_1_value" not in listed.columns
     with connect(db_url) as store:
         texts += [t for reasons in stored_at_risk(store, top=250)["reasons"] for t in reasons]

@@ -398,16 +398,27 @@ class ChurnModel(BaseEstimator):
             names = np.array(self.feature_names_, dtype=object)[j]
             values = matrix[rows, j]
             effects = np.round(contrib[rows, j], 4)
-            shown = [self.encoder_.display_value(int(jj), float(v)) for jj, v in zip(j, values, strict=True)]
-            texts = []
+            # a feature with no effect on this customer's risk is no reason to list ("1 order in the last 90
+            # days → no effect on risk"): its slot stays empty, as for a customer not explained, except the
+            # first, so that every explained customer has one
+            listed = (effects != 0) | (r == 0)
+            names[~listed] = None
+            shown: list[str | None] = [
+                self.encoder_.display_value(int(jj), float(v)) if keep else None
+                for jj, v, keep in zip(j, values, listed, strict=True)
+            ]
+            texts: list[str | None] = []
             for i, name in enumerate(names):
+                if name is None:
+                    texts.append(None)
+                    continue
                 wanted = [c for c in (name, *context_features(name)) if c in numeric]
                 context = {c: float(matrix[i, numeric[c]]) for c in wanted}
                 texts.append(reason_text(name, shown[i], float(effects[i]), context))
             out[f"reason_{r + 1}"] = texts
             out[f"reason_{r + 1}_feature"] = names
             out[f"reason_{r + 1}_value"] = shown
-            out[f"reason_{r + 1}_effect"] = effects
+            out[f"reason_{r + 1}_effect"] = np.where(listed, effects, np.nan)
         return pd.DataFrame(out, index=index)
 
     def score(
