@@ -135,3 +135,33 @@ def test_order_files_are_read_by_the_importers_reader(tmp_path: Path) -> None:
     assert frame["customer_id"].tolist() == ["17850", "14527"]
     assert frame["amount"].tolist() == pytest.approx([15.3, -27.5])
     assert frame["is_return"].tolist() == [False, True]
+
+
+def test_the_at_risk_listing_reads_each_reason_once_per_customer() -> None:
+    from heedful.services.retain import at_risk_listing
+
+    same = "3 pieces of feedback in the last 90 days, 1 of them negative → risk up"
+    scored = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "churn_risk": [0.7, 0.4],
+            "clv": [100.0, 50.0],
+            "clv_source": ["model", "model"],
+            "value_at_risk": [70.0, 20.0],
+            "action": ["reach out", "offer"],
+            "reason_1": [same, "2 orders so far → risk up"],
+            "reason_1_feature": ["feedback_count_90d", "frequency"],
+            "reason_1_effect": [1.4, 0.3],
+            "reason_2": [same, "no returns → risk up"],
+            "reason_2_feature": ["negative_feedback_share_90d", "return_share"],
+            "reason_2_effect": [0.5, 0.1],
+            "reason_3": ["2 orders so far → risk up", None],
+            "reason_3_feature": ["frequency", None],
+            "reason_3_effect": [0.1, float("nan")],
+        }
+    )
+    listed = at_risk_listing(scored)
+    assert listed.loc[0, ["reason_1", "reason_2", "reason_3"]].tolist() == [same, None, "2 orders so far → risk up"]
+    assert pd.isna(listed.loc[0, "reason_2_effect"]) and listed.loc[0, "reason_1_effect"] == 1.4
+    assert listed.loc[1, ["reason_1", "reason_2"]].tolist() == ["2 orders so far → risk up", "no returns → risk up"]
+    assert "reason_1_feature" not in listed.columns

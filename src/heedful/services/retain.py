@@ -272,7 +272,20 @@ def at_risk_listing(customers: pd.DataFrame, top: int = 50) -> pd.DataFrame:
     columns = AT_RISK_COLUMNS + [
         c for c in listed.columns if c.startswith("reason_") and not c.endswith(("_feature", "_value"))
     ]
-    return listed[columns].reset_index(drop=True)
+    out = listed[columns].reset_index(drop=True)
+    # two reasons can read the same (the amount of feedback and its negative share both say "3 pieces of
+    # feedback …, 1 of them negative"): each sentence once per customer, as the stored reasons read
+    texts = [c for c in out.columns if c.startswith("reason_") and c.count("_") == 1]
+    for row in range(len(out)):
+        seen: set[str] = set()
+        for c in texts:
+            text = out.at[row, c]
+            if isinstance(text, str) and text in seen:
+                out.at[row, c] = None
+                out.at[row, f"{c}_effect"] = np.nan
+            elif isinstance(text, str):
+                seen.add(text)
+    return out
 
 
 def at_risk(store: Store, top: int = 50, horizon: int = 90) -> pd.DataFrame:
