@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from heedful.cli.common import DbOption, EngineOption, JsonOption, console, emit_json, open_store
+from heedful.value import DEFAULT_MODEL  # a name only: the package loads its modules on first use
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -102,7 +103,7 @@ def orders_on(
 def fit_command(
     file: FileArg = None,
     db: DbOption = None,
-    model: Annotated[str, typer.Option("--model", help="mbgnbd | bgnbd | pareto-nbd | gamma-gamma")] = "mbgnbd",
+    model: Annotated[str, typer.Option("--model", help="mbgnbd | bgnbd | pareto-nbd | gamma-gamma")] = DEFAULT_MODEL,
     customer_col: CustomerCol = None,
     date_col: DateCol = None,
     amount_col: AmountCol = None,
@@ -152,7 +153,7 @@ def fit_command(
 def clv_command(
     file: FileArg = None,
     db: DbOption = None,
-    model: Annotated[str, typer.Option("--model", help="mbgnbd | bgnbd | pareto-nbd")] = "mbgnbd",
+    model: Annotated[str, typer.Option("--model", help="mbgnbd | bgnbd | pareto-nbd")] = DEFAULT_MODEL,
     customer_col: CustomerCol = None,
     date_col: DateCol = None,
     amount_col: AmountCol = None,

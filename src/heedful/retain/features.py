@@ -165,12 +165,12 @@ def nps_features(nps: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
 
 
 def btyd_p_alive(per_order: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series | None:
-    """P(alive) at the cut-off from the MBG/NBD model of `heedful.value` (the model the store's customer value
-    uses), by MAP with weakly informative priors where maximum likelihood is not identified (BG/NBD kept every
+    """P(alive) at the cut-off from `heedful.value`'s default model (MBG/NBD, as the store's customer value),
+    by MAP with weakly informative priors where maximum likelihood is not identified (BG/NBD kept every
     one-time buyer at 100%, and on Online Retail an unidentified fit put everyone near 100%: P(alive) alone
     ranked churners with AUC 0.35; this one 0.63, docs/retain.md); None where that is not available."""
     try:
-        mbgnbd: Any = importlib.import_module("heedful.value.mbgnbd")
+        value: Any = importlib.import_module("heedful.value")
         btyd: Any = importlib.import_module("heedful.value.btyd")
     except (ImportError, AttributeError):
         return None
@@ -186,7 +186,7 @@ def btyd_p_alive(per_order: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series | N
         }
     )
     try:
-        _, model = btyd.fit_identified(mbgnbd.ModifiedBetaGeo, summary)
+        _, model = btyd.fit_identified(value.MODELS[value.DEFAULT_MODEL], summary)
         if not model.converged_:
             return None
         values = model.p_alive(summary)

@@ -276,15 +276,10 @@ def at_risk_listing(customers: pd.DataFrame, top: int = 50) -> pd.DataFrame:
     # two reasons can read the same (the amount of feedback and its negative share both say "3 pieces of
     # feedback …, 1 of them negative"): each sentence once per customer, as the stored reasons read
     texts = [c for c in out.columns if c.startswith("reason_") and c.count("_") == 1]
-    for row in range(len(out)):
-        seen: set[str] = set()
-        for c in texts:
-            text = out.at[row, c]
-            if isinstance(text, str) and text in seen:
-                out.at[row, c] = None
-                out.at[row, f"{c}_effect"] = np.nan
-            elif isinstance(text, str):
-                seen.add(text)
+    for i, column in enumerate(texts):
+        repeated = out[column].notna() & out[texts[:i]].eq(out[column], axis=0).any(axis=1)
+        out.loc[repeated, column] = None
+        out.loc[repeated, f"{column}_effect"] = np.nan
     return out
 
 

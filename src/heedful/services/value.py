@@ -12,7 +12,15 @@ import pandas as pd
 from heedful.errors import InputError
 from heedful.ingest.sources import WHITESPACE, existing_file, read_frame, read_table
 from heedful.services.value_file import ONLINE_RETAIL, cdnow_layout, columns_to_read, first_line, whitespace_layout
-from heedful.value import MODELS, GammaGamma, clv_table, evaluate_holdout, fit_clv_models, tracking_curve
+from heedful.value import (
+    DEFAULT_MODEL,
+    MODELS,
+    GammaGamma,
+    clv_table,
+    evaluate_holdout,
+    fit_clv_models,
+    tracking_curve,
+)
 from heedful.value.btyd import TransactionModel, fit_identified
 from heedful.value.columns import EPOCH, Columns, unit_days
 
@@ -197,14 +205,6 @@ class TransactionFit:
             )
         return out
 
-
-#: The transaction model heedful uses unless told otherwise (CLI, web, demo, the store's customer_value).
-#: MBG/NBD (Batislam, Denizel & Filiztekin 2007) rather than BG/NBD: BG/NBD lets a customer drop out only
-#: right after a repeat purchase, so everyone who bought once has P(alive) = 1 however long ago that was
-#: (the demo's "lost" and "hibernating" segments: 100%). MBG/NBD also allows drop-out after the first
-#: purchase. On the holdouts of four datasets (docs/value.md) it predicts at least as well: MAE per customer
-#: CDNOW 0.816 -> 0.792, grocery 1.569 -> 1.504, Online Retail 0.988 -> 0.988, the demo 0.663 -> 0.662.
-DEFAULT_MODEL = "mbgnbd"
 
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto-nbd": "Pareto/NBD", "gamma-gamma": "Gamma-Gamma"}
 

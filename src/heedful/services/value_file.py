@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from heedful.ingest.sources import read_table
+from heedful.value import DEFAULT_MODEL
 from heedful.value.summary_sql import UNIT_DAYS, summary_arrow
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def clv_file_report(
     date: str,
     amount: str,
     *,
-    model_name: str = "mbgnbd",  # services.value.DEFAULT_MODEL, not imported: this route stays light
+    model_name: str = DEFAULT_MODEL,
     horizon: int = 12,
     time_unit: str = "W",
     discount_rate: float = 0.01,

@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
     MODELS: dict[str, type]
 
+#: The transaction model heedful uses unless told otherwise: CLI, web, demo, the store's customer_value and the
+#: churn model's P(alive). MBG/NBD (Batislam, Denizel & Filiztekin 2007) rather than BG/NBD: BG/NBD lets a
+#: customer drop out only right after a repeat purchase, so everyone who bought once has P(alive) = 1 however
+#: long ago that was (the demo's "lost" and "hibernating" segments: 100%). MBG/NBD also allows drop-out after
+#: the first purchase. On the holdouts of four datasets (docs/value.md) it predicts at least as well: MAE per
+#: customer CDNOW 0.816 -> 0.792, grocery 1.569 -> 1.504, Online Retail 0.988 -> 0.988, the demo 0.663 -> 0.662.
+DEFAULT_MODEL = "mbgnbd"
+
 _HOMES = {
     "BetaGeo": "bgnbd",
     "clv_table": "clv",
@@ -78,6 +86,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "MODELS",
     "BetaGeo",
     "CohortResult",

@@ -219,7 +219,8 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
             ],
             "fit": None if fit is None else {**fit, "model_words": value_service.describe_model(fit["model"])},
             "fit_rows": _fit_rows(fit),
-            "model_names": ["mbgnbd", "bgnbd", "pareto-nbd"],  # the first is selected: DEFAULT_MODEL
+            # the first is selected: the default model
+            "model_names": sorted(("bgnbd", "mbgnbd", "pareto-nbd"), key=lambda m: m != value_service.DEFAULT_MODEL),
             "model_labels": value_service.MODEL_NAMES,
             "currency": currency,  # already read for the chart: render() need not read it again
             "default_calibration_end": value_service.default_calibration_end(store),
