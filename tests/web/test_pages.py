@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from html import unescape
 
 from fastapi.testclient import TestClient
 
@@ -206,7 +208,14 @@ def test_overview_marks_the_partial_last_month_and_names_the_last_complete_one(
 ) -> None:
     # The seeded data ends on 29 June 2024: June is partial (issue 17) and must not read as a month like May.
     html = clients[Role.viewer].get("/").text
-    assert "Jun 2024 (partial, 29 days)" in html  # the charts' label of the partial month
+    figures = {
+        name: json.loads(unescape(fig)) for name, fig in re.findall(r'data-name="([^"]+)" data-figure="([^"]*)"', html)
+    }
+    months = figures["revenue"]["layout"]["xaxis"]["categoryarray"]
+    assert months[-1] == "Jun 2024<br>(partial, 29 days)"  # the charts' label of the partial month
+    assert figures["revenue"]["data"][0]["x"] == months  # in calendar order, on every month chart
+    assert figures["theme_trend"]["layout"]["xaxis"]["categoryarray"] == months
+    assert [t["marker"]["symbol"][-1] for t in figures["theme_trend"]["data"]] == ["circle-open"] * 2
     assert _text_of(html, "partial-period").startswith("2024-06 is partial")
     assert "2024-05" in _text_of(html, "partial-period")
     rows = list(csv.DictReader(io.StringIO(clients[Role.viewer].get("/overview/chart/revenue.csv").text)))

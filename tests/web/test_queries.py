@@ -125,3 +125,20 @@ def test_fingerprint_changes_when_value_results_are_rewritten_in_place(seeded: S
     before = dashboard.fingerprint(seeded)
     seeded.execute("UPDATE customer_value SET clv = clv + 1, computed_at = TIMESTAMP '2030-01-01 00:00:00'")
     assert dashboard.fingerprint(seeded) != before
+
+
+def test_theme_trend_has_every_month_in_order_with_zeros_for_months_without_mentions() -> None:
+    # A theme not mentioned in a month is a zero there, not a gap: a chart drawn from the rows lists the months in
+    # calendar order whichever theme is drawn first (the overview once drew Jan 2011 after Dec 2011).
+    mentions = pd.DataFrame(
+        {
+            "theme": ["fit", "fit", "style", "fit", "other"],
+            "negative": [False, True, False, False, False],
+            "month": ["2024-03", "2024-01", "2024-03", "2024-03", "2024-04"],
+        }
+    )
+    trend = dashboard.theme_trend(mentions, ["style", "fit"])
+    assert list(trend["month"]) == ["2024-01"] * 2 + ["2024-02"] * 2 + ["2024-03"] * 2 + ["2024-04"] * 2
+    assert list(trend["theme"]) == ["style", "fit"] * 4
+    assert list(trend["mentions"]) == [0, 1, 0, 0, 1, 2, 0, 0]
+    assert dashboard.theme_trend(mentions, []).empty

@@ -90,6 +90,11 @@ def month_labels(months: list[str], data_end: Any) -> dict[str, str]:
     return {m: coverage(m, data_end).label for m in months}
 
 
+def partial_months(months: list[str], data_end: Any) -> set[str]:
+    """The months of `months` the data (ending at `data_end`) does not cover to their last day."""
+    return {m for m in months if coverage(m, data_end).partial}
+
+
 def theme_mentions(store: Store) -> pd.DataFrame:
     """One row per (feedback, theme) mention: theme, negative, month (empty before `listen classify`)."""
     frame = store.query(
@@ -120,10 +125,15 @@ def top_themes(mentions: pd.DataFrame, top: int = 8) -> pd.DataFrame:
 
 
 def theme_trend(mentions: pd.DataFrame, themes: list[str]) -> pd.DataFrame:
-    if mentions.empty:
+    """Mentions of each of `themes` per month, every month from the first to the last month with feedback
+    (0 where a theme was not mentioned: a month without mentions is a zero, not a gap in the line), in
+    month order and, within a month, in the order of `themes`."""
+    if mentions.empty or not themes:
         return pd.DataFrame(columns=["month", "theme", "mentions"])
-    sub = mentions[mentions["theme"].isin(themes)]
-    return sub.groupby(["month", "theme"]).size().rename("mentions").reset_index().sort_values("month")
+    counts = mentions[mentions["theme"].isin(themes)].groupby(["month", "theme"]).size()
+    span = pd.period_range(min(mentions["month"]), max(mentions["month"]), freq="M").strftime("%Y-%m")
+    grid = pd.MultiIndex.from_product([list(span), themes], names=["month", "theme"])
+    return counts.reindex(grid, fill_value=0).rename("mentions").reset_index()
 
 
 def _json_object(text: Any) -> dict[str, Any]:

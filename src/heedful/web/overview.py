@@ -94,7 +94,13 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     survey: pd.DataFrame = data["survey"]
     tt: pd.DataFrame = data["theme_trend"]
     months = sorted({*monthly.get("month", []), *survey.get("month", []), *tt.get("month", [])} - {"all"})
-    label = dashboard.month_labels(months, data["figures"]["data_end"])  # the partial month says so
+    label = {  # the partial month says so, on a second line under its name
+        m: text.replace(" (", "<br>(")
+        for m, text in dashboard.month_labels(months, data["figures"]["data_end"]).items()
+    }
+    partial_months = dashboard.partial_months(months, data["figures"]["data_end"])
+    # month axes list the months in calendar order, whichever trace names a month first
+    month_axis = {"xaxis": {"categoryorder": "array", "categoryarray": [label[m] for m in months], "automargin": True}}
     charts: list[dict[str, str]] = []
     if not monthly.empty:
         partial = list(monthly["partial"])
@@ -112,7 +118,7 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             "marker": {"color": ["#b9cde6" if p else "#2563a8" for p in partial]},
                         }
                     ],
-                    {"yaxis": {"title": {"text": "revenue"}}},
+                    {"yaxis": {"title": {"text": "revenue"}}, **month_axis},
                 ),
             }
         )
@@ -131,7 +137,7 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             "marker": {"symbol": ["circle-open" if p else "circle" for p in partial], "size": 8},
                         }
                     ],
-                    {"yaxis": {"title": {"text": "customers"}}},
+                    {"yaxis": {"title": {"text": "customers"}}, **month_axis},
                 ),
             }
         )
@@ -154,7 +160,8 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             "y": list(g["value"]),
                         }
                         for kind, g in trend.groupby("kind")
-                    ]
+                    ],
+                    month_axis,
                 ),
             }
         )
@@ -179,25 +186,36 @@ def overview(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                             },
                         }
                     ],
-                    {"margin": {"l": 140, "r": 20, "t": 30, "b": 40}},
+                    {"margin": {"l": 140, "r": 20, "t": 30, "b": 40}, "yaxis": {"automargin": True}},
                 ),
             }
         )
         charts.append(
             {
                 "name": "theme_trend",
-                "title": "Top themes per month",
+                "title": "Top themes per month (mentions; open marker: partial month)",
                 "figure": figure(
                     [
                         {
                             "type": "scatter",
-                            "mode": "lines",
+                            "mode": "lines+markers",
                             "name": label_of(t),
                             "x": [label[m] for m in g["month"]],
                             "y": list(g["mentions"]),
+                            "marker": {
+                                "symbol": ["circle-open" if m in partial_months else "circle" for m in g["month"]],
+                                "size": 7,
+                            },
                         }
-                        for t, g in tt.groupby("theme")
-                    ]
+                        for t, g in tt.groupby("theme", sort=False)
+                    ],
+                    {
+                        "yaxis": {"title": {"text": "mentions"}},
+                        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+                        "margin": {"l": 50, "r": 20, "t": 70, "b": 50},
+                        "height": 440,
+                        **month_axis,
+                    },
                 ),
             }
         )
