@@ -20,6 +20,7 @@ from heedful.listen.one_pass import OnePass, empty_row, result_row
 from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
 from heedful.listen.taxonomy import Taxonomy, default_taxonomy
+from heedful.listen.text import readable
 from heedful.listen.themes import ThemeClassifier
 
 # The fast (static) path's label rule; the default path's is in one_pass.py.
@@ -47,7 +48,7 @@ OUTPUT_COLUMNS = [
 # Longer texts are read up to here (a 100,000-character paste is classified by its first pages, in bounded time).
 MAX_CHARS = 5000
 # stored with each result; rows of another version are redone
-MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1+theme-words-1+clauses-2"  # clauses-2: "even though"
+MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1+theme-words-1+clauses-2+html-1"  # html-1: "&#39;" read as "'"
 
 # the static path's piece table (`embed.STATIC_TABLE_FILE`); was computed per machine before "pieces-int8-1"
 STATIC_TABLE_VERSION = "pieces-int8-1"
@@ -184,7 +185,7 @@ class Classifier:
         """
         from heedful.listen.language import non_english
 
-        clean = [(t if isinstance(t, str) else "")[:MAX_CHARS] for t in texts]
+        clean = [readable(t if isinstance(t, str) else "")[:MAX_CHARS] for t in texts]
         languages = [non_english(t) for t in clean]
         english = [i for i, lang in enumerate(languages) if lang is None]
         rows: list[dict[str, object]] = [{**_empty_row(), "language": lang} for lang in languages]
@@ -331,7 +332,8 @@ def enrich(
     result.insert(0, "feedback_id", items["feedback_id"].astype(str).to_numpy())
     hashes = items["text_hash"] if "text_hash" in items else items["text"].fillna("").astype(str).map(text_hash)
     result.insert(1, "text_hash", list(hashes))
-    result["redacted_text"] = [redact(t) if redact_pii else t for t in texts]
+    quotes = [readable(t) for t in texts]  # the quote as written: "didn't", not "didn&#39;t"
+    result["redacted_text"] = [redact(t) for t in quotes] if redact_pii else quotes
     result["model_version"] = classifier.version
     result["processed_at"] = datetime.now(UTC).replace(tzinfo=None)
     return result

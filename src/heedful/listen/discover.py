@@ -95,6 +95,7 @@ class ThemeDiscovery(BaseEstimator):
         themes: Sequence[str] | None,
     ) -> pd.DataFrame:
         from heedful.listen.pii import redact
+        from heedful.listen.text import readable
 
         clusters = sorted(c for c in set(self.labels_.tolist()) if c != NOISE)
         keywords = ctfidf_keywords(texts, self.labels_, clusters, self.top_words)
@@ -109,7 +110,7 @@ class ThemeDiscovery(BaseEstimator):
                 "label": " / ".join(keywords[c][:3]) or f"cluster {c}",
                 "size": len(members),
                 "keywords": keywords[c],
-                "quotes": [redact(texts[i]) for i in nearest],
+                "quotes": [redact(readable(texts[i])) for i in nearest],
                 "mean_sentiment": float(scores[members].mean()) if scores is not None else None,
                 "negative_share": float((scores[members] < 0).mean()) if scores is not None else None,
             }
