@@ -96,6 +96,12 @@ def test_trends_command_reports_shares_changes_and_competitors(duckdb_url: str) 
     assert not any(c["flagged"] for c in doc["changes"])  # nothing changed month to month
     assert doc["competitors"][0]["mentions"] == 6
     assert doc["competitors"][0]["quotes"][0] == "Zalando ships faster."
+    # in words: labels (not ids), the latest period against the ones before, and a plain verdict
+    text = runner.invoke(app, ["trends", "--db", duckdb_url, "--period", "M", "--baseline", "2"]).output
+    assert "Themes in 2024-03 against the 2 periods before" in text
+    row = next(line for line in text.splitlines() if "Delivery speed" in line)
+    assert "100% → 100%" in row and "delivery_speed" not in text
+    assert "No theme is emerging or worsening in 2024-03 beyond what chance explains." in text
 
 
 def test_demo_step_classifies_stored_feedback_and_reports_headlines(duckdb_url: str) -> None:

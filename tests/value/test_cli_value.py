@@ -170,3 +170,24 @@ def test_online_retail_export_is_recognised_and_cancellations_are_not_purchases(
     net = (frame["Quantity"] * frame["UnitPrice"]).groupby(frame["CustomerID"]).sum()
     top = doc["customers"][0]
     assert abs(top["monetary"] - net.loc[int(top["customer_id"])]) < 1e-6  # net of the cancellations
+
+
+def test_cohorts_table_shows_whole_labels_and_percentages_at_80_columns(tmp_path: Path) -> None:
+    # a squeezed table once cut every cohort to "2…" and every 100% to "1…"
+    tx = simulate_transactions(300, seed=4)
+    path = tmp_path / "orders.csv"
+    tx.assign(customer_id=tx["customer_id"].astype(str)).to_csv(path, index=False)
+    from heedful.cli.common import console
+
+    width = console.width
+    console.width = 80
+    try:
+        result = runner.invoke(app, ["value", "cohorts", str(path), "--period", "M"])
+    finally:
+        console.width = width
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "…" not in result.output and max(len(line) for line in lines) <= 80
+    rows = [line.split() for line in lines if line.strip()[:2] == "20" and "%" in line]
+    assert rows and all(len(row[0]) == 7 and row[2] == "100%" for row in rows)  # "2024-03  <size>  100%  …"
+    assert "later period(s) not shown" in result.output

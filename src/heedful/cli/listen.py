@@ -171,12 +171,54 @@ def trends(
     if json_out:
         emit_json(document)
         return
+    from rich.table import Table
+
     changes = document["changes"]
-    flagged = changes[changes["flagged"]] if len(changes) else changes
-    console.print(f"{len(flagged)} theme change(s) flagged at FDR {fdr}:")
-    for _, row in flagged.iterrows():
-        console.print(
-            f"  {row['kind']}: {row['theme']} {row['baseline']:.1%} -> {row['latest']:.1%} (q={row['q_value']:.3g})"
+    if not len(changes):
+        console.print(f"Too few periods to compare: the latest with the {baseline} before it needs {baseline + 1}.")
+    else:
+        latest = str(changes["period"].iloc[0])
+        flagged = changes[changes["flagged"]]
+        out = Table(
+            title=f"Themes in {latest} against the {baseline} periods before",
+            caption=f"flagged where the rise is beyond chance (Benjamini-Hochberg, false discovery rate {fdr})",
         )
+        for column in ("theme", f"mentions in {latest}", "share of feedback", "negative share of mentions", "flag"):
+            out.add_column(column, justify="left" if column in ("theme", "flag") else "right")
+        trend = document["trends"]
+        mentions = dict(trend.loc[trend["period"].astype(str) == latest, ["theme", "mentions"]].to_numpy())
+        labels = service.theme_labels()
+        by_theme = {kind: rows.set_index("theme") for kind, rows in changes.groupby("kind")}
+        share, negative = by_theme.get("emerging"), by_theme.get("worsening")
+        order = share.sort_values("latest", ascending=False).index if share is not None else []
+        for theme in order:
+            flags = [
+                f"{kind} (q = {rows.loc[theme, 'q_value']:.2g})"
+                for kind, rows in by_theme.items()
+                if theme in rows.index and bool(rows.loc[theme, "flagged"])
+            ]
+            out.add_row(
+                service.label_of(str(theme), labels),
+                str(int(mentions.get(theme, 0))),
+                _before_now(share, theme),
+                _before_now(negative, theme),
+                ", ".join(flags) or "–",
+            )
+        console.print(out)
+        if flagged.empty:
+            console.print(f"No theme is emerging or worsening in {latest} beyond what chance explains.")
     for mention in document["competitors"]:
         console.print(f"  {mention['competitor']}: {mention['mentions']} mention(s)")
+
+
+def _before_now(rows: object, theme: object) -> str:
+    """'12% → 19%' for a theme's row of `flag_changes` (baseline → latest), '–' where it has none."""
+    import pandas as pd
+
+    if not isinstance(rows, pd.DataFrame) or theme not in rows.index:
+        return "–"
+
+    def share(value: float) -> str:  # no mention in the period: no share to speak of
+        return "–" if pd.isna(value) else "<1%" if 0 < value < 0.005 else f"{value:.0%}"
+
+    return f"{share(rows.loc[theme, 'baseline'])} → {share(rows.loc[theme, 'latest'])}"

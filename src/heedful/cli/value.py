@@ -279,14 +279,28 @@ def cohorts_command(
         emit_json(result.to_dict())
         return
     import pandas as pd
+    from rich import box
 
-    shown = result.retention.iloc[:, :13]
-    out = Table(title=f"Retention by {period} cohort")
-    out.add_column("cohort")
-    out.add_column("customers")
+    # as many periods as the terminal shows whole (6 characters each), at most 13: a squeezed table cut
+    # every cohort to "2…" and every 100% to "1…"
+    fits = max(1, (console.width - 16) // 6)
+    shown = result.retention.iloc[:, : min(13, fits)]
+    unit = {"D": "days", "W": "weeks", "M": "months", "Q": "quarters"}.get(period.upper(), "periods")
+    out = Table(
+        title=f"Retention by {unit[:-1]} of first order",
+        caption=f"share of each cohort ordering again, by {unit} since its first order",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        pad_edge=False,
+    )
+    out.add_column("cohort", no_wrap=True, min_width=8)
+    out.add_column("size", justify="right", no_wrap=True, min_width=5)
     for c in shown.columns:
-        out.add_column(str(c))
+        out.add_column(str(c), justify="right", no_wrap=True, min_width=5)
     for cohort, row in shown.iterrows():
         cells = ["" if pd.isna(v) else f"{v:.0%}" for v in row]
         out.add_row(str(cohort), str(int(result.sizes[cohort])), *cells)
     console.print(out)
+    hidden = result.retention.shape[1] - shown.shape[1]
+    if hidden:
+        console.print(f"{hidden} later period(s) not shown at this width: --json lists them all.")
