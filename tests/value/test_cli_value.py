@@ -88,6 +88,7 @@ def test_clv_and_rfm_write_customer_value_in_the_store(db_url: str) -> None:
         quantity=1.0,
         unit_price=tx["amount"],
         is_return=False,
+        currency="EUR",
     )
     with connect(db_url) as store:
         store.insert_new("orders", rows)
@@ -114,6 +115,11 @@ def test_clv_and_rfm_write_customer_value_in_the_store(db_url: str) -> None:
     assert clv["customers"][0]["clv"] >= clv["customers"][-1]["clv"]
     rfm = _json(["value", "rfm", "--db", db_url, "--period", "M", "--json"])
     assert sum(s["customers"] for s in rfm["segments"]) == rfm["n_customers"] == 300
+    # money has its currency, in the JSON and in the tables (the orders' own)
+    assert clv["currency"] == rfm["currency"] == "EUR"
+    table = runner.invoke(app, ["value", "clv", "--db", db_url, "--top", "3"]).output
+    assert "(MBG/NBD + Gamma-Gamma spend), total" in table and "EUR" in table and "mbgnbd" not in table
+    assert "revenue (EUR)" in runner.invoke(app, ["value", "rfm", "--db", db_url]).output
     with connect(db_url) as store:
         stored = store.query("SELECT customer_id, model, clv, segment FROM customer_value")
     assert len(stored) == 300

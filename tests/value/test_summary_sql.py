@@ -166,4 +166,4 @@ def test_the_command_takes_the_fast_route_and_reports_as_the_general_one(
     assert shown["total_clv"] == pytest.approx(general_report["total_clv"], rel=1e-6)
     for name, value in general_report["params"].items():
         assert shown["params"][name] == pytest.approx(value, rel=1e-6)
-    assert set(shown) == set(general_report) | {"customers"}
+    assert set(shown) == set(general_report) | {"customers", "currency"}

@@ -99,6 +99,18 @@ def orders_on(
             store.close()
 
 
+def _currency(store: Store | None) -> str | None:
+    """The currency the money figures are in (`services.customers.business_currency`): the settings', else the
+    store's orders'; for a file, the settings' only (None where they name none)."""
+    if store is None:  # without the customers service: `value clv FILE` loads no Ibis
+        from heedful.config import load_settings
+
+        return load_settings().currency
+    from heedful.services.customers import business_currency
+
+    return business_currency(store)
+
+
 @app.command("fit")
 def fit_command(
     file: FileArg = None,
@@ -191,15 +203,22 @@ def clv_command(
             report, values = service.clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
             if store is not None:
                 report["stored"] = service.store_clv(store, values, report["stored_model"])
+            report["currency"] = _currency(store)
+    report.setdefault("currency", _currency(None))
     report["customers"] = values.head(top).reset_index()
     if json_out:
         emit_json(report)
         return
+    from heedful.services.value import MODEL_NAMES
+
+    money = f" {report['currency']}" if report["currency"] else ""
+    spend = "Gamma-Gamma spend" if report["spend_model"] == "gamma-gamma" else report["spend_model"]
     out = Table(
-        title=f"CLV over {horizon} months ({model} + {report['spend_model']}), total {report['total_clv']:,.0f}"
+        title=f"CLV over {horizon} months ({MODEL_NAMES.get(model, model)} + {spend}), "
+        f"total {report['total_clv']:,.0f}{money}"
     )
-    for col in ("customer", "P(alive)", "exp. purchases", "exp. spend", "CLV"):
-        out.add_column(col)
+    for col in ("customer", "P(alive)", "exp. purchases", f"exp. spend{money}", f"CLV{money}"):
+        out.add_column(col, justify="left" if col == "customer" else "right")
     import pandas as pd
 
     for row in values.head(top).itertuples():
@@ -207,7 +226,7 @@ def clv_command(
             str(row.Index),
             "not identified" if pd.isna(row.p_alive) else f"{row.p_alive:.2f}",
             f"{row.expected_purchases:.2f}",
-            f"{row.expected_spend:.2f}",
+            f"{row.expected_spend:,.2f}",
             f"{row.clv:,.2f}",
         )
     console.print(out)
@@ -236,6 +255,7 @@ def rfm_command(
         result = _service().rfm_report(
             table, cols, bins=bins, period=period, observation_end=observation_end, store=store
         )
+        currency = _currency(store)
     customers = result.customers
     if json_out:
         emit_json(
@@ -243,6 +263,7 @@ def rfm_command(
                 "n_customers": len(customers),
                 "bins": bins,
                 "period": period,
+                "currency": currency,
                 "segments": result.segments,
                 "customers": customers.sort_values("monetary", ascending=False).head(top).reset_index(),
                 "stored": result.stored,
@@ -250,8 +271,8 @@ def rfm_command(
         )
         return
     out = Table(title=f"RFM segments of {len(customers)} customers")
-    for col in ("segment", "customers", "share", "revenue", "revenue share"):
-        out.add_column(col)
+    for col in ("segment", "customers", "share", f"revenue ({currency})" if currency else "revenue", "revenue share"):
+        out.add_column(col, justify="left" if col == "segment" else "right")
     for row in result.segments.itertuples():
         out.add_row(
             row.segment, str(row.customers), f"{row.share:.1%}", f"{row.revenue:,.0f}", f"{row.revenue_share:.1%}"
