@@ -66,10 +66,17 @@ def _render(profile: dict[str, Any]) -> None:
     console.print(f"\n[bold]Referrals[/]  made {len(refs['made'])}, referred by {len(refs['referred_by'])}")
     value = profile["value"]
     if value:
+        money = f" {orders['currency']}" if orders.get("currency") else ""
         console.print(
-            f"\n[bold]Value[/]  CLV {_fmt(value.get('clv'))}, P(alive) {_fmt(value.get('p_alive'))}, "
+            f"\n[bold]Value[/]  CLV (next 12 months) {_fmt(value.get('clv'))}{money}, "
+            f"P(alive) {_percent(value.get('p_alive'))}, churn risk {_percent(value.get('churn_risk'))}, "
             f"segment {value.get('segment') or '—'}"
         )
+
+
+def _percent(share: Any) -> str:
+    """'97%'; '—' where the figure is missing (a model that is not identified, a customer not scored)."""
+    return "—" if share is None or share != share else f"{share:.0%}"
 
 
 @app.command("show")
