@@ -12,6 +12,7 @@ from heedful.retain.offers import (
     PurchaseHistory,
     SVDRecommender,
     evaluate_offers,
+    explain_offers,
     next_best_offers,
 )
 
@@ -73,7 +74,21 @@ def test_explanations_name_the_product_that_led_to_the_offer() -> None:
     offers = next_best_offers(_basket_orders(), k=1, method="item-item", customer_ids=["c27"])
     text = offers["explanation"].iat[0]
     assert text.startswith("Customers who bought Tent also bought Stove")
-    assert "83% of them" in text  # 25 of the 30 tent buyers bought the stove
+    assert "(25 of 30 customers, 83%;" in text  # 25 of the 30 tent buyers bought the stove
+
+
+def test_an_explanation_rests_on_the_surest_evidence_not_on_two_buyers() -> None:
+    # 1 of the 2 buyers of "rare" bought "lamp" (50%); 40 of the 100 buyers of "common" did (40%): the plain
+    # share would explain the offer by "rare", on one customer
+    rows = [("target", "rare"), ("target", "common"), ("r1", "rare"), ("r1", "lamp")]
+    rows += [(f"c{i}", "common") for i in range(99)] + [(f"c{i}", "lamp") for i in range(40)]
+    rows += [(f"o{i}", "other") for i in range(400)]
+    frame = pd.DataFrame(rows, columns=["customer_id", "product_id"])
+    frame = frame.assign(order_id=frame["customer_id"] + "-1", ordered_at=pd.Timestamp("2024-01-01"))
+    frame = frame.assign(product_name=frame["product_id"].str.title(), is_return=False)
+    history = PurchaseHistory.from_orders(frame)
+    text = explain_offers(pd.DataFrame({"customer_id": ["target"], "product_id": ["lamp"]}), history).iat[0]
+    assert text.startswith("Customers who bought Common also bought Lamp (40 of 100 customers, 40%;"), text
 
 
 def test_popularity_offers_best_sellers_and_cold_customers_get_them_too() -> None:

@@ -172,7 +172,10 @@ def offers(
     if json_out:
         emit_json({"method": method, "n_customers": int(table["customer_id"].nunique()), "offers": table.head(500)})
         return
-    console.print(f"{len(table):,} offers for {table['customer_id'].nunique():,} customers ({method}).")
+    console.print(
+        f"{len(table):,} offers for {table['customer_id'].nunique():,} customers, "
+        f"chosen from {service.offer_method_in_words(method)}."
+    )
     for row in table.head(15).itertuples(index=False):
         console.print(f"{row.customer_id} #{row.rank}: {row.product_name} — {row.explanation}")
 

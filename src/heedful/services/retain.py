@@ -372,6 +372,13 @@ def at_risk_summary(store: Store) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- offers
+def offer_method_in_words(method: str) -> str:
+    """'similar customers' baskets (matrix factorisation)' for "svd": how offers were chosen, for people."""
+    from heedful.retain.offers import METHOD_NAMES
+
+    return METHOD_NAMES.get(method, method)
+
+
 def run_offers(store: Store, top: int = 5, method: str = "svd", customers: list[str] | None = None) -> pd.DataFrame:
     """Next-best offers per customer from the stored purchases, saved in `offers` (all, or those customers')."""
     from heedful.retain.offers import next_best_offers
