@@ -40,6 +40,21 @@ def test_scorecard_json_lists_every_need_with_value_interval_target_and_trend(jo
     assert delivery["needs"][0]["metrics"][0]["trend"] == "worsening"
 
 
+def test_the_scorecard_table_shows_each_metric_as_the_page_and_report_do(journey_store: Store) -> None:
+    from heedful.journey.metrics import metric_text
+
+    url = _db(journey_store)
+    journey_store.close()
+    doc = _json(["journey", "scorecard", "--db", url, "--department", "delivery", "--json"])
+    assert isinstance(doc, dict)
+    metric = doc["needs"][0]["metrics"][0]
+    assert metric["kind"] in ("feedback_positive_share", "theme_positive_share")  # a share: shown as a percentage
+    table = runner.invoke(app, ["journey", "scorecard", "--db", url, "--department", "delivery"], terminal_width=200)
+    shown = metric_text(metric["value"], metric["kind"])
+    assert shown.endswith("%") and f" {shown} " in table.output  # "83%", not "0.833"
+    assert f"≥ {metric_text(metric['target'], metric['kind'])}" in table.output
+
+
 def test_unknown_department_is_a_user_error(journey_store: Store) -> None:
     url = _db(journey_store)
     journey_store.close()

@@ -55,14 +55,19 @@ def scorecard_cmd(
         table.add_column(col, justify="right" if col in ("Value", "Target", "n") else "left")
     for need in card.needs:
         for i, m in enumerate(need.metrics):
-            interval = f"{m.low:.3g}–{m.high:.3g}" if m.low is not None and m.high is not None else ""
+            kind = m.spec.kind
+            interval = (
+                f"{service.metric_text(m.low, kind)}–{service.metric_text(m.high, kind)}"
+                if m.low is not None and m.high is not None
+                else ""
+            )
             table.add_row(
                 need.department_name if i == 0 else "",
                 need.need.label if i == 0 else "",
                 m.spec.title,
-                f"{m.value:.3g}" if m.value is not None else "–",
+                service.metric_text(m.value, kind),
                 interval,
-                f"{m.spec.target:g}",
+                ("≥ " if m.spec.better == "higher" else "≤ ") + service.metric_text(m.spec.target, kind),
                 f"[{STATUS_STYLE.get(m.status, 'dim')}]{status_text(m.status, m.n)}[/]",
                 m.trend,
                 str(m.n),

@@ -16,7 +16,7 @@ from scipy import stats
 
 from heedful.journey.alerts import Alert
 from heedful.journey.internal import INTERNAL_AUDIENCES, internal_summary
-from heedful.journey.metrics import PROPORTION_KINDS, JourneyData
+from heedful.journey.metrics import JourneyData, metric_text
 from heedful.journey.scorecard import Scorecard, quote_text, status_text
 from heedful.report import plots
 
@@ -193,16 +193,6 @@ def tradeoffs_section(surveys: pd.DataFrame, answers: pd.DataFrame) -> Section:
     return Section("tradeoffs", title, True, None, {"studies": results}, figures)
 
 
-def metric_shown(value: float | None, kind: str) -> str:
-    if value is None:
-        return "–"
-    if kind in PROPORTION_KINDS:
-        return f"{value:.0%}"
-    if kind == "nps":
-        return f"{value:.0f}"
-    return f"{value:.2f}"
-
-
 def departments_section(scorecard: Scorecard) -> Section:
     title = SECTION_TITLES["departments"]
     if not scorecard.needs:
@@ -216,18 +206,16 @@ def departments_section(scorecard: Scorecard) -> Section:
         for need in needs:
             metrics = []
             for m in need.metrics:
-                shown = metric_shown(m.value, m.spec.kind)
+                shown = metric_text(m.value, m.spec.kind)
                 interval = (
-                    f"{metric_shown(m.low, m.spec.kind)}–{metric_shown(m.high, m.spec.kind)}"
-                    if m.low is not None
-                    else ""
+                    f"{metric_text(m.low, m.spec.kind)}–{metric_text(m.high, m.spec.kind)}" if m.low is not None else ""
                 )
                 metrics.append(
                     {
                         "label": m.spec.title,
                         "shown": shown,
                         "interval": interval,
-                        "target": metric_shown(m.spec.target, m.spec.kind),
+                        "target": metric_text(m.spec.target, m.spec.kind),
                         "status": m.status,
                         "status_text": status_text(m.status, m.n),
                         "trend": m.trend,
@@ -320,7 +308,7 @@ def worst_movers(scorecard: Scorecard, limit: int = 8) -> pd.DataFrame:
                     "department": scorecard.departments.get(need.need.department, need.need.department),
                     "z": -z,
                     "p_value": m.change_p_value,
-                    "shown": f"{metric_shown(m.previous, m.spec.kind)} → {metric_shown(m.value, m.spec.kind)}",
+                    "shown": f"{metric_text(m.previous, m.spec.kind)} → {metric_text(m.value, m.spec.kind)}",
                     "status": m.status,
                 }
             )

@@ -22,6 +22,7 @@ from heedful.journey.config import Department, JourneyConfig, MetricSpec, Need, 
 from heedful.journey.delivery import DeliverySettings, deliver, email_departments
 from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
 from heedful.journey.metrics import JourneyData, check_period, empty_frame, period_bounds, period_range
+from heedful.journey.metrics import metric_text as metric_text  # how every output shows a metric
 from heedful.journey.periods import Coverage, coverage, default_period
 from heedful.journey.scorecard import Scorecard, build_scorecard
 from heedful.services.listen import theme_labels

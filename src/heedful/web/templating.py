@@ -39,6 +39,13 @@ def _percent(value: Any, digits: int = 0) -> str:
     return f"{float(value) * 100:.{digits}f}%"
 
 
+def _metric(value: Any, kind: str) -> str:
+    """A journey metric as every output shows it (`services.journey.metric_text`)."""
+    from heedful.services.journey import metric_text
+
+    return metric_text(None if value is None else float(value), kind)
+
+
 def _when(value: Any) -> str:
     if value is None or value is pd.NaT:
         return "–"
@@ -51,6 +58,7 @@ def _when(value: Any) -> str:
 
 templates.env.filters["number"] = _number
 templates.env.filters["percent"] = _percent
+templates.env.filters["metric"] = _metric
 templates.env.filters["when"] = _when
 
 
