@@ -66,6 +66,11 @@ def test_open_list_show_assign_note_reply_resolve(db: str) -> None:
     assert text.exit_code == 0 and "Sorry, it ships today." in text.stdout and "wont_fix" in text.stdout
     table = runner.invoke(app, ["cases", "list", "--db", db, "--status", "all", "--sort", "value"])
     assert table.exit_code == 0 and "Cases (" in table.stdout
+    # every case id whole, on one line of its own (`cases show` takes it), none squeezed to "c0feb2…"
+    everyone = _json(["cases", "list", "--db", db, "--status", "all", "--sort", "value", "--json"])
+    lines = table.stdout.splitlines()
+    assert all(any(line.startswith(c["case_id"] + "  ") for line in lines) for c in everyone["cases"])
+    assert max(len(line) for line in lines) <= 80
     human = runner.invoke(app, ["cases", "reply", listed["cases"][1]["case_id"], "Hi", "--db", db])
     assert human.exit_code == 0 and "Mail is off" in human.stdout
     figures = _json(["cases", "figures", "--db", db, "--json"])

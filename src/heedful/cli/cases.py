@@ -86,35 +86,22 @@ def list_cmd(
     if json_out:
         emit_json({"total": total, "cases": rows.to_dict(orient="records")})
         return
-    table = Table(title=f"Cases ({len(rows)} of {total})")
-    for col in (
-        "Case",
-        "Customer",
-        "Trigger",
-        "Theme",
-        "Department",
-        "Priority",
-        "Status",
-        "Assignee",
-        "Due",
-        "Evidence",
-    ):
-        table.add_column(col)
+    # two lines a case, readable at any width (a ten-column table squeezed every cell to "feedba…"): the id
+    # whole (`cases show` takes it), priority, status, due date and owner; then who, why and the evidence
+    console.print(f"[bold]Cases[/] ({len(rows)} of {total})")
     for r in rows.itertuples():
-        due = f"{r.due_at:%Y-%m-%d %H:%M}" + (" [red]overdue[/]" if r.overdue else "")
-        table.add_row(
-            r.case_id,
-            str(r.customer_name or r.customer_id or "–"),
-            r.trigger,
-            r.theme_label or "",
-            r.department_name or "",
-            f"[{PRIORITY_STYLE.get(r.priority, 'dim')}]{r.priority}[/]",
-            r.status + (" (holdout)" if r.holdout else ""),
-            r.assignee or "",
-            due,
-            (r.evidence_text or "")[:80],
+        due = f"due {r.due_at:%Y-%m-%d}" + (" [red]overdue[/]" if r.overdue else "")
+        owner = (r.department_name or "no owner") + (f", {r.assignee}" if r.assignee else "")
+        status = str(r.status).replace("_", " ") + (" (holdout)" if r.holdout else "")
+        console.print(
+            f"[bold]{r.case_id}[/]  [{PRIORITY_STYLE.get(r.priority, 'dim')}]{r.priority}[/] · {status} · {due} · {owner}"
         )
-    console.print(table)
+        why = str(r.trigger) + (f", {r.theme_label}" if r.theme_label else "")
+        evidence = " ".join(str(r.evidence_text or "").split())
+        line = f"{r.customer_name or r.customer_id or 'no customer'} — {why}: {evidence}"
+        room = max(20, console.width - 4)
+        console.print(f"  {line if len(line) <= room else line[: room - 1] + '…'}", highlight=False, markup=False)
+    console.print("[dim]One case in full: heedful cases show CASE[/]")
 
 
 @app.command("show")
