@@ -139,7 +139,9 @@ def test_cli_results_json_and_text_say_completed_partial_and_not_enough_data(tmp
     text = runner.invoke(cli, ["survey", "results", "customer-pulse", "--db", url, "--no-feedback"])
     assert text.exit_code == 0, text.output
     assert "1 completed of 5 started (4 partial" in text.stdout
-    assert "NPS nps: not enough data (n = 1, needs 30)" in text.stdout
+    said = " ".join(text.stdout.split())  # the question as respondents read it, not its id
+    assert "NPS (“How likely is it that you would recommend us to a friend or colleague?”): not enough data" in said
+    assert "(n = 1, needs 30)" in said and "NPS nps" not in said
     lowered = runner.invoke(cli, ["survey", "results", "customer-pulse", "--db", url, "--json", "--min-n", "1"])
     assert _question(json.loads(lowered.stdout), "nps")["n"] == 1
 

@@ -113,19 +113,24 @@ def results_cmd(
     if invited:
         console.print(f"Response rate: {result['completed']}/{invited} = {100 * (result['response_rate'] or 0):.0f}%")
     for q in result["questions"]:
-        label = TRADE_OFFS.get(q["type"], q["type"].upper())
         if q["type"] not in ("nps", "csat", "ces", *TRADE_OFFS):
             continue
+        # the measure, then the question as respondents read it (its id where it has no text)
+        asked = f"“{q['text']}”" if q.get("text") else q["question_id"]
+        label = f"{TRADE_OFFS.get(q['type'], q['type'].upper())} ({asked})"
         if q.get("status") != "ok":
-            console.print(f"{label} {q['question_id']}: {_shortfall(q)}")
+            console.print(f"{label}: {_shortfall(q)}", highlight=False)
         elif q["type"] == "nps":
-            console.print(f"NPS {q['nps']:+.0f} (95% interval {q['low']:+.0f} to {q['high']:+.0f}, n={q['n']})")
+            console.print(
+                f"{label}: NPS {q['nps']:+.0f} (95% interval {q['low']:+.0f} to {q['high']:+.0f}, n={q['n']})",
+                highlight=False,
+            )
         elif q["type"] in ("csat", "ces"):
             console.print(
-                f"{label} {q['question_id']}: mean {q['mean']:.2f}, top-box {100 * q['top_box']:.0f}% (n={q['n']})"
+                f"{label}: mean {q['mean']:.2f}, top-box {100 * q['top_box']:.0f}% (n={q['n']})", highlight=False
             )
         else:
-            console.print(f"{label} {q['question_id']}: estimated from {q['n']} completed responses (details: --json)")
+            console.print(f"{label}: estimated from {q['n']} completed responses (details: --json)", highlight=False)
     drivers = result.get("key_drivers")
     if drivers and drivers.get("status") != "ok":
         console.print(f"Key drivers of NPS: {_shortfall(drivers, 'complete sets of ratings')}")
