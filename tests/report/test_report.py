@@ -53,6 +53,12 @@ def test_full_report_fills_every_section(report_store: Store) -> None:
     voice = report.section("voice").body
     assert voice["complaints"][0]["theme"] == "delivery_speed"  # the planted drop tops the complaints
     assert voice["complaints"][0]["quote"]
+    # themes by their labels, in the text and on the chart: never the taxonomy's ids
+    assert voice["complaints"][0]["label"] == "Delivery speed"
+    html = render_html(report)
+    assert "<strong>Delivery speed</strong> — " in html and "<strong>delivery_speed</strong>" not in html
+    figures = json.loads(html.split("var figures = ", 1)[1].split(";\n", 1)[0])
+    assert "Delivery speed" in figures["fig-voice-0"]["data"][0]["y"]
     tradeoffs = report.section("tradeoffs").body["studies"][0]
     scores = {r["item"]: r["score"] for r in tradeoffs["scores"]}
     assert scores["low price"] == pytest.approx(-1.0)  # least wanted every time it was shown

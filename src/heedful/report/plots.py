@@ -64,9 +64,10 @@ def theme_balance(themes: pd.DataFrame, title: str = "What customers talk about"
     if themes.empty:
         return None
     t = themes.sort_values("mentions").tail(12)
+    names = t["label"] if "label" in t else t["theme"]  # the taxonomy's labels where the caller has them
     fig = go.Figure()
-    fig.add_bar(y=t["theme"], x=-t["negative"], orientation="h", name="negative", marker_color=NEGATIVE)
-    fig.add_bar(y=t["theme"], x=t["positive"], orientation="h", name="positive", marker_color=POSITIVE)
+    fig.add_bar(y=names, x=-t["negative"], orientation="h", name="negative", marker_color=NEGATIVE)
+    fig.add_bar(y=names, x=t["positive"], orientation="h", name="positive", marker_color=POSITIVE)
     return _layout(
         fig,
         title,

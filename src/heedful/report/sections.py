@@ -7,6 +7,7 @@ says so: "No data yet: …"), the rows the page shows and its Plotly figures.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from heedful.journey.internal import INTERNAL_AUDIENCES, internal_summary
 from heedful.journey.metrics import JourneyData, metric_text
 from heedful.journey.scorecard import Scorecard, quote_text, status_text
 from heedful.report import plots
+from heedful.themes import humanise
 
 SECTION_TITLES = {
     "voice": "What customers praise and complain about",
@@ -50,7 +52,9 @@ def figure_id(key: str, i: int = 0) -> str:
     return f"fig-{key}-{i}"
 
 
-def voice_section(data: JourneyData, period: str) -> Section:
+def voice_section(data: JourneyData, period: str, theme_names: Mapping[str, str] | None = None) -> Section:
+    """What customers praise and complain about in `period`, theme by theme (named by `theme_names`, the
+    taxonomy's labels; an id without one is put in words)."""
     title = SECTION_TITLES["voice"]
     m = data.theme_mentions
     m = m[m["period"] == period]
@@ -68,6 +72,8 @@ def voice_section(data: JourneyData, period: str) -> Section:
         .reset_index()
     )
     g["positive_share"] = g["positive"] / g["mentions"]
+    g["negative_share"] = g["negative"] / g["mentions"]
+    g["label"] = [(theme_names or {}).get(t) or humanise(str(t)) for t in g["theme"]]
     praise = g[g["positive"] > 0].sort_values("positive", ascending=False).head(5)
     complaints = g[g["negative"] > 0].sort_values("negative", ascending=False).head(5)
     in_period = (data.feedback_period == period).to_numpy()

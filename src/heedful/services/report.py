@@ -103,7 +103,7 @@ def assemble_report(
         coverage=covered,
     )
     sections = [
-        voice_section(external, period),
+        voice_section(external, period, theme_labels()),
         customers_section(external),
         tradeoffs_section(extras.get("surveys", pd.DataFrame()), extras.get("tradeoff_answers", pd.DataFrame())),
         departments_section(scorecard),
