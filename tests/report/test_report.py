@@ -74,6 +74,11 @@ def test_full_report_fills_every_section(report_store: Store) -> None:
     loop = report.section("closed_loop").body["overall"]
     assert loop["cases"] > 0 and loop["recovery"]["finding"]  # in words, or "not enough data (n = …)"
     assert "Did following up work?" in render_html(report)
+    # a need's quotes are not all from unhappy customers: each says which side it is on
+    quotes = [q for d in report.section("departments").body["departments"] for n in d["needs"] for q in n["quotes"]]
+    page = render_html(report)
+    said = {s: page.count(f'” <span class="muted">({s})</span></blockquote>') for s in ("negative", "positive")}
+    assert quotes and said == {s: sum(q["sentiment"] == s for q in quotes) for s in said}
     nps = next(h for h in report.headline if h["label"] == "NPS")
     assert nps["value"] is not None and "interval" in nps["detail"]
 
