@@ -112,15 +112,15 @@ def assert_plain(text: str) -> None:
             "feedback_count_90d",
             "3",
             {"negative_feedback_share_90d": 1 / 3},
-            "3 pieces of feedback in the last 90 days, 1 of them negative → risk up",
-            "3 pieces of feedback in the last 90 days, 1 of them negative → risk down",
+            "3 pieces of feedback in the last 90 days → risk up",
+            "3 pieces of feedback in the last 90 days → risk down",
         ),
         (
             "negative_feedback_share_90d",
             "0",
             {"feedback_count_90d": 3},
-            "3 pieces of feedback in the last 90 days, none of them negative → risk up",
-            "3 pieces of feedback in the last 90 days, none of them negative → risk down",
+            "none of 3 pieces of feedback in the last 90 days negative → risk up",
+            "none of 3 pieces of feedback in the last 90 days negative → risk down",
         ),
         (
             "p_alive",
@@ -173,7 +173,13 @@ def test_the_customers_other_features_fill_in_the_picture() -> None:
     assert reason_text("recency_days", "0.4", -0.8) == "last order less than a day ago → risk down"
     assert reason_text("negative_feedback_share_90d", "1", 0.9) == "all feedback in the last 90 days negative → risk up"
     assert reason_text("feedback_count_90d", "1", 0.9, {"negative_feedback_share_90d": 1.0}) == (
-        "1 piece of feedback in the last 90 days, negative → risk up"
+        "1 piece of feedback in the last 90 days → risk up"
+    )
+    assert reason_text("negative_feedback_share_90d", "1", 0.9, {"feedback_count_90d": 1.0}) == (
+        "the 1 piece of feedback in the last 90 days negative → risk up"
+    )
+    assert reason_text("negative_feedback_share_90d", "0.5", 0.9, {"feedback_count_90d": 4.0}) == (
+        "2 of 4 pieces of feedback in the last 90 days negative → risk up"
     )
     assert reason_text("is_detractor", "0", -0.2, {"nps_score": 9}) == (
         "not a detractor: would-recommend score 9 out of 10 → risk down"
@@ -238,7 +244,7 @@ def test_stored_reasons_are_shown_in_plain_words_with_their_context(duckdb_url: 
     item = json.loads(raw["a"])[0]
     assert {"feature", "value", "effect"} <= set(item) and item["value"] == "2.375" and item["effect"] == 0.9
     assert stored["a"] == ["no order for 95 days, usually every 40 days → risk up"]
-    assert stored["b"] == ["3 pieces of feedback in the last 90 days, 2 of them negative → risk down"]
+    assert stored["b"] == ["3 pieces of feedback in the last 90 days → risk down"]
     for texts in stored:
         for text in texts:
             assert_plain(text)
@@ -249,13 +255,27 @@ def test_two_reasons_that_read_the_same_are_shown_once() -> None:
 
     from heedful.services.retain import _reason_texts
 
-    context = {"feedback_count_90d": 3.0, "negative_feedback_share_90d": 1 / 3}
+    # no feedback: the amount (0) and the negative share (missing) both say "no feedback in the last 90 days"
+    context = {"feedback_count_90d": 0.0, "negative_feedback_share_90d": None}
     stored = json.dumps(
         [
-            {"feature": "feedback_count_90d", "value": "3", "effect": 1.2, "context": context},
-            {"feature": "negative_feedback_share_90d", "value": "0.3333", "effect": 0.5, "context": context},
+            {"feature": "feedback_count_90d", "value": "0", "effect": 1.2, "context": context},
+            {"feature": "negative_feedback_share_90d", "value": "missing", "effect": 0.5, "context": context},
             {"feature": "frequency", "value": "2", "effect": 0.1},
         ]
     )
     texts = _reason_texts(stored)
     assert len(texts) == len(set(texts)) == 2, texts
+    assert texts[0] == "no feedback in the last 90 days → risk up"
+    # with feedback, each says its own part, with its own direction
+    context = {"feedback_count_90d": 3.0, "negative_feedback_share_90d": 0.0}
+    stored = json.dumps(
+        [
+            {"feature": "feedback_count_90d", "value": "3", "effect": 1.2, "context": context},
+            {"feature": "negative_feedback_share_90d", "value": "0", "effect": -0.5, "context": context},
+        ]
+    )
+    assert _reason_texts(stored) == [
+        "3 pieces of feedback in the last 90 days → risk up",
+        "none of 3 pieces of feedback in the last 90 days negative → risk down",
+    ]

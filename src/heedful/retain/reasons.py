@@ -206,40 +206,40 @@ def _spend_last(x: float | None, window: int, row: dict[str, Any], feature: str)
     return f"spent nothing in the last {window} days" if x == 0 else f"spent {_money(x)} in the last {window} days"
 
 
-def _feedback(count: float | None, share: float | None, window: int) -> str:
-    """Feedback of the window: "3 pieces of feedback in the last 90 days, 1 of them negative"."""
-    if count is None:
-        if share is None:
-            return f"no feedback in the last {window} days"
-        if share <= 0:
-            return f"no negative feedback in the last {window} days"
-        if share >= 1:
-            return f"all feedback in the last {window} days negative"
-        return f"{_percent(share)} of feedback in the last {window} days negative"
-    n = round(count)
-    if n == 0:
+def _feedback_count(x: float | None, window: int, row: dict[str, Any], feature: str) -> str:
+    """The amount of feedback alone: "3 pieces of feedback in the last 90 days". Its negative share is a reason of
+    its own (`_negative_share`), so each sentence carries its own feature's direction: "3 pieces of feedback …,
+    none of them negative → risk up" read as if praise raised the risk."""
+    if x is None or round(x) == 0:
         return f"no feedback in the last {window} days"
-    text = (
+    n = round(x)
+    return (
         f"1 piece of feedback in the last {window} days"
         if n == 1
         else f"{n:,} pieces of feedback in the last {window} days"
     )
-    if share is None:
-        return text
-    negative = round(share * n)
-    if n == 1:
-        return f"{text}, {'negative' if negative else 'not negative'}"
-    return f"{text}, {'none' if negative == 0 else 'all' if negative == n else f'{negative:,}'} of them negative"
-
-
-def _feedback_count(x: float | None, window: int, row: dict[str, Any], feature: str) -> str:
-    return _feedback(x, _number(row.get(f"negative_feedback_share_{window}d")), window)
 
 
 def _negative_share(x: float | None, window: int, row: dict[str, Any], feature: str) -> str:
+    """How much of the feedback was negative: "1 of 3 pieces of feedback in the last 90 days negative"."""
     if x is None:  # no feedback in the window: the share is missing
         return f"no feedback in the last {window} days"
-    return _feedback(_number(row.get(f"feedback_count_{window}d")), x, window)
+    count = _number(row.get(f"feedback_count_{window}d"))
+    n = round(count) if count is not None else 0
+    if n <= 0:  # the amount is not known: the share alone
+        if x <= 0:
+            return f"no negative feedback in the last {window} days"
+        if x >= 1:
+            return f"all feedback in the last {window} days negative"
+        return f"{_percent(x)} of feedback in the last {window} days negative"
+    negative = round(x * n)
+    if n == 1:
+        return f"the 1 piece of feedback in the last {window} days {'negative' if negative else 'not negative'}"
+    if negative == 0:
+        return f"none of {n:,} pieces of feedback in the last {window} days negative"
+    if negative >= n:
+        return f"all {n:,} pieces of feedback in the last {window} days negative"
+    return f"{negative:,} of {n:,} pieces of feedback in the last {window} days negative"
 
 
 _WORDS: dict[str, Callable[[float | None, dict[str, Any]], str]] = {

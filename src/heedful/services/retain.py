@@ -323,8 +323,8 @@ def _reason_texts(value: Any) -> list[str]:
         for i in items
         if isinstance(i, dict) and i.get("feature") is not None
     ]
-    # two reasons can read the same (feedback count and its negative share both say "3 pieces of feedback …,
-    # 1 of them negative"): each sentence once, in order
+    # two reasons can read the same (without feedback, its amount and its negative share both say "no feedback
+    # in the last 90 days"): each sentence once, in order
     return list(dict.fromkeys(texts))
 
 
