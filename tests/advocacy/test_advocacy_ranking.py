@@ -46,6 +46,8 @@ def test_signals_move_a_customer_up_the_ranking() -> None:
     for better in ("promoter", "happy", "valuable", "referrer"):
         assert ranked.loc[better, "advocate_score"] > ranked.loc["base", "advocate_score"], better
     assert ranked.loc["referrer", "reasons"][-1] == "2 successful referrals"
+    # the evidence as counted (the score smooths it; "88% positive feedback (smoothed, 6 items)" read oddly)
+    assert "6 of 6 pieces of feedback positive" in ranked.loc["happy", "reasons"]
 
 
 def test_detractors_and_lapsed_customers_are_not_eligible() -> None:

@@ -270,3 +270,12 @@ def test_anonymous_visitors_reach_only_the_public_pages(site: tuple[FastAPI, Sto
     assert anonymous.get("/stories/new").status_code == 200
     assert anonymous.get("/advocacy", follow_redirects=False).status_code == 303
     assert anonymous.get("/api/v1/advocacy/ledger").status_code == 401
+
+
+def test_peer_matches_are_shown_in_words_not_ids() -> None:
+    from heedful.web.advocacy import _match_view
+
+    shown = _match_view({"reason": "at_risk", "status": "holdout", "reasons": '["same country: UK"]'})
+    assert (shown["need_text"], shown["status_text"]) == ("at risk of leaving", "held out (not introduced)")
+    assert shown["reasons"] == ["same country: UK"]
+    assert _match_view({"reason": "onboarding", "status": "proposed", "reasons": None})["need_text"] == "new customer"

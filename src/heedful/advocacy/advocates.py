@@ -92,6 +92,7 @@ def rank_advocates(
     out["nps"] = _latest_nps(nps).reindex(out.index)
     counts = _feedback_counts(feedback).reindex(out.index)
     out["n_feedback"] = counts["n_feedback"].fillna(0).astype(int)
+    out["n_positive_feedback"] = counts["n_positive"].fillna(0).astype(int)
     # Laplace smoothing: one glowing review is weaker evidence than twenty
     out["positive_share"] = (counts["n_positive"].fillna(0) + 1) / (out["n_feedback"] + 2)
     stats = orders_stats.reindex(out.index)
@@ -149,7 +150,13 @@ def _reasons(row: object) -> list[str]:
         reasons.append(f"{label} (NPS answer {int(nps)})")
     n_fb = int(getattr(row, "n_feedback", 0))
     if n_fb:
-        reasons.append(f"{getattr(row, 'positive_share', 0):.0%} positive feedback (smoothed, {n_fb} items)")
+        # the counts as they are; the score reads them smoothed (one glowing review is weak evidence)
+        positive = int(getattr(row, "n_positive_feedback", 0))
+        reasons.append(
+            f"{positive} of {n_fb} pieces of feedback positive"
+            if n_fb > 1
+            else f"its one piece of feedback {'positive' if positive else 'not positive'}"
+        )
     tenure = getattr(row, "tenure_days", np.nan)
     if pd.notna(tenure):
         reasons.append(f"customer for {tenure / 365.25:.1f} years")

@@ -77,6 +77,12 @@ ADVOCATE_FIELDS = [
 ]
 
 
+#: why a customer was offered a peer, in words (`peer_matches.reason`)
+PEER_NEEDS = {"at_risk": "at risk of leaving", "onboarding": "new customer"}
+#: a match's status, in words
+MATCH_STATUSES = {"proposed": "proposed", "introduced": "introduced", "holdout": "held out (not introduced)"}
+
+
 # ---------------------------------------------------------------- advocates
 def nps_answers(store: Store) -> pd.DataFrame:
     """customer_id, score (0-10), answered_at for every NPS answer by a known customer."""

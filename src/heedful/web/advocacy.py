@@ -159,6 +159,10 @@ def advocacy_page(request: Request, store: StoreDep, user: ViewerUser) -> Respon
 
 
 def _match_view(match: dict[str, Any]) -> dict[str, Any]:
+    from heedful.services.advocacy import MATCH_STATUSES, PEER_NEEDS
+
+    match["need_text"] = PEER_NEEDS.get(str(match.get("reason")), match.get("reason") or "")
+    match["status_text"] = MATCH_STATUSES.get(str(match.get("status")), match.get("status"))
     reasons = match.get("reasons")
     try:
         match["reasons"] = json.loads(reasons) if isinstance(reasons, str) else []
