@@ -55,6 +55,8 @@ def test_journey_page_shows_needs_by_stage_with_status(clients: dict[Role, TestC
     assert "My order arrives on time and intact" in html
     assert 'href="/journey" aria-current="page"' in html  # the nav entry
     assert "worsening" in html and "missed" in html
+    # a need's quotes say which side each is on: praise is not shown as if it were a complaint
+    assert "In their words, criticism first:" in html and '<span class="muted">(negative)</span>' in html
 
 
 def test_department_page_lists_what_it_owns_with_quotes_and_customers(clients: dict[Role, TestClient]) -> None:
@@ -62,7 +64,8 @@ def test_department_page_lists_what_it_owns_with_quotes_and_customers(clients: d
     assert "Delivery / logistics" in html
     assert "My order arrives on time and intact" in html
     assert "The price is fair for what I get" not in html  # owned by sales
-    assert "In their words" in html and "Customers affected" in html
+    assert "In their words, criticism first" in html and "Customers affected" in html
+    assert '” <span class="muted">(negative)</span></blockquote>' in html
     assert clients[Role.viewer].get("/journey/departments/finance").status_code == 404
 
 
