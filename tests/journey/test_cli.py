@@ -41,7 +41,7 @@ def test_scorecard_json_lists_every_need_with_value_interval_target_and_trend(jo
 
 
 def test_the_scorecard_table_shows_each_metric_as_the_page_and_report_do(journey_store: Store) -> None:
-    from heedful.journey.metrics import metric_text
+    from heedful.journey.config import metric_text
 
     url = _db(journey_store)
     journey_store.close()
@@ -51,7 +51,7 @@ def test_the_scorecard_table_shows_each_metric_as_the_page_and_report_do(journey
     assert metric["kind"] in ("feedback_positive_share", "theme_positive_share")  # a share: shown as a percentage
     table = runner.invoke(app, ["journey", "scorecard", "--db", url, "--department", "delivery"], terminal_width=200)
     shown = metric_text(metric["value"], metric["kind"])
-    assert shown.endswith("%") and f" {shown} " in table.output  # "83%", not "0.833"
+    assert shown.endswith("%") and f" {shown} " in table.output  # "83.3%", not "0.833"
     assert f"≥ {metric_text(metric['target'], metric['kind'])}" in table.output
 
 

@@ -243,4 +243,4 @@ def test_journey_metrics_table_says_not_enough_data_in_words() -> None:
     html = str(macro({"label": "It works", "department_name": "Product", "stage_name": "Use", "metrics": [metric]}))
     assert "not enough data (n = 1)" in html and ">met<" not in html
     # the figures as the CLI and the report show them (`journey.metrics.metric_text`)
-    assert ">100%<" in html and "21% – 100%" in html and "≥ 50%" in html
+    assert ">100%<" in html and "20.7% – 100%" in html and "≥ 50%" in html

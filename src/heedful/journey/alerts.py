@@ -27,9 +27,8 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from heedful.journey.config import JourneyConfig
+from heedful.journey.config import JourneyConfig, metric_text
 from heedful.journey.metrics import (
-    PROPORTION_KINDS,
     JourneyData,
     difference_se,
     metric_series,
@@ -130,10 +129,10 @@ def need_worsened(
                 audience=audience,
                 subject=f"{need.id}/{spec.id}",
                 period=period,
-                title=f"“{need.label}” got worse: {spec.title} {_fmt(b['value'], spec.kind)} → {_fmt(a['value'], spec.kind)}",
+                title=f"“{need.label}” got worse: {spec.title} {metric_text(b['value'], spec.kind)} → {metric_text(a['value'], spec.kind)}",
                 detail=(
-                    f"{spec.title}: {_fmt(b['value'], spec.kind)} (n={int(b['n'])}) in {prev}, "
-                    f"{_fmt(a['value'], spec.kind)} (n={int(a['n'])}) in {period}; target {_fmt(spec.target, spec.kind)}; "
+                    f"{spec.title}: {metric_text(b['value'], spec.kind)} (n={int(b['n'])}) in {prev}, "
+                    f"{metric_text(a['value'], spec.kind)} (n={int(a['n'])}) in {period}; target {metric_text(spec.target, spec.kind)}; "
                     f"{_noise(p_adj)}."
                 ),
                 need_id=need.id,
@@ -398,11 +397,3 @@ def digest_text(alerts: list[Alert], period: str) -> str:
 def digest_payload(alerts: list[Alert], period: str) -> dict[str, Any]:
     """The digest as a JSON document (what the webhook receives)."""
     return {"period": period, "count": len(alerts), "alerts": [a.to_dict() for a in alerts]}
-
-
-def _fmt(value: float, kind: str) -> str:
-    if kind in PROPORTION_KINDS:
-        return f"{value:.1%}"
-    if kind == "nps":
-        return f"{value:.0f}"
-    return f"{value:.2f}"

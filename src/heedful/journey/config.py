@@ -6,6 +6,7 @@ A needs file is YAML parsed into these Pydantic models; a mistake is reported wi
 from __future__ import annotations
 
 import functools
+import math
 from importlib import resources
 from typing import Any, Literal
 
@@ -303,3 +304,27 @@ def dump_config(config: JourneyConfig) -> str:
             if metric.get("min_n") == 30:
                 del metric["min_n"]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+
+#: metric kinds whose value is a share (0–1), shown as a percentage
+PROPORTION_KINDS = {
+    "theme_positive_share",
+    "feedback_positive_share",
+    "csat",
+    "operations_ratio",
+    "repeat_rate",
+    "churn_risk_share",
+}
+
+
+def metric_text(value: float | None, kind: str) -> str:
+    """A journey metric's value as every output shows it (scorecard page and CLI, report, alerts): a share as
+    a percentage with one decimal, none where it is whole ("95.2%", "50%"), an NPS as a whole number,
+    anything else with two decimals; "–" where there is none."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if kind in PROPORTION_KINDS:
+        return f"{value * 100:.1f}".removesuffix(".0") + "%"
+    if kind == "nps":
+        return f"{value:.0f}"
+    return f"{value:.2f}"

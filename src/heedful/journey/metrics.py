@@ -20,32 +20,11 @@ import pyarrow.compute as pc
 from scipy import stats
 
 from heedful.errors import InputError
-from heedful.journey.config import MetricSpec
+from heedful.journey.config import PROPORTION_KINDS, MetricSpec
 from heedful.stats import nps_interval, wilson_interval
 from heedful.themes import SEPARATOR as THEME_SEPARATOR
 
-PROPORTION_KINDS = {
-    "theme_positive_share",
-    "feedback_positive_share",
-    "csat",
-    "operations_ratio",
-    "repeat_rate",
-    "churn_risk_share",
-}
 SERIES_COLUMNS = ["period", "n", "value", "low", "high", "se"]
-
-
-def metric_text(value: float | None, kind: str) -> str:
-    """A journey metric's value as every output shows it (scorecard page and CLI, report, alerts): a share as
-    a whole percentage ("95%"), an NPS as a whole number, anything else with two decimals; "–" where there
-    is none."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    if kind in PROPORTION_KINDS:
-        return f"{value:.0%}"
-    if kind == "nps":
-        return f"{value:.0f}"
-    return f"{value:.2f}"
 
 
 Status = Literal["met", "at_risk", "missed", "not_enough_data", "no_data"]

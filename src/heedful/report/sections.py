@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from heedful.journey.alerts import Alert
+from heedful.journey.config import metric_text
 from heedful.journey.internal import INTERNAL_AUDIENCES, internal_summary
-from heedful.journey.metrics import JourneyData, metric_text
+from heedful.journey.metrics import JourneyData
 from heedful.journey.scorecard import Scorecard, quote_text, status_text
 from heedful.report import plots
 from heedful.themes import humanise

@@ -19,10 +19,10 @@ from heedful.errors import ConfigError, InputError
 from heedful.ingest.sources import read_frame
 from heedful.journey.alerts import Alert, detect_alerts, digest_payload, digest_text
 from heedful.journey.config import Department, JourneyConfig, MetricSpec, Need, Stage, default_config
+from heedful.journey.config import metric_text as metric_text  # how every output shows a metric
 from heedful.journey.delivery import DeliverySettings, deliver, email_departments
 from heedful.journey.internal import AUDIENCES, split_audiences, suppress_scorecard
 from heedful.journey.metrics import JourneyData, check_period, empty_frame, period_bounds, period_range
-from heedful.journey.metrics import metric_text as metric_text  # how every output shows a metric
 from heedful.journey.periods import Coverage, coverage, default_period
 from heedful.journey.scorecard import Scorecard, build_scorecard
 from heedful.services.listen import theme_labels
