@@ -132,7 +132,12 @@ def fit_command(
     if json_out:
         emit_json(report)
         return
-    out = Table(title=f"{model}: {report['n_customers']} customers, log-likelihood {report['log_likelihood']:.2f}")
+    from heedful.services.value import MODEL_NAMES
+
+    out = Table(
+        title=f"{MODEL_NAMES.get(model, model)}: {report['n_customers']:,} customers, "
+        f"log-likelihood {report['log_likelihood']:,.2f}"
+    )
     for col in ("parameter", "estimate", "std. error", "95% interval"):
         out.add_column(col)
     for name, value in report["params"].items():
