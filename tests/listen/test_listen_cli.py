@@ -49,6 +49,9 @@ def test_classify_csv_end_to_end(tmp_path: Path) -> None:
     assert "delivery_speed" in table.loc[0, "themes"].split(";")
     assert json.loads(table.loc[0, "theme_sentiments"])["delivery_speed"] == "negative"
     assert "[EMAIL]" in table.loc[1, "text"]  # quotes are redacted unless --no-redact
+    said = " ".join(result.output.split())  # in words: shares, and themes by their labels (no dict, no ids)
+    assert "Sentiment: negative 1 (50%)" in said and "Delivery speed 1" in said
+    assert "{" not in said and "delivery_speed" not in said
 
 
 def test_missing_text_column_is_a_clear_error(tmp_path: Path) -> None:

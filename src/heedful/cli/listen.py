@@ -72,9 +72,20 @@ def classify(
     if json_out:
         emit_json(summary)
         return
-    console.print(f"Classified [bold]{len(result)}[/] item(s); {skipped} unchanged item(s) skipped.")
-    for key in ("sentiment_counts", "theme_counts"):
-        console.print(f"{key.replace('_', ' ')}: {summary[key]}")
+    console.print(f"Classified [bold]{len(result):,}[/] item(s); {skipped:,} unchanged item(s) skipped.")
+    total = max(len(result), 1)
+    sentiments: dict[str, int] = summary["sentiment_counts"]  # type: ignore[assignment]
+    console.print(
+        "Sentiment: " + (", ".join(f"{k} {n:,} ({n / total:.0%})" for k, n in sentiments.items()) or "–"),
+        highlight=False,
+    )
+    themes: dict[str, int] = summary["theme_counts"]  # type: ignore[assignment]
+    labels = {t.id: t.label for t in tax.themes}  # the taxonomy's own words, not its ids
+    console.print(
+        "Themes (items mentioning each): "
+        + (", ".join(f"{service.label_of(k, labels)} {n:,}" for k, n in themes.items()) or "none found"),
+        highlight=False,
+    )
     if out:
         console.print(f"Results written to {out}")
 
