@@ -121,8 +121,9 @@ def test_clv_and_rfm_write_customer_value_in_the_store(db_url: str) -> None:
     assert "(MBG/NBD + Gamma-Gamma spend), total" in table and "EUR" in table and "mbgnbd" not in table
     assert "revenue (EUR)" in runner.invoke(app, ["value", "rfm", "--db", db_url]).output
     with connect(db_url) as store:
-        stored = store.query("SELECT customer_id, model, clv, segment FROM customer_value")
+        stored = store.query("SELECT customer_id, model, clv, segment, horizon_months FROM customer_value")
     assert len(stored) == 300
+    assert (stored["horizon_months"] == 12).all()  # the --horizon the CLV covers, for the pages to name
     assert stored["model"].str.startswith("mbgnbd").all()  # rfm kept the CLV model and values
     assert stored["clv"].notna().all() and stored["segment"].notna().all()
     # re-running is an upsert, not a duplicate

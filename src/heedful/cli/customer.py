@@ -68,7 +68,7 @@ def _render(profile: dict[str, Any]) -> None:
     if value:
         money = f" {orders['currency']}" if orders.get("currency") else ""
         console.print(
-            f"\n[bold]Value[/]  CLV (next 12 months) {_fmt(value.get('clv'))}{money}, "
+            f"\n[bold]Value[/]  CLV (next {value.get('horizon_months') or 12} months) {_fmt(value.get('clv'))}{money}, "
             f"P(alive) {_percent(value.get('p_alive'))}, churn risk {_percent(value.get('churn_risk'))}, "
             f"segment {value.get('segment') or '—'}"
         )

@@ -207,7 +207,7 @@ def clv_command(
             service = _service()
             report, values = service.clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
             if store is not None:
-                report["stored"] = service.store_clv(store, values, report["stored_model"])
+                report["stored"] = service.store_clv(store, values, report["stored_model"], horizon)
             report["currency"] = _currency(store)
     report.setdefault("currency", _currency(None))
     report["customers"] = values.head(top).reset_index()

@@ -48,6 +48,7 @@ class CustomerFocusReport:
     scorecard: Scorecard | None = None
     alerts: list[Alert] = field(default_factory=list)
     coverage: Coverage | None = None  # how much of the period the data covers (None: taken as complete)
+    horizon_months: int = 12  # the months the stored CLV (and so its money figures) covers
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)

@@ -19,6 +19,20 @@ def profile(store: Store, customer_id: str, *, redact: bool = True) -> dict[str,
     return redact_profile(found) if redact else found
 
 
+def value_horizon(store: Store) -> int:
+    """The months the stored CLV covers (`customer_value.horizon_months`, as most rows were computed; 12, the
+    default, where no row says), so that every page names the horizon its money figures have."""
+    from heedful.value import DEFAULT_HORIZON_MONTHS
+
+    if "customer_value" not in store.list_tables():
+        return DEFAULT_HORIZON_MONTHS
+    rows = store.fetchall(
+        "SELECT horizon_months, COUNT(*) AS n FROM customer_value WHERE horizon_months IS NOT NULL "
+        "GROUP BY horizon_months ORDER BY n DESC, horizon_months LIMIT 1"
+    )
+    return int(rows[0][0]) if rows else DEFAULT_HORIZON_MONTHS
+
+
 def business_currency(store: Store) -> str | None:
     """The currency every money figure is in: `currency` in heedful.toml or HEEDFUL_CURRENCY where set, else
     the one most orders are in (ISO code), else None where the data do not say."""

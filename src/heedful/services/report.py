@@ -36,13 +36,14 @@ from heedful.report.sections import (
     tradeoffs_section,
     voice_section,
 )
-from heedful.services.customers import business_currency
+from heedful.services.customers import business_currency, value_horizon
 from heedful.services.journey import load_config, load_journey_data, period_coverage, resolve_period, save_metric_values
 from heedful.services.listen import theme_labels
-from heedful.services.retain import VALUE_HORIZON_MONTHS, value_at_risk
+from heedful.services.retain import value_at_risk
 from heedful.services.surveys import answers_of_type
 from heedful.store import Store
 from heedful.store import journey_repo as repo
+from heedful.value import DEFAULT_HORIZON_MONTHS
 
 # ---------------------------------------------------------------- gathering
 
@@ -63,6 +64,7 @@ def build_report(
         previous_at_risk=repo.previous_headline(store, "at_risk_value", period),
         at_risk=_value_at_risk(store),
         currency=business_currency(store),
+        horizon_months=value_horizon(store),
         closed_loop=_closed_loop(store),
         nps_answers=answers_of_type(store, "nps", known_customers=False)[["response_id", "question_id"]],
         coverage=period_coverage(store, period),
@@ -80,12 +82,13 @@ def assemble_report(
     nps_answers: pd.DataFrame | None = None,
     coverage: Coverage | None = None,
     currency: str | None = None,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
     closed_loop: dict[str, Any] | None = None,
 ) -> CustomerFocusReport:
     """Build the report from tables already in memory (pure: no store access). `extras`: referrals,
     rewards, surveys, tradeoff_answers; `nps_answers`: which answers are NPS (response_id, question_id);
     `coverage`: how much of the period the data covers (a partial month is compared with the same
-    days of the month before)."""
+    days of the month before); `horizon_months`: the months the stored CLV covers."""
     extras = extras or {}
     covered = coverage or _whole(period)
     audiences = split_audiences(data)
@@ -116,9 +119,17 @@ def assemble_report(
         period=period,
         generated_at=datetime.now(UTC).replace(tzinfo=None),
         headline=headline_figures(
-            external, period, scorecard, nps_answers, coverage=covered, at_risk=at_risk, currency=currency
+            external,
+            period,
+            scorecard,
+            nps_answers,
+            coverage=covered,
+            at_risk=at_risk,
+            currency=currency,
+            horizon_months=horizon_months,
         ),
         sections=sections,
+        horizon_months=horizon_months,
         scorecard=scorecard,
         alerts=alerts,
         coverage=covered,
@@ -156,6 +167,7 @@ def headline_figures(
     coverage: Coverage | None = None,
     at_risk: tuple[float, int] | None = None,
     currency: str | None = None,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
 ) -> list[dict[str, Any]]:
     """The headline numbers, each with its change since last month: customers, active buyers, revenue,
     feedback, positive share, NPS (of the answers `nps_answers` names: response_id, question_id, as
@@ -233,7 +245,7 @@ def headline_figures(
                 "label": "Value at risk",
                 "value": value,
                 "shown": f"{value:,.2f}{unit}",
-                "detail": f"CLV × churn risk, {VALUE_HORIZON_MONTHS} months; {count:,} customers at 50% risk or more",
+                "detail": f"CLV × churn risk, {horizon_months} months; {count:,} customers at 50% risk or more",
             }
         )
 

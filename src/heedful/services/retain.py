@@ -328,10 +328,6 @@ def _reason_texts(value: Any) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
-#: value at risk is CLV over this horizon × churn risk (the CLV the demo and `value clv` compute by default)
-VALUE_HORIZON_MONTHS = 12
-
-
 def value_at_risk(store: Store) -> dict[str, Any]:
     """THE value at risk: Σ CLV × churn risk over the stored churn scores, to the cent.
 
@@ -344,7 +340,7 @@ def value_at_risk(store: Store) -> dict[str, Any]:
         "SELECT COUNT(*) AS customers, SUM(value_at_risk) AS total, AVG(churn_risk) AS mean_risk, "
         "SUM(CASE WHEN churn_risk >= 0.5 THEN 1 ELSE 0 END) AS high_risk FROM churn_scores"
     ).iloc[0]
-    from heedful.services.customers import business_currency
+    from heedful.services.customers import business_currency, value_horizon
 
     scored = int(row["customers"] or 0)
     return {
@@ -353,7 +349,7 @@ def value_at_risk(store: Store) -> dict[str, Any]:
         "high_risk_customers": int(row["high_risk"] or 0) if scored else 0,
         "mean_risk": float(row["mean_risk"]) if scored and pd.notna(row["mean_risk"]) else None,
         "currency": business_currency(store),
-        "horizon_months": VALUE_HORIZON_MONTHS,
+        "horizon_months": value_horizon(store),  # the stored CLV's
     }
 
 

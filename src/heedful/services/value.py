@@ -13,6 +13,7 @@ from heedful.errors import InputError
 from heedful.ingest.sources import WHITESPACE, existing_file, read_frame, read_table
 from heedful.services.value_file import ONLINE_RETAIL, cdnow_layout, columns_to_read, first_line, whitespace_layout
 from heedful.value import (
+    DEFAULT_HORIZON_MONTHS,
     DEFAULT_MODEL,
     MODELS,
     GammaGamma,
@@ -366,10 +367,11 @@ def clv_report(
     return report, values
 
 
-def store_clv(store: Store, values: pd.DataFrame, model_name: str) -> int:
-    """Upsert the CLV figures of `clv_report` into customer_value; returns the rows written."""
+def store_clv(store: Store, values: pd.DataFrame, model_name: str, horizon_months: int = DEFAULT_HORIZON_MONTHS) -> int:
+    """Upsert the CLV figures of `clv_report` (over `horizon_months`) into customer_value; returns the rows written."""
     rows = values.reset_index()[CLV_COLUMNS].copy()
     rows["model"] = model_name
+    rows["horizon_months"] = int(horizon_months)
     rows["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
     return store.upsert("customer_value", rows)
 
@@ -446,9 +448,9 @@ def compute_customer_value(store: Store) -> dict[str, object]:
     table, cols = store.table("orders"), Columns()
     summary = summary_of(table, cols, "W", None, None, net_spend=True)  # one pass serves CLV and RFM
     report, values = clv_report(
-        table, cols, DEFAULT_MODEL, horizon=12, time_unit="W", discount_rate=0.01, summary=summary
+        table, cols, DEFAULT_MODEL, horizon=DEFAULT_HORIZON_MONTHS, time_unit="W", discount_rate=0.01, summary=summary
     )
-    store_clv(store, values, str(report["stored_model"]))
+    store_clv(store, values, str(report["stored_model"]), DEFAULT_HORIZON_MONTHS)
     segments = rfm_from_summary(summary, time_unit="W")
     store_rfm(store, segments.customers)
     sizes = segments.segments.set_index("segment")["customers"]

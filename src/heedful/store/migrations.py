@@ -143,6 +143,11 @@ MIGRATIONS: list[Migration] = [
         "orders: no primary-key index on DuckDB (bulk imports); the store keeps order_line_id unique",
         lambda s: _drop_declared_key(s, "orders"),
     ),
+    Migration(
+        310,
+        "value: customer_value.horizon_months (pages name the months a stored CLV covers)",
+        lambda s: add_column(s, "customer_value", "horizon_months"),
+    ),
     Migration(400, "listen: feedback_enriched.language", lambda s: add_column(s, "feedback_enriched", "language")),
     Migration(500, "web: audit_log, api_tokens", lambda s: ensure_tables(s, ["audit_log", "api_tokens"])),
     Migration(

@@ -382,6 +382,7 @@ CUSTOMER_VALUE = Table(
         C("expected_purchases", "float", "expected transactions over the horizon"),
         C("expected_spend", "float", "expected mean spend per transaction"),
         C("clv", "float", "discounted customer lifetime value over the horizon"),
+        C("horizon_months", "int", "months the CLV and the expected purchases cover (`value clv --horizon`)"),
         C("rfm_score", "text", "R, F and M scores, e.g. '545'"),
         C("segment", "text", "RFM segment name (champions, at risk, …)"),
         C("churn_risk", "float", "probability of churn (from retain), if computed"),

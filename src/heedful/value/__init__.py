@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 #: the first purchase. On the holdouts of four datasets (docs/value.md) it predicts at least as well: MAE per
 #: customer CDNOW 0.816 -> 0.792, grocery 1.569 -> 1.504, Online Retail 0.988 -> 0.988, the demo 0.663 -> 0.662.
 DEFAULT_MODEL = "mbgnbd"
+#: the months a CLV covers unless the user says otherwise (`value clv --horizon`)
+DEFAULT_HORIZON_MONTHS = 12
 
 _HOMES = {
     "BetaGeo": "bgnbd",
@@ -86,6 +88,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_HORIZON_MONTHS",
     "DEFAULT_MODEL",
     "MODELS",
     "BetaGeo",

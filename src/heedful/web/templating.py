@@ -90,6 +90,21 @@ def _currency(request: Request) -> str | None:
     return value
 
 
+def value_horizon(request: Request) -> int:
+    """The months the stored CLV covers (`services.customers.value_horizon`), cached with the page aggregates."""
+    from heedful.services.customers import value_horizon as horizon_of
+    from heedful.value import DEFAULT_HORIZON_MONTHS
+
+    store = getattr(request.state, "store", None)
+    cache = getattr(request.app.state, "aggregates", None)
+    if store is None:
+        return DEFAULT_HORIZON_MONTHS
+    if cache is None:
+        return horizon_of(store)
+    value: int = cache.get(store, "horizon", horizon_of)
+    return value
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -98,6 +113,8 @@ def render(
     ctx.update(context or {})
     if "currency" not in ctx:  # every money figure names its currency (None: the data do not say)
         ctx["currency"] = _currency(request)
+    if "horizon" not in ctx:  # and a CLV the months it covers
+        ctx["horizon"] = value_horizon(request)
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 
 

@@ -134,10 +134,11 @@ def _fit_rows(fit: dict[str, Any] | None) -> list[dict[str, Any]]:
 @router.get("/value")
 def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     from heedful.services import value as value_service  # imported on first use: it loads the value models
-    from heedful.services.customers import business_currency
+    from heedful.services.customers import business_currency, value_horizon
 
     data = _data(request, store)
     currency = business_currency(store)
+    horizon = value_horizon(store)
     fit: dict[str, Any] | None = getattr(request.app.state, "value_fit", None)
     charts: list[dict[str, str]] = []
     seg = data["segments"]
@@ -175,7 +176,9 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
                         }
                     ],
                     {
-                        "xaxis": {"title": {"text": f"CLV over 12 months from ({currency or 'currency not known'})"}},
+                        "xaxis": {
+                            "title": {"text": f"CLV over {horizon} months from ({currency or 'currency not known'})"}
+                        },
                         "bargap": 0.05,
                     },
                 ),
@@ -222,7 +225,8 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
             # the first is selected: the default model
             "model_names": sorted(("bgnbd", "mbgnbd", "pareto-nbd"), key=lambda m: m != value_service.DEFAULT_MODEL),
             "model_labels": value_service.MODEL_NAMES,
-            "currency": currency,  # already read for the chart: render() need not read it again
+            "currency": currency,  # already read for the chart: render() need not read them again
+            "horizon": horizon,
             "default_calibration_end": value_service.default_calibration_end(store),
         },
     )
