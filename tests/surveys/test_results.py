@@ -181,6 +181,9 @@ def test_results_page_speaks_plain_words(survey_store: Store, completed: int, pa
     _assert_plain_words(page.text)
     text = _visible(page.text)
     assert "counts completed responses only" in text
+    # each measure by the question people answered and its kind in words, not the ids "nps" and "nps"
+    assert "NPS · How likely is it that you would recommend us" in text and "NPS · nps" not in text
+    assert "Would recommend (NPS, 0–10)" in text and "Open text" in text
     if completed == 0:
         assert "No MaxDiff answers yet." in text and "No conjoint answers yet." in text
     elif completed == 1:

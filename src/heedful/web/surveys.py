@@ -27,6 +27,7 @@ from heedful.services import surveys as service
 from heedful.store import Store
 from heedful.store import surveys_repo as repo
 from heedful.store.surveys_repo import NewResponse
+from heedful.surveys.builder import TYPE_LABELS
 from heedful.surveys.collect import (
     OTHER,
     VW_FIELDS,
@@ -480,6 +481,7 @@ def survey_results_page(request: Request, slug: str, store: StoreDep, user: View
         "nps_question": nps_q,
         "can_edit": user.role.allows(Role.analyst),
         "section": "surveys",
+        "type_labels": TYPE_LABELS,  # "Would recommend (NPS, 0–10)", not "nps"
     }
     return render(request, "survey_results.html", context)
 
