@@ -14,6 +14,8 @@ def test_viewer_sees_themes_and_the_negative_quote_first(clients: dict[Role, Tes
     html = page.text
     assert "Delivery speed" in html and "Product quality" in html
     assert 'data-testid="listen-items">2<' in html
+    # the latest month is named, and said to be partial: the feedback ends on 25 June 2024
+    assert "What changed in Jun 2024 (partial, 25 days)" in html
     quotes = html[html.index('data-testid="listen-quotes"') :]
     assert "Delivery was late again" in quotes
     assert "Lovely product" not in quotes  # positive items only when asked for

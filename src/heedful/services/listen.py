@@ -304,12 +304,27 @@ def overview(store: Store, period: str = "M") -> dict[str, Any]:
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     sentiment = frame["sentiment"].value_counts().rename_axis("sentiment").reset_index(name="items")
     theme_trend = theme_trends(frame, period)
+    themes = theme_overview(frame, default_taxonomy(), period=period, trends=theme_trend)
     return {
         "items": len(frame),
-        "themes": theme_overview(frame, default_taxonomy(), period=period, trends=theme_trend),
+        "themes": themes,
         "trends": theme_trend,
         "sentiment": sentiment,
+        "latest_label": _period_label(themes, period, frame["created_at"].max()),
     }
+
+
+def _period_label(themes: pd.DataFrame, period: str, data_end: Any) -> str | None:
+    """The latest period as the pages name it: "Nov 2011", and a month the feedback does not cover to its end
+    says so ("Dec 2011 (partial, 9 days)"); None where there is no latest period."""
+    if themes.empty or "latest_period" not in themes:
+        return None
+    latest = str(themes["latest_period"].iloc[0])
+    if period.upper() != "M":
+        return latest
+    from heedful.journey.periods import coverage
+
+    return coverage(latest, data_end).label
 
 
 def quotes(store: Store, theme: str | None, sentiment: str | None, limit: int = 20) -> pd.DataFrame:

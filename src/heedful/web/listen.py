@@ -139,6 +139,7 @@ def listen_page(
             "theme": theme,
             "theme_label": labels.get(theme or "", theme),
             "sentiment": sentiment,
+            "latest_label": data.get("latest_label"),
         },
     )
 
