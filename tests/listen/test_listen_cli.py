@@ -101,10 +101,12 @@ def test_trends_command_reports_shares_changes_and_competitors(duckdb_url: str) 
     assert doc["competitors"][0]["quotes"][0] == "Zalando ships faster."
     # in words: labels (not ids), the latest period against the ones before, and a plain verdict
     text = runner.invoke(app, ["trends", "--db", duckdb_url, "--period", "M", "--baseline", "2"]).output
-    assert "Themes in 2024-03 against the 2 periods before" in text
+    assert "Themes in Mar 2024 (partial, 5 days) against the 2 periods before" in text  # the feedback ends 5 March
     row = next(line for line in text.splitlines() if "Delivery speed" in line)
     assert "100% → 100%" in row and "delivery_speed" not in text
-    assert "No theme is emerging or worsening in 2024-03 beyond what chance explains." in text
+    said = " ".join(text.split())
+    assert "No theme is emerging or worsening in Mar 2024 (partial, 5 days) beyond what chance explains." in said
+    assert doc["latest_label"] == "Mar 2024 (partial, 5 days)"
 
 
 def test_demo_step_classifies_stored_feedback_and_reports_headlines(duckdb_url: str) -> None:

@@ -191,7 +191,7 @@ def trends(
         latest = str(changes["period"].iloc[0])
         flagged = changes[changes["flagged"]]
         out = Table(
-            title=f"Themes in {latest} against the {baseline} periods before",
+            title=f"Themes in {document.get('latest_label') or latest} against the {baseline} periods before",
             caption=f"flagged where the rise is beyond chance (Benjamini-Hochberg, false discovery rate {fdr})",
         )
         for column in ("theme", f"mentions in {latest}", "share of feedback", "negative share of mentions", "flag"):
@@ -217,7 +217,10 @@ def trends(
             )
         console.print(out)
         if flagged.empty:
-            console.print(f"No theme is emerging or worsening in {latest} beyond what chance explains.")
+            console.print(
+                f"No theme is emerging or worsening in {document.get('latest_label') or latest} beyond what chance "
+                "explains."
+            )
     for mention in document["competitors"]:
         console.print(f"  {mention['competitor']}: {mention['mentions']} mention(s)")
 

@@ -274,10 +274,13 @@ def trends(
     if frame.empty:
         raise InputError("No classified feedback yet; run `heedful listen classify --db …` first.")
     frame = frame.assign(text=frame["redacted_text"].fillna(frame["text"]))
+    changes = flag_changes(frame, period, baseline, fdr)
+    latest = str(changes["period"].iloc[0]) if len(changes) else None
     return {
         "period": period,
+        "latest_label": _period_label(latest, period, pd.to_datetime(frame["created_at"]).max()),
         "trends": theme_trends(frame, period),
-        "changes": flag_changes(frame, period, baseline, fdr),
+        "changes": changes,
         "competitors": [asdict(m) for m in competitor_mentions(frame, competitor_names(competitors))],
     }
 
@@ -310,16 +313,19 @@ def overview(store: Store, period: str = "M") -> dict[str, Any]:
         "themes": themes,
         "trends": theme_trend,
         "sentiment": sentiment,
-        "latest_label": _period_label(themes, period, frame["created_at"].max()),
+        "latest_label": _period_label(
+            str(themes["latest_period"].iloc[0]) if "latest_period" in themes and len(themes) else None,
+            period,
+            frame["created_at"].max(),
+        ),
     }
 
 
-def _period_label(themes: pd.DataFrame, period: str, data_end: Any) -> str | None:
-    """The latest period as the pages name it: "Nov 2011", and a month the feedback does not cover to its end
-    says so ("Dec 2011 (partial, 9 days)"); None where there is no latest period."""
-    if themes.empty or "latest_period" not in themes:
+def _period_label(latest: str | None, period: str, data_end: Any) -> str | None:
+    """The latest period as the pages and the CLI name it: "Nov 2011", and a month the feedback does not cover
+    to its end says so ("Dec 2011 (partial, 9 days)"); None where there is no latest period."""
+    if latest is None:
         return None
-    latest = str(themes["latest_period"].iloc[0])
     if period.upper() != "M":
         return latest
     from heedful.journey.periods import coverage
