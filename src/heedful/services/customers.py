@@ -24,13 +24,8 @@ def value_horizon(store: Store) -> int:
     default, where no row says), so that every page names the horizon its money figures have."""
     from heedful.value import DEFAULT_HORIZON_MONTHS
 
-    if "customer_value" not in store.list_tables():
-        return DEFAULT_HORIZON_MONTHS
-    rows = store.fetchall(
-        "SELECT horizon_months, COUNT(*) AS n FROM customer_value WHERE horizon_months IS NOT NULL "
-        "GROUP BY horizon_months ORDER BY n DESC, horizon_months LIMIT 1"
-    )
-    return int(rows[0][0]) if rows else DEFAULT_HORIZON_MONTHS
+    found = _most_common(store, "customer_value", "horizon_months")
+    return int(found) if found is not None else DEFAULT_HORIZON_MONTHS
 
 
 def business_currency(store: Store) -> str | None:
@@ -41,10 +36,17 @@ def business_currency(store: Store) -> str | None:
     configured = load_settings().currency
     if configured:
         return configured
-    if "orders" not in store.list_tables():
+    found = _most_common(store, "orders", "currency")
+    return str(found) if found is not None else None
+
+
+def _most_common(store: Store, table: str, column: str) -> Any:
+    """The value of `column` most rows of `table` hold (the smallest on a tie), leaving out missing and empty
+    ones; None where the table is missing or holds none."""
+    if table not in store.list_tables():
         return None
     rows = store.fetchall(
-        "SELECT currency, COUNT(*) AS n FROM orders WHERE currency IS NOT NULL AND currency <> '' "
-        "GROUP BY currency ORDER BY n DESC, currency LIMIT 1"
+        f"SELECT {column}, COUNT(*) AS n FROM {table} WHERE NULLIF(CAST({column} AS VARCHAR), '') IS NOT NULL "
+        f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT 1"
     )
-    return str(rows[0][0]) if rows else None
+    return rows[0][0] if rows else None

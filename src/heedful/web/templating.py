@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from fastapi import Request
@@ -17,6 +18,9 @@ from fastapi.templating import Jinja2Templates
 from heedful.exports import frame_to_csv
 from heedful.jsonable import to_jsonable
 from heedful.web.deps import csrf_token
+
+if TYPE_CHECKING:
+    from heedful.store import Store
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -76,32 +80,29 @@ templates.env.filters["basename"] = lambda value: Path(str(value)).name if value
 templates.env.globals["csrf_token"] = csrf_token
 
 
-def _currency(request: Request) -> str | None:
-    """The business's currency (`services.customers.business_currency`), cached with the page aggregates."""
+def _per_store(request: Request, key: str, compute: Callable[[Store], Any], default: Any) -> Any:
+    """`compute(store)` for the request's store, cached with the page aggregates; `default` without a store."""
     store = getattr(request.state, "store", None)
     cache = getattr(request.app.state, "aggregates", None)
     if store is None:
-        return None
+        return default
+    return compute(store) if cache is None else cache.get(store, key, compute)
+
+
+def _currency(request: Request) -> str | None:
+    """The business's currency (`services.customers.business_currency`)."""
     from heedful.services.customers import business_currency
 
-    if cache is None:
-        return business_currency(store)
-    value: str | None = cache.get(store, "currency", business_currency)
+    value: str | None = _per_store(request, "currency", business_currency, None)
     return value
 
 
 def value_horizon(request: Request) -> int:
-    """The months the stored CLV covers (`services.customers.value_horizon`), cached with the page aggregates."""
+    """The months the stored CLV covers (`services.customers.value_horizon`)."""
     from heedful.services.customers import value_horizon as horizon_of
     from heedful.value import DEFAULT_HORIZON_MONTHS
 
-    store = getattr(request.state, "store", None)
-    cache = getattr(request.app.state, "aggregates", None)
-    if store is None:
-        return DEFAULT_HORIZON_MONTHS
-    if cache is None:
-        return horizon_of(store)
-    value: int = cache.get(store, "horizon", horizon_of)
+    value: int = _per_store(request, "horizon", horizon_of, DEFAULT_HORIZON_MONTHS)
     return value
 
 
