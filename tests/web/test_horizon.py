@@ -29,6 +29,9 @@ def test_pages_name_the_months_the_stored_clv_covers(tmp_path: Path) -> None:
             html = client.get(path).text
             assert "CLV (6 months" in html or "Total CLV (6 months" in html, path
             assert "12 months" not in html, path
+        # the list's spend column is the mean of the repeat purchases (BTYD's monetary value), and says so
+        customers = client.get("/customers").text
+        assert "Avg. repeat order" in customers and "Avg. order value" not in customers
     finally:
         store.close()
 

@@ -72,7 +72,7 @@ def customer_list(
             ("p_alive", "P(alive)"),
             ("churn_risk", "Churn risk"),
             ("frequency", "Repeat orders"),
-            ("monetary_value", "Avg. order value"),
+            ("monetary_value", "Avg. repeat order"),  # monetary_value: the mean of the repeat purchases only
         ],
     }
     # HTMX search-as-you-type swaps only the results.
