@@ -57,6 +57,9 @@ def test_the_service_falls_back_to_map_and_says_why() -> None:
     assert info["identified"] is False
     assert info["p_alive_method"] == "MAP with weakly informative priors"
     assert "weakly informative priors" in info["p_alive_note"]
+    # plain words first, the statistician's reason after
+    assert info["p_alive_note"].startswith("The data alone do not pin down when customers stop buying")
+    assert f"(in detail: {info['identification']})" in info["p_alive_note"]
     assert fit.used is not fit.mle and fit.used.identified_
 
 

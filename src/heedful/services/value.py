@@ -194,15 +194,15 @@ class TransactionFit:
             "p_alive_method": self.p_alive_method,
         }
         if not self.identified:
+            # plain words first (who reads this runs a shop), the statistician's reason after
             out["p_alive_note"] = (
-                "The data do not pin this model down by maximum likelihood ("
-                + self.mle.identification_
-                + "); "
+                "The data alone do not pin down when customers stop buying, "
                 + (
-                    "P(alive) and CLV come from the same model estimated with weakly informative priors on drop-out."
+                    "so P(alive) and CLV come from the same model estimated with weakly informative priors on drop-out"
                     if self.p_alive_method != "none"
-                    else "with priors it did not converge either, so no P(alive) is given."
+                    else "and with weakly informative priors the model did not settle either, so no P(alive) is given"
                 )
+                + f" (in detail: {self.mle.identification_})."
             )
         return out
 
