@@ -89,6 +89,7 @@ def list_cmd(
     # two lines a case, readable at any width (a ten-column table squeezed every cell to "feedba…"): the id
     # whole (`cases show` takes it), priority, status, due date and owner; then who, why and the evidence
     console.print(f"[bold]Cases[/] ({len(rows)} of {total})")
+    room = max(20, console.width - 4)  # the second line is cut to the terminal
     for r in rows.itertuples():
         due = f"due {r.due_at:%Y-%m-%d}" + (" [red]overdue[/]" if r.overdue else "")
         owner = (r.department_name or "no owner") + (f", {r.assignee}" if r.assignee else "")
@@ -99,7 +100,6 @@ def list_cmd(
         why = str(r.trigger) + (f", {r.theme_label}" if r.theme_label else "")
         evidence = " ".join(str(r.evidence_text or "").split())
         line = f"{r.customer_name or r.customer_id or 'no customer'} — {why}: {evidence}"
-        room = max(20, console.width - 4)
         console.print(f"  {line if len(line) <= room else line[: room - 1] + '…'}", highlight=False, markup=False)
     console.print("[dim]One case in full: heedful cases show CASE[/]")
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from heedful.cli.common import DbOption, JsonOption, console, emit_json, open_store
 from heedful.cli.ingest import user_errors
+from heedful.value import DEFAULT_HORIZON_MONTHS  # a name only: the package loads its modules on first use
 
 app = typer.Typer(help="Look up customers: one profile across orders, feedback, surveys, referrals and value.")
 
@@ -68,7 +69,7 @@ def _render(profile: dict[str, Any]) -> None:
     if value:
         money = f" {orders['currency']}" if orders.get("currency") else ""
         console.print(
-            f"\n[bold]Value[/]  CLV (next {value.get('horizon_months') or 12} months) {_fmt(value.get('clv'))}{money}, "
+            f"\n[bold]Value[/]  CLV (next {value.get('horizon_months') or DEFAULT_HORIZON_MONTHS} months) {_fmt(value.get('clv'))}{money}, "
             f"P(alive) {_percent(value.get('p_alive'))}, churn risk {_percent(value.get('churn_risk'))}, "
             f"segment {value.get('segment') or '—'}"
         )

@@ -189,9 +189,10 @@ def trends(
         console.print(f"Too few periods to compare: the latest with the {baseline} before it needs {baseline + 1}.")
     else:
         latest = str(changes["period"].iloc[0])
+        named = document.get("latest_label") or latest  # "Dec 2011 (partial, 9 days)"
         flagged = changes[changes["flagged"]]
         out = Table(
-            title=f"Themes in {document.get('latest_label') or latest} against the {baseline} periods before",
+            title=f"Themes in {named} against the {baseline} periods before",
             caption=f"flagged where the rise is beyond chance (Benjamini-Hochberg, false discovery rate {fdr})",
         )
         for column in ("theme", f"mentions in {latest}", "share of feedback", "negative share of mentions", "flag"):
@@ -217,10 +218,7 @@ def trends(
             )
         console.print(out)
         if flagged.empty:
-            console.print(
-                f"No theme is emerging or worsening in {document.get('latest_label') or latest} beyond what chance "
-                "explains."
-            )
+            console.print(f"No theme is emerging or worsening in {named} beyond what chance explains.")
     for mention in document["competitors"]:
         console.print(f"  {mention['competitor']}: {mention['mentions']} mention(s)")
 

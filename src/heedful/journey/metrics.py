@@ -25,8 +25,6 @@ from heedful.stats import nps_interval, wilson_interval
 from heedful.themes import SEPARATOR as THEME_SEPARATOR
 
 SERIES_COLUMNS = ["period", "n", "value", "low", "high", "se"]
-
-
 Status = Literal["met", "at_risk", "missed", "not_enough_data", "no_data"]
 
 EXTERNAL_KINDS = ("customer", "prospect")

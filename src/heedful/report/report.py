@@ -26,6 +26,7 @@ from heedful.journey.periods import Coverage, coverage
 from heedful.journey.scorecard import STATUS_TEXT, Scorecard
 from heedful.report.sections import SECTION_TITLES as SECTION_TITLES
 from heedful.report.sections import Section
+from heedful.value import DEFAULT_HORIZON_MONTHS
 
 CHROMIUM = "/usr/bin/chromium"
 # Offline and quiet: no sandbox (containers), no GPU, no background calls home.
@@ -48,7 +49,7 @@ class CustomerFocusReport:
     scorecard: Scorecard | None = None
     alerts: list[Alert] = field(default_factory=list)
     coverage: Coverage | None = None  # how much of the period the data covers (None: taken as complete)
-    horizon_months: int = 12  # the months the stored CLV (and so its money figures) covers
+    horizon_months: int = DEFAULT_HORIZON_MONTHS  # the months the stored CLV (and so its money figures) covers
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)

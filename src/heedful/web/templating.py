@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,29 +79,22 @@ templates.env.filters["basename"] = lambda value: Path(str(value)).name if value
 templates.env.globals["csrf_token"] = csrf_token
 
 
-def _per_store(request: Request, key: str, compute: Callable[[Store], Any], default: Any) -> Any:
-    """`compute(store)` for the request's store, cached with the page aggregates; `default` without a store."""
+def _money_terms(request: Request) -> tuple[str | None, int]:
+    """(the business's currency, the months the stored CLV covers), as `services.customers.business_currency`
+    and `value_horizon` give them, cached together with the page aggregates: one fingerprint of the store
+    per page, however many terms a money figure needs."""
+    from heedful.services.customers import business_currency, value_horizon
+    from heedful.value import DEFAULT_HORIZON_MONTHS
+
     store = getattr(request.state, "store", None)
     cache = getattr(request.app.state, "aggregates", None)
     if store is None:
-        return default
-    return compute(store) if cache is None else cache.get(store, key, compute)
+        return None, DEFAULT_HORIZON_MONTHS
 
+    def terms(s: Store) -> tuple[str | None, int]:
+        return business_currency(s), value_horizon(s)
 
-def _currency(request: Request) -> str | None:
-    """The business's currency (`services.customers.business_currency`)."""
-    from heedful.services.customers import business_currency
-
-    value: str | None = _per_store(request, "currency", business_currency, None)
-    return value
-
-
-def value_horizon(request: Request) -> int:
-    """The months the stored CLV covers (`services.customers.value_horizon`)."""
-    from heedful.services.customers import value_horizon as horizon_of
-    from heedful.value import DEFAULT_HORIZON_MONTHS
-
-    value: int = _per_store(request, "horizon", horizon_of, DEFAULT_HORIZON_MONTHS)
+    value: tuple[str | None, int] = terms(store) if cache is None else cache.get(store, "money_terms", terms)
     return value
 
 
@@ -112,10 +104,11 @@ def render(
     """Render a page; every template gets `request`, `user` (or None) and `csrf_token(request)`."""
     ctx: dict[str, Any] = {"user": getattr(request.state, "user", None), "current": template.removesuffix(".html")}
     ctx.update(context or {})
-    if "currency" not in ctx:  # every money figure names its currency (None: the data do not say)
-        ctx["currency"] = _currency(request)
-    if "horizon" not in ctx:  # and a CLV the months it covers
-        ctx["horizon"] = value_horizon(request)
+    if "currency" not in ctx or "horizon" not in ctx:
+        # every money figure names its currency (None: the data do not say), and a CLV the months it covers
+        currency, horizon = _money_terms(request)
+        ctx.setdefault("currency", currency)
+        ctx.setdefault("horizon", horizon)
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 
 
