@@ -57,3 +57,27 @@ def test_runs_of_blanks_with_and_without_a_header(tmp_path: Path) -> None:
     bare.write_text("  0004 0001 19970101 2 29.33\n  0004 0001 19970118 2 29.73 extra\n")
     with pytest.raises(InputError, match=r"sample.txt, line 2: 6 fields where 5 were expected"):
         read_frame(bare, delimiter=WHITESPACE, names=["master", "customer", "date", "cds", "amount"])
+
+
+def test_read_table_reads_a_column_as_written_only_when_asked_and_says_when_a_key_needs_trimming(
+    tmp_path: Path,
+) -> None:
+    """`value clv FILE` groups by the customer ids as written and checks the distinct ids afterwards: the
+    check must see every id the default reading would change (blanks around it, only blanks)."""
+    import duckdb
+
+    from heedful.ingest.sources import needs_trimming, read_table
+
+    path = tmp_path / "orders.csv"
+    path.write_text('id,amount\n" a ",1\nb,2\n"  ",3\n,4\n')
+    con = duckdb.connect()
+    read_table(con, path, "trimmed", types={"amount": "DOUBLE"})
+    read_table(con, path, "written", types={"amount": "DOUBLE"}, as_written=["id"])
+    trimmed = con.execute("SELECT id FROM trimmed ORDER BY amount").fetchall()
+    written = con.execute("SELECT id FROM written ORDER BY amount").fetchall()
+    assert [r[0] for r in trimmed] == ["a", "b", None, None]
+    assert [r[0] for r in written] == [" a ", "b", "  ", None]
+    keys = pd.DataFrame({"id": ["a", "b", None]})
+    assert not needs_trimming(con, keys, "id")
+    for odd in (" a", "b ", "  ", ""):
+        assert needs_trimming(con, pd.DataFrame({"id": ["a", odd]}), "id"), repr(odd)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from heedful.ingest.sources import read_table
+from heedful.ingest.sources import needs_trimming, read_table
 from heedful.value import DEFAULT_MODEL
 from heedful.value.summary_sql import UNIT_DAYS, summary_arrow
 
@@ -121,11 +121,19 @@ def _summarise_file(path: Path, customer: str, date: str, amount: str, unit_days
         return chosen if usable else None
 
     con = duckdb.connect()
+    types = {date: "TIMESTAMP", amount: "DOUBLE"}
     try:
         con.execute("SET enable_progress_bar = false")
-        if not read_table(con, path, "orders", choose=choose, types={date: "TIMESTAMP", amount: "DOUBLE"}):
+        # the customer ids as written (~0.12 s less for 10M lines); where a customer's id needs trimming
+        # (blanks around it, or blank), read again with the ids trimmed, as the general route reads them
+        if not read_table(con, path, "orders", choose=choose, types=types, as_written=[customer]) or not usable:
             return None
-        return summary_arrow(con, "orders", customer, date, amount, unit_days) if usable else None
+        summary = summary_arrow(con, "orders", customer, date, amount, unit_days)
+        if summary is None or not needs_trimming(con, summary, "customer_id"):
+            return summary
+        con.execute("DROP TABLE orders")
+        read_table(con, path, "orders", choose=choose, types=types)
+        return summary_arrow(con, "orders", customer, date, amount, unit_days)
     finally:
         con.close()
 
