@@ -167,3 +167,21 @@ def test_the_command_takes_the_fast_route_and_reports_as_the_general_one(
     for name, value in general_report["params"].items():
         assert shown["params"][name] == pytest.approx(value, rel=1e-6)
     assert set(shown) == set(general_report) | {"customers", "currency"}
+
+
+def test_the_command_as_a_process_prints_its_whole_answer_and_exits_0(tmp_path: Path) -> None:
+    """The fast route ends the process without Python's teardown (`cli.common.leave_quickly`): what it
+    printed into a pipe must all arrive, the JSON and the table alike."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "orders.csv"
+    _messy_orders(7).to_csv(path, index=False)
+    command = [sys.executable, "-m", "heedful.cli.main", "value", "clv", str(path)]
+    done = subprocess.run([*command, "--json", "--top", "400"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert len(shown["customers"]) == 400 and shown["n_customers"] > 400
+    table = subprocess.run([*command, "--top", "3"], capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.rstrip().endswith("┘") and "CLV over 12 months" in table.stdout

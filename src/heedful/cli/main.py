@@ -148,12 +148,33 @@ def main() -> None:
     """Console entry point: user mistakes print a message and exit 2, without a traceback."""
     try:
         app()
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            _exit_quickly_if_asked()
+        raise
     except StoreInUse as exc:
         sys.exit(_through_the_server(exc))
     except HeedfulError as exc:
         text = str(exc)  # one short message: never a wall of quoted data
         _err().print(f"[bold red]Error:[/] {text if len(text) <= 2000 else text[:2000] + '…'}", markup=True)
         sys.exit(2)
+
+
+def _exit_quickly_if_asked() -> None:
+    """End a successful command at once where it asked for it (`common.leave_quickly`): its output flushed,
+    without the interpreter's teardown. Only here, in the console entry point, never inside a test's runner."""
+    from heedful.cli import common
+
+    if not common.quick_exit_requested():
+        return
+    import os
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: leave it to the normal exit, which reports it
+        return
+    os._exit(0)
 
 
 def _err() -> Any:
