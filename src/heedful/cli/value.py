@@ -9,9 +9,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from heedful.cli.common import DbOption, EngineOption, JsonOption, console, emit_json, leave_quickly, open_store
+from heedful.cli.common import DbOption, EngineOption, JsonOption, emit_json, leave_quickly, open_store
 from heedful.value import DEFAULT_MODEL  # a name only: the package loads its modules on first use
 
 if TYPE_CHECKING:
@@ -132,6 +131,9 @@ def fit_command(
     if json_out:
         emit_json(report)
         return
+    from rich.table import Table
+
+    from heedful.cli.common import console
     from heedful.services.value import MODEL_NAMES
 
     out = Table(
@@ -219,6 +221,10 @@ def clv_command(
 
     money = f" {report['currency']}" if report["currency"] else ""
     spend = "Gamma-Gamma spend" if report["spend_model"] == "gamma-gamma" else report["spend_model"]
+    from rich.table import Table
+
+    from heedful.cli.common import console
+
     out = Table(
         title=f"CLV over {horizon} months ({MODEL_NAMES.get(model, model)} + {spend}), "
         f"total {report['total_clv']:,.0f}{money}"
@@ -276,6 +282,10 @@ def rfm_command(
             }
         )
         return
+    from rich.table import Table
+
+    from heedful.cli.common import console
+
     out = Table(title=f"RFM segments of {len(customers)} customers")
     for col in ("segment", "customers", "share", f"revenue ({currency})" if currency else "revenue", "revenue share"):
         out.add_column(col, justify="left" if col == "segment" else "right")
@@ -307,6 +317,9 @@ def cohorts_command(
         return
     import pandas as pd
     from rich import box
+    from rich.table import Table
+
+    from heedful.cli.common import console
 
     # as many periods as the terminal shows whole (6 characters each), at most 13: a squeezed table cut
     # every cohort to "2…" and every 100% to "1…"
