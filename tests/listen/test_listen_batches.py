@@ -65,3 +65,22 @@ def test_one_thread_reads_what_several_threads_read() -> None:
     assert np.array_equal(
         single.first_of_pairs(TEXTS, ["Fit"] * len(TEXTS)), several.first_of_pairs(TEXTS, ["Fit"] * len(TEXTS))
     )
+
+
+def test_texts_in_other_languages_and_unsure_ones_keep_their_place_and_their_rows(classifier: Classifier) -> None:
+    """`classify` reads the texts plainly in English while the language model loads, then the others: each
+    row stays where its text was and is what the text alone gives."""
+    texts = [
+        TEXTS[0],
+        "La robe est très jolie mais la fermeture éclair s'est cassée après un lavage.",
+        "Gorgeous top! Runs true to size. Soft fabric, lovely colour.",  # not plainly English: asked, English
+        TEXTS[3],
+        "Das Kleid ist sehr schön, aber der Reißverschluss ist nach einer Wäsche kaputt gegangen.",
+        "ok",
+    ]
+    together = classifier.classify(texts)
+    alone = pd.concat([classifier.classify([t]) for t in texts], ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone)
+    assert together["language"].tolist() == [None, "fr", None, None, "de", None]
+    assert together.loc[2, "themes"] and together.loc[2, "sentiment"] == "positive"
+    assert together.loc[[1, 4], "themes"].map(len).tolist() == [0, 0]

@@ -82,3 +82,15 @@ def test_names_in_running_text_next_to_words_about_a_person() -> None:
     out = redact("Anna helped me find a size, and I spoke to Rebecca in returns. My husband Michael loves it.")
     assert "Anna" not in out and "Rebecca" not in out and "Michael" not in out
     assert out.count("[NAME]") == 3
+
+
+def test_the_given_name_gazetteer_is_the_one_gender_guesser_reads() -> None:
+    """`pii._given_names` reads the package's data file itself (faster); it must give the names its own
+    parser gives, capitalised ones only."""
+    import gender_guesser.detector as detector
+
+    from heedful.listen.pii import _given_names
+
+    parsed = {name for name in detector.Detector(case_sensitive=True).names if name[:1].isupper()}
+    assert _given_names() == parsed and len(parsed) > 50_000
+    assert {"Anna", "Abdel Aziz", "Abdel-Aziz", "AbdelAziz"} <= parsed  # "Abdel+Aziz" in the file

@@ -183,21 +183,34 @@ class Classifier:
         than English is neutral with no theme and its `language` code (the model reads English only);
         texts are read up to MAX_CHARS characters. No text makes the batch fail.
         """
-        from heedful.listen.language import non_english
+        from heedful.listen import language
 
         clean = [readable(t if isinstance(t, str) else "")[:MAX_CHARS] for t in texts]
-        languages = [non_english(t) for t in clean]
-        english = [i for i, lang in enumerate(languages) if lang is None]
-        rows: list[dict[str, object]] = [{**_empty_row(), "language": lang} for lang in languages]
+        unsure = [i for i, t in enumerate(clean) if language.needs_model(t)]
+        if unsure:  # the language model loads while the texts plainly in English are read
+            language.load_in_background()
+        rows: list[dict[str, object]] = [{**_empty_row(), "language": None} for _ in clean]
+        later = set(unsure)
+        self._read_into(rows, clean, [i for i in range(len(clean)) if i not in later])
+        languages = {i: language.non_english(clean[i]) for i in unsure}
+        for i, code in languages.items():
+            rows[i]["language"] = code
+        # a text's result does not depend on the texts read with it (tests/listen/test_listen_batches.py)
+        self._read_into(rows, clean, [i for i in unsure if languages[i] is None])
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+    def _read_into(self, rows: list[dict[str, object]], clean: list[str], english: list[int]) -> None:
+        """The rows of the texts at positions `english` (texts in English) read and put in place."""
+        if not english:
+            return
         if self.one_pass is not None:
             found = self.one_pass.rows([clean[i] for i in english])
             for i, row in zip(english, found, strict=True):
                 rows[i] = {**row, "language": None}
-            return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+            return
         a = self._analyse([clean[i] for i in english])
         for i, sentences in zip(english, a.docs, strict=True):
             rows[i] = {**self._item(sentences, a.units, a.proba, a.scores, a.detected), "language": None}
-        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
     def aspect_sentiments(self, texts: Sequence[str], aspects: Sequence[Sequence[str]]) -> list[dict[str, str]]:
         """Sentiment towards given themes in each text (SemEval subtask 4: the aspects are known)."""

@@ -16,7 +16,7 @@ every text is settled so.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 from typing import Any
 
 MIN_LETTERS = 20
@@ -67,11 +67,29 @@ ENGLISH_ONLY_SHARE = 0.15
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> Any:
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+_LOADING = threading.Lock()
+_MODEL: list[Any] = []  # the identifier, once loaded
 
-    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+def _identifier() -> Any:
+    with _LOADING:  # one load, whichever thread asks first (`load_in_background`)
+        if not _MODEL:
+            from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+            _MODEL.append(LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True))
+        return _MODEL[0]
+
+
+def load_in_background() -> None:
+    """Start loading the model on a thread of its own: most of its ~0.35 s is LZMA decompression, which
+    runs beside Python's other work (it releases the GIL). `non_english` then waits only for what is left."""
+    if not _MODEL:
+        threading.Thread(target=_identifier, name="heedful-langid", daemon=True).start()
+
+
+def needs_model(text: str) -> bool:
+    """Whether `non_english` asks the model about `text` (not plainly English, and long enough)."""
+    return not plainly_english(text) and sum(ch.isalpha() for ch in text[:2000]) >= MIN_LETTERS
 
 
 def plainly_english(text: str) -> bool:
@@ -83,7 +101,7 @@ def plainly_english(text: str) -> bool:
 
 def non_english(text: str) -> str | None:
     """The ISO 639-1 code when `text` is confidently in another language than English, else None."""
-    if plainly_english(text) or sum(ch.isalpha() for ch in text[:2000]) < MIN_LETTERS:
+    if not needs_model(text):
         return None
     code, probability = _identifier().classify(text[:2000])
     return str(code) if code != ENGLISH and probability >= CONFIDENCE else None
