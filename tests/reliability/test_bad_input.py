@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heedful.errors import InputError
-from heedful.ingest import import_file, sources
+from heedful.ingest import decompression, import_file
 from heedful.services.accounts import Role
 from heedful.store import Store, connect
 from heedful.web import imports as web_imports
@@ -150,7 +150,7 @@ def test_random_bytes_never_crash_an_importer(fuzz_store: Store, tmp_path: Path,
 @pytest.fixture
 def small_bomb_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bombs are judged past 64 MiB in production; 1 MiB here keeps the test fast."""
-    monkeypatch.setattr(sources, "BOMB_MIN_BYTES", 2**20)
+    monkeypatch.setattr(decompression, "BOMB_MIN_BYTES", 2**20)
 
 
 def test_gzip_bomb_is_refused_before_it_is_read(tmp_path: Path, small_bomb_threshold: None) -> None:
@@ -167,7 +167,7 @@ def test_gzip_bomb_is_refused_before_it_is_read(tmp_path: Path, small_bomb_thres
 
 
 def test_gzip_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "MAX_DECOMPRESSED_BYTES", 10_000)
+    monkeypatch.setattr(decompression, "MAX_DECOMPRESSED_BYTES", 10_000)
     path = tmp_path / "orders.csv.gz"
     lines = "".join(f"O{i},C{i % 7},2024-01-0{1 + i % 9},1,{i}.5\n" for i in range(2000))
     path.write_bytes(gzip.compress(("order_id,customer_id,ordered_at,quantity,unit_price\n" + lines).encode()))
