@@ -52,6 +52,8 @@ def test_counts_shares_and_owners_per_theme() -> None:
     assert delivery["share"] == truth.mean()
     negatives = sum(json.loads(s).get("delivery_speed") == "negative" for s in feedback["theme_sentiments"])
     assert delivery["negative_mentions"] == negatives
+    positives = sum(json.loads(s).get("delivery_speed") == "positive" for s in feedback["theme_sentiments"])
+    assert delivery["positive_mentions"] == positives and positives + negatives == delivery["mentions"]
     assert delivery["negative_low"] < delivery["negative_share"] < delivery["negative_high"]
     # a listed theme's owner is the taxonomy's, whatever an older version wrote on its items ('logistics')
     assert (delivery["label"], delivery["department"], delivery["journey_stage"]) == (

@@ -16,6 +16,8 @@ def test_viewer_sees_themes_and_the_negative_quote_first(clients: dict[Role, Tes
     assert 'data-testid="listen-items">2<' in html
     # the latest month is named, and said to be partial: the feedback ends on 25 June 2024
     assert "What changed in Jun 2024 (partial, 25 days)" in html
+    # each theme's bar splits its mentions three ways, in words (was "negative" and "other")
+    assert "neutral (named, no opinion)" in html and '"positive"' in html and '"other"' not in html
     quotes = html[html.index('data-testid="listen-quotes"') :]
     assert "Delivery was late again" in quotes
     assert "Lovely product" not in quotes  # positive items only when asked for
@@ -35,6 +37,7 @@ def test_theme_table_downloads_and_api_agree(clients: dict[Role, TestClient]) ->
     assert len(rows) == len(by_theme) == 2
     assert by_theme["delivery_speed"]["mentions"] == 2
     assert by_theme["delivery_speed"]["negative_mentions"] == 1
+    assert by_theme["product_quality"]["positive_mentions"] == 1
     assert by_theme["delivery_speed"]["department"] == "delivery"
     assert by_theme["product_quality"]["negative_share"] == 0
     assert client.get("/listen/chart/themes.csv").status_code == 200

@@ -24,6 +24,7 @@ OVERVIEW_COLUMNS = [
     "mentions",
     "share",
     "negative_mentions",
+    "positive_mentions",
     "negative_share",
     "negative_low",
     "negative_high",
@@ -56,9 +57,17 @@ def theme_overview(
         return pd.DataFrame(columns=OVERVIEW_COLUMNS)
     items_per_period = trends.drop_duplicates("period").set_index("period")["items"]
     total_items = float(items_per_period.sum())
-    trends = trends.assign(negative_mentions=trends["negative_share"] * trends["mentions"])
-    out = trends.groupby("theme").agg(mentions=("mentions", "sum"), negative_mentions=("negative_mentions", "sum"))
-    out["negative_mentions"] = out["negative_mentions"].round().astype(int)
+    trends = trends.assign(
+        negative_mentions=trends["negative_share"] * trends["mentions"],
+        positive_mentions=trends["positive_share"] * trends["mentions"],
+    )
+    out = trends.groupby("theme").agg(
+        mentions=("mentions", "sum"),
+        negative_mentions=("negative_mentions", "sum"),
+        positive_mentions=("positive_mentions", "sum"),
+    )
+    for kind in ("negative", "positive"):
+        out[f"{kind}_mentions"] = out[f"{kind}_mentions"].round().astype(int)
     out["share"] = out["mentions"] / total_items
     out["negative_share"] = out["negative_mentions"] / out["mentions"]
     low, high = wilson_interval(out["negative_mentions"].to_numpy(), out["mentions"].to_numpy())

@@ -47,24 +47,27 @@ def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]
     return long, items
 
 
+TREND_COLUMNS = ["period", "theme", "mentions", "items", "share", "mean_sentiment", "negative_share", "positive_share"]
+
+
 def theme_trends(feedback: pd.DataFrame, period: str = "M") -> pd.DataFrame:
-    """Per period and theme: mentions, share of feedback, mean sentiment score and negative share."""
+    """Per period and theme: mentions, share of feedback, mean sentiment score, negative and positive share
+    (the rest of a theme's mentions are neutral: named without an opinion)."""
     long, items = _long(feedback, period)
     if long.empty:
-        return pd.DataFrame(
-            columns=["period", "theme", "mentions", "items", "share", "mean_sentiment", "negative_share"]
-        )
+        return pd.DataFrame(columns=TREND_COLUMNS)
     if "sentiment_score" not in long:
         long["sentiment_score"] = np.nan
     grouped = long.groupby(["period", "theme"]).agg(
         mentions=("theme", "size"),
         mean_sentiment=("sentiment_score", "mean"),
         negative_share=("polarity", lambda s: float((s == "negative").mean())),
+        positive_share=("polarity", lambda s: float((s == "positive").mean())),
     )
     out = grouped.reset_index().merge(items.reset_index(), on="period")
     out["share"] = out["mentions"] / out["items"]
     out["period"] = out["period"].astype(str)
-    return out[["period", "theme", "mentions", "items", "share", "mean_sentiment", "negative_share"]]
+    return out[TREND_COLUMNS]
 
 
 def flag_changes(

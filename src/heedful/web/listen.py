@@ -35,25 +35,26 @@ def _charts(data: dict[str, Any]) -> list[dict[str, str]]:
     charts = [
         {
             "name": "themes",
-            "title": "Mentions per theme, split by how customers feel",
+            "title": "Mentions per theme, split by how customers feel about it",
             "figure": figure(
                 [
                     {
                         "type": "bar",
                         "orientation": "h",
-                        "name": "negative",
+                        "name": name,
                         "y": list(top["label"]),
-                        "x": list(top["negative_mentions"]),
-                        "marker": {"color": "#b91c1c"},
-                    },
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "name": "other",
-                        "y": list(top["label"]),
-                        "x": list(top["mentions"] - top["negative_mentions"]),
-                        "marker": {"color": "#9ca3af"},
-                    },
+                        "x": list(counts),
+                        "marker": {"color": colour},
+                    }
+                    for name, counts, colour in (
+                        ("negative", top["negative_mentions"], "#b91c1c"),
+                        (
+                            "neutral (named, no opinion)",
+                            top["mentions"] - top["negative_mentions"] - top["positive_mentions"],
+                            "#9ca3af",
+                        ),
+                        ("positive", top["positive_mentions"], "#15803d"),
+                    )
                 ],
                 {"barmode": "stack", "margin": {"l": 200, "r": 20, "t": 30, "b": 40}},
             ),
