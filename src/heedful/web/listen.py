@@ -56,7 +56,11 @@ def _charts(data: dict[str, Any]) -> list[dict[str, str]]:
                         ("positive", top["positive_mentions"], "#15803d"),
                     )
                 ],
-                {"barmode": "stack", "margin": {"l": 200, "r": 20, "t": 30, "b": 40}},
+                {
+                    "barmode": "stack",
+                    "margin": {"l": 200, "r": 20, "t": 30, "b": 40},
+                    "legend": {"orientation": "h", "y": -0.15, "traceorder": "normal"},
+                },
             ),
         }
     ]
