@@ -79,7 +79,7 @@ templates.env.filters["basename"] = lambda value: Path(str(value)).name if value
 templates.env.globals["csrf_token"] = csrf_token
 
 
-def _money_terms(request: Request) -> tuple[str | None, int]:
+def money_terms(request: Request) -> tuple[str | None, int]:
     """(the business's currency, the months the stored CLV covers), as `services.customers.business_currency`
     and `value_horizon` give them, cached together with the page aggregates: one fingerprint of the store
     per page, however many terms a money figure needs."""
@@ -106,7 +106,7 @@ def render(
     ctx.update(context or {})
     if "currency" not in ctx or "horizon" not in ctx:
         # every money figure names its currency (None: the data do not say), and a CLV the months it covers
-        currency, horizon = _money_terms(request)
+        currency, horizon = money_terms(request)
         ctx.setdefault("currency", currency)
         ctx.setdefault("horizon", horizon)
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)

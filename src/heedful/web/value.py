@@ -13,7 +13,7 @@ from heedful.services import accounts, dashboard
 from heedful.store import Store
 from heedful.web.cache import AggregateCache
 from heedful.web.deps import AnalystUser, StoreDep, ViewerUser, client_ip
-from heedful.web.templating import csv_response, figure, records, render
+from heedful.web.templating import csv_response, figure, money_terms, records, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -134,11 +134,9 @@ def _fit_rows(fit: dict[str, Any] | None) -> list[dict[str, Any]]:
 @router.get("/value")
 def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
     from heedful.services import value as value_service  # imported on first use: it loads the value models
-    from heedful.services.customers import business_currency, value_horizon
 
     data = _data(request, store)
-    currency = business_currency(store)
-    horizon = value_horizon(store)
+    currency, horizon = money_terms(request)  # render()'s, cached with the page aggregates
     fit: dict[str, Any] | None = getattr(request.app.state, "value_fit", None)
     charts: list[dict[str, str]] = []
     seg = data["segments"]
@@ -225,7 +223,7 @@ def value_page(request: Request, store: StoreDep, user: ViewerUser) -> Response:
             # the first is selected: the default model
             "model_names": sorted(("bgnbd", "mbgnbd", "pareto-nbd"), key=lambda m: m != value_service.DEFAULT_MODEL),
             "model_labels": value_service.MODEL_NAMES,
-            "currency": currency,  # already read for the chart: render() need not read them again
+            "currency": currency,
             "horizon": horizon,
             "default_calibration_end": value_service.default_calibration_end(store),
         },
