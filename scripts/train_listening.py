@@ -20,7 +20,9 @@ Data (../shared/data; never a test split):
 - UCI sentiment-labelled sentences (Amazon, IMDb, Yelp), positive / negative.
 
 Writes src/heedful/listen/models/listen_encoder.onnx (int8 weights, ONNX Runtime) and listen_heads.npz,
-checks that the export reproduces the torch model, then prints development figures of the int8 model.
+checks that the export reproduces the torch model, then prints development figures of the int8 model. The
+weights written are the mean of those every 25 steps over the last 40% of training (checkpoint averaging;
+`--keep-last DIR` also writes the last step's model, to compare).
 
 Usage: .venv/bin/python scripts/train_listening.py [--data ../shared/data] [--epochs 2.5]
 """
@@ -56,6 +58,11 @@ MODELS = ROOT / "src" / "heedful" / "listen" / "models"
 SEED = 13
 DIM = 384
 DISTIL = 1.0  # weight of keeping mean-pooled embeddings where the original MiniLM puts them
+# The model written is the mean of the weights every 25 steps over the last 40% of training (checkpoint
+# averaging, 32 checkpoints). On the development parts, against the last step's weights of the same run:
+# polarity end to end 0.739 -> 0.750, gold categories 0.813 -> 0.819, category micro-F1 0.836 -> 0.831,
+# clothing balanced accuracy 0.908 -> 0.903 (docs/listening.md, model card).
+AVERAGE_FROM = 0.6
 CATEGORY_LABELS = {
     "food": "food",
     "service": "service",
@@ -187,6 +194,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep-fp32", type=Path, default=None, help="also keep the fp32 ONNX export in this folder")
     parser.add_argument("--combined", type=int, default=1500, help="two-opinion texts made from train sentences")
+    parser.add_argument(
+        "--out", type=Path, default=MODELS, help="folder to write the model into (default: the package)"
+    )
+    parser.add_argument(
+        "--average-from",
+        type=float,
+        default=AVERAGE_FROM,
+        help="the model written is the mean of the weights taken every 25 steps from this fraction of training "
+        "on (checkpoint averaging); 1 writes the last step's weights",
+    )
+    parser.add_argument("--keep-last", type=Path, default=None, help="also write the last step's model here")
     args = parser.parse_args()
     torch.manual_seed(SEED)
     random.seed(SEED)
@@ -262,6 +280,8 @@ def main() -> None:
     ce = nn.CrossEntropyLoss(ignore_index=-1)
     started = time.perf_counter()
     step = 0
+    averaged: dict[str, torch.Tensor] = {}
+    n_averaged = 0
     while step < total:
         # batches of similar length keep padding small
         rng.shuffle(items)
@@ -325,6 +345,12 @@ def main() -> None:
             opt.step()
             sched.step()
             step += 1
+            if step >= args.average_from * total and step % 25 == 0:
+                n_averaged += 1
+                for name, value in net.state_dict().items():
+                    if value.is_floating_point():
+                        mean = averaged.setdefault(name, torch.zeros_like(value))
+                        mean += (value.detach() - mean) / n_averaged
             if step % 50 == 0:
                 print(
                     json.dumps(
@@ -338,12 +364,17 @@ def main() -> None:
                     flush=True,
                 )
     net.eval()
-    export(net, tokenizer, args.keep_fp32)
     print(json.dumps({"train_seconds": round(time.perf_counter() - started)}), flush=True)
-    print(json.dumps(development_figures(dev, star_dev), indent=2), flush=True)
+    if args.keep_last is not None:
+        export(net, tokenizer, args.keep_last)
+        print(json.dumps({"last_step": development_figures(dev, star_dev, args.keep_last)}, indent=2), flush=True)
+    net.load_state_dict({**net.state_dict(), **averaged})
+    export(net, tokenizer, args.out, args.keep_fp32)
+    figures = development_figures(dev, star_dev, args.out)
+    print(json.dumps({"checkpoints_averaged": n_averaged, **figures}, indent=2), flush=True)
 
 
-def export(net: ListenNet, tokenizer: object, keep_fp32: Path | None = None) -> None:
+def export(net: ListenNet, tokenizer: object, out: Path = MODELS, keep_fp32: Path | None = None) -> None:
     """The encoder as ONNX with int8 weights (dynamic quantisation), the heads as a small .npz."""
     import tempfile
 
@@ -361,7 +392,7 @@ def export(net: ListenNet, tokenizer: object, keep_fp32: Path | None = None) -> 
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    MODELS.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     sample = tokenizer(
         ["a short example", "and a longer example sentence"], ["one", "two words"], padding=True, return_tensors="pt"
     )  # type: ignore[operator]
@@ -380,14 +411,14 @@ def export(net: ListenNet, tokenizer: object, keep_fp32: Path | None = None) -> 
             dynamo=True,
         )
         check_export(net, tokenizer, fp32)
-        quantize_dynamic(str(fp32), str(MODELS / ENCODER_FILE), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(out / ENCODER_FILE), weight_type=QuantType.QInt8)
         if keep_fp32 is not None:  # to try other quantisations or graph optimisations without retraining
             import shutil
 
             keep_fp32.mkdir(parents=True, exist_ok=True)
             for file in Path(tmp).iterdir():
                 shutil.copy2(file, keep_fp32 / file.name)
-    np.savez_compressed(MODELS / HEADS_FILE, **head_arrays(net))
+    np.savez_compressed(out / HEADS_FILE, **head_arrays(net))
 
 
 def check_export(net: ListenNet, tokenizer: object, path: Path) -> None:
@@ -430,13 +461,15 @@ def head_arrays(net: ListenNet) -> dict[str, np.ndarray]:
     }
 
 
-def development_figures(dev: list[dict[str, object]], star_dev: object) -> dict[str, object]:
-    """Figures of the shipped (int8) model on the development parts."""
+def development_figures(dev: list[dict[str, object]], star_dev: object, out: Path = MODELS) -> dict[str, object]:
+    """Figures of the int8 model written to `out` on the development parts."""
     from heedful.listen.evaluation import binary_polarity_scores
-    from heedful.listen.heads import load_heads
-    from heedful.listen.reader import load_reader
+    from heedful.listen.heads import Heads
+    from heedful.listen.reader import Reader
 
-    reader, heads = load_reader(), load_heads()
+    reader = Reader(out / ENCODER_FILE)
+    with np.load(out / HEADS_FILE) as arrays:
+        heads = Heads({k: arrays[k] for k in arrays.files})
     pairs = [(str(s["text"]), c, p) for s in dev for c, p in s["categories"].items() if p != "conflict"]  # type: ignore[attr-defined]
     proba = heads.pair_proba(reader.first_of_pairs([t for t, _, _ in pairs], [CATEGORY_LABELS[c] for _, c, _ in pairs]))
     right = [THEME_CLASSES[1 + int(p[1:].argmax())] == g for p, (_, _, g) in zip(proba, pairs, strict=True)]

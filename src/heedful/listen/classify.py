@@ -48,8 +48,9 @@ OUTPUT_COLUMNS = [
 # Longer texts are read up to here (a 100,000-character paste is classified by its first pages, in bounded time).
 MAX_CHARS = 5000
 # stored with each result; rows of another version are redone
-# html-1: "&#39;" read as "'"; unfused-1: the encoder without SkipLayerNormalization (reader.DISABLED_OPTIMIZERS)
-MODEL_VERSION = "listen-encoder-1+theme-head-1+lang-1+theme-words-1+clauses-2+html-1+unfused-1"
+# html-1: "&#39;" read as "'"; unfused-1: the encoder without SkipLayerNormalization (reader.DISABLED_OPTIMIZERS);
+# listen-encoder-2: the weights averaged over the last 40% of training (scripts/train_listening.py)
+MODEL_VERSION = "listen-encoder-2+theme-head-1+lang-1+theme-words-1+clauses-2+html-1+unfused-1"
 
 # the static path's piece table (`embed.STATIC_TABLE_FILE`); was computed per machine before "pieces-int8-1"
 STATIC_TABLE_VERSION = "pieces-int8-1"
