@@ -13,6 +13,10 @@ export TOKENIZERS_PARALLELISM := false
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# first the locked pip itself (hash-checked): the pip a new venv starts with (23.2) rejects the lock's
+	@# extras-stripped pins in --require-hashes mode once a newer release of such a dependency is published
+	@sed -n '/^pip==/,/^ *#/p' $(LOCK) | grep -v '^ *#' > $(VENV)/pip.lock
+	$(PY) -m pip install -q --require-hashes -r $(VENV)/pip.lock
 	$(PY) -m pip install -q --require-hashes -r $(LOCK)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
