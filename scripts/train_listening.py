@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from heedful.listen.embed import model_path
+from heedful.listen.evaluation import join_two_opinions
 from heedful.listen.heads import HEADS_FILE, THEME_CLASSES
 from heedful.listen.reader import ENCODER_FILE, MAX_PIECES
 from heedful.listen.sentiment import CLASSES
@@ -101,31 +102,6 @@ def semeval(path: Path) -> list[dict[str, object]]:
         cats = {c.get("category", ""): c.get("polarity", "") for c in s.iter("aspectCategory")}
         terms = {t.get("term", ""): t.get("polarity", "") for t in s.iter("aspectTerm")}
         out.append({"text": text, "categories": cats, "terms": terms})
-    return out
-
-
-CONNECTORS = (", but ", ". ", " and ", "; however, ", ", although ", " - ", " while ")
-
-
-def combined(train: list[dict[str, object]], n: int, rng: random.Random) -> list[dict[str, object]]:
-    """Texts that praise one thing and criticise (or merely mention) another, joined from two train
-    sentences about different categories with different polarities: "The sushi was fresh, but the
-    waiter ignored us." Real ones are rare in the train split (about 8%); the model learns from these
-    to give each theme its own side."""
-    single = [s for s in train if len(s["categories"]) == 1 and next(iter(s["categories"].values())) != "conflict"]  # type: ignore[arg-type]
-    out: list[dict[str, object]] = []
-    while len(out) < n:
-        a, b = rng.sample(single, 2)
-        (ca, pa), (cb, pb) = next(iter(a["categories"].items())), next(iter(b["categories"].items()))  # type: ignore[attr-defined]
-        if ca == cb or pa == pb:
-            continue
-        first, second = str(a["text"]).rstrip(" .!"), str(b["text"])
-        joint = rng.choice(CONNECTORS)
-        if joint != ". ":
-            keep = second[:1] == "I" and not second[1:2].isalpha()  # "I", "I've" stay capitalised
-            second = second if keep else second[:1].lower() + second[1:]
-        terms = {**a["terms"], **b["terms"]}  # type: ignore[dict-item]
-        out.append({"text": first + joint + second, "categories": {ca: pa, cb: pb}, "terms": terms})
     return out
 
 
@@ -242,7 +218,7 @@ def main() -> None:
         items.append((str(s["text"]), whole, s))
         if len(pols) >= 2:  # the shape the theme head is for: praise and criticism in one sentence
             items.extend([(str(s["text"]), None, s)] * 2)
-    items.extend((str(r["text"]), None, r) for r in combined(train, args.combined, rng))
+    items.extend((str(r["text"]), None, r) for r in join_two_opinions(train, args.combined, rng))
     for text, neg in zip(star_train["text"], star_train["negative"], strict=True):
         items.extend([(str(text), CLASSES.index("negative" if neg else "positive"), None)] * (2 if neg else 1))
     for text, label in uci:

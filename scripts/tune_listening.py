@@ -25,10 +25,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_listening import SEED, combined, development_split, semeval
+from train_listening import SEED, development_split, semeval
 
 from heedful.listen.classify import Classifier
-from heedful.listen.evaluation import SEMEVAL_CATEGORIES, binary_polarity_scores, multilabel_scores, semeval_taxonomy
+from heedful.listen.evaluation import (
+    SEMEVAL_CATEGORIES,
+    binary_polarity_scores,
+    join_two_opinions,
+    multilabel_scores,
+    semeval_taxonomy,
+)
 from heedful.listen.heads import THEME_CLASSES
 from heedful.listen.one_pass import OnePass, _sentence_spans
 from heedful.services.listen_eval import SEMEVAL_DIR, read_star_reviews, star_development_sample
@@ -136,12 +142,12 @@ def joined_figures(
     op: OnePass, dev: list[dict[str, object]], ids: list[str], theme_of: dict[str, str]
 ) -> dict[str, object]:
     """A larger multi-aspect proxy from the development part alone: 400 texts, each two development
-    sentences about different categories with different polarities joined as `train_listening.combined`
-    joins train sentences ("…, but …", "… and …", …), so every text praises one thing and criticises (or
-    merely names) another. What `listen classify` answers, end to end: themes found, polarity where found,
+    sentences about different categories with different polarities, joined as training joins train
+    sentences (`join_two_opinions`: "…, but …", "… and …", …), so every text praises one thing and
+    criticises (or merely names) another. What `listen classify` answers, end to end: themes found, polarity where found,
     and end to end by the true polarity. The joins are synthetic and SemEval's catch-all category
     (anecdotes/miscellaneous) is in most of them; read it beside the real two-polarity sentences."""
-    joined = combined(dev, 400, random.Random(7))
+    joined = join_two_opinions(dev, 400, random.Random(7))
     _, per_theme, found = op.analyse([str(j["text"]) for j in joined])
     rows = []  # (truth, found, said)
     for j, themes, hit in zip(joined, per_theme, found, strict=True):

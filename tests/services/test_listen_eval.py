@@ -60,3 +60,34 @@ def test_clothing_reviews_split_by_product_so_no_garment_is_in_both_parts() -> N
     assert 0.4 < parts.count("train") / len(parts) < 0.6
     # stable across runs and types: the training script and `listen evaluate` must agree
     assert [clothing_part(str(i)) for i in range(2000)] == parts
+
+
+def test_semeval_report_adds_a_joined_multi_aspect_proxy_from_single_opinion_test_sentences(tmp_path: Path) -> None:
+    from heedful.services.listen_eval import JOINED_TEXTS
+
+    folder = tmp_path / SEMEVAL_DIR
+    folder.mkdir(parents=True)
+    (folder / "Restaurants_Train_v2.xml").write_text(_xml(TRAIN))
+    single = [
+        ("The soup was delicious.", [("food", "positive")]),
+        ("Our waiter ignored us all night.", [("service", "negative")]),
+        ("We sat by the window.", [("ambience", "neutral")]),
+    ]
+    (folder / "Restaurants_Test_Gold.xml").write_text(_xml(TEST + single))
+    joined = _semeval_report(tmp_path, "static")["multi_aspect_joined"]
+    assert isinstance(joined, dict)
+    assert joined["texts"] == JOINED_TEXTS and joined["pairs"] == 2 * JOINED_TEXTS
+    by_truth = joined["end_to_end_by_truth"]
+    assert isinstance(by_truth, dict) and set(by_truth) <= {"negative", "neutral", "positive"} and len(by_truth) >= 2
+    assert all(0 <= v <= 1 for v in by_truth.values())
+    found, right = joined["themes_found"], joined["end_to_end_accuracy"]
+    assert isinstance(found, float) and isinstance(right, float) and 0 <= right <= found <= 1
+
+
+def test_semeval_report_says_when_no_test_sentences_can_be_joined(tmp_path: Path) -> None:
+    folder = tmp_path / SEMEVAL_DIR
+    folder.mkdir(parents=True)
+    (folder / "Restaurants_Train_v2.xml").write_text(_xml(TRAIN))
+    (folder / "Restaurants_Test_Gold.xml").write_text(_xml(TEST))  # one single-opinion sentence only
+    joined = _semeval_report(tmp_path, "static")["multi_aspect_joined"]
+    assert joined == {"texts": 0, "pairs": 0, "end_to_end_accuracy": None}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +40,37 @@ def semeval_taxonomy(sentences: Sequence[tuple[str, Sequence[str]]]) -> Taxonomy
         for c, (tid, d, s) in SEMEVAL_CATEGORIES.items()
     ]
     return Taxonomy(name="semeval2014-restaurants", version="train-v2", themes=themes)
+
+
+# How two sentences are joined into one text that praises one thing and criticises (or merely names) another:
+# training (scripts/train_listening.py) joins train sentences, `listen evaluate` joins test sentences.
+CONNECTORS = (", but ", ". ", " and ", "; however, ", ", although ", " - ", " while ")
+
+
+def join_two_opinions(records: Sequence[Mapping[str, Any]], n: int, rng: random.Random) -> list[dict[str, Any]]:
+    """`n` texts, each two of `records` joined ("The sushi was fresh, but the waiter ignored us."). Records
+    are {"text", "categories": {category: polarity}, optional "terms": {term: polarity}}; only records with
+    one category, not "conflict", are joined, and only two about different categories with different
+    polarities. Real texts of that shape are rare in SemEval (about 8% of its sentences). Empty when no two
+    records qualify."""
+    single = [r for r in records if len(r["categories"]) == 1 and next(iter(r["categories"].values())) != "conflict"]
+    kinds = {next(iter(r["categories"].items())) for r in single}
+    if not any(ca != cb and pa != pb for ca, pa in kinds for cb, pb in kinds):
+        return []
+    out: list[dict[str, Any]] = []
+    while len(out) < n:
+        a, b = rng.sample(single, 2)
+        (ca, pa), (cb, pb) = next(iter(a["categories"].items())), next(iter(b["categories"].items()))
+        if ca == cb or pa == pb:
+            continue
+        first, second = str(a["text"]).rstrip(" .!"), str(b["text"])
+        joint = rng.choice(CONNECTORS)
+        if joint != ". ":
+            keep = second[:1] == "I" and not second[1:2].isalpha()  # "I", "I've" stay capitalised
+            second = second if keep else second[:1].lower() + second[1:]
+        terms = {**a.get("terms", {}), **b.get("terms", {})}
+        out.append({"text": first + joint + second, "categories": {ca: pa, cb: pb}, "terms": terms})
+    return out
 
 
 def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) -> dict[str, float]:

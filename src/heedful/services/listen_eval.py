@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 CLOTHING_FILE = Path("womens_ecommerce_clothing_reviews") / "Womens Clothing E-Commerce Reviews.csv.gz"
 SEMEVAL_DIR = Path("semeval2014_absa_restaurants")
+JOINED_TEXTS = 400  # texts in the joined multi-aspect proxy (two test sentences each)
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,14 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
     run through the same service functions the command calls. A gold (sentence, category) pair counts as
     right only when the category is detected and its polarity matches; conflict pairs are left out (heedful
     never answers "conflict"). The multi-aspect proxy is the test sentences naming two or more categories
-    with different polarities: the shape of feedback that praises one thing and criticises another.
+    with different polarities: the shape of feedback that praises one thing and criticises another. Being
+    few (25 sentences in SemEval's test gold), they are joined by a larger, synthetic one: test sentences
+    about one category each, two at a time ("…, but …"; `join_two_opinions`), end to end by true polarity.
     """
+    import random
     import tempfile
 
-    from heedful.listen.evaluation import SEMEVAL_CATEGORIES, multilabel_scores, semeval_taxonomy
+    from heedful.listen.evaluation import SEMEVAL_CATEGORIES, join_two_opinions, multilabel_scores, semeval_taxonomy
     from heedful.services import listen as service
 
     train = read_semeval(data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
@@ -131,6 +135,20 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
     multi_pairs = [(i, t, g) for i, t, g in pairs if i in multi]
     multi_right = [said[i].get(t) == g for i, t, g in multi_pairs]
     golds = [g for _, _, g in multi_pairs]
+    joined = join_two_opinions(
+        [{"text": s.text, "categories": dict(s.categories)} for s in test], JOINED_TEXTS, random.Random(0)
+    )
+    joined_items = pd.DataFrame(
+        {"feedback_id": [f"j{i}" for i in range(len(joined))], "text": [j["text"] for j in joined]}
+    )
+    joined_said = (
+        [json.loads(t or "{}") for t in service.classify_items(clf, joined_items, redact_pii=False)["theme_sentiments"]]
+        if joined
+        else []
+    )
+    joined_pairs = [
+        (gold, joined_said[i].get(theme_of[c])) for i, j in enumerate(joined) for c, gold in j["categories"].items()
+    ]
     aspects = clf.aspect_sentiments([s.text for s in test], [[theme_of[c] for c, _ in s.categories] for s in test])
     gold_pairs = [(p, a[theme_of[c]]) for s, a in zip(test, aspects, strict=True) for c, p in s.categories]
     no_conflict = [(g, p) for g, p in gold_pairs if g != "conflict"]
@@ -159,6 +177,28 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
             else None,
             "note": "test sentences whose categories disagree in polarity (conflict left out), end to end",
         },
+        "multi_aspect_joined": _joined_figures(joined_pairs, len(joined)),
+    }
+
+
+def _joined_figures(pairs: list[tuple[str, str | None]], texts: int) -> dict[str, object]:
+    """End to end on the joined test sentences: (true polarity, what classify said or None) per pair."""
+    if not pairs:
+        return {"texts": 0, "pairs": 0, "end_to_end_accuracy": None}
+    golds = [g for g, _ in pairs]
+    found = [(g, s) for g, s in pairs if s is not None]
+    return {
+        "texts": texts,
+        "pairs": len(pairs),
+        "end_to_end_accuracy": round(sum(g == s for g, s in pairs) / len(pairs), 4),
+        "themes_found": round(len(found) / len(pairs), 4),
+        "polarity_where_found": round(sum(g == s for g, s in found) / len(found), 4) if found else None,
+        "end_to_end_by_truth": {
+            c: round(sum(s == c for g, s in pairs if g == c) / golds.count(c), 4) for c in sorted(set(golds))
+        },
+        "most_common_class_accuracy": round(max(golds.count(c) for c in set(golds)) / len(golds), 4),
+        "note": "each text two test sentences about different categories with different polarities, joined "
+        "('..., but ...', '... and ...'); synthetic, and SemEval's catch-all category is in many; end to end",
     }
 
 
