@@ -32,6 +32,7 @@ from heedful.listen.evaluation import (
     SEMEVAL_CATEGORIES,
     binary_polarity_scores,
     join_two_opinions,
+    joined_scores,
     multilabel_scores,
     semeval_taxonomy,
 )
@@ -144,28 +145,17 @@ def joined_figures(
     """A larger multi-aspect proxy from the development part alone: 400 texts, each two development
     sentences about different categories with different polarities, joined as training joins train
     sentences (`join_two_opinions`: "…, but …", "… and …", …), so every text praises one thing and
-    criticises (or merely names) another. What `listen classify` answers, end to end: themes found, polarity where found,
-    and end to end by the true polarity. The joins are synthetic and SemEval's catch-all category
+    criticises (or merely names) another. What `listen classify` answers, scored as `listen evaluate` scores
+    its joined test texts (`joined_scores`): end to end, themes found, polarity where found, by true polarity. The joins are synthetic and SemEval's catch-all category
     (anecdotes/miscellaneous) is in most of them; read it beside the real two-polarity sentences."""
     joined = join_two_opinions(dev, 400, random.Random(7))
     _, per_theme, found = op.analyse([str(j["text"]) for j in joined])
-    rows = []  # (truth, found, said)
+    pairs = []  # (true polarity, what classify said or None)
     for j, themes, hit in zip(joined, per_theme, found, strict=True):
-        for c, p in j["categories"].items():  # type: ignore[attr-defined]
+        for c, p in j["categories"].items():
             k = ids.index(theme_of[c])
-            rows.append((p, bool(hit[k]), THEME_CLASSES[1 + int(themes[k, 1:].argmax())] if hit[k] else None))
-    right = [said == truth for truth, _, said in rows]
-    return {
-        "texts": len(joined),
-        "pairs": len(rows),
-        "end_to_end": round(float(np.mean(right)), 4),
-        "themes_found": round(float(np.mean([f for _, f, _ in rows])), 4),
-        "polarity_where_found": round(float(np.mean([said == truth for truth, f, said in rows if f])), 4),
-        "end_to_end_by_truth": {
-            c: round(float(np.mean([r for r, (truth, _, _) in zip(right, rows, strict=True) if truth == c])), 4)
-            for c in sorted({truth for truth, _, _ in rows})
-        },
-    }
+            pairs.append((p, THEME_CLASSES[1 + int(themes[k, 1:].argmax())] if hit[k] else None))
+    return joined_scores(pairs, len(joined))
 
 
 def path_figures(

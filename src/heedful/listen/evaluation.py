@@ -73,6 +73,26 @@ def join_two_opinions(records: Sequence[Mapping[str, Any]], n: int, rng: random.
     return out
 
 
+def joined_scores(pairs: Sequence[tuple[str, str | None]], texts: int) -> dict[str, object]:
+    """End to end on joined texts (`join_two_opinions`): per (text, category) pair, the true polarity and what
+    classify said about that theme, None where it did not find it."""
+    if not pairs:
+        return {"texts": 0, "pairs": 0, "end_to_end_accuracy": None}
+    golds = [g for g, _ in pairs]
+    found = [(g, s) for g, s in pairs if s is not None]
+    return {
+        "texts": texts,
+        "pairs": len(pairs),
+        "end_to_end_accuracy": round(sum(g == s for g, s in pairs) / len(pairs), 4),
+        "themes_found": round(len(found) / len(pairs), 4),
+        "polarity_where_found": round(sum(g == s for g, s in found) / len(found), 4) if found else None,
+        "end_to_end_by_truth": {
+            c: round(sum(s == c for g, s in pairs if g == c) / golds.count(c), 4) for c in sorted(set(golds))
+        },
+        "most_common_class_accuracy": round(max(golds.count(c) for c in set(golds)) / len(golds), 4),
+    }
+
+
 def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) -> dict[str, float]:
     """Micro precision, recall and F1 over (item, label) pairs."""
     tp = sum(len(t & p) for t, p in zip(truth, predicted, strict=True))

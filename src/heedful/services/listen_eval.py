@@ -113,7 +113,13 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
     import random
     import tempfile
 
-    from heedful.listen.evaluation import SEMEVAL_CATEGORIES, join_two_opinions, multilabel_scores, semeval_taxonomy
+    from heedful.listen.evaluation import (
+        SEMEVAL_CATEGORIES,
+        join_two_opinions,
+        joined_scores,
+        multilabel_scores,
+        semeval_taxonomy,
+    )
     from heedful.services import listen as service
 
     train = read_semeval(data / SEMEVAL_DIR / "Restaurants_Train_v2.xml")
@@ -149,6 +155,12 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
     joined_pairs = [
         (gold, joined_said[i].get(theme_of[c])) for i, j in enumerate(joined) for c, gold in j["categories"].items()
     ]
+    joined_figures = joined_scores(joined_pairs, len(joined))
+    if joined_pairs:
+        joined_figures["note"] = (
+            "each text two test sentences about different categories with different polarities, joined "
+            "('..., but ...', '... and ...'); synthetic, and SemEval's catch-all category is in many; end to end"
+        )
     aspects = clf.aspect_sentiments([s.text for s in test], [[theme_of[c] for c, _ in s.categories] for s in test])
     gold_pairs = [(p, a[theme_of[c]]) for s, a in zip(test, aspects, strict=True) for c, p in s.categories]
     no_conflict = [(g, p) for g, p in gold_pairs if g != "conflict"]
@@ -177,28 +189,7 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
             else None,
             "note": "test sentences whose categories disagree in polarity (conflict left out), end to end",
         },
-        "multi_aspect_joined": _joined_figures(joined_pairs, len(joined)),
-    }
-
-
-def _joined_figures(pairs: list[tuple[str, str | None]], texts: int) -> dict[str, object]:
-    """End to end on the joined test sentences: (true polarity, what classify said or None) per pair."""
-    if not pairs:
-        return {"texts": 0, "pairs": 0, "end_to_end_accuracy": None}
-    golds = [g for g, _ in pairs]
-    found = [(g, s) for g, s in pairs if s is not None]
-    return {
-        "texts": texts,
-        "pairs": len(pairs),
-        "end_to_end_accuracy": round(sum(g == s for g, s in pairs) / len(pairs), 4),
-        "themes_found": round(len(found) / len(pairs), 4),
-        "polarity_where_found": round(sum(g == s for g, s in found) / len(found), 4) if found else None,
-        "end_to_end_by_truth": {
-            c: round(sum(s == c for g, s in pairs if g == c) / golds.count(c), 4) for c in sorted(set(golds))
-        },
-        "most_common_class_accuracy": round(max(golds.count(c) for c in set(golds)) / len(golds), 4),
-        "note": "each text two test sentences about different categories with different polarities, joined "
-        "('..., but ...', '... and ...'); synthetic, and SemEval's catch-all category is in many; end to end",
+        "multi_aspect_joined": joined_figures,
     }
 
 
