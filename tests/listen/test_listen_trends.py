@@ -73,3 +73,20 @@ def test_competitor_mentions_quote_the_sentence_naming_them() -> None:
     assert mentions["Zalando"].share_negative == 1.0
     assert mentions["asos"].mentions == 1
     assert mentions["Shein"].mentions == 0
+
+
+def test_a_mention_without_its_own_polarity_takes_the_items() -> None:
+    # the rule the journey scorecard and alerts read a mention by, so the Listening page agrees with them
+    frame = pd.DataFrame(
+        {
+            "created_at": [pd.Timestamp(2024, 1, 5)] * 3,
+            "themes": ["billing", "billing", "billing;fit_size"],
+            "theme_sentiments": [json.dumps({"billing": "positive"}), "", json.dumps({"fit_size": "negative"})],
+            "sentiment": ["negative", "negative", "mixed"],
+            "sentiment_score": [0.0, -0.5, 0.0],
+        }
+    )
+    trends = theme_trends(frame, period="M").set_index("theme")
+    assert trends.loc["billing", "negative_share"] == 1 / 3  # its own "positive", the item's "negative", "mixed"
+    assert trends.loc["billing", "positive_share"] == 1 / 3
+    assert trends.loc["fit_size", "negative_share"] == 1.0

@@ -23,7 +23,7 @@ def _text_of(html: str, testid: str) -> str:
     return match.group(1)
 
 
-def test_overview_shows_revenue_net_of_returns_and_customer_counts(
+def test_overview_counts_purchases_with_returns_apart_and_customers(
     clients: dict[Role, TestClient], web_store: Store
 ) -> None:
     html = clients[Role.viewer].get("/").text
@@ -31,6 +31,12 @@ def test_overview_shows_revenue_net_of_returns_and_customer_counts(
     net = orders.loc[~orders["is_return"], "amount"].sum()
     assert _text_of(html, "kpi-revenue") == f"{net:,.0f}"
     assert _text_of(html, "kpi-customers") == str(web_store.count("customers"))
+    purchases, returns = web_store.fetchall(
+        "SELECT COUNT(DISTINCT CASE WHEN NOT is_return THEN order_id END), "
+        "COUNT(DISTINCT CASE WHEN is_return THEN order_id END) FROM orders"
+    )[0]
+    assert _text_of(html, "kpi-orders") == f"{purchases:,}"  # a return is no order
+    assert returns and _text_of(html, "kpi-returns") == f"and {returns:,} returns or cancellations"
     assert "Top themes" in html and "Delivery speed" in html and "delivery_speed" not in html  # labels, not ids
 
 

@@ -7,10 +7,13 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from heedful.ingest.datasets import data_summary
 from heedful.services import dashboard
 from heedful.services.dashboard import CustomerQuery
+from heedful.services.listen import overview as listen_overview
 from heedful.store import Store
 from heedful.web.cache import AggregateCache
+from heedful.web.overview import overview_data
 
 from .conftest import seed_data
 
@@ -76,6 +79,18 @@ def test_overview_figures_count_revenue_net_of_returns(seeded: Store) -> None:
     assert figures["active_customers"] == 3
 
 
+def test_orders_have_one_value_everywhere(seeded: Store) -> None:
+    """A return is no order: the overview, the demo summary and the monthly chart count 12 purchases and
+    the one return apart (the overview once said 13 where the demo said 12)."""
+    figures = dashboard.overview_figures(seeded)
+    summary = data_summary(seeded)
+    assert figures["orders"] == summary["orders"] == 12
+    assert figures["returns"] == summary["returns"] == 1
+    assert figures["returned_amount"] == pytest.approx(summary["returned_amount"]) == -10.0
+    assert figures["monthly"]["orders"].sum() == 12
+    assert figures["revenue"] == pytest.approx(summary["revenue"])
+
+
 def test_value_summaries(seeded: Store) -> None:
     histogram = dashboard.clv_histogram(seeded, bins=4)
     assert histogram["customers"].sum() == 3
@@ -84,11 +99,15 @@ def test_value_summaries(seeded: Store) -> None:
     assert summary.loc["champions", "mean_clv"] == pytest.approx(300.0)
 
 
-def test_theme_mentions_use_per_theme_sentiment(seeded: Store) -> None:
-    top = dashboard.top_themes(dashboard.theme_mentions(seeded)).set_index("theme")
+def test_overview_themes_are_the_listening_pages_figures_with_per_theme_sentiment(seeded: Store) -> None:
+    top = overview_data(seeded)["themes"].set_index("theme")
+    listening = listen_overview(seeded)["themes"].set_index("theme")
     assert top.loc["delivery_speed", "mentions"] == 2
     assert top.loc["delivery_speed", "negative_share"] == pytest.approx(0.5)
     assert top.loc["product_quality", "negative_share"] == 0
+    for column in ("mentions", "negative_share", "negative_low", "negative_high"):
+        assert top[column].to_dict() == listening.loc[top.index, column].to_dict()
+    assert top.loc["delivery_speed", "negative_low"] < 0.5 < top.loc["delivery_speed", "negative_high"]
 
 
 def test_aggregate_cache_recomputes_after_new_data(seeded: Store) -> None:
@@ -130,11 +149,11 @@ def test_fingerprint_changes_when_value_results_are_rewritten_in_place(seeded: S
 def test_theme_trend_has_every_month_in_order_with_zeros_for_months_without_mentions() -> None:
     # A theme not mentioned in a month is a zero there, not a gap: a chart drawn from the rows lists the months in
     # calendar order whichever theme is drawn first (the overview once drew Jan 2011 after Dec 2011).
-    mentions = pd.DataFrame(
+    mentions = pd.DataFrame(  # theme_trends per month: one row per (period, theme) mentioned
         {
-            "theme": ["fit", "fit", "style", "fit", "other"],
-            "negative": [False, True, False, False, False],
-            "month": ["2024-03", "2024-01", "2024-03", "2024-03", "2024-04"],
+            "period": pd.PeriodIndex(["2024-03", "2024-01", "2024-03", "2024-04"], freq="M"),
+            "theme": ["fit", "fit", "style", "other"],
+            "mentions": [2, 1, 1, 1],
         }
     )
     trend = dashboard.theme_trend(mentions, ["style", "fit"])

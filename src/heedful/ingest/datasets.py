@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from heedful.errors import NotFoundError
+from heedful.ingest import order_figures as figures
 from heedful.store import Store
 
 # name -> (file, entity, preset, source recorded on the rows)
@@ -43,12 +44,12 @@ def import_demo_data(store: Store) -> dict[str, dict[str, Any]]:
 def data_summary(store: Store) -> dict[str, Any]:
     """Headline figures of what is stored: customers, orders, revenue (returns apart), feedback, date range."""
     orders = store.query(
-        "SELECT COUNT(DISTINCT CASE WHEN NOT is_return THEN order_id END) AS orders, "
+        f"SELECT {figures.ORDERS} AS orders, "
         "COUNT(*) AS order_lines, "
-        "COALESCE(SUM(CASE WHEN NOT is_return THEN amount END), 0) AS revenue, "
-        "COUNT(DISTINCT CASE WHEN is_return THEN order_id END) AS returns, "
+        f"{figures.REVENUE} AS revenue, "
+        f"{figures.RETURNS} AS returns, "
         "COUNT(CASE WHEN is_return THEN 1 END) AS return_lines, "
-        "COALESCE(SUM(CASE WHEN is_return THEN amount END), 0) AS returned_amount, "
+        f"{figures.RETURNED_AMOUNT} AS returned_amount, "
         "MIN(ordered_at) AS first_order_at, MAX(ordered_at) AS last_order_at FROM orders"
     ).iloc[0]
     customers = store.query("SELECT kind, COUNT(*) AS n FROM customers GROUP BY kind ORDER BY kind")

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from heedful.errors import NotFoundError
+from heedful.ingest import order_figures as figures
 from heedful.store import Store
 
 RECENT = 10  # most recent orders / feedback items / answers listed in a profile
@@ -77,11 +78,11 @@ def customer_profile(store: Store, customer_id: str) -> dict[str, Any]:
 def _orders(store: Store, cid: str) -> dict[str, Any]:
     totals = store.query(
         "SELECT "
-        "COUNT(DISTINCT CASE WHEN NOT is_return THEN order_id END) AS orders, "
+        f"{figures.ORDERS} AS orders, "
         "COUNT(*) AS lines, "
-        "COALESCE(SUM(CASE WHEN NOT is_return THEN amount END), 0) AS revenue, "
-        "COUNT(DISTINCT CASE WHEN is_return THEN order_id END) AS returns, "
-        "COALESCE(SUM(CASE WHEN is_return THEN amount END), 0) AS returned_amount, "
+        f"{figures.REVENUE} AS revenue, "
+        f"{figures.RETURNS} AS returns, "
+        f"{figures.RETURNED_AMOUNT} AS returned_amount, "
         "MIN(CASE WHEN NOT is_return THEN ordered_at END) AS first_order_at, "
         "MAX(CASE WHEN NOT is_return THEN ordered_at END) AS last_order_at, "
         "MIN(currency) AS currency "

@@ -35,14 +35,20 @@ def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]
         raise InputError(f"Unknown period {period!r}; use D, W, M, Q or Y.") from exc
     items = frame.groupby("period").size().rename("items")
     long = explode_themes(frame).copy()
+    # a theme's own polarity, else the item's (as the journey scorecard and alerts read a mention)
     polarity = []
-    for sentiments, theme in zip(
-        long.get("theme_sentiments", pd.Series("{}", index=long.index)), long["theme"], strict=True
+    for sentiments, theme, item in zip(
+        long.get("theme_sentiments", pd.Series("{}", index=long.index)),
+        long["theme"],
+        long.get("sentiment", pd.Series("neutral", index=long.index)),
+        strict=True,
     ):
+        fallback = item if isinstance(item, str) and item else "neutral"
         try:
-            polarity.append(json.loads(sentiments or "{}").get(theme, "neutral"))
+            own = json.loads(sentiments or "{}")
         except (TypeError, ValueError):
-            polarity.append("neutral")
+            own = {}
+        polarity.append((own.get(theme) if isinstance(own, dict) else None) or fallback)
     long["polarity"] = polarity
     return long, items
 

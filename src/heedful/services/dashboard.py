@@ -6,16 +6,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from heedful.ingest import order_figures as figures
 from heedful.journey.periods import coverage, default_period
 from heedful.store import Store
 from heedful.store.journey_repo import data_span
-from heedful.themes import decode_themes
 
 ACTIVE_DAYS = 90  # a customer is active with an order in the last 90 days of the data
 
@@ -41,25 +40,28 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- overview
 def overview_figures(store: Store) -> dict[str, Any]:
     """Headline figures and monthly trends for the overview page."""
-    revenue_sql = "SUM(CASE WHEN is_return THEN 0 ELSE amount END)"
     customers = int(_scalar(store, "SELECT COUNT(*) FROM customers WHERE kind = 'customer'") or 0)
-    row = store.fetchall(f"SELECT {revenue_sql}, COUNT(DISTINCT order_id), MAX(ordered_at) FROM orders")[0]
-    revenue, orders, last_order = float(row[0] or 0.0), int(row[1] or 0), row[2]
+    row = store.fetchall(
+        f"SELECT {figures.REVENUE}, {figures.ORDERS}, {figures.RETURNS}, {figures.RETURNED_AMOUNT}, MAX(ordered_at) "
+        "FROM orders"
+    )[0]
+    revenue, orders, returns, returned = float(row[0] or 0.0), int(row[1] or 0), int(row[2] or 0), float(row[3] or 0.0)
+    last_order = row[4]
     active = 0
     if last_order is not None:
         cutoff = pd.Timestamp(last_order) - pd.Timedelta(days=ACTIVE_DAYS)
         active = int(
             _scalar(
                 store,
-                "SELECT COUNT(DISTINCT customer_id) FROM orders WHERE ordered_at > ? AND NOT is_return",
+                f"SELECT {figures.CUSTOMERS_ORDERING} FROM orders WHERE ordered_at > ?",
                 [cutoff.to_pydatetime()],
             )
             or 0
         )
     month = "date_trunc('month', ordered_at)"
     monthly = store.query(
-        f"SELECT {month} AS month, {revenue_sql} AS revenue, COUNT(DISTINCT customer_id) AS active_customers, "
-        f"COUNT(DISTINCT order_id) AS orders FROM orders GROUP BY 1 ORDER BY 1"
+        f"SELECT {month} AS month, {figures.REVENUE} AS revenue, {figures.CUSTOMERS_ORDERING} AS active_customers, "
+        f"{figures.ORDERS} AS orders FROM orders GROUP BY 1 ORDER BY 1"
     )
     first, data_end = data_span(store)
     if not monthly.empty:
@@ -73,6 +75,8 @@ def overview_figures(store: Store) -> dict[str, Any]:
         "customers": customers,
         "revenue": revenue,
         "orders": orders,
+        "returns": returns,
+        "returned_amount": returned,
         "active_customers": active,
         "active_days": ACTIVE_DAYS,
         "last_order": last_order,
@@ -95,55 +99,18 @@ def partial_months(months: list[str], data_end: Any) -> set[str]:
     return {m for m in months if coverage(m, data_end).partial}
 
 
-def theme_mentions(store: Store) -> pd.DataFrame:
-    """One row per (feedback, theme) mention: theme, negative, month (empty before `listen classify`)."""
-    frame = store.query(
-        "SELECT e.themes, e.theme_sentiments, e.sentiment, f.created_at FROM feedback_enriched e "
-        "JOIN feedback f ON f.feedback_id = e.feedback_id WHERE e.themes IS NOT NULL AND e.themes <> ''"
-    )
-    if frame.empty:
-        return pd.DataFrame(columns=["theme", "negative", "month"])
-    rows: list[dict[str, Any]] = []
-    for themes, theme_sent, sentiment, created in frame.itertuples(index=False):
-        per_theme = _json_object(theme_sent)
-        for theme in decode_themes(themes):
-            rows.append(
-                {
-                    "theme": theme,
-                    "negative": (per_theme.get(theme) or sentiment) == "negative",
-                    "month": pd.Timestamp(created).strftime("%Y-%m"),
-                }
-            )
-    return pd.DataFrame(rows, columns=["theme", "negative", "month"])
-
-
-def top_themes(mentions: pd.DataFrame, top: int = 8) -> pd.DataFrame:
-    if mentions.empty:
-        return pd.DataFrame(columns=["theme", "mentions", "negative_share"])
-    grouped = mentions.groupby("theme").agg(mentions=("theme", "size"), negative_share=("negative", "mean"))
-    return grouped.sort_values("mentions", ascending=False).head(top).reset_index()
-
-
-def theme_trend(mentions: pd.DataFrame, themes: list[str]) -> pd.DataFrame:
-    """Mentions of each of `themes` per month, every month from the first to the last month with feedback
-    (0 where a theme was not mentioned: a month without mentions is a zero, not a gap in the line), in
-    month order and, within a month, in the order of `themes`."""
-    if mentions.empty or not themes:
+def theme_trend(trends: pd.DataFrame, themes: list[str]) -> pd.DataFrame:
+    """Mentions of each of `themes` per month (`trends`: `heedful.listen.trends.theme_trends` per month, the
+    Listening page's counts), every month from the first to the last month with feedback (0 where a theme was
+    not mentioned: a month without mentions is a zero, not a gap in the line), in month order and, within a
+    month, in the order of `themes`."""
+    if trends.empty or not themes:
         return pd.DataFrame(columns=["month", "theme", "mentions"])
-    counts = mentions[mentions["theme"].isin(themes)].groupby(["month", "theme"]).size()
-    span = pd.period_range(min(mentions["month"]), max(mentions["month"]), freq="M").strftime("%Y-%m")
+    months = trends["period"].astype(str)
+    counts = trends[trends["theme"].isin(themes)].assign(month=months).groupby(["month", "theme"])["mentions"].sum()
+    span = pd.period_range(min(months), max(months), freq="M").strftime("%Y-%m")
     grid = pd.MultiIndex.from_product([list(span), themes], names=["month", "theme"])
-    return counts.reindex(grid, fill_value=0).rename("mentions").reset_index()
-
-
-def _json_object(text: Any) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    return counts.reindex(grid, fill_value=0).astype(int).rename("mentions").reset_index()
 
 
 def survey_scores(store: Store) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from heedful.services import dashboard
 from heedful.services.listen import label_of
+from heedful.services.listen import overview as listen_overview
 from heedful.store import Store
 from heedful.web.cache import AggregateCache
 from heedful.web.deps import StoreDep, ViewerUser
@@ -42,15 +43,19 @@ def _survey_trend(scores: pd.DataFrame) -> pd.DataFrame:
 def overview_data(store: Store) -> dict[str, Any]:
     """Everything the overview shows, computed in one go (and cached until the data changes)."""
     figures = dashboard.overview_figures(store)
-    mentions = dashboard.theme_mentions(store)
-    top = dashboard.top_themes(mentions)
+    # the Listening page's figures (`services.listen.overview`), so a theme's mentions and negative share
+    # read the same on both pages
+    listening = listen_overview(store)
+    top = listening["themes"].head(8)
+    if top.empty:
+        top = pd.DataFrame(columns=["theme", "mentions", "negative_share", "negative_low", "negative_high"])
     scores = dashboard.survey_scores(store)
     survey = _survey_trend(scores) if not scores.empty else pd.DataFrame(columns=["kind", "month", "value", "n"])
     return {
         "figures": figures,
         "monthly": figures["monthly"],
         "themes": top,
-        "theme_trend": dashboard.theme_trend(mentions, list(top["theme"].head(5))),
+        "theme_trend": dashboard.theme_trend(listening["trends"], list(top["theme"].head(5))),
         "survey": survey,
     }
 
@@ -243,7 +248,7 @@ def overview_chart_csv(request: Request, store: StoreDep, user: ViewerUser, name
         if not data["monthly"].empty
         else data["monthly"],
         "survey": data["survey"],
-        "themes": data["themes"],
+        "themes": data["themes"][["theme", "mentions", "negative_share", "negative_low", "negative_high"]],
         "theme_trend": data["theme_trend"],
     }
     if name not in frames:
