@@ -11,6 +11,7 @@ import pytest
 from tests.retain.conftest import make_retail_orders
 
 import heedful as hf
+from heedful.retain.quality import WEAK_AUC
 from heedful.services import retain
 from heedful.store import Store
 
@@ -52,6 +53,43 @@ def test_at_risk_lists_the_top_customers_by_value_at_risk_with_reasons(store: St
     assert all(t.endswith(("→ risk up", "→ risk down")) and " = " not in t for r in stored["reasons"] for t in r)
     summary = retain.at_risk_summary(store)
     assert summary["customers"] == store.count("churn_scores")
+    # the run's out-of-fold quality is kept beside the scores, for the page to say how far to trust them
+    quality = retain.churn_model_quality(store)
+    assert quality is not None and quality["horizon_days"] == 90 and quality["n_scored"] == summary["customers"]
+    assert 0 <= quality["cv_auc_low"] <= quality["cv_auc"] <= quality["cv_auc_high"] <= 1
+    assert quality["weak"] == (quality["cv_auc"] < WEAK_AUC or quality["cv_auc_low"] <= 0.5)
+    assert "no order in the next 90 days" in quality["in_words"]
+    json.dumps(quality)  # the API returns it as it is
+
+
+def _evaluation(auc: float, low: float, high: float) -> dict[str, object]:
+    return {
+        "horizon_days": 60,
+        "trained_cutoff": "2024-03-01",
+        "n_train_customers": 1200,
+        "train_churn_rate": 0.3,
+        "cv_auc": auc,
+        "cv_auc_ci95": [low, high],
+        "cv_brier": 0.18,
+        "n_scored": 1500,
+    }
+
+
+def test_churn_model_quality_is_said_in_plain_words_and_weak_models_are_called_rough(duck_store: Store) -> None:
+    assert retain.churn_model_quality(duck_store) is None  # nothing scored yet
+    retain.save_churn_run(duck_store, _evaluation(0.81, 0.78, 0.84), "retail-churn:60d")
+    strong = retain.churn_model_quality(duck_store)
+    assert strong is not None and not strong["weak"]
+    assert strong["in_words"] == (
+        "Churn risk is the chance that a customer places no order in the next 60 days. The model learnt it from "
+        "1,200 customers' orders up to 2024-03-01 and what they did in the 60 days after (30% of them ordered "
+        "nothing). Tested on customers it had not learnt from, it ranks a churner above a customer who stays 81% "
+        "of the time (95% interval 78%–84%); 50% would be guessing."
+    )
+    retain.save_churn_run(duck_store, _evaluation(0.74, 0.49, 0.9), "retail-churn:60d")  # interval reaches chance
+    latest = retain.churn_model_quality(duck_store)
+    assert latest is not None and latest["weak"] and latest["cv_auc"] == 0.74
+    assert latest["in_words"].endswith("That is weak: read each risk as a rough guide, not a forecast.")
 
 
 def _survey(store: Store, survey_id: str, questions: list[dict[str, str]]) -> None:

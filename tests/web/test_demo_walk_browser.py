@@ -84,3 +84,18 @@ def test_every_demo_page_speaks_the_business_language(browser, demo_url: str) ->
     context.close()
     assert {"/", "/customers", "/value", "/listen", "/retain", "/journey"} <= {p.split("?")[0] for p in seen}
     assert not problems, "\n".join(problems)
+
+
+def test_the_retain_page_says_what_churn_risk_means_and_how_far_to_trust_it(browser, demo_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    context = browser.new_context(base_url=demo_url)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(DEMO_LOGIN[0])
+    page.get_by_label("Password").fill(DEMO_LOGIN[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")
+    page.goto("/retain")
+    quality = page.get_by_test_id("churn-quality").inner_text()
+    assert "no order in the next 90 days" in quality and "50% would be guessing" in quality
+    assert page.get_by_role("columnheader", name="Churn risk (90 days)").count() == 1
+    context.close()

@@ -262,8 +262,59 @@ def run_at_risk(store: Store, horizon: int = 90) -> AtRiskResult:
         feedback=load_feedback(store),
         nps=load_nps(store),
     )
-    save_churn_scores(store, result.customers, model_version=f"retail-churn:{horizon}d", horizon_days=horizon)
+    version = f"retail-churn:{horizon}d"
+    save_churn_scores(store, result.customers, model_version=version, horizon_days=horizon)
+    save_churn_run(store, result.evaluation, version)
     return result
+
+
+def save_churn_run(store: Store, evaluation: dict[str, Any], model_version: str) -> None:
+    """Record a scoring run's out-of-fold quality (churn_runs), for `churn_model_quality`."""
+    low, high = [*list(evaluation.get("cv_auc_ci95") or []), None, None][:2]
+    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def number(value: Any) -> float | None:
+        return None if value is None or pd.isna(value) else float(value)
+
+    row = {
+        "run_id": f"{model_version}@{now.isoformat()}",
+        "model_version": model_version,
+        "horizon_days": int(evaluation["horizon_days"]),
+        "trained_cutoff": pd.Timestamp(evaluation["trained_cutoff"]).to_pydatetime(),
+        "n_train_customers": int(evaluation["n_train_customers"]),
+        "train_churn_rate": number(evaluation.get("train_churn_rate")),
+        "cv_auc": number(evaluation.get("cv_auc")),
+        "cv_auc_low": number(low),
+        "cv_auc_high": number(high),
+        "cv_brier": number(evaluation.get("cv_brier")),
+        "n_scored": int(evaluation.get("n_scored") or 0),
+        "scored_at": now,
+    }
+    store.upsert("churn_runs", pd.DataFrame([row]))
+
+
+def _plain(value: Any) -> Any:
+    """A stored value as JSON reads it: None for missing, ISO text for a time, Python numbers."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def churn_model_quality(store: Store) -> dict[str, Any] | None:
+    """How far to trust the stored churn risks: the latest run of churn_runs (horizon, out-of-fold AUC with its
+    95% interval, base rate…) with `weak` and `in_words` (`heedful.retain.quality`); None before any run."""
+    from heedful.retain.quality import judge
+
+    if "churn_runs" not in store.list_tables():
+        return None
+    runs = store.query("SELECT * FROM churn_runs ORDER BY scored_at DESC LIMIT 1")
+    if runs.empty:
+        return None
+    run = {k: _plain(v) for k, v in runs.iloc[0].to_dict().items()}
+    weak, words = judge(run)
+    return {**run, "weak": weak, "in_words": words}
 
 
 def at_risk_listing(customers: pd.DataFrame, top: int = 50) -> pd.DataFrame:

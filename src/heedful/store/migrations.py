@@ -164,6 +164,9 @@ MIGRATIONS: list[Migration] = [
         lambda s: add_column(s, "users", "department"),
     ),
     Migration(700, "retain: churn_scores, offers", lambda s: ensure_tables(s, ["churn_scores", "offers"])),
+    Migration(
+        710, "retain: churn_runs (each scoring run's out-of-fold quality)", lambda s: ensure_tables(s, ["churn_runs"])
+    ),
     Migration(800, "advocacy: advocates, stories; rewards period/order_id; peer_matches arm/reason/times", _advocacy),
     Migration(
         900,

@@ -511,6 +511,27 @@ CHURN_SCORES = Table(
     ("customer_id",),
 )
 
+CHURN_RUNS = Table(
+    "churn_runs",
+    "Each churn scoring run and how well its model told churners apart, out of fold, so the scores are shown "
+    "with how far to trust them.",
+    (
+        C("run_id", "text", "one id per scoring run", False),
+        C("model_version", "text", "model and feature set (as churn_scores.model_version)", False),
+        C("horizon_days", "int", "churn = no purchase in this many days", False),
+        C("trained_cutoff", "timestamp", "the model learnt who churned after this date", False),
+        C("n_train_customers", "int", "customers the model learnt from", False),
+        C("train_churn_rate", "float", "share of them who churned"),
+        C("cv_auc", "float", "cross-validated AUC (0.5 = chance, 1 = perfect)"),
+        C("cv_auc_low", "float", "its 95% interval, lower end"),
+        C("cv_auc_high", "float", "its 95% interval, upper end"),
+        C("cv_brier", "float", "cross-validated Brier score of the risks"),
+        C("n_scored", "int", "customers scored"),
+        C("scored_at", "timestamp", "when scored", False),
+    ),
+    ("run_id",),
+)
+
 OFFERS = Table(
     "offers",
     "Next-best offers per customer from `heedful retain offers`, ranked, with why.",
@@ -554,6 +575,7 @@ TABLES: tuple[Table, ...] = (
     METRIC_VALUES,
     ALERTS,
     CHURN_SCORES,
+    CHURN_RUNS,
     OFFERS,
     *LOOP_TABLES,
     *NOTIFY_TABLES,

@@ -47,6 +47,7 @@ def retain_page(
             "customers": records(table),
             "offers": offers,
             "summary": retain_service.at_risk_summary(store),
+            "quality": retain_service.churn_model_quality(store),
         },
     )
 
@@ -67,6 +68,7 @@ def api_at_risk(store: StoreDep, user: ViewerUser, top: Annotated[int, Query(ge=
         {
             "customers": records(at_risk_table(store, top).astype({"scored_at": str})),
             "value_at_risk": retain_service.value_at_risk(store),
+            "model": retain_service.churn_model_quality(store),
         }
     )
 
