@@ -198,3 +198,19 @@ def test_cohorts_table_shows_whole_labels_and_percentages_at_80_columns(tmp_path
     rows = [line.split() for line in lines if line.strip()[:2] == "20" and "%" in line]
     assert rows and all(len(row[0]) == 7 and row[2] == "100%" for row in rows)  # "2024-03  <size>  100%  …"
     assert "later period(s) not shown" in result.output
+
+
+def test_money_from_a_file_has_the_currency_given_or_says_it_was_not(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("HEEDFUL_CURRENCY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no heedful.toml here
+    path = tmp_path / "tx.csv"
+    simulate_transactions(120, seed=5).to_csv(path, index=False)
+    plain = runner.invoke(app, ["value", "clv", str(path), "--top", "2"])
+    assert plain.exit_code == 0 and "(currency not given; pass --currency)" in " ".join(plain.output.split())
+    assert _json(["value", "clv", str(path), "--top", "2", "--json"])["currency"] is None
+    assert _json(["value", "clv", str(path), "--top", "2", "--currency", "usd", "--json"])["currency"] == "USD"
+    assert _json(["value", "rfm", str(path), "--currency", "USD", "--json"])["currency"] == "USD"
+    assert "revenue (USD)" in runner.invoke(app, ["value", "rfm", str(path), "--currency", "USD"]).output
+    assert "Revenue: currency not given" in runner.invoke(app, ["value", "rfm", str(path)]).output
+    wrong = runner.invoke(app, ["value", "clv", str(path), "--currency", "dollars"])
+    assert wrong.exit_code == 2 and "three letters" in wrong.output

@@ -98,9 +98,26 @@ def orders_on(
             store.close()
 
 
-def _currency(store: Store | None) -> str | None:
-    """The currency the money figures are in (`services.customers.business_currency`): the settings', else the
-    store's orders'; for a file, the settings' only (None where they name none)."""
+CurrencyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="ISO code of the amounts, e.g. USD (default: `currency` in heedful.toml or $HEEDFUL_CURRENCY, "
+        "else the store's orders').",
+    ),
+]
+#: said beside a money figure whose currency nobody gave
+UNKNOWN_CURRENCY = "currency not given; pass --currency"
+
+
+def _currency(store: Store | None, given: str | None = None) -> str | None:
+    """The currency the money figures are in: `given` (--currency), else `services.customers.business_currency`
+    (the settings', else the store's orders'); for a file, the settings' only (None where they name none)."""
+    if given is not None:
+        code = given.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise typer.BadParameter(f"{given!r} is not a currency code; give three letters such as USD or EUR.")
+        return code
     if store is None:  # without the customers service: `value clv FILE` loads no Ibis
         from heedful.config import load_settings
 
@@ -183,9 +200,11 @@ def clv_command(
     observation_end: ObservationEnd = None,
     top: Annotated[int, typer.Option("--top", help="Customers listed (highest CLV first).")] = 50,
     engine: EngineOption = "store",
+    currency: CurrencyOpt = None,
     json_out: JsonOption = False,
 ) -> None:
     """Expected purchases, P(alive), expected spend and discounted CLV per customer; --db stores them."""
+    currency = _currency(None, currency) if currency is not None else None  # a wrong code fails before the work
     from heedful.services.value_file import clv_file_report
 
     done = None
@@ -211,8 +230,8 @@ def clv_command(
             report, values = service.clv_report(table, cols, model, horizon, time_unit, discount_rate, observation_end)
             if store is not None:
                 report["stored"] = service.store_clv(store, values, report["stored_model"], horizon)
-            report["currency"] = _currency(store)
-    report.setdefault("currency", _currency(None))
+            report["currency"] = _currency(store, currency)
+    report.setdefault("currency", _currency(None, currency))
     report["customers"] = values.head(top).reset_index()
     if json_out:
         emit_json(report)
@@ -220,15 +239,13 @@ def clv_command(
     from heedful.services.value import MODEL_NAMES
 
     money = f" {report['currency']}" if report["currency"] else ""
+    total = f"{report['total_clv']:,.0f}{money}" if money else f"{report['total_clv']:,.0f} ({UNKNOWN_CURRENCY})"
     spend = "Gamma-Gamma spend" if report["spend_model"] == "gamma-gamma" else report["spend_model"]
     from rich.table import Table
 
     from heedful.cli.common import console
 
-    out = Table(
-        title=f"CLV over {horizon} months ({MODEL_NAMES.get(model, model)} + {spend}), "
-        f"total {report['total_clv']:,.0f}{money}"
-    )
+    out = Table(title=f"CLV over {horizon} months ({MODEL_NAMES.get(model, model)} + {spend}), total {total}")
     for col in ("customer", "P(alive)", "exp. purchases", f"exp. spend{money}", f"CLV{money}"):
         out.add_column(col, justify="left" if col == "customer" else "right")
     import pandas as pd
@@ -260,14 +277,16 @@ def rfm_command(
     observation_end: ObservationEnd = None,
     top: Annotated[int, typer.Option("--top", help="Customers listed (highest spend first).")] = 50,
     engine: EngineOption = "store",
+    currency: CurrencyOpt = None,
     json_out: JsonOption = False,
 ) -> None:
     """RFM scores and named segments (champions, loyal, at risk, can't lose, hibernating, …) with sizes and value."""
+    currency = _currency(None, currency) if currency is not None else None  # a wrong code fails before the work
     with orders_on(engine, file, db, customer_col, date_col, amount_col, date_format) as (table, cols, store):
         result = _service().rfm_report(
             table, cols, bins=bins, period=period, observation_end=observation_end, store=store
         )
-        currency = _currency(store)
+        currency = _currency(store, currency)
     customers = result.customers
     if json_out:
         emit_json(
@@ -294,6 +313,8 @@ def rfm_command(
             row.segment, str(row.customers), f"{row.share:.1%}", f"{row.revenue:,.0f}", f"{row.revenue_share:.1%}"
         )
     console.print(out)
+    if not currency:
+        console.print(f"Revenue: {UNKNOWN_CURRENCY}.")
 
 
 # ---------------------------------------------------------------------- cohorts
