@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from heedful.journey.config import JourneyConfig, metric_text
+from heedful.journey.config import PROPORTION_KINDS, JourneyConfig, metric_text
 from heedful.journey.metrics import (
     JourneyData,
     difference_se,
@@ -37,7 +37,7 @@ from heedful.journey.metrics import (
     previous_period,
 )
 from heedful.journey.periods import Coverage, first_days
-from heedful.stats import holm, two_proportion_greater
+from heedful.stats import holm, two_proportion_greater, two_proportion_p
 
 DEFAULT_ALPHA = 0.01
 _COMPARED_KINDS = ("need_worsened", "emerging_negative_theme", "segment_nps_drop")  # period vs months before
@@ -80,6 +80,9 @@ def worsening_p_value(
     if diff is None:
         return None
     v1, v2, se = diff
+    if kind in PROPORTION_KINDS:  # exact where the answers are few (stats.two_proportion_p)
+        n1, n2 = float(before["n"]), float(after["n"])
+        return two_proportion_p(v2 * n2, n2, v1 * n1, n1, "smaller" if better == "higher" else "larger")
     if se <= 0:
         return 1.0
     z = (v2 - v1) / se

@@ -21,7 +21,7 @@ from scipy import stats
 
 from heedful.errors import InputError
 from heedful.journey.config import PROPORTION_KINDS, MetricSpec
-from heedful.stats import nps_interval, wilson_interval
+from heedful.stats import nps_interval, two_proportion_p, wilson_interval
 from heedful.themes import SEPARATOR as THEME_SEPARATOR
 
 SERIES_COLUMNS = ["period", "n", "value", "low", "high", "se"]
@@ -538,11 +538,15 @@ def difference_se(
 
 
 def change_test(kind: str, before: pd.Series, after: pd.Series) -> float | None:
-    """Two-sided p-value that the metric changed between two series rows (pooled z for proportions)."""
+    """Two-sided p-value that the metric changed between two series rows (a share: `stats.two_proportion_p`,
+    exact where the answers are few; otherwise a z-test from each row's standard error)."""
     diff = difference_se(kind, before, after)
     if diff is None:
         return None
     v1, v2, se = diff
+    if kind in PROPORTION_KINDS:
+        n1, n2 = float(before["n"]), float(after["n"])
+        return two_proportion_p(v2 * n2, n2, v1 * n1, n1)
     if se <= 0:
         return 1.0 if v1 == v2 else 0.0
     return float(2 * stats.norm.sf(abs((v2 - v1) / se)))
