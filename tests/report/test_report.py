@@ -193,3 +193,21 @@ def test_report_command_defaults_to_the_last_complete_month(report_store: Store,
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["period"], doc["partial"]) == ("2026-10", False)
+
+
+def test_report_revenue_is_the_overviews_guest_orders_included(report_store: Store) -> None:
+    # An order without a known customer is revenue all the same: the report once left it out and read
+    # 42,316 where the overview read 42,341 for the demo's November. It is no buyer.
+    from heedful.services.dashboard import overview_figures
+
+    before = {h["label"]: h for h in build_report(report_store, PERIOD).headline}
+    guest = {"order_line_id": "G1", "order_id": "G1", "customer_id": None, "quantity": 1.0, "unit_price": 123.0}
+    when = pd.Timestamp(f"{PERIOD}-15")
+    report_store.insert_new(
+        "orders", pd.DataFrame([{**guest, "ordered_at": when, "amount": 123.0, "is_return": False}])
+    )
+    headline = {h["label"]: h for h in build_report(report_store, PERIOD).headline}
+    assert headline["Revenue"]["value"] == pytest.approx(before["Revenue"]["value"] + 123.0)
+    assert headline["Active buyers"]["value"] == before["Active buyers"]["value"]
+    monthly = overview_figures(report_store)["monthly"].set_index("month")
+    assert headline["Revenue"]["value"] == pytest.approx(monthly.loc[PERIOD, "revenue"])

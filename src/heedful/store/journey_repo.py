@@ -86,14 +86,15 @@ def journey_tables(
         params,
     )
     # One row per customer and month is all the repeat rate and the report need from orders (per day
-    # in the recent months `daily_from` names).
+    # in the recent months `daily_from` names). Guest orders (no customer id) are one row per bucket: they
+    # count in revenue, as on the overview, and not as buyers.
     month = "date_trunc('month', ordered_at)"
     bucket = f"CASE WHEN ordered_at >= ? THEN date_trunc('day', ordered_at) ELSE {month} END" if daily_from else month
     orders = store.query(
         "SELECT customer_id, min(order_id) AS order_id, bucket AS ordered_at, "
         "sum(amount) AS amount, count(DISTINCT order_id) AS orders, false AS is_return "
         f"FROM (SELECT customer_id, order_id, amount, {bucket} AS bucket "
-        "FROM orders WHERE NOT is_return AND customer_id IS NOT NULL) o GROUP BY customer_id, bucket",
+        "FROM orders WHERE NOT is_return) o GROUP BY customer_id, bucket",
         [daily_from] if daily_from else None,
     )
     return {
