@@ -236,5 +236,8 @@ def test_recovery_below_the_minimum_says_not_enough_data(store: Store) -> None:
     _plant(store, 10, followed_rate=0.6, held_rate=0.2)
     rec = service.closed_loop_figures(store, now=T0 + timedelta(days=60))["overall"]["recovery"]
     assert not rec["enough"] and rec["difference"] is None and rec["low"] is None
-    assert rec["finding"] == "not enough data (n = 11 followed up, 11 held out; needs 30 in each group)"
+    assert rec["finding"] == (
+        "not enough data (n = 11 followed up, 11 held out, counting cases with a known customer; "
+        "needs 30 in each group)"
+    )
     assert rec["followed_up"]["share"] == pytest.approx(6 / 11)

@@ -146,7 +146,10 @@ def recovery(followed: pd.Series, held: pd.Series, *, minimum: int = MIN_PER_ARM
         "p_value": None,
     }
     if not out["enough"]:
-        out["finding"] = f"not enough data (n = {n1} followed up, {n0} held out; needs {minimum} in each group)"
+        out["finding"] = (
+            f"not enough data (n = {n1} followed up, {n0} held out, counting cases with a known customer; "
+            f"needs {minimum} in each group)"
+        )
         return out
     low, high = difference_interval(x1, n1, x0, n0)
     out.update(difference=x1 / n1 - x0 / n0, low=low, high=high, p_value=two_proportion_greater(x1, n1, x0, n0)[1])
