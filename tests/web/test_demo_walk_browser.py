@@ -47,16 +47,22 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.close()
 
 
-def test_every_demo_page_speaks_the_business_language(browser, demo_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    theme_ids = [t.id for t in default_taxonomy().themes if "_" in t.id]
-    raw_id = re.compile(r"\b(" + "|".join(map(re.escape, theme_ids)) + r")\b")
-    context = browser.new_context(base_url=demo_url, viewport={"width": 1280, "height": 900})
+def _signed_in(context):  # type: ignore[no-untyped-def]
+    """A page of `context` signed in as the demo's admin, on the overview."""
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("E-mail").fill(DEMO_LOGIN[0])
     page.get_by_label("Password").fill(DEMO_LOGIN[1])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+    return page
+
+
+def test_every_demo_page_speaks_the_business_language(browser, demo_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    theme_ids = [t.id for t in default_taxonomy().themes if "_" in t.id]
+    raw_id = re.compile(r"\b(" + "|".join(map(re.escape, theme_ids)) + r")\b")
+    context = browser.new_context(base_url=demo_url, viewport={"width": 1280, "height": 900})
+    page = _signed_in(context)
     queue, seen, problems = ["/"], set(), []
     per_prefix: dict[str, int] = {}
     while queue and len(seen) < 60:
@@ -88,12 +94,7 @@ def test_every_demo_page_speaks_the_business_language(browser, demo_url: str) ->
 
 def test_the_retain_page_says_what_churn_risk_means_and_how_far_to_trust_it(browser, demo_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     context = browser.new_context(base_url=demo_url)
-    page = context.new_page()
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(DEMO_LOGIN[0])
-    page.get_by_label("Password").fill(DEMO_LOGIN[1])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    page = _signed_in(context)
     page.goto("/retain")
     quality = page.get_by_test_id("churn-quality").inner_text()
     assert "no order in the next 90 days" in quality and "50% would be guessing" in quality
