@@ -134,6 +134,8 @@ def test_demo_prints_each_step_in_sentences_not_python_dicts() -> None:
         "retain": {
             "customers_scored": 398,
             "churn_cv_auc": 0.64,
+            "churn_days": 90,
+            "churn_weak": True,
             "value_at_risk": 111239.46,
             "top_action": "reach out",
         },
@@ -155,3 +157,5 @@ def test_demo_prints_each_step_in_sentences_not_python_dicts() -> None:
         assert "_" not in text.replace("admin@demo.heedful", ""), (name, text)  # no raw keys or theme ids
     assert "Fit and size (619)" in " ".join(step_lines("listen", results["listen"]))
     assert "Product management" in " ".join(step_lines("listen", results["listen"]))
+    retain = " ".join(step_lines("retain", results["retain"]))
+    assert "churn in the next 90 days (cross-validated AUC 0.64: weak, a rough guide)" in retain

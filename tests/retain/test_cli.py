@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from heedful.cli.main import app
 from heedful.errors import InputError
 from heedful.retain.atrisk import suggested_action
-from heedful.services.retain import demo_step, save_churn_scores, stored_at_risk
+from heedful.services.retain import churn_model_quality, demo_step, save_churn_scores, stored_at_risk
 from heedful.store import Store, connect
 
 from .conftest import make_churn_data, make_retail_orders
@@ -291,6 +291,8 @@ def test_demo_step_returns_headline_figures(duckdb_url: str, shop_orders: pd.Dat
         _load_orders(store, shop_orders)
         figures = demo_step(store)
         assert store.count("offers") == figures["offers"]
+        quality = churn_model_quality(store)  # the demo says what the Retain page says
+        assert quality is not None and figures["churn_weak"] is quality["weak"] and figures["churn_days"] == 90
     assert 0.5 < float(figures["churn_cv_auc"]) <= 1.0  # type: ignore[arg-type]
     assert figures["customers_scored"] == shop_orders["customer_id"].nunique()
 

@@ -8,6 +8,7 @@ import json
 import re
 from html import unescape
 
+import pandas as pd
 from fastapi.testclient import TestClient
 
 from heedful.services import accounts
@@ -250,3 +251,29 @@ def test_journey_metrics_table_says_not_enough_data_in_words() -> None:
     assert "not enough data (n = 1)" in html and ">met<" not in html
     # the figures as the CLI and the report show them (`journey.metrics.metric_text`)
     assert ">100%<" in html and "20.7% – 100%" in html and "≥ 50%" in html
+
+
+def test_churn_risk_names_the_days_it_looks_ahead(clients: dict[Role, TestClient], web_store: Store) -> None:
+    web_store.execute("DELETE FROM churn_scores")
+    assert "Churn risk (" not in clients[Role.viewer].get("/customers").text  # nothing scored says how far
+    web_store.insert_new(
+        "churn_scores",
+        pd.DataFrame(
+            [
+                {
+                    "customer_id": "C1",
+                    "churn_risk": 0.4,
+                    "horizon_days": 30,
+                    "model_version": "test",
+                    "scored_at": pd.Timestamp("2024-06-30"),
+                }
+            ]
+        ),
+    )
+    try:
+        viewer = clients[Role.viewer]
+        assert "Churn risk (30 days)" in viewer.get("/customers").text
+        assert "Churn risk (30 days)" in viewer.get("/customers/C1").text
+        assert "Churn risk (30 days)" in clients[Role.viewer].get("/retain").text
+    finally:
+        web_store.execute("DELETE FROM churn_scores")

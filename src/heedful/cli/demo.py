@@ -154,7 +154,8 @@ def step_lines(name: str, r: dict[str, Any]) -> list[str]:
         ]
     if name == "retain":
         return [
-            f"{g('customers_scored', 0):,} customers scored for churn (cross-validated AUC {g('churn_cv_auc', 0):.2f}); "
+            f"{g('customers_scored', 0):,} customers scored for churn in the next {g('churn_days', 90)} days "
+            f"(cross-validated AUC {g('churn_cv_auc', 0):.2f}{': weak, a rough guide' if g('churn_weak') else ''}); "
             f"value at risk {g('value_at_risk') or 0:,.2f} {g('currency') or ''} (12-month CLV × churn risk)",
             f"most common suggested action: {g('top_action')}; {g('offers', 0):,} next-best offers",
         ]

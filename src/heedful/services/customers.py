@@ -28,6 +28,13 @@ def value_horizon(store: Store) -> int:
     return int(found) if found is not None else DEFAULT_HORIZON_MONTHS
 
 
+def churn_horizon(store: Store) -> int | None:
+    """The days the stored churn risks look ahead (`churn_scores.horizon_days`, as most rows were scored; a
+    churn risk is the chance of no order in that many days), None before any scoring says."""
+    found = _most_common(store, "churn_scores", "horizon_days")
+    return int(found) if found is not None else None
+
+
 def business_currency(store: Store) -> str | None:
     """The currency every money figure is in: `currency` in heedful.toml or HEEDFUL_CURRENCY where set, else
     the one most orders are in (ISO code), else None where the data do not say."""

@@ -566,6 +566,9 @@ def demo_step(store: Store) -> dict[str, object]:
     ev = result.evaluation
     figures["churn_cv_auc"] = round(float(ev["cv_auc"]), 3)
     figures["customers_scored"] = ev["n_scored"]
+    quality = churn_model_quality(store)  # as the Retain page says it
+    figures["churn_days"] = ev["horizon_days"]
+    figures["churn_weak"] = bool(quality and quality["weak"])
     at_risk = value_at_risk(store)  # the one figure the page, API and report show
     figures["value_at_risk"] = at_risk["total"]
     figures["currency"] = at_risk["currency"]

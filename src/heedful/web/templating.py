@@ -104,6 +104,13 @@ def render(
     """Render a page; every template gets `request`, `user` (or None) and `csrf_token(request)`."""
     ctx: dict[str, Any] = {"user": getattr(request.state, "user", None), "current": template.removesuffix(".html")}
     ctx.update(context or {})
+    if "churn_days" not in ctx and getattr(request.state, "store", None) is not None:
+        # a churn risk names the days it looks ahead ("Churn risk (90 days)")
+        from heedful.services.customers import churn_horizon
+
+        cache = getattr(request.app.state, "aggregates", None)
+        store = request.state.store
+        ctx["churn_days"] = churn_horizon(store) if cache is None else cache.get(store, "churn_days", churn_horizon)
     if "currency" not in ctx or "horizon" not in ctx:
         # every money figure names its currency (None: the data do not say), and a CLV the months it covers
         currency, horizon = money_terms(request)
