@@ -90,6 +90,10 @@ def test_churn_model_quality_is_said_in_plain_words_and_weak_models_are_called_r
     latest = retain.churn_model_quality(duck_store)
     assert latest is not None and latest["weak"] and latest["cv_auc"] == 0.74
     assert latest["in_words"].endswith("That is weak: read each risk as a rough guide, not a forecast.")
+    # scores from a saved model (`retain churn-score`): this run's quality does not speak for them
+    scores = pd.DataFrame({"customer_id": ["C1"], "churn_risk": [0.3], "clv": [10.0], "value_at_risk": [3.0]})
+    retain.save_churn_scores(duck_store, scores, "churn:model.joblib", horizon_days=None)
+    assert retain.churn_model_quality(duck_store) is None
 
 
 def _survey(store: Store, survey_id: str, questions: list[dict[str, str]]) -> None:

@@ -304,12 +304,18 @@ def _plain(value: Any) -> Any:
 
 def churn_model_quality(store: Store) -> dict[str, Any] | None:
     """How far to trust the stored churn risks: the latest run of churn_runs (horizon, out-of-fold AUC with its
-    95% interval, base rate…) with `weak` and `in_words` (`heedful.retain.quality`); None before any run."""
+    95% interval, base rate…) of the model most stored scores came from, with `weak` and `in_words`
+    (`heedful.retain.quality`); None before any run, or where the scores came from another model (a saved one,
+    `retain churn-score`), whose quality this run does not speak for."""
     from heedful.retain.quality import judge
 
     if "churn_runs" not in store.list_tables():
         return None
-    runs = store.query("SELECT * FROM churn_runs ORDER BY scored_at DESC LIMIT 1")
+    scored = store.fetchall(
+        "SELECT model_version FROM churn_scores GROUP BY model_version ORDER BY COUNT(*) DESC, model_version LIMIT 1"
+    )
+    which, params = ("WHERE model_version = ? ", [scored[0][0]]) if scored else ("", None)
+    runs = store.query(f"SELECT * FROM churn_runs {which}ORDER BY scored_at DESC LIMIT 1", params)
     if runs.empty:
         return None
     run = {k: _plain(v) for k, v in runs.iloc[0].to_dict().items()}
