@@ -109,7 +109,15 @@ def test_profile_reads_survey_answers_referrals_and_value(store: Store) -> None:
     assert [(a["survey"], a["question_id"], a["value"]) for a in profile["survey_answers"]] == [("nps", "nps", "9")]
     assert [r["code"] for r in profile["referrals"]["made"]] == ["ANN10"]
     assert profile["value"]["clv"] == pytest.approx(123.4)
+    assert profile["value"]["churn_horizon_days"] is None  # not scored for churn yet
     assert profile["orders"]["orders"] == 0 and profile["feedback"] == []
+    store.insert_new(
+        "churn_scores",
+        pd.DataFrame(
+            [{"customer_id": "c1", "churn_risk": 0.2, "horizon_days": 90, "model_version": "m", "scored_at": now}]
+        ),
+    )
+    assert customer_profile(store, "c1")["value"]["churn_horizon_days"] == 90  # "churn risk 20% (next 90 days)"
 
 
 def test_unknown_customer_raises_not_found(store: Store) -> None:

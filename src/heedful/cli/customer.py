@@ -29,6 +29,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _days(days: Any) -> str:
+    """' (next 90 days)' for a churn risk's horizon; '' where it is not known."""
+    return f" (next {int(days)} days)" if days else ""
+
+
 def _render(profile: dict[str, Any]) -> None:
     ident = profile["identity"]
     console.print(f"[bold]{profile['customer_id']}[/]  ({profile['kind']})  {ident.get('name') or ''}")
@@ -70,7 +75,7 @@ def _render(profile: dict[str, Any]) -> None:
         money = f" {orders['currency']}" if orders.get("currency") else ""
         console.print(
             f"\n[bold]Value[/]  CLV (next {value.get('horizon_months') or DEFAULT_HORIZON_MONTHS} months) {_fmt(value.get('clv'))}{money}, "
-            f"P(alive) {_percent(value.get('p_alive'))}, churn risk {_percent(value.get('churn_risk'))}, "
+            f"P(alive) {_percent(value.get('p_alive'))}, churn risk {_percent(value.get('churn_risk'))}{_days(value.get('churn_horizon_days'))}, "
             f"segment {value.get('segment') or '—'}"
         )
 

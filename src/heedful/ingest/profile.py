@@ -137,4 +137,14 @@ def _referrals(store: Store, cid: str) -> dict[str, Any]:
 
 def _value(store: Store, cid: str) -> dict[str, Any] | None:
     frame = store.query("SELECT * FROM customer_value WHERE customer_id = ?", [cid])
-    return _records(frame)[0] if len(frame) else None
+    if not len(frame):
+        return None
+    value = _records(frame)[0]
+    # the days the churn risk looks ahead, from the customer's stored score (None where unscored or unsaid)
+    days = (
+        store.fetchall("SELECT horizon_days FROM churn_scores WHERE customer_id = ?", [cid])
+        if "churn_scores" in store.list_tables()
+        else []
+    )
+    value["churn_horizon_days"] = int(days[0][0]) if days and days[0][0] is not None else None
+    return value
