@@ -28,5 +28,8 @@ def test_the_value_line_names_currency_horizon_and_churn_risk() -> None:
     words = " ".join(captured.get().split())  # as printed, whatever the terminal's width
     assert "Value CLV (next 12 months) 968.92 GBP, P(alive) 97%, churn risk 71%, segment loyal" in words
     with console.capture() as captured:
+        _render(_profile({"clv": 968.917, "p_alive": 0.97, "churn_risk": 0.706, "churn_horizon_days": 90}))
+    assert "churn risk 71% (next 90 days)," in " ".join(captured.get().split())
+    with console.capture() as captured:
         _render(_profile({"clv": 10.0, "p_alive": float("nan"), "churn_risk": None, "segment": None}))
     assert "P(alive) —, churn risk —, segment —" in " ".join(captured.get().split())
