@@ -79,23 +79,29 @@ templates.env.filters["basename"] = lambda value: Path(str(value)).name if value
 templates.env.globals["csrf_token"] = csrf_token
 
 
-def money_terms(request: Request) -> tuple[str | None, int]:
-    """(the business's currency, the months the stored CLV covers), as `services.customers.business_currency`
-    and `value_horizon` give them, cached together with the page aggregates: one fingerprint of the store
-    per page, however many terms a money figure needs."""
-    from heedful.services.customers import business_currency, value_horizon
+def page_terms(request: Request) -> tuple[str | None, int, int | None]:
+    """(the business's currency, the months the stored CLV covers, the days the stored churn risks look ahead),
+    as `services.customers.business_currency`, `value_horizon` and `churn_horizon` give them, cached together
+    with the page aggregates: one fingerprint of the store per page, however many terms its figures need."""
+    from heedful.services.customers import business_currency, churn_horizon, value_horizon
     from heedful.value import DEFAULT_HORIZON_MONTHS
 
     store = getattr(request.state, "store", None)
     cache = getattr(request.app.state, "aggregates", None)
     if store is None:
-        return None, DEFAULT_HORIZON_MONTHS
+        return None, DEFAULT_HORIZON_MONTHS, None
 
-    def terms(s: Store) -> tuple[str | None, int]:
-        return business_currency(s), value_horizon(s)
+    def terms(s: Store) -> tuple[str | None, int, int | None]:
+        return business_currency(s), value_horizon(s), churn_horizon(s)
 
-    value: tuple[str | None, int] = terms(store) if cache is None else cache.get(store, "money_terms", terms)
+    value: tuple[str | None, int, int | None] = terms(store) if cache is None else cache.get(store, "page_terms", terms)
     return value
+
+
+def money_terms(request: Request) -> tuple[str | None, int]:
+    """(the business's currency, the months the stored CLV covers): `page_terms` without the churn horizon."""
+    currency, horizon, _ = page_terms(request)
+    return currency, horizon
 
 
 def render(
@@ -104,18 +110,13 @@ def render(
     """Render a page; every template gets `request`, `user` (or None) and `csrf_token(request)`."""
     ctx: dict[str, Any] = {"user": getattr(request.state, "user", None), "current": template.removesuffix(".html")}
     ctx.update(context or {})
-    if "churn_days" not in ctx and getattr(request.state, "store", None) is not None:
-        # a churn risk names the days it looks ahead ("Churn risk (90 days)")
-        from heedful.services.customers import churn_horizon
-
-        cache = getattr(request.app.state, "aggregates", None)
-        store = request.state.store
-        ctx["churn_days"] = churn_horizon(store) if cache is None else cache.get(store, "churn_days", churn_horizon)
-    if "currency" not in ctx or "horizon" not in ctx:
-        # every money figure names its currency (None: the data do not say), and a CLV the months it covers
-        currency, horizon = money_terms(request)
+    if "currency" not in ctx or "horizon" not in ctx or "churn_days" not in ctx:
+        # every money figure names its currency (None: the data do not say), a CLV the months it covers and a
+        # churn risk the days it looks ahead ("Churn risk (90 days)")
+        currency, horizon, churn_days = page_terms(request)
         ctx.setdefault("currency", currency)
         ctx.setdefault("horizon", horizon)
+        ctx.setdefault("churn_days", churn_days)
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 
 
