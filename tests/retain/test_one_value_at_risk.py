@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -54,6 +55,8 @@ def test_cli_api_page_and_report_agree_on_value_at_risk(tmp_path: Path) -> None:
             assert signed.status_code == 303
             api = client.get("/api/v1/retain/at-risk?top=1").json()
             assert api["value_at_risk"]["total"] == total
+            # the run `retain at-risk` made says how far to trust its scores, in the API as on the page
+            assert api["model"]["horizon_days"] == 90 and api["model"]["cv_auc"] == pytest.approx(doc["cv_auc"])
             page = client.get("/retain").text
             shown = re.search(r'data-testid="value-at-risk">([^<]+)<', page)
             assert shown and shown.group(1).strip() == f"{total:,.2f}"

@@ -94,6 +94,7 @@ def test_retain_page_needs_sign_in_then_lists_value_at_risk_first(client: tuple[
     api = c.get("/api/v1/retain/at-risk?top=1").json()
     assert [r["customer_id"] for r in api["customers"]] == ["bob"]
     assert api["customers"][0]["reasons"] == ["no order for 96 days, usually every 30 days → risk up"]
+    assert api["model"] is None and 'data-testid="churn-quality"' not in html  # no scoring run: no quality claimed
     offers = c.get("/api/v1/retain/offers/bob").json()["offers"]
     assert offers[0]["product_name"] == "Camping stove" and "Tent" in offers[0]["explanation"]
     csv = c.get("/retain/at-risk.csv")
