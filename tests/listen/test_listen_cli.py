@@ -52,6 +52,18 @@ def test_classify_csv_end_to_end(tmp_path: Path) -> None:
     said = " ".join(result.output.split())  # in words: shares, and themes by their labels (no dict, no ids)
     assert "Sentiment: negative 1 (50%)" in said and "Delivery speed 1" in said
     assert "{" not in said and "delivery_speed" not in said
+    assert "had no text" not in said and "too many themes" not in said  # the default path, nothing blank
+
+
+def test_blank_items_are_counted_and_the_fast_paths_few_shot_themes_come_with_a_warning(tmp_path: Path) -> None:
+    src, out = tmp_path / "feedback.csv", tmp_path / "out.csv"
+    pd.DataFrame({"body": [FEEDBACK[0][1], "", "   ", FEEDBACK[2][1]]}).to_csv(src, index=False)
+    args = ["classify", str(src), "--text-col", "body", "--out", str(out), "--fast"]
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert doc["items"] == 4 and doc["empty_texts"] == 2 and doc["sentiment_counts"]["neutral"] >= 2
+    assert len(doc["notes"]) == 1 and "too many themes" in doc["notes"][0]  # the default taxonomy is few-shot
+    said = " ".join(runner.invoke(app, args).output.split())
+    assert "2 of them had no text at all and count as neutral." in said and "too many themes" in said
 
 
 def test_missing_text_column_is_a_clear_error(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ def classify(
         "out": str(out) if out else None,
         "model_version": clf.version,
         **service.classification_summary(result),
+        "notes": service.classification_notes(clf),
     }
     if json_out:
         emit_json(summary)
@@ -79,6 +80,9 @@ def classify(
         "Sentiment: " + (", ".join(f"{k} {n:,} ({n / total:.0%})" for k, n in sentiments.items()) or "–"),
         highlight=False,
     )
+    empty = int(summary["empty_texts"])  # type: ignore[call-overload]
+    if empty:
+        console.print(f"{empty:,} of them had no text at all and count as neutral.", highlight=False)
     themes: dict[str, int] = summary["theme_counts"]  # type: ignore[assignment]
     labels = {t.id: t.label for t in tax.themes}  # the taxonomy's own words, not its ids
     console.print(
@@ -86,6 +90,8 @@ def classify(
         + (", ".join(f"{service.label_of(k, labels)} {n:,}" for k, n in themes.items()) or "none found"),
         highlight=False,
     )
+    for note in summary["notes"]:  # type: ignore[attr-defined]
+        console.print(f"[yellow]{note}[/]", highlight=False)
     if out:
         console.print(f"Results written to {out}")
 

@@ -140,11 +140,27 @@ def save_classification(result: pd.DataFrame, out: Path) -> None:
     frame_to_csv(result[[c for c in result.columns if c not in _NOT_WRITTEN]], out)
 
 
+def classification_notes(classifier: Classifier) -> list[str]:
+    """What to keep in mind reading a classification's figures, in words (docs/listening.md, known failure
+    cases): the fast path with a few examples per theme files most reviews under several themes."""
+    if classifier.backend == "static" and getattr(classifier.themes, "mode_", None) == "few_shot":
+        return [
+            "The fast path finds too many themes when the taxonomy gives each theme only a few examples (about 5 "
+            "per clothing review, where the default path finds about 1): read its theme counts as rough; run "
+            "without --fast, or give each theme dozens of examples, where themes matter."
+        ]
+    return []
+
+
 def classification_summary(result: pd.DataFrame) -> dict[str, object]:
-    """Items, sentiment counts, mean score, and mentions per theme and per department."""
+    """Items, sentiment counts, mean score, mentions per theme and per department, and how many items had no
+    text at all (`empty_texts`: blank, counted as neutral)."""
     themes = explode_themes(result[["themes"]])["theme"]
+    quote = next((c for c in ("text", "redacted_text") if c in result), None)
+    empty = int(result[quote].fillna("").astype(str).str.strip().eq("").sum()) if quote else 0
     return {
         "items": len(result),
+        "empty_texts": empty,
         "sentiment_counts": result["sentiment"].value_counts().to_dict(),
         "mean_sentiment_score": float(result["sentiment_score"].mean()) if len(result) else None,
         "theme_counts": themes.value_counts().to_dict(),
