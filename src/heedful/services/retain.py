@@ -293,20 +293,12 @@ def save_churn_run(store: Store, evaluation: dict[str, Any], model_version: str)
     store.upsert("churn_runs", pd.DataFrame([row]))
 
 
-def _plain(value: Any) -> Any:
-    """A stored value as JSON reads it: None for missing, ISO text for a time, Python numbers."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def churn_model_quality(store: Store) -> dict[str, Any] | None:
     """How far to trust the stored churn risks: the latest run of churn_runs (horizon, out-of-fold AUC with its
     95% interval, base rate…) of the model most stored scores came from, with `weak` and `in_words`
     (`heedful.retain.quality`); None before any run, or where the scores came from another model (a saved one,
     `retain churn-score`), whose quality this run does not speak for."""
+    from heedful.jsonable import to_jsonable
     from heedful.retain.quality import judge
 
     if "churn_runs" not in store.list_tables():
@@ -318,7 +310,7 @@ def churn_model_quality(store: Store) -> dict[str, Any] | None:
     runs = store.query(f"SELECT * FROM churn_runs {which}ORDER BY scored_at DESC LIMIT 1", params)
     if runs.empty:
         return None
-    run = {k: _plain(v) for k, v in runs.iloc[0].to_dict().items()}
+    run: dict[str, Any] = to_jsonable(runs.iloc[0].to_dict())
     weak, words = judge(run)
     return {**run, "weak": weak, "in_words": words}
 

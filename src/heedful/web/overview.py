@@ -18,6 +18,8 @@ from heedful.web.deps import StoreDep, ViewerUser
 from heedful.web.templating import csv_response, figure, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+#: what the overview shows of each top theme (the Listening page's figures), on the page and in its CSV
+TOP_THEME_COLUMNS = ["theme", "mentions", "negative_share", "negative_low", "negative_high"]
 log = logging.getLogger("heedful.web")
 
 
@@ -48,7 +50,7 @@ def overview_data(store: Store) -> dict[str, Any]:
     listening = listen_overview(store)
     top = listening["themes"].head(8)
     if top.empty:
-        top = pd.DataFrame(columns=["theme", "mentions", "negative_share", "negative_low", "negative_high"])
+        top = pd.DataFrame(columns=TOP_THEME_COLUMNS)
     scores = dashboard.survey_scores(store)
     survey = _survey_trend(scores) if not scores.empty else pd.DataFrame(columns=["kind", "month", "value", "n"])
     return {
@@ -248,7 +250,7 @@ def overview_chart_csv(request: Request, store: StoreDep, user: ViewerUser, name
         if not data["monthly"].empty
         else data["monthly"],
         "survey": data["survey"],
-        "themes": data["themes"][["theme", "mentions", "negative_share", "negative_low", "negative_high"]],
+        "themes": data["themes"][TOP_THEME_COLUMNS],
         "theme_trend": data["theme_trend"],
     }
     if name not in frames:
