@@ -3,11 +3,13 @@
 - SemEval-2014 restaurants: the 15% development part of the *train* split that `train_listening.py`
   leaves out; the taxonomy is built from the rest of the train split, as a user would.
 - Clothing reviews: the 600-review development sample of the training products.
+- Themes from a few examples per theme: the default taxonomy on the 100 hand-labelled development reviews
+  (`listen/labelled/`), the restaurant example taxonomy on the SemEval development part.
 Reports theme detection (theme classifier, pair head, both), the path `listen classify` runs ("path": the
 theme classifier alone, then with the pair head; end to end and on the multi-aspect sentences), per-theme
 polarity, a larger multi-aspect proxy joined from development sentences ("joined_development") and the item labels
-by star rating for a grid of the "mixed" rule (CLEAR, and an optional balance of the whole-text score;
-balance=1.01 is no balance condition, the shipped rule). The evaluation (`heedful listen evaluate`) then
+by star rating for a grid of the "mixed" rule (CLEAR, and how many themes must be praised and criticised, or
+a bound on the whole-text score; "as_many_each" is the shipped rule). The evaluation (`heedful listen evaluate`) then
 runs on the test data with the chosen values.
 
 Usage: .venv/bin/python scripts/tune_listening.py [--data ../shared/data]
@@ -29,6 +31,7 @@ from train_listening import SEED, development_split, semeval
 
 from heedful.listen.classify import Classifier
 from heedful.listen.evaluation import (
+    RESTAURANT_EXAMPLE_THEMES,
     SEMEVAL_CATEGORIES,
     binary_polarity_scores,
     join_two_opinions,
@@ -38,7 +41,9 @@ from heedful.listen.evaluation import (
 )
 from heedful.listen.heads import THEME_CLASSES
 from heedful.listen.one_pass import OnePass, _sentence_spans
-from heedful.services.listen_eval import SEMEVAL_DIR, read_star_reviews, star_development_sample
+from heedful.listen.taxonomy import example_taxonomy
+from heedful.services.listen_eval import SEMEVAL_DIR, read_labelled_reviews, read_star_reviews, star_development_sample
+from heedful.themes import decode_themes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,16 +110,21 @@ def main() -> None:
         k: round(v, 4) for k, v in binary_polarity_scores(stars["negative"].to_numpy(), score < 0).items()
     }
     grid = {}
-    for balance in (0.5, 0.8, 1.01):
-        for clear in (0.6, 0.8):
+    rules = {  # (themes clearly praised, clearly criticised, whole-text score) -> mixed?
+        "one_each": lambda pos, neg, s: pos > 0 and neg > 0,
+        "one_each_score_below_0.8": lambda pos, neg, s: pos > 0 and neg > 0 and abs(s) < 0.8,
+        "as_many_each": lambda pos, neg, s: pos > 0 and pos == neg,  # the shipped rule, at CLEAR
+    }
+    for rule, mixed in rules.items():
+        for clear in (0.6, 0.8, 0.9):
             labels = []
             for i in range(len(stars)):
                 hit = np.flatnonzero(found[i])
-                praised = any(themes_p[i, j, 3] >= clear for j in hit)
-                criticised = any(themes_p[i, j, 1] >= clear for j in hit)
+                praised = sum(themes_p[i, j, 3] >= clear for j in hit)
+                criticised = sum(themes_p[i, j, 1] >= clear for j in hit)
                 labels.append(
                     "mixed"
-                    if praised and criticised and abs(score[i]) < balance
+                    if mixed(praised, criticised, score[i])
                     else ("negative", "neutral", "positive")[int(overall[i].argmax())]
                 )
             frame = stars.assign(label=labels)
@@ -122,7 +132,7 @@ def main() -> None:
                 int(r): {k: round(float(v), 3) for k, v in g["label"].value_counts(normalize=True).items()}
                 for r, g in frame.groupby("rating")
             }
-            grid[f"balance={balance},clear={clear}"] = {"1_star": shares.get(1), "5_star": shares.get(5)}
+            grid[f"{rule},clear={clear}"] = {"1_star": shares.get(1), "5_star": shares.get(5)}
     report["clothing_labels"] = grid
     report["themes_per_clothing_review"] = round(float(found.sum(1).mean()), 3)
     few = stars["text"].tolist()[:150]
@@ -136,7 +146,38 @@ def main() -> None:
         }
         for j, t in enumerate(dop.themes.classes_)
     }
+    report["few_shot_development"] = few_shot_figures(args.data, default, dev)
     print(json.dumps(report, indent=1))
+
+
+def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object]]) -> dict[str, object]:
+    """Themes found with a taxonomy of a few examples per theme (what `listen evaluate` reports on test data
+    as themes_from_a_few_examples): the default taxonomy on the 100 hand-labelled development reviews, the
+    restaurant example taxonomy on the SemEval development part (its four themes SemEval labels)."""
+    reviews = read_labelled_reviews(data, "development")
+    found = [set(decode_themes(t)) for t in default.classify([t for t, _ in reviews])["themes"]]
+    restaurant = Classifier.build(example_taxonomy("restaurant"))
+    result = restaurant.classify([str(s["text"]) for s in dev])
+    truth = [{RESTAURANT_EXAMPLE_THEMES[c] for c in s["categories"] if c in RESTAURANT_EXAMPLE_THEMES} for s in dev]  # type: ignore[attr-defined]
+    said = [json.loads(t) for t in result["theme_sentiments"]]
+    pairs = [
+        (i, RESTAURANT_EXAMPLE_THEMES[c], p)
+        for i, s in enumerate(dev)
+        for c, p in s["categories"].items()  # type: ignore[attr-defined]
+        if c in RESTAURANT_EXAMPLE_THEMES and p != "conflict"
+    ]
+    return {
+        "default_taxonomy_clothing": {
+            k: round(v, 4) for k, v in multilabel_scores([t for _, t in reviews], found).items()
+        },
+        "restaurant_example_semeval": {
+            **{
+                k: round(v, 4)
+                for k, v in multilabel_scores(truth, [set(decode_themes(t)) for t in result["themes"]]).items()
+            },
+            "end_to_end_polarity": round(float(np.mean([said[i].get(t) == g for i, t, g in pairs])), 4),
+        },
+    }
 
 
 def joined_figures(

@@ -91,3 +91,36 @@ def test_semeval_report_says_when_no_test_sentences_can_be_joined(tmp_path: Path
     (folder / "Restaurants_Test_Gold.xml").write_text(_xml(TEST))  # one single-opinion sentence only
     joined = _semeval_report(tmp_path, "static")["multi_aspect_joined"]
     assert joined == {"texts": 0, "pairs": 0, "end_to_end_accuracy": None}
+
+
+def test_the_hand_labelled_clothing_themes_are_default_taxonomy_themes_in_two_parts() -> None:
+    import json
+    from importlib import resources
+
+    from heedful.listen.taxonomy import default_taxonomy
+
+    lines = resources.files("heedful.listen").joinpath("labelled", "clothing_review_themes.jsonl").read_text()
+    rows = [json.loads(line) for line in lines.splitlines()]
+    assert [r["part"] for r in rows].count("development") == 100 and [r["part"] for r in rows].count("test") == 60
+    assert len({r["review_sha1"] for r in rows}) == len(rows)
+    assert {t for r in rows for t in r["themes"]} <= set(default_taxonomy().ids)
+    assert all(r["themes"] for r in rows)
+
+
+def test_few_shot_themes_are_scored_on_labelled_test_reviews_and_semeval_with_the_restaurant_example() -> None:
+    from tests.conftest import require_shared_data
+
+    from heedful.services.listen_eval import _few_shot_report, read_labelled_reviews, read_star_reviews
+
+    data = require_shared_data("womens_ecommerce_clothing_reviews").parent
+    require_shared_data(SEMEVAL_DIR.name)
+    stars = read_star_reviews(data)
+    part_of = dict(zip(stars["text"], stars["part"], strict=False))
+    test = read_labelled_reviews(data, "test")
+    assert len(test) == 60 and {part_of[text] for text, _ in test} == {"test"}  # never a training product
+    assert len(read_labelled_reviews(data, "development")) == 100
+    report = _few_shot_report(data, "static")
+    clothing, semeval = report["default_taxonomy_clothing"], report["restaurant_example_semeval"]
+    assert isinstance(clothing, dict) and isinstance(semeval, dict)
+    assert clothing["reviews"] == 60 and semeval["sentences"] == 800 and semeval["pairs"] == 754
+    assert 0 < clothing["micro_f1"] <= 1 and 0 < semeval["micro_f1"] <= 1

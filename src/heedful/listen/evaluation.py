@@ -21,6 +21,16 @@ SEMEVAL_CATEGORIES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# SemEval's specific categories -> the restaurant example taxonomy's themes (examples/restaurant.yaml); its
+# catch-all category has no counterpart there, and SemEval has none for booking or take-away delivery.
+RESTAURANT_EXAMPLE_THEMES: dict[str, str] = {
+    "food": "food_drink",
+    "service": "staff",
+    "price": "price_value",
+    "ambience": "store_ambience",
+}
+
+
 def semeval_taxonomy(sentences: Sequence[tuple[str, Sequence[str]]]) -> Taxonomy:
     """A taxonomy whose examples are the SemEval train sentences of each aspect category."""
     examples: dict[str, list[str]] = {c: [] for c in SEMEVAL_CATEGORIES}

