@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from heedful.themes import decode_themes, encode_themes, explode_themes, main_theme, theme_filter_sql
+from heedful.themes import decode_themes, encode_themes, explode_themes, main_theme, mention_polarity, theme_filter_sql
 
 
 def test_round_trip_keeps_order_and_drops_blanks_and_repeats() -> None:
@@ -40,3 +40,20 @@ def test_the_sql_theme_filter_matches_whole_ids_with_literal_wildcards() -> None
     for theme, expected in (("fit", ["fit;price"]), ("fit_size", ["fit_size"]), ("price", ["fit;price"])):
         condition, param = theme_filter_sql("themes", theme)
         assert [r[0] for r in con.execute(f"SELECT themes FROM t WHERE {condition}", [param]).fetchall()] == expected
+
+
+def test_a_mention_takes_its_themes_own_polarity_else_the_items_else_neutral() -> None:
+    polarity = mention_polarity(
+        ["fit_size", "look_style", "fit_size", "billing", "look_style", "staff"],
+        [
+            '{"fit_size": "negative", "look_style": "positive"}',
+            '{"fit_size": "negative", "look_style": "positive"}',
+            "{}",  # classified before themes had their own polarity
+            None,
+            "not json",
+            '{"staff_extra": "negative"}',  # another theme whose id starts the same
+        ],
+        ["mixed", "mixed", "positive", "negative", "neutral", None],
+    )
+    assert polarity.tolist() == ["negative", "positive", "positive", "negative", "neutral", "neutral"]
+    assert mention_polarity([], [], []).tolist() == []

@@ -23,6 +23,7 @@ from heedful.errors import InputError
 from heedful.journey.config import PROPORTION_KINDS, MetricSpec
 from heedful.stats import nps_interval, two_proportion_p, wilson_interval
 from heedful.themes import SEPARATOR as THEME_SEPARATOR
+from heedful.themes import mention_polarity
 
 SERIES_COLUMNS = ["period", "n", "value", "low", "high", "se"]
 Status = Literal["met", "at_risk", "missed", "not_enough_data", "no_data"]
@@ -190,16 +191,11 @@ class JourneyData:
         keep = pc.greater(pc.utf8_length(theme), 0).to_numpy(zero_copy_only=False)
         rows, theme = rows[keep], theme.filter(pa.array(keep))
         theme_names = theme.to_numpy(zero_copy_only=False)
-        sentiment = fb["sentiment"].to_numpy(dtype=object)[rows].copy()
-        ts_json = pa.array(fb["theme_sentiments"].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        ts_json = pc.fill_null(ts_json, "").take(pa.array(rows))
-        for name in pd.unique(theme_names):
-            mask = theme_names == name
-            pattern = '"' + re.escape(str(name)) + r'"\s*:\s*"(?P<s>\w+)"'
-            found = pc.struct_field(pc.extract_regex(ts_json.filter(pa.array(mask)), pattern), [0])
-            found_np = found.to_numpy(zero_copy_only=False)
-            about = sentiment[mask]
-            sentiment[mask] = np.where(pd.isna(found_np), about, found_np)
+        sentiment = mention_polarity(
+            theme_names,
+            fb["theme_sentiments"].to_numpy(dtype=object)[rows],
+            fb["sentiment"].to_numpy(dtype=object)[rows],
+        )
         mentions = pd.DataFrame(
             {
                 "row": rows,

@@ -9,7 +9,6 @@ the change is unlikely to be noise at the chosen false-discovery rate, not that 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pandas as pd
 from heedful.errors import InputError
 from heedful.listen.segment import split_sentences
 from heedful.stats import benjamini_hochberg, two_proportion_greater
-from heedful.themes import explode_themes
+from heedful.themes import explode_themes, mention_polarity
 
 
 def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -35,21 +34,12 @@ def _long(feedback: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.Series]
         raise InputError(f"Unknown period {period!r}; use D, W, M, Q or Y.") from exc
     items = frame.groupby("period").size().rename("items")
     long = explode_themes(frame).copy()
-    # a theme's own polarity, else the item's (as the journey scorecard and alerts read a mention)
-    polarity = []
-    for sentiments, theme, item in zip(
-        long.get("theme_sentiments", pd.Series("{}", index=long.index)),
-        long["theme"],
-        long.get("sentiment", pd.Series("neutral", index=long.index)),
-        strict=True,
-    ):
-        fallback = item if isinstance(item, str) and item else "neutral"
-        try:
-            own = json.loads(sentiments or "{}")
-        except (TypeError, ValueError):
-            own = {}
-        polarity.append((own.get(theme) if isinstance(own, dict) else None) or fallback)
-    long["polarity"] = polarity
+    # a theme's own polarity, else the item's: the rule the journey scorecard and alerts read a mention by
+    long["polarity"] = mention_polarity(
+        long["theme"].to_numpy(dtype=object),
+        long.get("theme_sentiments", pd.Series("{}", index=long.index)).to_numpy(dtype=object),
+        long.get("sentiment", pd.Series("neutral", index=long.index)).to_numpy(dtype=object),
+    )
     return long, items
 
 
