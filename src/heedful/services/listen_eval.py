@@ -196,7 +196,8 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
 
 def read_labelled_reviews(data: Path, part: str) -> list[tuple[str, set[str]]]:
     """The star-rated clothing reviews whose themes (the default taxonomy's) were labelled by hand, with
-    their labels: `part` "development" (100 reviews, looked at while the few-shot rule was chosen) or
+    their labels: `part` "development" (100 reviews of both product halves, looked at while the few-shot rule
+    was chosen) or
     "test" (60 reviews of the test products, labelled before that rule was scored on them). The labels
     (`listen/labelled/clothing_review_themes.jsonl`) name each review by the SHA-1 of its text."""
     import hashlib
