@@ -139,6 +139,16 @@ def test_malformed_csv_records_are_quarantined_and_later_lines_keep_their_number
     assert raw == "2,B,y,1,2011-01-01,2.0,1,UK,extra"
 
 
+def test_a_record_starting_with_a_hash_is_read_not_taken_for_a_comment(duck_store: Store, tmp_path: Path) -> None:
+    # DuckDB's sniffer guessed "#" as a comment character and this order vanished without a word
+    text = "order_id,customer_id,ordered_at,product_id,quantity,unit_price\n"
+    text += "O1,C1,2024-01-05,P1,1,1\n#,C1,2024-01-05,P1,1,00\n"
+    result = import_file(duck_store, write(tmp_path / "hash.csv", text), "orders")
+    assert (result.accepted, result.rejected, result.duplicates) == (2, 0, 0)
+    lines = duck_store.query("SELECT order_id, source_line FROM orders ORDER BY source_line")
+    assert lines["order_id"].tolist() == ["O1", "#"] and lines["source_line"].tolist() == [2, 3]
+
+
 @pytest.mark.parametrize("header", ["customer_id,email,Email", "customer_id;name;customer_id"])
 def test_a_header_naming_a_column_twice_is_refused_by_name(duck_store: Store, tmp_path: Path, header: str) -> None:
     """The reader once renamed the copy (Email_1) and the import silently took the first."""
