@@ -31,19 +31,19 @@ from train_listening import SEED, development_split, semeval
 
 from heedful.listen.classify import Classifier
 from heedful.listen.evaluation import (
-    RESTAURANT_EXAMPLE_THEMES,
     SEMEVAL_CATEGORIES,
     binary_polarity_scores,
     join_two_opinions,
     joined_scores,
     multilabel_scores,
+    restaurant_example_scores,
     semeval_taxonomy,
+    theme_set_scores,
 )
 from heedful.listen.heads import THEME_CLASSES
 from heedful.listen.one_pass import OnePass, _sentence_spans
 from heedful.listen.taxonomy import example_taxonomy
 from heedful.services.listen_eval import SEMEVAL_DIR, read_labelled_reviews, read_star_reviews, star_development_sample
-from heedful.themes import decode_themes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,28 +155,16 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
     as themes_from_a_few_examples): the default taxonomy on the 100 hand-labelled development reviews, the
     restaurant example taxonomy on the SemEval development part (its four themes SemEval labels)."""
     reviews = read_labelled_reviews(data, "development")
-    found = [set(decode_themes(t)) for t in default.classify([t for t, _ in reviews])["themes"]]
-    restaurant = Classifier.build(example_taxonomy("restaurant"))
-    result = restaurant.classify([str(s["text"]) for s in dev])
-    truth = [{RESTAURANT_EXAMPLE_THEMES[c] for c in s["categories"] if c in RESTAURANT_EXAMPLE_THEMES} for s in dev]  # type: ignore[attr-defined]
-    said = [json.loads(t) for t in result["theme_sentiments"]]
-    pairs = [
-        (i, RESTAURANT_EXAMPLE_THEMES[c], p)
-        for i, s in enumerate(dev)
-        for c, p in s["categories"].items()  # type: ignore[attr-defined]
-        if c in RESTAURANT_EXAMPLE_THEMES and p != "conflict"
-    ]
+    clothing = theme_set_scores([t for _, t in reviews], default.classify([t for t, _ in reviews])["themes"].tolist())
+    result = Classifier.build(example_taxonomy("restaurant")).classify([str(s["text"]) for s in dev])
+    restaurant = restaurant_example_scores(
+        [s["categories"] for s in dev],  # type: ignore[misc]
+        result["themes"].tolist(),
+        result["theme_sentiments"].tolist(),
+    )
     return {
-        "default_taxonomy_clothing": {
-            k: round(v, 4) for k, v in multilabel_scores([t for _, t in reviews], found).items()
-        },
-        "restaurant_example_semeval": {
-            **{
-                k: round(v, 4)
-                for k, v in multilabel_scores(truth, [set(decode_themes(t)) for t in result["themes"]]).items()
-            },
-            "end_to_end_polarity": round(float(np.mean([said[i].get(t) == g for i, t, g in pairs])), 4),
-        },
+        "default_taxonomy_clothing": {k: round(v, 4) for k, v in clothing.items()},
+        "restaurant_example_semeval": {k: round(v, 4) for k, v in restaurant.items()},
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from heedful.listen.taxonomy import Taxonomy, Theme
+from heedful.themes import decode_themes
 
 SEMEVAL_CATEGORIES: dict[str, tuple[str, str, str]] = {
     # category -> (theme id, department, journey stage) for a restaurant, in the journey's default departments
@@ -112,6 +113,41 @@ def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) 
     recall = tp / n_true if n_true else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "micro_f1": f1}
+
+
+def theme_set_scores(truth: Sequence[set[str]], themes: Sequence[str]) -> dict[str, float]:
+    """`multilabel_scores` of what `classify` wrote in its `themes` column against the true theme sets, with the
+    themes per text found and true."""
+    predicted = [set(decode_themes(t)) for t in themes]
+    return {
+        **multilabel_scores(truth, predicted),
+        "themes_per_text": sum(map(len, predicted)) / len(predicted) if predicted else 0.0,
+        "true_themes_per_text": sum(map(len, truth)) / len(truth) if truth else 0.0,
+    }
+
+
+def restaurant_example_scores(
+    categories: Sequence[Mapping[str, str]], themes: Sequence[str], theme_sentiments: Sequence[str]
+) -> dict[str, float]:
+    """What the restaurant example taxonomy found in SemEval sentences (their categories -> polarity, and the
+    `themes` and `theme_sentiments` columns `classify` wrote), scored on the four themes SemEval labels
+    (RESTAURANT_EXAMPLE_THEMES; its other themes' answers count as wrong): `theme_set_scores`, and the
+    polarity end to end (a pair is right when its theme is found with its polarity; conflict left out)."""
+    import json
+
+    said = [json.loads(t or "{}") for t in theme_sentiments]
+    truth = [{RESTAURANT_EXAMPLE_THEMES[c] for c in cats if c in RESTAURANT_EXAMPLE_THEMES} for cats in categories]
+    right = [
+        said[i].get(RESTAURANT_EXAMPLE_THEMES[c]) == p
+        for i, cats in enumerate(categories)
+        for c, p in cats.items()
+        if c in RESTAURANT_EXAMPLE_THEMES and p != "conflict"
+    ]
+    return {
+        **theme_set_scores(truth, themes),
+        "end_to_end_polarity": sum(right) / len(right) if right else 0.0,
+        "pairs": len(right),
+    }
 
 
 def binary_polarity_scores(is_negative_truth: np.ndarray, is_negative_pred: np.ndarray) -> dict[str, float]:

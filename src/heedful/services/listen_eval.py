@@ -219,7 +219,7 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     """Themes found with a taxonomy of a few examples per theme, as most users start: the default taxonomy
     on hand-labelled clothing reviews (test products), and the restaurant example taxonomy on the SemEval
     test sentences (its four themes that SemEval labels; booking and delivery answers count as wrong)."""
-    from heedful.listen.evaluation import RESTAURANT_EXAMPLE_THEMES, multilabel_scores
+    from heedful.listen.evaluation import restaurant_example_scores, theme_set_scores
     from heedful.listen.taxonomy import example_taxonomy
     from heedful.services import listen as service
 
@@ -227,41 +227,25 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
         items = pd.DataFrame({"feedback_id": [str(i) for i in range(len(texts))], "text": texts})
         return service.classify_items(clf, items, redact_pii=False)
 
-    def figures(truth: list[set[str]], predicted: list[set[str]]) -> dict[str, float]:
-        scores = {k: round(v, 4) for k, v in multilabel_scores(truth, predicted).items()}
-        return {
-            **scores,
-            "themes_per_text": round(sum(map(len, predicted)) / len(predicted), 3),
-            "true_themes_per_text": round(sum(map(len, truth)) / len(truth), 3),
-        }
-
     fast = backend == "static"
     reviews = read_labelled_reviews(data, "test")
     result = classified(service.build_classifier(fast=fast), [t for t, _ in reviews])
-    clothing = figures([themes for _, themes in reviews], [set(decode_themes(t)) for t in result["themes"]])
+    clothing = theme_set_scores([themes for _, themes in reviews], result["themes"].tolist())
     test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
     result = classified(service.build_classifier(example_taxonomy("restaurant"), fast=fast), [s.text for s in test])
-    said = [json.loads(t or "{}") for t in result["theme_sentiments"]]
-    truth = [{RESTAURANT_EXAMPLE_THEMES[c] for c, _ in s.categories if c in RESTAURANT_EXAMPLE_THEMES} for s in test]
-    pairs = [
-        (i, RESTAURANT_EXAMPLE_THEMES[c], p)
-        for i, s in enumerate(test)
-        for c, p in s.categories
-        if c in RESTAURANT_EXAMPLE_THEMES and p != "conflict"
-    ]
-    right = [said[i].get(theme) == gold for i, theme, gold in pairs]
+    restaurant = restaurant_example_scores(
+        [dict(s.categories) for s in test], result["themes"].tolist(), result["theme_sentiments"].tolist()
+    )
     return {
         "default_taxonomy_clothing": {
             "reviews": len(reviews),
-            **clothing,
+            **{k: round(v, 4) for k, v in clothing.items()},
             "note": "the default taxonomy (a few examples per theme) on star-rated reviews of the test products "
             "whose themes were labelled by hand (one annotator); micro precision, recall and F1 per (review, theme)",
         },
         "restaurant_example_semeval": {
             "sentences": len(test),
-            **figures(truth, [set(decode_themes(t)) for t in result["themes"]]),
-            "end_to_end_polarity": round(sum(right) / len(right), 4),
-            "pairs": len(right),
+            **{k: round(v, 4) for k, v in restaurant.items()},
             "note": "examples/restaurant.yaml on the SemEval test sentences: food, service, price and ambience as its "
             "food_drink, staff, price_value, store_ambience; a pair is right when found with its polarity",
         },
