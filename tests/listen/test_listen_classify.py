@@ -73,6 +73,18 @@ def test_a_theme_whose_label_a_long_complaint_uses_is_found_there(classifier: Cl
     assert set(sentiments.values()) == {"negative"}
 
 
+def test_a_label_word_far_from_its_theme_is_not_asked_about(
+    classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heedful.listen import one_pass
+
+    # "the store" here is where the dress was bought, not the shop's atmosphere
+    text = "I saw this in the store in a display and tried it on. Love the colour!"
+    assert "store_ambience" not in classifier.classify([text]).iloc[0]["themes"]
+    monkeypatch.setattr(one_pass, "LABEL_WORD_MARGIN", 9.0)  # no bound: the pair head takes it for the theme
+    assert "store_ambience" in classifier.classify([text]).iloc[0]["themes"]
+
+
 def test_label_words_are_compared_by_their_stems() -> None:
     from heedful.listen.one_pass import label_words, word_stem
 
