@@ -43,7 +43,13 @@ from heedful.listen.evaluation import (
 from heedful.listen.heads import THEME_CLASSES
 from heedful.listen.one_pass import OnePass, _sentence_spans
 from heedful.listen.taxonomy import example_taxonomy
-from heedful.services.listen_eval import SEMEVAL_DIR, read_labelled_reviews, read_star_reviews, star_development_sample
+from heedful.services.listen_eval import (
+    SEMEVAL_DIR,
+    read_labelled_reviews,
+    read_star_reviews,
+    read_written_comments,
+    star_development_sample,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,6 +162,8 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
     restaurant example taxonomy on the SemEval development part (its four themes SemEval labels)."""
     reviews = read_labelled_reviews(data, "development")
     clothing = theme_set_scores([t for _, t in reviews], default.classify([t for t, _ in reviews])["themes"].tolist())
+    comments = read_written_comments("development")
+    written = theme_set_scores([t for _, t in comments], default.classify([t for t, _ in comments])["themes"].tolist())
     result = Classifier.build(example_taxonomy("restaurant")).classify([str(s["text"]) for s in dev])
     restaurant = restaurant_example_scores(
         [s["categories"] for s in dev],  # type: ignore[misc]
@@ -164,6 +172,7 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
     )
     return {
         "default_taxonomy_clothing": {k: round(v, 4) for k, v in clothing.items()},
+        "default_taxonomy_written_comments": {k: round(v, 4) for k, v in written.items()},
         "restaurant_example_semeval": {k: round(v, 4) for k, v in restaurant.items()},
     }
 
