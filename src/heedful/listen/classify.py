@@ -60,10 +60,11 @@ MAX_CHARS = 5000
 # listen-encoder-2: the weights averaged over the last 40% of training (scripts/train_listening.py);
 # few-shot-2: few-shot themes confirmed by the pair head, and "mixed" as praise and criticism in equal number
 # (one_pass.NEAR_MISSES, one_pass.CLEAR); label-words-1: few-shot themes whose label's words a text uses are
-# asked of the pair head (one_pass.LABEL_STOP_WORDS); near-best-1: a near-miss within the margin of the best theme
+# asked of the pair head where their clause read alone makes them near-misses (one_pass.LABEL_STOP_WORDS,
+# label-words-2); near-best-1: a near-miss within the margin of the best theme
 MODEL_VERSION = (
     "listen-encoder-2+theme-head-1+lang-1+theme-words-1+clauses-2+html-1+unfused-1+few-shot-2+static-offset-1"
-    "+label-words-1+near-best-1"
+    "+label-words-2+near-best-1"
 )
 
 # the static path's piece table (`embed.STATIC_TABLE_FILE`); was computed per machine before "pieces-int8-1"
