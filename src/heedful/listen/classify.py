@@ -59,9 +59,9 @@ MAX_CHARS = 5000
 # html-1: "&#39;" read as "'"; unfused-1: the encoder without SkipLayerNormalization (reader.DISABLED_OPTIMIZERS);
 # listen-encoder-2: the weights averaged over the last 40% of training (scripts/train_listening.py);
 # few-shot-2: few-shot themes confirmed by the pair head, and "mixed" as praise and criticism in equal number
-# (one_pass.NEAR_MISSES, one_pass.CLEAR); label-words-1: few-shot themes whose label's words a text uses are
-# asked of the pair head where their clause read alone makes them near-misses (one_pass.LABEL_STOP_WORDS,
-# label-words-2); near-best-1: a near-miss within the margin of the best theme
+# (one_pass.NEAR_MISSES, one_pass.CLEAR); label-words-2: few-shot themes whose label's words a text uses are asked
+# of the pair head where their clause, read alone, makes them near-misses (OnePass.label_word_candidates);
+# near-best-1: a near-miss within the margin of its sentence's best theme
 MODEL_VERSION = (
     "listen-encoder-2+theme-head-1+lang-1+theme-words-1+clauses-2+html-1+unfused-1+few-shot-2+static-offset-1"
     "+label-words-2+near-best-1"
