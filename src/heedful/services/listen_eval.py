@@ -229,8 +229,9 @@ def read_written_comments(part: str) -> list[tuple[str, set[str]]]:
 
 def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     """Themes found with a taxonomy of a few examples per theme, as most users start: the default taxonomy
-    on hand-labelled clothing reviews (test products), and the restaurant example taxonomy on the SemEval
-    test sentences (its four themes that SemEval labels; booking and delivery answers count as wrong)."""
+    on hand-labelled clothing reviews (test products) and on the written comments' test part, and the
+    restaurant example taxonomy on the SemEval test sentences (its four themes that SemEval labels; booking and
+    delivery answers count as wrong)."""
     from heedful.listen.evaluation import restaurant_example_scores, theme_set_scores
     from heedful.listen.taxonomy import example_taxonomy
     from heedful.services import listen as service
