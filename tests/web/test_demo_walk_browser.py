@@ -3,6 +3,7 @@ see: raw theme ids, Python reprs, None, nan, tracebacks or command-line instruct
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from urllib.parse import urljoin, urlparse
@@ -99,4 +100,16 @@ def test_the_retain_page_says_what_churn_risk_means_and_how_far_to_trust_it(brow
     quality = page.get_by_test_id("churn-quality").inner_text()
     assert "no order in the next 90 days" in quality and "50% would be guessing" in quality
     assert page.get_by_role("columnheader", name="Churn risk (90 days)").count() == 1
+    context.close()
+
+
+def test_the_listening_chart_names_every_theme_it_draws(browser, demo_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    context = browser.new_context(base_url=demo_url, viewport={"width": 1280, "height": 900})
+    page = _signed_in(context)
+    page.goto("/listen")
+    chart = page.locator('[data-name="themes"]')
+    chart.locator(".ytick text").first.wait_for()
+    drawn = json.loads(chart.get_attribute("data-figure") or "{}")["data"][0]["y"]
+    named = chart.locator(".ytick text").all_text_contents()  # SVG text has no innerText
+    assert len(drawn) >= 8 and sorted(named) == sorted(drawn)  # the demo's reviews name 11 themes
     context.close()

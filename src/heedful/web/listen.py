@@ -60,6 +60,9 @@ def _charts(data: dict[str, Any]) -> list[dict[str, str]]:
                     "barmode": "stack",
                     "margin": {"l": 200, "r": 20, "t": 30, "b": 40},
                     "legend": {"orientation": "h", "y": -0.15, "traceorder": "normal"},
+                    # a label for every bar: at a fixed height Plotly showed every other theme's name
+                    "yaxis": {"dtick": 1, "automargin": True},
+                    "height": 160 + 26 * len(top),
                 },
             ),
         }
