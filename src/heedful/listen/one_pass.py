@@ -152,6 +152,7 @@ class OnePass:
             hits |= np.logical_or.reduceat(clause_hits, first_clause[:-1], axis=0)
         candidates = hits.copy()
         margin = scores - self.themes.thresholds_
+        by_word: dict[tuple[int, int], int] = {}  # (sentence, theme) -> clause using a word of the theme's label
         if self.themes.mode_ == "supervised":
             rank = np.argsort(np.argsort(-margin, axis=1), axis=1)
             candidates |= (margin >= -CANDIDATE_MARGIN) & (rank < 3)
@@ -159,8 +160,6 @@ class OnePass:
             # a near-miss misses the threshold, not the best theme: within the classifier's margin of it
             close = scores >= scores.max(axis=1, keepdims=True) - self.themes.margin
             candidates |= _near_misses(hits, np.where(close, margin, -np.inf), owner, len(texts))
-        by_word: dict[tuple[int, int], int] = {}  # (sentence, theme) -> clause using a word of the theme's label
-        if self.themes.mode_ == "few_shot":
             by_word = self.label_word_candidates(
                 [[texts[i][a:b] for a, b in clauses[r]] for r, (i, _, _) in enumerate(flat)], owner, candidates
             )

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -201,10 +201,8 @@ def read_labelled_reviews(data: Path, part: str) -> list[tuple[str, set[str]]]:
     "test" (60 reviews of the test products, labelled before that rule was scored on them). The labels
     (`listen/labelled/clothing_review_themes.jsonl`) name each review by the SHA-1 of its text."""
     import hashlib
-    from importlib import resources
 
-    lines = resources.files("heedful.listen").joinpath("labelled", "clothing_review_themes.jsonl").read_text("utf-8")
-    wanted = {r["review_sha1"]: set(r["themes"]) for r in map(json.loads, lines.splitlines()) if r["part"] == part}
+    wanted = {r["review_sha1"]: set(r["themes"]) for r in _labelled("clothing_review_themes.jsonl", part)}
     found: dict[str, str] = {}
     for text in read_star_reviews(data)["text"]:
         key = hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -221,10 +219,15 @@ def read_written_comments(part: str) -> list[tuple[str, set[str]]]:
     two themes each, looked at while rules were chosen) or "test" (60, written before the rule that keeps a
     near-miss close to the sentence's best theme was scored on them). The clothing reviews are mostly about fit,
     look and quality; these cover the themes they rarely name."""
+    return [(r["text"], set(r["themes"])) for r in _labelled("written_comments.jsonl", part)]
+
+
+def _labelled(name: str, part: str) -> list[dict[str, Any]]:
+    """The records of `part` in the packaged labelled file `listen/labelled/<name>` (JSON lines)."""
     from importlib import resources
 
-    lines = resources.files("heedful.listen").joinpath("labelled", "written_comments.jsonl").read_text("utf-8")
-    return [(r["text"], set(r["themes"])) for r in map(json.loads, lines.splitlines()) if r["part"] == part]
+    lines = resources.files("heedful.listen").joinpath("labelled", name).read_text("utf-8")
+    return [r for r in map(json.loads, lines.splitlines()) if r["part"] == part]
 
 
 def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
@@ -241,11 +244,12 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
         return service.classify_items(clf, items, redact_pii=False)
 
     fast = backend == "static"
+    default = service.build_classifier(fast=fast)
     reviews = read_labelled_reviews(data, "test")
-    result = classified(service.build_classifier(fast=fast), [t for t, _ in reviews])
+    result = classified(default, [t for t, _ in reviews])
     clothing = theme_set_scores([themes for _, themes in reviews], result["themes"].tolist())
     comments = read_written_comments("test")
-    result = classified(service.build_classifier(fast=fast), [t for t, _ in comments])
+    result = classified(default, [t for t, _ in comments])
     written = theme_set_scores([themes for _, themes in comments], result["themes"].tolist())
     test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
     result = classified(service.build_classifier(example_taxonomy("restaurant"), fast=fast), [s.text for s in test])
