@@ -35,6 +35,7 @@ from heedful.listen.evaluation import (
     binary_polarity_scores,
     join_two_opinions,
     joined_scores,
+    main_theme_scores,
     multilabel_scores,
     restaurant_example_scores,
     semeval_taxonomy,
@@ -104,6 +105,7 @@ def main() -> None:
         c: round(float(np.mean([polarity(i, t) == g for i, t, g in pairs if g == c])), 4) for c in sorted(set(golds))
     }
     report["joined_development"] = joined_figures(op, dev, ids, theme_of)
+    report["main_theme_development"] = main_theme_figures(clf, dev, theme_of)
 
     stars = read_star_reviews(args.data)
     stars = stars.loc[star_development_sample(stars[stars["part"] == "train"])].reset_index(drop=True)
@@ -175,6 +177,33 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
         "default_taxonomy_written_comments": {k: round(v, 4) for k, v in written.items()},
         "restaurant_example_semeval": {k: round(v, 4) for k, v in restaurant.items()},
     }
+
+
+def main_theme_figures(clf: Classifier, dev: list[dict[str, object]], theme_of: dict[str, str]) -> dict[str, object]:
+    """Is an item's main theme (the first `classify` writes: the department a case goes to) what its verdict is
+    about (`main_theme_scores`), on the development sentences and on 400 of them joined two by two (as
+    `joined_figures`), both paths, with the taxonomy built from the train split and with the restaurant example
+    (its four themes SemEval labels). What `listen evaluate` reports on test data as semeval.main_theme."""
+    from heedful.listen.evaluation import RESTAURANT_EXAMPLE_THEMES
+
+    joined = join_two_opinions(dev, 400, random.Random(7))
+    out: dict[str, object] = {}
+    for backend in ("transformer", "static"):
+        taxonomies = (
+            ("train_split", clf.taxonomy, theme_of),
+            ("restaurant_example", example_taxonomy("restaurant"), RESTAURANT_EXAMPLE_THEMES),
+        )
+        for name, taxonomy, mapping in taxonomies:
+            built = Classifier.build(taxonomy, backend=backend)  # type: ignore[arg-type]
+            for part, records in (("sentences", dev), ("joined", joined)):
+                result = built.classify([str(r["text"]) for r in records])
+                truth = [
+                    {mapping[c]: p for c, p in r["categories"].items() if c in mapping and p != "conflict"}  # type: ignore[attr-defined]
+                    for r in records
+                ]
+                scores = main_theme_scores(truth, result["sentiment"].tolist(), result["themes"].tolist())
+                out[f"{backend}/{name}/{part}"] = scores
+    return out
 
 
 def joined_figures(

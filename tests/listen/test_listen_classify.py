@@ -5,6 +5,7 @@ import json
 import pytest
 
 from heedful.listen.classify import Classifier
+from heedful.listen.one_pass import main_first
 from heedful.listen.segment import split_clauses, split_sentences
 from heedful.listen.taxonomy import example_taxonomy
 
@@ -53,6 +54,42 @@ def test_praise_and_complaint_about_different_departments(classifier: Classifier
     # "rude and useless" outweighs "fast": the item's score leans clearly negative; each theme keeps its side
     assert row["sentiment"] in {"mixed", "negative"} and row["sentiment_score"] <= -0.4
     assert set(row["themes"].split(";")) >= {"delivery_speed", "customer_support"}
+
+
+@pytest.mark.parametrize("backend", ["transformer", "static"])
+def test_a_complaint_goes_to_the_department_it_criticises_not_the_one_it_praises(backend: str) -> None:
+    # the main (first) theme gives the item its department, and a case for an unhappy customer goes there: the
+    # dress the customer liked is not what they complain about (the item's first theme was look and style,
+    # department product, on both paths before main_first)
+    clf = Classifier.build(backend=backend)  # type: ignore[arg-type]
+    text = "The fabric is gorgeous but it arrived with a hole in the box and I had to wait a month for my refund."
+    row = clf.classify([text]).iloc[0]
+    sentiments = json.loads(row["theme_sentiments"])
+    assert row["sentiment"] in {"negative", "mixed"}
+    assert row["themes"].split(";")[0] == "returns_refunds" and sentiments["returns_refunds"] == "negative"
+    assert row["department"] == "services" and "look_style" in sentiments
+
+
+def test_the_main_theme_is_the_side_the_item_comes_down_on(classifier: Classifier) -> None:
+    rows = classifier.classify(
+        ["Beautiful dress, terrible customer service.", "Terrible fit, but the staff were lovely."]
+    )
+    for row in rows.itertuples():
+        main = row.themes.split(";")[0]
+        assert row.sentiment in {"negative", "mixed"} and json.loads(row.theme_sentiments)[main] == "negative"
+    assert rows["department"].tolist()[0] != "product"  # staff or support, not the dress
+    assert rows["department"].tolist()[1] == "product"  # the fit, not the staff
+
+
+def test_main_first_orders_by_the_verdict_then_by_the_paths_own_rank() -> None:
+    themes, negative, positive = ["a", "b", "c"], [0.1, 0.8, 0.5], [0.9, 0.1, 0.4]
+    rank = [(0.0, 2), (0.2, 1), (0.1, 0)]  # how sure the path is of each theme, then taxonomy order
+    assert main_first("negative", themes, negative, positive, rank) == ["b", "c", "a"]
+    assert main_first("mixed", themes, negative, positive, rank) == ["b", "c", "a"]
+    assert main_first("positive", themes, negative, positive, rank) == ["a", "c", "b"]
+    assert main_first("neutral", themes, negative, positive, rank) == ["a", "c", "b"]
+    assert main_first("neutral", themes, negative, positive, [(0.0, 2), (0.0, 1), (0.1, 0)]) == ["b", "a", "c"]
+    assert main_first("negative", [], [], [], []) == []
 
 
 def test_themes_named_in_passing_are_found_with_a_few_examples_per_theme(classifier: Classifier) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from heedful.listen.evaluation import CONNECTORS, join_two_opinions
+from heedful.listen.evaluation import CONNECTORS, join_two_opinions, main_theme_scores
 
 
 def _record(text: str, **categories: str) -> dict[str, object]:
@@ -42,3 +42,24 @@ def test_is_empty_when_no_two_records_differ_in_theme_and_polarity() -> None:
     assert join_two_opinions(same_polarity, 10, random.Random(0)) == []
     assert join_two_opinions(same_theme, 10, random.Random(0)) == []
     assert join_two_opinions([], 10, random.Random(0)) == []
+
+
+def test_main_theme_is_scored_where_the_verdict_could_pick_the_wrong_theme() -> None:
+    truth = [
+        {"food": "positive", "service": "negative"},  # complaint: main must be service
+        {"food": "positive", "service": "negative"},  # complaint routed to the food it praised: wrong
+        {"food": "negative"},  # one theme, criticised: nothing to get wrong, not counted
+        {"food": "positive", "price": "neutral"},  # praise: main must be food
+        {"food": "positive", "service": "negative"},  # labelled negative, no theme found: wrong
+        {"food": "negative", "price": "neutral"},  # labelled neutral: not counted
+    ]
+    labels = ["mixed", "negative", "negative", "positive", "negative", "neutral"]
+    themes = ["service;food", "food;service", "food", "food;price", "", "food"]
+    assert main_theme_scores(truth, labels, themes) == {
+        "complaints": {"items": 3, "main_theme_right": round(1 / 3, 4)},
+        "praise": {"items": 1, "main_theme_right": 1.0},
+    }
+    assert main_theme_scores([], [], []) == {
+        "complaints": {"items": 0, "main_theme_right": None},
+        "praise": {"items": 0, "main_theme_right": None},
+    }

@@ -50,6 +50,11 @@ def test_semeval_report_scores_end_to_end_gold_and_multi_aspect_pairs(tmp_path: 
     assert multi["sentences"] == 2 and multi["pairs"] == 4
     assert multi["most_common_class_accuracy"] == 0.5  # two positive, two negative pairs
     assert 0 <= e2e["accuracy"] <= 1 and 0 <= gold["accuracy"] <= 1
+    main = report["main_theme"]
+    assert isinstance(main, dict) and "joined" not in main  # no two single-opinion sentences to join
+    # only the two sentences that praise one category and criticise another can be counted, each on one side
+    counted = main["test_sentences"]["complaints"]["items"] + main["test_sentences"]["praise"]["items"]
+    assert 0 <= counted <= 2
 
 
 def test_clothing_reviews_split_by_product_so_no_garment_is_in_both_parts() -> None:
@@ -74,7 +79,8 @@ def test_semeval_report_adds_a_joined_multi_aspect_proxy_from_single_opinion_tes
         ("We sat by the window.", [("ambience", "neutral")]),
     ]
     (folder / "Restaurants_Test_Gold.xml").write_text(_xml(TEST + single))
-    joined = _semeval_report(tmp_path, "static")["multi_aspect_joined"]
+    report = _semeval_report(tmp_path, "static")
+    joined = report["multi_aspect_joined"]
     assert isinstance(joined, dict)
     assert joined["texts"] == JOINED_TEXTS and joined["pairs"] == 2 * JOINED_TEXTS
     by_truth = joined["end_to_end_by_truth"]
@@ -82,6 +88,10 @@ def test_semeval_report_adds_a_joined_multi_aspect_proxy_from_single_opinion_tes
     assert all(0 <= v <= 1 for v in by_truth.values())
     found, right = joined["themes_found"], joined["end_to_end_accuracy"]
     assert isinstance(found, float) and isinstance(right, float) and 0 <= right <= found <= 1
+    main = report["main_theme"]["joined"]  # type: ignore[index]
+    sides = [main["complaints"], main["praise"]]
+    assert sum(side["items"] for side in sides) <= JOINED_TEXTS
+    assert all(side["main_theme_right"] is None or 0 <= side["main_theme_right"] <= 1 for side in sides)
 
 
 def test_semeval_report_says_when_no_test_sentences_can_be_joined(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from heedful.listen.embed import Backend, embed, embed_static_joined
-from heedful.listen.one_pass import OnePass, empty_row, result_row
+from heedful.listen.one_pass import OnePass, empty_row, main_first, result_row
 from heedful.listen.segment import segment
 from heedful.listen.sentiment import CLASSES, SentimentHead, load_sentiment_head, score
 from heedful.listen.taxonomy import Taxonomy, default_taxonomy
@@ -61,10 +61,12 @@ MAX_CHARS = 5000
 # few-shot-2: few-shot themes confirmed by the pair head, and "mixed" as praise and criticism in equal number
 # (one_pass.NEAR_MISSES, one_pass.CLEAR); label-words-2: few-shot themes whose label's words a text uses are asked
 # of the pair head where their clause, read alone, makes them near-misses (OnePass.label_word_candidates);
-# near-best-1: a near-miss within the margin of its sentence's best theme
+# near-best-1: a near-miss within the margin of its sentence's best theme; main-first-1: the main theme (first; it
+# gives the department and stage) is the one most clearly criticised in a negative or mixed item, the one most
+# clearly praised in a positive one (one_pass.main_first)
 MODEL_VERSION = (
     "listen-encoder-2+theme-head-1+lang-1+theme-words-1+clauses-2+html-1+unfused-1+few-shot-2+static-offset-1"
-    "+label-words-2+near-best-1"
+    "+label-words-2+near-best-1+main-first-1"
 )
 
 # the static path's piece table (`embed.STATIC_TABLE_FILE`); was computed per machine before "pieces-int8-1"
@@ -309,7 +311,14 @@ class Classifier:
             label = CLASSES[int(np.argmax(item_proba))]
         # a theme's sentiment: the class of its clauses' mean probabilities (the argmax of their sum)
         theme_sentiments = {t: CLASSES[int(proba[rows].sum(axis=0).argmax())] for t, rows in per_theme.items()}
-        ordered = sorted(per_theme, key=lambda t: (-len(per_theme[t]), self._theme_order[t]))
+        mean = {t: proba[rows].mean(axis=0) for t, rows in per_theme.items()}
+        ordered = main_first(
+            label,
+            list(per_theme),
+            [float(mean[t][CLASSES.index("negative")]) for t in per_theme],
+            [float(mean[t][CLASSES.index("positive")]) for t in per_theme],
+            [(-len(per_theme[t]), self._theme_order[t]) for t in per_theme],
+        )
         return result_row(self.taxonomy, label, item_score, ordered, theme_sentiments)
 
 

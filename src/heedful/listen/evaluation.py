@@ -104,6 +104,33 @@ def joined_scores(pairs: Sequence[tuple[str, str | None]], texts: int) -> dict[s
     }
 
 
+def main_theme_scores(
+    truth: Sequence[Mapping[str, str]], labels: Sequence[str], themes: Sequence[str]
+) -> dict[str, object]:
+    """Is an item's main theme (the first in `classify`'s `themes`: its department and journey stage are the
+    item's, and a case opened for an unhappy customer goes to that department) the theme its verdict is about?
+
+    `truth` holds each text's true {theme id: polarity}, `labels` and `themes` what `classify` wrote. Counted
+    only where that can go wrong: for items labelled negative or mixed whose text criticises one theme and not
+    another (right when the main theme is a criticised one), and for items labelled positive whose text praises
+    one theme and not another (right when it is a praised one). An item with no theme found counts as wrong."""
+    out: dict[str, object] = {}
+    for side, verdicts, polarity in (
+        ("complaints", ("negative", "mixed"), "negative"),
+        ("praise", ("positive",), "positive"),
+    ):
+        right = items = 0
+        for gold, label, found in zip(truth, labels, themes, strict=True):
+            meant = {t for t, p in gold.items() if p == polarity}
+            if label not in verdicts or not meant or len(meant) == len(gold):
+                continue
+            main = next(iter(decode_themes(found)), None)
+            items += 1
+            right += main in meant
+        out[side] = {"items": items, "main_theme_right": round(right / items, 4) if items else None}
+    return out
+
+
 def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) -> dict[str, float]:
     """Micro precision, recall and F1 over (item, label) pairs."""
     tp = sum(len(t & p) for t, p in zip(truth, predicted, strict=True))

@@ -267,7 +267,13 @@ class OnePass:
         criticised = sum(per_theme[j, THEME_CLASSES.index("negative")] >= CLEAR for j in hit)
         label = "mixed" if praised and praised == criticised else CLASSES[int(overall.argmax())]
         order = self.taxonomy.ids
-        ordered = sorted((ids[j] for j in hit), key=lambda t: (per_theme[ids.index(t), 0], order.index(t)))
+        ordered = main_first(
+            label,
+            [ids[j] for j in hit],
+            [float(per_theme[j, THEME_CLASSES.index("negative")]) for j in hit],
+            [float(per_theme[j, THEME_CLASSES.index("positive")]) for j in hit],
+            [(float(per_theme[j, 0]), order.index(ids[j])) for j in hit],
+        )
         return result_row(self.taxonomy, label, score, ordered, sentiments)
 
 
@@ -359,6 +365,24 @@ def _clause_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
         at = start + 1
     ends = [*starts[1:], len(sentence)]
     return [(lo + a, lo + b) for a, b in zip(starts, ends, strict=True)]
+
+
+def main_first(
+    label: str,
+    themes: Sequence[str],
+    negative: Sequence[float],
+    positive: Sequence[float],
+    rank: Sequence[tuple[float, int]],
+) -> list[str]:
+    """An item's themes, its main theme first: for an item labelled negative or mixed the theme most clearly
+    criticised (the highest `negative` probability), for a positive item the one most clearly praised, else the
+    lowest `rank` (each path's own: how sure it is of the theme, then the taxonomy's order), which also breaks
+    ties. The main theme gives the item its department and journey stage, so a case opened for an unhappy
+    customer goes to the department of what they complain about, not of what they liked."""
+    side = negative if label in ("negative", "mixed") else positive if label == "positive" else None
+    return [
+        themes[n] for n in sorted(range(len(themes)), key=lambda n: (-side[n] if side is not None else 0.0, rank[n]))
+    ]
 
 
 def result_row(

@@ -118,6 +118,7 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
         SEMEVAL_CATEGORIES,
         join_two_opinions,
         joined_scores,
+        main_theme_scores,
         multilabel_scores,
         semeval_taxonomy,
     )
@@ -148,10 +149,9 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
     joined_items = pd.DataFrame(
         {"feedback_id": [f"j{i}" for i in range(len(joined))], "text": [j["text"] for j in joined]}
     )
+    joined_result = service.classify_items(clf, joined_items, redact_pii=False) if joined else None
     joined_said = (
-        [json.loads(t or "{}") for t in service.classify_items(clf, joined_items, redact_pii=False)["theme_sentiments"]]
-        if joined
-        else []
+        [json.loads(t or "{}") for t in joined_result["theme_sentiments"]] if joined_result is not None else []
     )
     joined_pairs = [
         (gold, joined_said[i].get(theme_of[c])) for i, j in enumerate(joined) for c, gold in j["categories"].items()
@@ -161,6 +161,19 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
         joined_figures["note"] = (
             "each text two test sentences about different categories with different polarities, joined "
             "('..., but ...', '... and ...'); synthetic, and SemEval's catch-all category is in many; end to end"
+        )
+    gold = [{theme_of[c]: p for c, p in s.categories if p != "conflict"} for s in test]
+    main_theme = {
+        "test_sentences": main_theme_scores(gold, result["sentiment"].tolist(), result["themes"].tolist()),
+        "note": "is an item's main theme (the first; it gives the department a case goes to) what its verdict is "
+        "about: of items labelled negative or mixed whose text criticises one category and not another, the share "
+        "whose main theme is a criticised one ('complaints'); 'praise' likewise for positive items",
+    }
+    if joined_result is not None:
+        main_theme["joined"] = main_theme_scores(
+            [{theme_of[c]: p for c, p in j["categories"].items()} for j in joined],
+            joined_result["sentiment"].tolist(),
+            joined_result["themes"].tolist(),
         )
     aspects = clf.aspect_sentiments([s.text for s in test], [[theme_of[c] for c, _ in s.categories] for s in test])
     gold_pairs = [(p, a[theme_of[c]]) for s, a in zip(test, aspects, strict=True) for c, p in s.categories]
@@ -191,6 +204,7 @@ def _semeval_report(data: Path, backend: str) -> dict[str, object]:
             "note": "test sentences whose categories disagree in polarity (conflict left out), end to end",
         },
         "multi_aspect_joined": joined_figures,
+        "main_theme": main_theme,
     }
 
 
