@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from heedful.listen.evaluation import CONNECTORS, join_two_opinions, main_theme_scores
+from heedful.listen.evaluation import CONNECTORS, join_two_opinions, main_theme_labelled, main_theme_scores
 
 
 def _record(text: str, **categories: str) -> dict[str, object]:
@@ -63,3 +63,11 @@ def test_main_theme_is_scored_where_the_verdict_could_pick_the_wrong_theme() -> 
         "complaints": {"items": 0, "main_theme_right": None},
         "praise": {"items": 0, "main_theme_right": None},
     }
+
+
+def test_main_theme_labelled_counts_the_first_theme_and_its_department() -> None:
+    owner = {"website_app": "sales", "billing": "sales", "fit_size": "product", "delivery_speed": "delivery"}
+    truth = [{"website_app"}, {"billing"}, {"fit_size"}, {"delivery_speed"}]
+    themes = ["website_app;billing", "website_app", "delivery_speed;fit_size", ""]
+    # first right; second a wrong theme of the right department; third wrong; fourth found nothing
+    assert main_theme_labelled(truth, themes, owner) == {"main_theme_labelled": 0.25, "department_right": 0.5}

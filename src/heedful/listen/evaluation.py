@@ -131,6 +131,17 @@ def main_theme_scores(
     return out
 
 
+def main_theme_labelled(truth: Sequence[set[str]], themes: Sequence[str], owner: Mapping[str, str]) -> dict[str, float]:
+    """Of texts labelled with the themes they talk about (`truth`), the share whose main theme (the first in
+    `classify`'s `themes`) is one of them, and the share whose department (`owner`: theme id -> department) is
+    one of theirs; a text with no theme found counts as wrong."""
+    mains = [next(iter(decode_themes(found)), None) for found in themes]
+    right = [m in t for m, t in zip(mains, truth, strict=True)]
+    owned = [m is not None and owner.get(m) in {owner.get(x) for x in t} for m, t in zip(mains, truth, strict=True)]
+    n = max(len(truth), 1)
+    return {"main_theme_labelled": sum(right) / n, "department_right": sum(owned) / n}
+
+
 def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) -> dict[str, float]:
     """Micro precision, recall and F1 over (item, label) pairs."""
     tp = sum(len(t & p) for t, p in zip(truth, predicted, strict=True))

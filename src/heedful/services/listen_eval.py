@@ -249,7 +249,7 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     on hand-labelled clothing reviews (test products) and on the written comments' test part, and the
     restaurant example taxonomy on the SemEval test sentences (its four themes that SemEval labels; booking and
     delivery answers count as wrong)."""
-    from heedful.listen.evaluation import restaurant_example_scores, theme_set_scores
+    from heedful.listen.evaluation import main_theme_labelled, restaurant_example_scores, theme_set_scores
     from heedful.listen.taxonomy import example_taxonomy
     from heedful.services import listen as service
 
@@ -265,6 +265,8 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     comments = read_written_comments("test")
     result = classified(default, [t for t, _ in comments])
     written = theme_set_scores([themes for _, themes in comments], result["themes"].tolist())
+    owner = {t.id: t.department for t in default.taxonomy.themes}
+    written |= main_theme_labelled([themes for _, themes in comments], result["themes"].tolist(), owner)
     test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
     result = classified(service.build_classifier(example_taxonomy("restaurant"), fast=fast), [s.text for s in test])
     restaurant = restaurant_example_scores(
@@ -281,7 +283,8 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
             "comments": len(comments),
             **{k: round(v, 4) for k, v in written.items()},
             "note": "the default taxonomy on 60 short comments about the website, billing, delivery, support, the "
-            "store and more, written with their themes for this measure (listen/labelled/written_comments.jsonl)",
+            "store and more, written with their themes for this measure (listen/labelled/written_comments.jsonl); "
+            "main_theme_labelled: the share whose main theme (the first; it gives the department) is one of theirs",
         },
         "restaurant_example_semeval": {
             "sentences": len(test),
