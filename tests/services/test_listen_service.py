@@ -152,3 +152,29 @@ def test_promoting_a_cluster_to_an_unknown_department_is_refused(tmp_path: Path)
         service.promote_cluster(topics, 3, "parking", "services", "visit")
     tax = service.promote_cluster(topics, 3, "parking", "services", "purchase")
     assert tax.theme("parking").department == "services"
+
+
+def test_a_complaint_beside_praise_opens_a_case_for_the_department_it_criticises(store: Store) -> None:
+    # the closed loop: a feedback case goes to the department of the item's main theme, which for an unhappy
+    # customer is what they criticise, not the dress they liked (before, both cases went to product)
+    from datetime import datetime
+
+    from heedful.services.cases import open_cases
+
+    today = datetime.now().strftime("%Y-%m-%d")
+    rows = [
+        ("g1", "Beautiful dress, terrible customer service.", today),
+        (
+            "g2",
+            "The fabric is gorgeous but it arrived with a hole in the box and I had to wait a month for my refund.",
+            today,
+        ),
+    ]
+    _seed(store, rows)
+    service.classify_store(store, service.build_classifier())
+    open_cases(store)
+    cases = store.query("SELECT trigger_id, department, theme FROM cases WHERE trigger = 'feedback'")
+    by_item = cases.set_index("trigger_id")
+    assert set(by_item.index) == {"g1", "g2"}
+    assert by_item.loc["g1", "department"] in {"services", "support"}  # staff or customer support
+    assert by_item.loc["g2", ["theme", "department"]].tolist() == ["returns_refunds", "services"]
