@@ -49,6 +49,7 @@ from heedful.services.listen_eval import (
     SEMEVAL_DIR,
     read_labelled_reviews,
     read_star_reviews,
+    read_support_messages,
     read_written_comments,
     star_development_sample,
 )
@@ -171,6 +172,11 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
     written = theme_set_scores([t for _, t in comments], said) | main_theme_labelled(
         [t for _, t in comments], said, owner
     )
+    messages = read_support_messages("development")
+    said = default.classify([t for t, _ in messages])["themes"].tolist()
+    support = theme_set_scores([t for _, t in messages], said) | main_theme_labelled(
+        [t for _, t in messages], said, owner
+    )
     result = Classifier.build(example_taxonomy("restaurant")).classify([str(s["text"]) for s in dev])
     restaurant = restaurant_example_scores(
         [s["categories"] for s in dev],  # type: ignore[misc]
@@ -180,6 +186,7 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
     return {
         "default_taxonomy_clothing": {k: round(v, 4) for k, v in clothing.items()},
         "default_taxonomy_written_comments": {k: round(v, 4) for k, v in written.items()},
+        "default_taxonomy_support_messages": {k: round(v, 4) for k, v in support.items()},
         "restaurant_example_semeval": {k: round(v, 4) for k, v in restaurant.items()},
     }
 

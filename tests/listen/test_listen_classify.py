@@ -145,6 +145,19 @@ def test_the_written_comments_name_the_default_taxonomys_themes() -> None:
     assert themes == set(default_taxonomy().ids)  # every theme of the default taxonomy, none unknown
 
 
+def test_the_support_messages_name_the_default_taxonomys_themes_in_two_parts() -> None:
+    from heedful.listen.taxonomy import default_taxonomy
+    from heedful.services.listen_eval import read_support_messages, read_written_comments
+
+    development, test = read_support_messages("development"), read_support_messages("test")
+    assert (len(development), len(test)) == (32, 48)
+    texts = [t for t, _ in development + test]
+    assert len(set(texts)) == len(texts)  # no message in both parts, none twice
+    assert not set(texts) & {t for part in ("development", "test") for t, _ in read_written_comments(part)}
+    assert {t for _, ts in development + test for t in ts} == set(default_taxonomy().ids)
+    assert all(1 <= len(ts) <= 4 for _, ts in development + test)
+
+
 def test_label_words_are_compared_by_their_stems() -> None:
     from heedful.listen.one_pass import label_words, word_stem
 

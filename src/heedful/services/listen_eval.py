@@ -236,6 +236,15 @@ def read_written_comments(part: str) -> list[tuple[str, set[str]]]:
     return [(r["text"], set(r["themes"])) for r in _labelled("written_comments.jsonl", part)]
 
 
+def read_support_messages(part: str) -> list[tuple[str, set[str]]]:
+    """Messages a shop's customers send its support team — questions, requests, complaints and thanks ("How do I
+    reset my password?", "Could you send me a returns label please?") — written for this measure with the default
+    taxonomy's themes each is about (one author; `listen/labelled/support_messages.jsonl`): `part` "test" (48,
+    written first, before any rule or example was changed for them) or "development" (32, looked at while
+    choosing). Reviews describe a product; these ask for something, which the taxonomy's examples rarely do."""
+    return [(r["text"], set(r["themes"])) for r in _labelled("support_messages.jsonl", part)]
+
+
 def _labelled(name: str, part: str) -> list[dict[str, Any]]:
     """The records of `part` in the packaged labelled file `listen/labelled/<name>` (JSON lines)."""
     from importlib import resources
@@ -246,9 +255,9 @@ def _labelled(name: str, part: str) -> list[dict[str, Any]]:
 
 def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     """Themes found with a taxonomy of a few examples per theme, as most users start: the default taxonomy
-    on hand-labelled clothing reviews (test products) and on the written comments' test part, and the
-    restaurant example taxonomy on the SemEval test sentences (its four themes that SemEval labels; booking and
-    delivery answers count as wrong)."""
+    on hand-labelled clothing reviews (test products), on the written comments' and the support messages' test
+    parts, and the restaurant example taxonomy on the SemEval test sentences (its four themes that SemEval labels;
+    booking and delivery answers count as wrong)."""
     from heedful.listen.evaluation import main_theme_labelled, restaurant_example_scores, theme_set_scores
     from heedful.listen.taxonomy import example_taxonomy
     from heedful.services import listen as service
@@ -267,6 +276,10 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     written = theme_set_scores([themes for _, themes in comments], result["themes"].tolist())
     owner = {t.id: t.department for t in default.taxonomy.themes}
     written |= main_theme_labelled([themes for _, themes in comments], result["themes"].tolist(), owner)
+    messages = read_support_messages("test")
+    result = classified(default, [t for t, _ in messages])
+    support = theme_set_scores([themes for _, themes in messages], result["themes"].tolist())
+    support |= main_theme_labelled([themes for _, themes in messages], result["themes"].tolist(), owner)
     test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
     result = classified(service.build_classifier(example_taxonomy("restaurant"), fast=fast), [s.text for s in test])
     restaurant = restaurant_example_scores(
@@ -285,6 +298,12 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
             "note": "the default taxonomy on 60 short comments about the website, billing, delivery, support, the "
             "store and more, written with their themes for this measure (listen/labelled/written_comments.jsonl); "
             "main_theme_labelled: the share whose main theme (the first; it gives the department) is one of theirs",
+        },
+        "default_taxonomy_support_messages": {
+            "messages": len(messages),
+            **{k: round(v, 4) for k, v in support.items()},
+            "note": "the default taxonomy on 48 messages to a shop's support team (questions, requests, complaints, "
+            "thanks), written with their themes for this measure (listen/labelled/support_messages.jsonl)",
         },
         "restaurant_example_semeval": {
             "sentences": len(test),
