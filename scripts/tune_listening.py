@@ -35,7 +35,7 @@ from heedful.listen.evaluation import (
     binary_polarity_scores,
     join_two_opinions,
     joined_scores,
-    main_theme_labelled,
+    labelled_theme_scores,
     main_theme_scores,
     multilabel_scores,
     restaurant_example_scores,
@@ -166,17 +166,13 @@ def few_shot_figures(data: Path, default: Classifier, dev: list[dict[str, object
     restaurant example taxonomy on the SemEval development part (its four themes SemEval labels)."""
     reviews = read_labelled_reviews(data, "development")
     clothing = theme_set_scores([t for _, t in reviews], default.classify([t for t, _ in reviews])["themes"].tolist())
+    owner = {t.id: t.department for t in default.taxonomy.themes}
     comments = read_written_comments("development")
     said = default.classify([t for t, _ in comments])["themes"].tolist()
-    owner = {t.id: t.department for t in default.taxonomy.themes}
-    written = theme_set_scores([t for _, t in comments], said) | main_theme_labelled(
-        [t for _, t in comments], said, owner
-    )
+    written = labelled_theme_scores([t for _, t in comments], said, owner)
     messages = read_support_messages("development")
     said = default.classify([t for t, _ in messages])["themes"].tolist()
-    support = theme_set_scores([t for _, t in messages], said) | main_theme_labelled(
-        [t for _, t in messages], said, owner
-    )
+    support = labelled_theme_scores([t for _, t in messages], said, owner)
     result = Classifier.build(example_taxonomy("restaurant")).classify([str(s["text"]) for s in dev])
     restaurant = restaurant_example_scores(
         [s["categories"] for s in dev],  # type: ignore[misc]

@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from heedful.listen.taxonomy import Taxonomy, Theme
-from heedful.themes import decode_themes
+from heedful.themes import decode_themes, main_theme
 
 SEMEVAL_CATEGORIES: dict[str, tuple[str, str, str]] = {
     # category -> (theme id, department, journey stage) for a restaurant, in the journey's default departments
@@ -114,17 +115,17 @@ def main_theme_scores(
     only where that can go wrong: for items labelled negative or mixed whose text criticises one theme and not
     another (right when the main theme is a criticised one), and for items labelled positive whose text praises
     one theme and not another (right when it is a praised one). An item with no theme found counts as wrong."""
+    mains = main_theme(pd.Series(list(themes), dtype=object)).tolist()
     out: dict[str, object] = {}
     for side, verdicts, polarity in (
         ("complaints", ("negative", "mixed"), "negative"),
         ("praise", ("positive",), "positive"),
     ):
         right = items = 0
-        for gold, label, found in zip(truth, labels, themes, strict=True):
+        for gold, label, main in zip(truth, labels, mains, strict=True):
             meant = {t for t, p in gold.items() if p == polarity}
             if label not in verdicts or not meant or len(meant) == len(gold):
                 continue
-            main = next(iter(decode_themes(found)), None)
             items += 1
             right += main in meant
         out[side] = {"items": items, "main_theme_right": round(right / items, 4) if items else None}
@@ -135,11 +136,18 @@ def main_theme_labelled(truth: Sequence[set[str]], themes: Sequence[str], owner:
     """Of texts labelled with the themes they talk about (`truth`), the share whose main theme (the first in
     `classify`'s `themes`) is one of them, and the share whose department (`owner`: theme id -> department) is
     one of theirs; a text with no theme found counts as wrong."""
-    mains = [next(iter(decode_themes(found)), None) for found in themes]
+    mains = main_theme(pd.Series(list(themes), dtype=object)).tolist()
     right = [m in t for m, t in zip(mains, truth, strict=True)]
-    owned = [m is not None and owner.get(m) in {owner.get(x) for x in t} for m, t in zip(mains, truth, strict=True)]
+    owned = [bool(m) and owner.get(m) in {owner.get(x) for x in t} for m, t in zip(mains, truth, strict=True)]
     n = max(len(truth), 1)
     return {"main_theme_labelled": sum(right) / n, "department_right": sum(owned) / n}
+
+
+def labelled_theme_scores(
+    truth: Sequence[set[str]], themes: Sequence[str], owner: Mapping[str, str]
+) -> dict[str, float]:
+    """`theme_set_scores` and `main_theme_labelled` of what `classify` wrote for texts labelled with their themes."""
+    return theme_set_scores(truth, themes) | main_theme_labelled(truth, themes, owner)
 
 
 def multilabel_scores(truth: Sequence[set[str]], predicted: Sequence[set[str]]) -> dict[str, float]:

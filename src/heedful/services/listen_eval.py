@@ -233,7 +233,7 @@ def read_written_comments(part: str) -> list[tuple[str, set[str]]]:
     two themes each, looked at while rules were chosen) or "test" (60, written before the rule that keeps a
     near-miss close to the sentence's best theme was scored on them). The clothing reviews are mostly about fit,
     look and quality; these cover the themes they rarely name."""
-    return [(r["text"], set(r["themes"])) for r in _labelled("written_comments.jsonl", part)]
+    return _texts_with_themes("written_comments.jsonl", part)
 
 
 def read_support_messages(part: str) -> list[tuple[str, set[str]]]:
@@ -242,7 +242,11 @@ def read_support_messages(part: str) -> list[tuple[str, set[str]]]:
     taxonomy's themes each is about (one author; `listen/labelled/support_messages.jsonl`): `part` "test" (48,
     written first, before any rule or example was changed for them) or "development" (32, looked at while
     choosing). Reviews describe a product; these ask for something, which the taxonomy's examples rarely do."""
-    return [(r["text"], set(r["themes"])) for r in _labelled("support_messages.jsonl", part)]
+    return _texts_with_themes("support_messages.jsonl", part)
+
+
+def _texts_with_themes(name: str, part: str) -> list[tuple[str, set[str]]]:
+    return [(r["text"], set(r["themes"])) for r in _labelled(name, part)]
 
 
 def _labelled(name: str, part: str) -> list[dict[str, Any]]:
@@ -258,7 +262,7 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     on hand-labelled clothing reviews (test products), on the written comments' and the support messages' test
     parts, and the restaurant example taxonomy on the SemEval test sentences (its four themes that SemEval labels;
     booking and delivery answers count as wrong)."""
-    from heedful.listen.evaluation import main_theme_labelled, restaurant_example_scores, theme_set_scores
+    from heedful.listen.evaluation import labelled_theme_scores, restaurant_example_scores, theme_set_scores
     from heedful.listen.taxonomy import example_taxonomy
     from heedful.services import listen as service
 
@@ -271,15 +275,13 @@ def _few_shot_report(data: Path, backend: str) -> dict[str, object]:
     reviews = read_labelled_reviews(data, "test")
     result = classified(default, [t for t, _ in reviews])
     clothing = theme_set_scores([themes for _, themes in reviews], result["themes"].tolist())
+    owner = {t.id: t.department for t in default.taxonomy.themes}
     comments = read_written_comments("test")
     result = classified(default, [t for t, _ in comments])
-    written = theme_set_scores([themes for _, themes in comments], result["themes"].tolist())
-    owner = {t.id: t.department for t in default.taxonomy.themes}
-    written |= main_theme_labelled([themes for _, themes in comments], result["themes"].tolist(), owner)
+    written = labelled_theme_scores([themes for _, themes in comments], result["themes"].tolist(), owner)
     messages = read_support_messages("test")
     result = classified(default, [t for t, _ in messages])
-    support = theme_set_scores([themes for _, themes in messages], result["themes"].tolist())
-    support |= main_theme_labelled([themes for _, themes in messages], result["themes"].tolist(), owner)
+    support = labelled_theme_scores([themes for _, themes in messages], result["themes"].tolist(), owner)
     test = read_semeval(data / SEMEVAL_DIR / "Restaurants_Test_Gold.xml")
     result = classified(service.build_classifier(example_taxonomy("restaurant"), fast=fast), [s.text for s in test])
     restaurant = restaurant_example_scores(
